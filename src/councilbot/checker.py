@@ -1,0 +1,232 @@
+"""'May I post this?': a draft judged against one council's pack, with the clause, the evidence and the fix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+from .detectors import Context, Detector, Hit, registry
+from .kinds import Platform, RuleKind, Verdict, Where
+from .pack import Clause, Pack
+from .text import Doc
+from . import toxicity
+
+MAX_DRAFT = 10_000
+TWEET_LIMIT = 280
+PLATFORM_LIMIT = "platform-limit"  # a platform's own limit, not a policy rule: never blocks
+
+_DETECTORS: dict[RuleKind, Detector] = registry()
+
+_WHY: dict[str, str] = {
+    "offensive-language": "Offensive language is not allowed on the council's pages or, under the Code of Conduct, on personal accounts.",
+    "personal-attack": "Attacking or insulting a person is a hostile communication the policy forbids.",
+    "harassment": "Targeting a person, or urging others to, is bullying or harassment.",
+    "threat": "Threatening content is never acceptable and may be a criminal offence.",
+    "personal-data": "Publishing someone's name, address or contact details needs their written permission (data protection).",
+    "minors-media": "Photos or videos of children need parental permission before they are posted.",
+    "political": "The council's pages are non-political; on a personal account a political view must be clearly your own.",
+    "advertising": "The council's pages do not advertise or promote private businesses.",
+    "confidential": "Private, internal or exempt council business must not be published.",
+    "defamation": "Stating that a named person has done wrong, as fact, risks libel.",
+    "copyright": "Using other people's work without permission infringes copyright.",
+    "personal-opinion-as-council": "A personal view must not be presented as the council's.",
+    "contrary-to-decision": "Posts must not go against the democratic decisions of the council.",
+    "inflammatory": "Controversial or inflammatory remarks are not allowed.",
+    "third-party-citation": "Residents, partners and suppliers may be named only with their approval.",
+    "unlawful": "Nothing may be posted that breaks or encourages breaking the law.",
+    "security": "Passwords, login codes and unapproved software put the council's accounts at risk.",
+    "unapproved-channel": "The council posts only on the channels it has approved.",
+    "councillor-direction": "Council posts are never published at the direction of an individual councillor.",
+    PLATFORM_LIMIT: "Twitter/X cuts posts at 280 characters.",
+}
+_FIX: dict[str, str] = {
+    "minors-media": "Get written parental permission for every child shown, or use a picture without identifiable children.",
+    "third-party-citation": "Check that the person or organisation named has approved being mentioned.",
+    "personal-data": "Remove the personal details, or get the person's written permission first.",
+    PLATFORM_LIMIT: "Shorten the tweet to 280 characters or fewer, or link to the full text.",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    clause: str | None
+    clause_text: str
+    section: str
+    evidence: str
+    explanation: str
+    fix: str
+    verdict: Verdict
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "clause": self.clause,
+            "clause_text": self.clause_text,
+            "section": self.section,
+            "evidence": self.evidence,
+            "explanation": self.explanation,
+            "fix": self.fix,
+            "verdict": self.verdict.value,
+        }
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    verdict: Verdict
+    findings: tuple[Finding, ...]
+    council: str
+    where: str
+    platform: str
+    reminder: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "verdict": self.verdict.value,
+            "findings": [f.to_dict() for f in self.findings],
+            "council": self.council,
+            "where": self.where,
+            "platform": self.platform,
+        }
+        if self.reminder:
+            out["reminder"] = list(self.reminder)
+        return out
+
+    @property
+    def kinds(self) -> list[str]:
+        return [f.kind for f in self.findings]
+
+
+@dataclass(frozen=True)
+class Draft:
+    text: str
+    where: str = Where.COUNCIL.value
+    platform: str = Platform.FACEBOOK.value
+    role: str | None = None
+
+
+class DraftError(ValueError):
+    """A draft the checker cannot judge, with a message meant for the person who sent it."""
+
+
+def validate(draft: Draft) -> None:
+    if not draft.text or not draft.text.strip():
+        raise DraftError("the draft is empty: give the text of the post to check")
+    if len(draft.text) > MAX_DRAFT:
+        raise DraftError(f"the draft is {len(draft.text):,} characters; the limit is {MAX_DRAFT:,}")
+    if draft.where not in {w.value for w in Where}:
+        raise DraftError(f"where must be 'council' or 'personal', not {draft.where!r}")
+    if draft.platform not in {p.value for p in Platform}:
+        names = ", ".join(p.value for p in Platform)
+        raise DraftError(f"unknown platform {draft.platform!r} (one of: {names})")
+
+
+def _clause_for(pack: Pack, kind: RuleKind, role: str | None) -> Clause:
+    clauses = pack.clauses_of(kind)
+    if role == "officer":
+        for clause in clauses:
+            if "officer" in clause.section.lower():
+                return clause
+    return clauses[0]
+
+
+def _evidence(doc: Doc, hits: Sequence[Hit]) -> str:
+    spans: list[str] = []
+    for hit in hits:
+        text = doc.span(hit.start, hit.end).strip()
+        if text and text not in spans:
+            spans.append(text)
+    return " … ".join(spans[:3])
+
+
+def _findings(doc: Doc, pack: Pack, draft: Draft) -> list[Finding]:
+    ctx = Context(
+        where=draft.where,
+        platform=draft.platform,
+        approved_channels=tuple(c.value for c in pack.channels),
+        public_email_domains=pack.public_email_domains,
+        extra_terms=dict(pack.extra_terms),
+    )
+    out: list[Finding] = []
+    for kind, detector in _DETECTORS.items():
+        if not pack.governs(kind):
+            continue
+        hits = list(detector(doc, ctx))
+        if not hits:
+            continue
+        severity = getattr(pack.severities[kind], draft.where)
+        strong = [h for h in hits if h.strength == "strong"]
+        verdict = severity if strong else min(severity, Verdict.CAUTION, key=lambda v: v.rank)
+        if verdict is Verdict.OK:
+            continue
+        used = strong or hits
+        clause = _clause_for(pack, kind, draft.role)
+        evidence = _evidence(doc, used) or draft.platform
+        reasons = sorted({h.reason for h in used})
+        out.append(
+            Finding(
+                kind=kind.value,
+                clause=clause.id,
+                clause_text=clause.text,
+                section=clause.section,
+                evidence=evidence,
+                explanation=f"Found {', '.join(reasons)}. {_WHY[kind.value]}",
+                fix=clause.fix or _FIX.get(kind.value, "Remove or reword the passage quoted."),
+                verdict=verdict,
+            )
+        )
+    if draft.platform == Platform.TWITTER.value and len(draft.text) > TWEET_LIMIT:
+        out.append(
+            Finding(
+                kind=PLATFORM_LIMIT,
+                clause=None,
+                clause_text="",
+                section="",
+                evidence=f"{len(draft.text)} characters",
+                explanation=_WHY[PLATFORM_LIMIT],
+                fix=_FIX[PLATFORM_LIMIT],
+                verdict=Verdict.CAUTION,
+            )
+        )
+    out.sort(key=lambda f: -f.verdict.rank)
+    return out
+
+
+def _reminder(pack: Pack, draft: Draft, findings: Iterable[Finding]) -> tuple[str, ...]:
+    """On a personal account the Code of Conduct still applies: say which duties, privately."""
+    if draft.where != Where.PERSONAL.value:
+        return ()
+    kinds = [f.kind for f in findings if f.kind in {k.value for k in RuleKind}]
+    if not kinds:
+        return ()
+    specific = [pack.reminders.by_kind[RuleKind(k)] for k in dict.fromkeys(kinds) if RuleKind(k) in pack.reminders.by_kind]
+    return (pack.reminders.opening, *specific, *pack.reminders.general)
+
+
+def _judge(doc: Doc, pack: Pack, draft: Draft) -> CheckResult:
+    findings = _findings(doc, pack, draft)
+    verdict = max((f.verdict for f in findings), key=lambda v: v.rank, default=Verdict.OK)
+    return CheckResult(
+        verdict=verdict,
+        findings=tuple(findings),
+        council=pack.id,
+        where=draft.where,
+        platform=draft.platform,
+        reminder=_reminder(pack, findings=findings, draft=draft),
+    )
+
+
+def check(draft: Draft, pack: Pack) -> CheckResult:
+    """Judge one draft. Raises ``DraftError`` for a draft that cannot be judged."""
+    return check_many([(draft, pack)])[0]
+
+
+def check_many(items: Sequence[tuple[Draft, Pack]]) -> list[CheckResult]:
+    """Judge many drafts, scoring them with the language model in one vectorised call."""
+    for draft, _ in items:
+        validate(draft)
+    scores = toxicity.score([d.text for d, _ in items])
+    return [_judge(Doc(d.text, model_score=s), p, d) for (d, p), s in zip(items, scores)]
+
+
+__all__ = ["CheckResult", "Draft", "DraftError", "Finding", "check", "check_many"]

@@ -1,0 +1,115 @@
+"""One settings model: ``councilbot.toml`` (or ``COUNCILBOT_CONFIG``) for the council's setup,
+environment variables for secrets. Invalid settings stop start-up with a plain message."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from .kinds import Role
+
+
+class ConfigError(Exception):
+    """Settings that cannot be used; the message says what and where, for the operator."""
+
+
+class SlackSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    clerk_channel: str = ""
+    api_url: str = "https://slack.com/api/"
+    bot_token: SecretStr | None = None
+    signing_secret: SecretStr | None = None
+    app_token: SecretStr | None = None
+
+
+class TeamsSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    clerk_channel: str = ""
+    app_id: str = ""
+    app_password: SecretStr | None = None
+    tenant_id: str = ""
+    app_type: str = "MultiTenant"
+
+
+class Settings(BaseSettings):
+    """Everything CouncilBot needs to run. The file holds the council's setup; secrets come from
+    the environment (``SLACK_BOT_TOKEN``, ``SLACK_SIGNING_SECRET``, ``SLACK_APP_TOKEN``,
+    ``MicrosoftAppId``, ``MicrosoftAppPassword``, ``MicrosoftAppTenantId``)."""
+
+    model_config = SettingsConfigDict(extra="forbid", env_prefix="COUNCILBOT_", env_nested_delimiter="__")
+
+    council: str = "alsager"
+    data_dir: Path = Path("data")
+    people: dict[str, Role] = Field(default_factory=dict)
+    names: dict[str, str] = Field(default_factory=dict)
+    timezone: str = "Europe/London"
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    teams: TeamsSettings = Field(default_factory=TeamsSettings)
+
+    @field_validator("people")
+    @classmethod
+    def _qualified(cls, people: dict[str, Role]) -> dict[str, Role]:
+        for key in people:
+            if ":" not in key:
+                raise ValueError(f"person {key!r} needs its platform, like \"slack:{key}\" or \"teams:{key}\"")
+        return people
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings)
+
+
+_SECRET_ENV = {
+    ("slack", "bot_token"): "SLACK_BOT_TOKEN",
+    ("slack", "signing_secret"): "SLACK_SIGNING_SECRET",
+    ("slack", "app_token"): "SLACK_APP_TOKEN",
+    ("teams", "app_id"): "MicrosoftAppId",
+    ("teams", "app_password"): "MicrosoftAppPassword",
+    ("teams", "tenant_id"): "MicrosoftAppTenantId",
+}
+
+
+def config_path() -> Path:
+    return Path(os.environ.get("COUNCILBOT_CONFIG", "councilbot.toml"))
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+    """Read the config file (if there is one), add secrets from the environment, validate."""
+    path = path or config_path()
+    data: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    elif "COUNCILBOT_CONFIG" in os.environ:
+        raise ConfigError(f"{path}: COUNCILBOT_CONFIG names a file that does not exist")
+    for (section, key), env in _SECRET_ENV.items():
+        value = os.environ.get(env)
+        if value:
+            data.setdefault(section, {}).setdefault(key, value)
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        settings = Settings(**data)
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg'].removeprefix('Value error, ')}" for e in err.errors()
+        )
+        raise ConfigError(f"{path}: {problems}") from None
+    if not settings.data_dir.is_absolute() and path.is_file():
+        settings = settings.model_copy(update={"data_dir": (path.parent / settings.data_dir)})
+    return settings

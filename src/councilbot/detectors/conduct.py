@@ -1,0 +1,145 @@
+"""Conduct that the Code of Conduct forbids everywhere: offensive language, attacks, harassment,
+threats, inflammatory remarks and defamation."""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+from ..kinds import RuleKind
+from ..text import Doc, Token
+from . import Context, Detector, Hit, Strength, extra_term_hits, hits_for, rx
+
+K = RuleKind
+
+# Whole-token forms, after leetspeak and letter runs are undone. Whole tokens, not substrings,
+# so "Scunthorpe", "shiitake" and "cocktail" pass.
+_PROFANE = re.compile(
+    r"^(?:f+u+c+k+(?:s|in|ing|ed|er|ers|wit|wits|head|face|off)?|fck|fcking|fk|fuk|fukin|fuking|"
+    r"motherf\w*|sh(?:i|y)te?(?:s|ty|hole|head|ting|bag)?|bullshit|horseshit|cunts?|twats?|wank(?:s|er|ers|ing)?|"
+    r"bollocks|bastards?|arseholes?|assholes?|arsehole|bitch(?:es|ing|y)?|dickheads?|pricks?|"
+    r"piss(?:ed|ing)?|tosser?s?|bellend|knobhead|slags?|whores?|sluts?|crap(?:py)?|bloody)$"
+)
+# Slurs about race, religion, sexuality, disability, gender: offensive whatever the context.
+_SLUR = re.compile(
+    r"^(?:nigg(?:er|a|ah|ers|as)|pak(?:i|is|y)|wogs?|coons?|chinks?|spics?|kikes?|gypos?|gyppos?|pikeys?|"
+    r"trann(?:y|ies)|fag(?:s|got|gots)?|dykes?|retard(?:s|ed)?|spastics?|spazz?|mongs?|mongoloids?|"
+    r"poofs?|poofters?|ragheads?|towelheads?|golliwogs?|coloureds)$"
+)
+# "bloody" and "crap" are rude, not abusive, unless aimed at someone; "bloody mary" is a drink.
+_MILD = {"bloody", "crap", "crappy", "piss", "pissed", "pissing"}
+_MILD_OK_AFTER = {"bloody": re.compile(r"^\s*mar(?:y|ys)\b", re.I)}
+
+
+def _wild(token: Token) -> bool:
+    """'f*ck', 'sh#t', 'c**t': a masked swear word is still a swear word."""
+    if not re.search(r"[*#]", token.norm):
+        return False
+    pattern = "^" + re.sub(r"[*#]+", "[a-z]{1,3}", re.escape(token.norm).replace("\\*", "*").replace("\\#", "#")) + "$"
+    candidates = ("fuck", "fucking", "fucked", "shit", "cunt", "twat", "wanker", "bastard", "bitch", "arse", "arsehole", "asshole", "bollocks", "dickhead", "prick")
+    return any(re.match(pattern, c) for c in candidates) and len(token.norm.strip("*#")) >= 1
+
+
+def _mild_is_benign(doc: Doc, tok: Token) -> bool:
+    after = _MILD_OK_AFTER.get(tok.norm)
+    return bool(after and after.match(doc.text[tok.end :]))
+
+
+def offensive_language(doc: Doc, ctx: Context) -> Iterable[Hit]:
+    found = False
+    for tok in (*doc.tokens, *doc.spaced_words):
+        word = tok.norm.strip("'’")
+        if _SLUR.match(word):
+            found = True
+            yield Hit(K.OFFENSIVE_LANGUAGE, tok.start, tok.end, "a slur")
+        elif _PROFANE.match(word) or _wild(tok):
+            if word in _MILD:
+                if _mild_is_benign(doc, tok):
+                    continue
+                found = True
+                yield Hit(K.OFFENSIVE_LANGUAGE, tok.start, tok.end, "rude language", "soft")
+            else:
+                found = True
+                yield Hit(K.OFFENSIVE_LANGUAGE, tok.start, tok.end, "swearing")
+    for m in _PHRASES.finditer(doc.text):
+        found = True
+        yield Hit(K.OFFENSIVE_LANGUAGE, m.start(), m.end(), "an offensive phrase")
+    yield from extra_term_hits(K.OFFENSIVE_LANGUAGE, doc, ctx, "a term the council's pack lists as offensive")
+    if not found and doc.model_score >= _MODEL_THRESHOLD:
+        start, end = _worst_sentence(doc)
+        yield Hit(K.OFFENSIVE_LANGUAGE, start, end, "language that reads as abusive")
+
+
+_PHRASES = rx(r"\b(?:f\W?off|piss off|sod off|bugger off|go to hell|shut (?:the f\w* )?up)\b")
+_MODEL_THRESHOLD = 0.9
+
+
+def _worst_sentence(doc: Doc) -> tuple[int, int]:
+    from ..toxicity import score
+
+    spans = [(m.start(), m.end()) for m in re.finditer(r"[^.!?\n]+[.!?]*", doc.text) if m.group().strip()]
+    if len(spans) <= 1:
+        return (0, len(doc.text))
+    scores = score([doc.text[s:e] for s, e in spans])
+    best = max(range(len(spans)), key=lambda i: scores[i])
+    return spans[best]
+
+
+_NAME = r"(?:cllr\.? [a-z]+|councill?or [a-z]+|mr\.? [a-z]+|mrs\.? [a-z]+|ms\.? [a-z]+|miss [a-z]+|dr\.? [a-z]+|our mp|the mp|the mayor|the clerk|the chair(?:man)?|(?-i:[A-Z][a-z]+ [A-Z][a-z]+))"
+_SUBJECT = rf"(?:you(?:'re| are)?|he(?:'s| is)|she(?:'s| is)|they(?:'re| are)|{_NAME}(?:'s| is| are))"
+_INSULT = (
+    r"(?:idiot|idiots|moron|morons|imbecile|cretin|halfwit|half-wit|numpty|muppet|muppets|scumbag|scumbags|"
+    r"loser|losers|clown|clowns|buffoon|dimwit|nitwit|pillock|plonker|prat|parasite|parasites|"
+    r"disgrace|joke|waste of space|waste of oxygen|lowlife|snake|hypocrite|coward|thick|stupid|useless|"
+    r"incompetent|pathetic|brainless|spineless|clueless|vile|nasty piece of work)"
+)
+_ATTACK = [
+    (rx(rf"\b{_SUBJECT}\s+(?:an?\s+|such an?\s+|a total\s+|an utter\s+|a complete\s+|completely\s+|totally\s+|utterly\s+|so\s+)?(?:\w+\s+)?{_INSULT}\b"), "an insult aimed at a person", "strong"),
+    (rx(rf"\b(?:you|that|what an?|such an?)\s+(?:\w+\s+)?(?:idiot|moron|imbecile|cretin|halfwit|numpty|muppet|scumbag|loser|clown|buffoon|pillock|plonker|prat|lowlife|hypocrite|coward)s?\b"), "an insult aimed at a person", "strong"),
+    (rx(r"\b(?:shut up|get a life|nobody (?:likes|wants|asked) you|crawl back under|go back to where you came from|you should be ashamed)\b"), "hostile words aimed at a person", "strong"),
+]
+
+_THREAT = [
+    (rx(r"\b(?:i|we)(?:'ll| will| am going to|'m going to|'re going to| are going to| shall)\s+(?:\w+\s+)?(?:kill|hurt|smash|batter|burn|stab|shoot|beat|deal with|sort (?:you|him|her|them) out|get|find|come for|come after|destroy|end)\s+(?:you|him|her|them|cllr|councillor|the clerk|your)"), "a threat of harm", "strong"),
+    (rx(r"\b(?:watch your back|you(?:'ll| will) (?:regret|pay for) (?:it|this)|know where (?:you|he|she|they) lives?|i know where you live|your days are numbered|you(?:'ve| have) been warned)\b"), "a threat", "strong"),
+    (rx(r"\b(?:deserves?|ought) to (?:die|be (?:shot|hanged|hung|stabbed|beaten|killed|strung up))|should be (?:shot|hanged|hung|strung up|lynched|killed|put down)\b"), "wishing harm on someone", "strong"),
+    (rx(r"\b(?:burn|torch|smash up|firebomb)\s+(?:down\s+)?(?:his|her|their|your)\s+(?:house|home|car|shop|office)\b"), "a threat to someone's property", "strong"),
+    (rx(r"\bsomeone (?:should|ought to|needs to) (?:punch|hit|kill|hurt|shoot|deal with|sort out|teach)\b"), "inciting harm", "strong"),
+]
+
+_HARASS = [
+    (rx(r"\b(?:everyone|everybody|all of you|let'?s all|keep|go and|please all)\s+(?:\w+\s+)?(?:message|tag|email|e-mail|ring|call|phone|flood|bombard|spam|troll|hound|pester|door-?step)\s+(?:him|her|them|cllr|councillor|mr|mrs|ms|the clerk|(?-i:[A-Z][a-z]+))"), "encouraging others to target a person", "strong"),
+    (rx(r"\b(?:name and shame|pile on|make (?:his|her|their) life hell|won't leave (?:him|her|them) alone|until (?:he|she|they) (?:resigns?|quits?|leaves?|gives? in)|hound (?:him|her|them) out|run (?:him|her|them) out of (?:town|the village))\b"), "bullying a person", "strong"),
+    (rx(r"\b(?:i(?:'ll| will) keep (?:posting|messaging|tagging|calling)|stalk(?:ing)? (?:him|her|them))\b"), "persistent targeting of a person", "strong"),
+]
+
+_INFLAME = [
+    (rx(r"\b(?:scum|vermin|subhuman|sub-human|invaders|infestation|swarm(?:ing)? of (?:migrants|immigrants|travellers|refugees)|flood of (?:migrants|immigrants|refugees)|breed like)\b"), "dehumanising language", "strong"),
+    (rx(r"\b(?:travellers|gypsies|immigrants|migrants|refugees|asylum seekers|muslims|jews|foreigners|the gays|gay people|disabled people|pensioners)\s+(?:are all|always|should be (?:banned|kicked out|deported|removed|rounded up)|ruin|are ruining|are destroying|don't belong|aren't welcome|are not welcome)"), "a sweeping attack on a group of people", "strong"),
+    (rx(r"\b(?:send them (?:all )?back|get (?:them|these people) out|kick them out|they don't belong here|rise up|take to the streets|burn it (?:all )?down|riot)\b"), "an inflammatory call to action", "strong"),
+    (rx(r"\b(?:disgusting|sick|vile) (?:people|lot|bunch|creatures|animals)\b"), "an inflammatory remark about people", "strong"),
+]
+
+_DEFAME = [
+    (rx(rf"\b{_SUBJECT}\s+(?:a\s+|an\s+|nothing but a\s+|clearly a\s+|obviously a\s+|a known\s+)?(?:\w+\s+)?(?:liar|crook|thief|fraud|fraudster|criminal|corrupt|bent|embezzler|paedophile|pedophile|paedo|nonce|racist|abuser|drug dealer|conman|con man|swindler|cheat)s?\b"), "an accusation against a person stated as fact", "strong"),
+    (rx(rf"\b{_NAME}\s+(?:has been |is |was |has )?(?:stole|stealing|steals|embezzled|embezzling|took (?:a )?bribes?|taking (?:a )?bribes?|fiddl(?:ed|ing) (?:the|his|her) (?:books|expenses|accounts)|lied|lying|on the take|in the pocket of|pocketed|fixed the (?:vote|contract|tender)|rigged|defrauded|assaulted|abused|cooked the books)\b"), "an accusation of wrongdoing against a named person", "strong"),
+    (rx(r"\b(?:everyone knows|it's well known|i can reveal|the truth is)\s+(?:that\s+)?(?:cllr|councillor|mr|mrs|ms|the clerk|the mayor|the chair)\b"), "a rumour about a named person", "soft"),
+]
+
+
+def patterns(kind: RuleKind, rules: list[tuple[re.Pattern[str], str, Strength]]) -> Detector:
+    def detect(doc: Doc, ctx: Context) -> Iterable[Hit]:
+        yield from hits_for(kind, doc, rules)
+        yield from extra_term_hits(kind, doc, ctx, "a term the council's pack lists")
+
+    return detect
+
+
+DETECTORS: dict[RuleKind, Detector] = {
+    K.OFFENSIVE_LANGUAGE: offensive_language,
+    K.PERSONAL_ATTACK: patterns(K.PERSONAL_ATTACK, _ATTACK),
+    K.THREAT: patterns(K.THREAT, _THREAT),
+    K.HARASSMENT: patterns(K.HARASSMENT, _HARASS),
+    K.INFLAMMATORY: patterns(K.INFLAMMATORY, _INFLAME),
+    K.DEFAMATION: patterns(K.DEFAMATION, _DEFAME),
+}

@@ -1,0 +1,79 @@
+"""Other people's privacy: contact details, names and addresses, children in pictures, and
+residents, partners or suppliers cited without their approval."""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+from ..kinds import RuleKind
+from ..text import Doc
+from .conduct import patterns
+from . import Context, Detector, Hit, rx
+
+K = RuleKind
+
+_EMAIL = re.compile(r"\b[\w.+-]+@([\w-]+(?:\.[\w-]+)+)\b")
+# UK numbers: mobiles 07..., landlines 01/02..., +44. Freephone, non-geographic and short
+# helpline numbers (0800, 0808, 0300, 0345, 111, 101, 999) belong to organisations, not people.
+_PHONE = re.compile(r"(?<![\w+])(?:\+44\s?\(?0?\)?\s?|0)(?:\d[\s-]?){9,10}(?!\w)")
+_PUBLIC_PHONE = re.compile(r"^(?:\+44\s?\(?0?\)?\s?|0)\s?(?:800|808|300|30\d|34\d|37\d|845|844|843|870|871)")
+_POSTCODE = re.compile(r"\b(?:[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2})\b")
+_STREET = r"(?:road|rd|street|st|lane|ln|avenue|ave|close|drive|dr|way|crescent|court|grove|gardens|place|terrace|mews|walk|view|rise|hill|green|park|square|row)"
+_HOUSE = re.compile(rf"\b\d{{1,4}}[a-z]?,?\s+(?-i:[A-Z][a-z]+)(?:\s+(?-i:[A-Z][a-z]+))?\s+{_STREET}\b", re.IGNORECASE)
+_NI = re.compile(r"\b[A-CEGHJ-PR-TW-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]\b")
+_BANK = re.compile(r"\b(?:sort code|account (?:number|no\.?))\s*:?\s*[\d-]{6,}", re.IGNORECASE)
+_DOB = re.compile(r"\b(?:date of birth|d\.?o\.?b\.?|born on)\s*:?\s*\d", re.IGNORECASE)
+_HONORIFIC = re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Mx)\.?\s+(?-i:[A-Z][a-z'-]+)(?:\s+(?-i:[A-Z][a-z'-]+))?")
+_PRIVATE_CONTEXT = re.compile(r"\b(?:lives? at|living at|home address|her address|his address|their address|house is|flat \d+)\b", re.IGNORECASE)
+
+
+def _public_email(domain: str, ctx: Context) -> bool:
+    domain = domain.lower()
+    return any(domain == d or domain.endswith("." + d) for d in ctx.public_email_domains)
+
+
+def personal_data(doc: Doc, ctx: Context) -> Iterable[Hit]:
+    for m in _EMAIL.finditer(doc.text):
+        if not _public_email(m.group(1), ctx):
+            yield Hit(K.PERSONAL_DATA, m.start(), m.end(), "a personal email address")
+    for m in _PHONE.finditer(doc.text):
+        digits = re.sub(r"\D", "", m.group())
+        if not _PUBLIC_PHONE.match(m.group()) and len(digits) >= 10:
+            yield Hit(K.PERSONAL_DATA, m.start(), m.end(), "a personal phone number")
+    for pattern, reason in ((_NI, "a National Insurance number"), (_BANK, "bank details"), (_DOB, "a date of birth")):
+        for m in pattern.finditer(doc.text):
+            yield Hit(K.PERSONAL_DATA, m.start(), m.end(), reason)
+    houses = list(_HOUSE.finditer(doc.text))
+    postcodes = list(_POSTCODE.finditer(doc.text))
+    for m in houses:
+        # A full home address (house number with a postcode, or "lives at") is published
+        # personal data; a street on its own asks for written permission.
+        full = bool(postcodes) or bool(_PRIVATE_CONTEXT.search(doc.text))
+        yield Hit(K.PERSONAL_DATA, m.start(), m.end(), "a home address" if full else "an address", "strong" if full else "soft")
+    if not houses:
+        for m in _PRIVATE_CONTEXT.finditer(doc.text):
+            yield Hit(K.PERSONAL_DATA, m.start(), m.end(), "where someone lives", "soft")
+    for m in _HONORIFIC.finditer(doc.text):
+        yield Hit(K.PERSONAL_DATA, m.start(), m.end(), "a named private individual", "soft")
+
+
+_MEDIA = r"(?:photos?|photographs?|pictures?|pics?|snaps?|selfies?|videos?|footage|film(?:ed)?|filming|clip|images?|livestream(?:ed)?|camera|shots?|📸|📷|🎥)"
+_CHILDREN = r"(?:children|child|kids|kiddies|pupils|schoolchildren|toddlers|youngsters|babies|baby|minors|juniors|under-?\d+s?|year \d+s?|cubs|brownies|beavers|rainbows|scouts|guides|nursery|primary school|infants|little ones|teenagers|teens|students|boys|girls|sons?|daughters?|grandchildren)"
+_MINORS = [
+    (rx(rf"\b{_MEDIA}\b[^.!?\n]{{0,80}}\b{_CHILDREN}\b"), "children in a photo or video", "strong"),
+    (rx(rf"\b{_CHILDREN}\b[^.!?\n]{{0,80}}\b{_MEDIA}\b"), "children in a photo or video", "strong"),
+]
+
+_THIRD_PARTY = [
+    (rx(r"\b(?:thanks?(?: you)? to|thank you,?|thanking|big thanks to|shout-?out to|credit to|courtesy of|supplied by|provided by|sponsored by|donated by|kindly (?:donated|provided|supplied) by|in partnership with|with support from)\s+(?:our\s+(?:partners?|suppliers?|sponsors?|friends)\s+(?:at\s+)?)?(?:(?-i:[A-Z][\w'&-]+)(?:\s+(?-i:[A-Z&][\w'&-]*))*)"), "naming a resident, partner or supplier", "soft"),
+    (rx(r"\b(?:resident|residents|customer|supplier|contractor|local (?:man|woman|resident|business owner))\s+(?-i:[A-Z][a-z]+)(?:\s+(?-i:[A-Z][a-z]+))?"), "naming a resident or supplier", "soft"),
+    (rx(r"\b(?-i:[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)\s+(?:Ltd|Limited|plc|& Sons|and Sons|Builders|Contractors|Landscaping|Plumbing|Electrical|Motors)\b"), "naming a business", "soft"),
+]
+
+
+DETECTORS: dict[RuleKind, Detector] = {
+    K.PERSONAL_DATA: personal_data,
+    K.MINORS_MEDIA: patterns(K.MINORS_MEDIA, _MINORS),
+    K.THIRD_PARTY_CITATION: patterns(K.THIRD_PARTY_CITATION, _THIRD_PARTY),
+}

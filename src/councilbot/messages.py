@@ -1,0 +1,135 @@
+"""Neutral values that cross the core's single door; adapters translate to and from them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Mapping
+
+IncomingKind = Literal["message", "command", "action", "form"]
+Tone = Literal["info", "ok", "caution", "danger"]
+InputKind = Literal["text", "multiline", "select", "multiselect", "toggle", "date", "urls"]
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One thing a person did in chat, with their platform-qualified id (``slack:U123``).
+
+    ``event_id`` is the platform's delivery id; the core uses it so that a retried
+    delivery of the same event never creates a second record.
+    """
+
+    kind: IncomingKind
+    user: str
+    name: str = ""
+    text: str = ""
+    value: str = ""
+    values: Mapping[str, Any] = field(default_factory=dict)
+    event_id: str | None = None
+    display_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Button:
+    action: str
+    label: str
+    value: str = ""
+    style: Literal["primary", "danger"] | None = None
+
+
+@dataclass(frozen=True)
+class Field:
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Option:
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Input:
+    name: str
+    label: str
+    kind: InputKind = "text"
+    required: bool = True
+    options: tuple[Option, ...] = ()
+    placeholder: str = ""
+    initial: str | tuple[str, ...] = ""
+    max_length: int | None = None
+
+
+@dataclass(frozen=True)
+class Form:
+    """A form the adapter opens (a Slack modal, an Adaptive Card, console prompts)."""
+
+    name: str
+    title: str
+    inputs: tuple[Input, ...]
+    submit_label: str = "Submit"
+    context: str = ""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A neutral message: rendered as Block Kit, an Adaptive Card or plain text."""
+
+    text: str
+    title: str = ""
+    tone: Tone = "info"
+    fields: tuple[Field, ...] = ()
+    buttons: tuple[Button, ...] = ()
+    form: Form | None = None
+    private: bool = True
+    footer: str = ""
+
+    def plain(self) -> str:
+        """The whole reply as plain text, for terminals, notifications and fallbacks."""
+        lines: list[str] = []
+        if self.title:
+            lines.append(self.title)
+        if self.text:
+            lines.append(self.text)
+        lines.extend(f"{f.label}: {f.value}" for f in self.fields)
+        if self.footer:
+            lines.append(self.footer)
+        return "\n".join(lines)
+
+
+def reply_to_dict(reply: Reply) -> dict[str, Any]:
+    """A reply as plain JSON data, so the outbox can store it before delivery."""
+    from dataclasses import asdict
+
+    return asdict(reply)
+
+
+def reply_from_dict(data: Mapping[str, Any]) -> Reply:
+    form = data.get("form")
+    return Reply(
+        text=data.get("text", ""),
+        title=data.get("title", ""),
+        tone=data.get("tone", "info"),
+        fields=tuple(Field(**f) for f in data.get("fields", ())),
+        buttons=tuple(Button(**b) for b in data.get("buttons", ())),
+        form=_form_from_dict(form) if form else None,
+        private=data.get("private", True),
+        footer=data.get("footer", ""),
+    )
+
+
+def _form_from_dict(data: Mapping[str, Any]) -> Form:
+    inputs = []
+    for raw in data.get("inputs", ()):
+        item = dict(raw)
+        item["options"] = tuple(Option(**o) for o in item.get("options", ()))
+        if isinstance(item.get("initial"), list):
+            item["initial"] = tuple(item["initial"])
+        inputs.append(Input(**item))
+    return Form(
+        name=data["name"],
+        title=data["title"],
+        inputs=tuple(inputs),
+        submit_label=data.get("submit_label", "Submit"),
+        context=data.get("context", ""),
+    )
