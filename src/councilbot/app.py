@@ -1,0 +1,87 @@
+"""CouncilBot assembled: settings in, one ``handle`` door out, background delivery and housekeeping."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from . import reports, suggestions
+from .audit import Audit
+from .bot import Router
+from .config import Settings
+from .context import Ctx
+from .messages import Incoming, Reply
+from .outbox import Outbox
+from .pack import load_pack
+from .people import People
+from .ports import platform_of
+from .store import TinyStore
+
+log = logging.getLogger(__name__)
+HOUSEKEEPING_SECONDS = 300.0
+
+
+class CouncilBot:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.pack = load_pack(settings.council)
+        self.store = TinyStore(settings.data_dir)
+        self.people = People(self.store, self.pack, settings.people, settings.names)
+        self.audit = Audit(self.store)
+        self.outbox = Outbox(self.store)
+        self.ctx = Ctx(self.pack, self.store, self.people, self.audit, self.outbox)
+        self.router = Router(self.ctx)
+        self._housekeeping: asyncio.Task[None] | None = None
+        self.recover()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "CouncilBot":
+        return cls(settings)
+
+    async def handle(self, incoming: Incoming) -> list[Reply]:
+        """The only door into the core. A platform's retry of an event already handled returns nothing."""
+        key = f"{platform_of(incoming.user) or 'local'}:{incoming.event_id}" if incoming.event_id else None
+        if key is not None and not self.store.claim(key):
+            log.info("duplicate event ignored", extra={"event": key})
+            return []
+        try:
+            return self.router.route(incoming)
+        except Exception:
+            if key is not None:
+                self.store.delete("events", key)  # let the platform's retry try again
+            log.exception("handler failed", extra={"kind": incoming.kind, "name": incoming.name})
+            return [Reply(text="Sorry, something went wrong on our side. Nothing was lost; please try again.", tone="danger")]
+
+    def can(self, user: str, action: str) -> bool:
+        return self.people.can(user, action)
+
+    def recover(self) -> None:
+        """After a crash between storing a record and queueing its notices, queue them now."""
+        for record in self.store.find("reports", lambda r: not r.get("notices_queued")):
+            reports.queue_notices(self.ctx, record)
+        for record in self.store.find("suggestions", lambda s: s["status"] == "pending" and not s.get("notices_queued")):
+            suggestions.queue_card(self.ctx, record)
+
+    def housekeeping(self) -> dict[str, Any]:
+        return {"overdue_reminded": reports.remind_overdue(self.ctx), "purged": reports.purge_closed(self.ctx)}
+
+    async def _housekeeping_loop(self) -> None:
+        while True:
+            try:
+                self.housekeeping()
+            except Exception:
+                log.exception("housekeeping failed")
+            await asyncio.sleep(HOUSEKEEPING_SECONDS)
+
+    async def start(self) -> None:
+        self.outbox.start()
+        if self._housekeeping is None:
+            self._housekeeping = asyncio.create_task(self._housekeeping_loop(), name="councilbot-housekeeping")
+
+    async def stop(self) -> None:
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+            self._housekeeping = None
+        await self.outbox.stop()
+        self.store.close()

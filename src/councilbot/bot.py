@@ -1,0 +1,273 @@
+"""The core's single door: ``handle(Incoming) -> list[Reply]``. It routes; the workflows decide."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from typing import Any, Callable
+
+from . import conduct, moderation, reports, suggestions
+from .checker import Draft, DraftError, check
+from .context import BadInput, Ctx, Refused
+from .kinds import Role
+from .lookup import ask
+from .messages import Button, Field, Form, Incoming, Input, Reply
+from .render import answer_reply, check_reply
+
+log = logging.getLogger(__name__)
+
+_DRAFT_PREFIX = re.compile(r"^\s*(?:may i post|can i post|is it ok to post|is this ok|check|draft)\s*(?:this)?\s*[:\-]\s*", re.I)
+_QUESTION_START = re.compile(r"^\s*(?:can|may|who|what|how|is|are|do|does|should|when|where|why|which|am i|are we|could|would)\b", re.I)
+_OPTIONS = re.compile(r"^\s*((?:(?:personal|council|facebook|twitter|instagram|youtube|x)\s+)*(?:personal|council|facebook|twitter|instagram|youtube|x))\s*:\s*", re.I)
+
+
+def parse_check_args(text: str, default_platform: str) -> Draft:
+    """'/checkpost personal twitter: text' sets where and platform; plain text checks a council post."""
+    where, platform = "council", default_platform
+    m = _OPTIONS.match(text)
+    if m:
+        for word in m.group(1).lower().split():
+            if word in {"personal", "council"}:
+                where = word
+            else:
+                platform = "twitter" if word == "x" else word
+        text = text[m.end():]
+    return Draft(text.strip(), where, platform)
+
+
+def looks_like_question(text: str) -> bool | None:
+    """True for a question, False for a draft, None when a person should say which."""
+    stripped = text.strip()
+    if _DRAFT_PREFIX.match(stripped):
+        return False
+    if len(stripped) <= 200 and (stripped.endswith("?") and _QUESTION_START.match(stripped)):
+        return True
+    if len(stripped) > 200 or re.search(r"(#\w|https?://|!\s*$|📣|🎉)", stripped):
+        return False
+    if _QUESTION_START.match(stripped) and len(stripped) <= 120:
+        return True
+    return None
+
+
+class Router:
+    def __init__(self, ctx: Ctx) -> None:
+        self.ctx = ctx
+        self.commands: dict[str, Callable[[Incoming], list[Reply]]] = {
+            "policy": self._policy, "ask": self._policy, "checkpost": self._checkpost, "check": self._checkpost,
+            "report": lambda i: [Reply(text="", form=reports.form(self.ctx))],
+            "suggest": self._suggest, "pending": lambda i: suggestions.pending(self.ctx, i.user),
+            "reports": lambda i: reports.list_reply(self.ctx, i.user), "flag": self._flag,
+            "flags": lambda i: conduct.history(self.ctx, i.user), "moderation": self._moderation,
+            "people": self._people, "export": self._export, "help": self._help, "home": self._home,
+        }
+        self.actions: dict[str, Callable[[Incoming], list[Reply]]] = {
+            "dm.check": self._dm_check, "dm.ask": self._dm_ask,
+            "suggestion.approve": lambda i: suggestions.decide(self.ctx, i.user, i.value, "approve"),
+            "suggestion.changes": lambda i: self._comment(i, "changes"),
+            "suggestion.reject": lambda i: self._comment(i, "reject"),
+            "suggestion.escalate": lambda i: self._comment(i, "escalate"),
+            "suggestion.forward": lambda i: suggestions.forward(self.ctx, i.user, i.value),
+            "suggestion.revise": self._revise,
+            "report.view": lambda i: reports.view(self.ctx, i.user, i.value),
+            "report.ack": lambda i: reports.acknowledge(self.ctx, i.user, i.value),
+            "report.note": lambda i: self._report_form(i, "report_note", "Add a note", "note", "Note"),
+            "report.host": lambda i: self._report_form(i, "report_host", "Reported to the platform", "detail", "What was reported, to whom, and any reference"),
+            "report.close": lambda i: self._report_form(i, "report_close", "Close the report", "outcome", "Outcome"),
+        }
+        self.forms: dict[str, Callable[[Incoming], list[Reply]]] = {
+            "report": lambda i: reports.file(self.ctx, i.user, dict(i.values)),
+            "suggest": lambda i: suggestions.submit(self.ctx, i.user, dict(i.values), revising=i.value),
+            "decision": self._decision,
+            "flag": lambda i: conduct.flag(self.ctx, i.user, dict(i.values)),
+            "moderation": lambda i: moderation.record(self.ctx, i.user, dict(i.values)),
+            "report_note": lambda i: reports.add_note(self.ctx, i.user, i.value, _str(i.values, "note")),
+            "report_host": lambda i: reports.host_reported(self.ctx, i.user, i.value, _str(i.values, "detail")),
+            "report_close": lambda i: reports.close(self.ctx, i.user, i.value, _str(i.values, "outcome")),
+        }
+
+    def route(self, incoming: Incoming) -> list[Reply]:
+        try:
+            if incoming.kind == "message":
+                return self._message(incoming)
+            table = {"command": self.commands, "action": self.actions, "form": self.forms}.get(incoming.kind)
+            handler = table.get(incoming.name) if table is not None else None
+            if handler is None:
+                return [Reply(text=f"I don't know {incoming.name or incoming.kind!r}. Try help.", tone="caution")]
+            return handler(incoming)
+        except Refused as exc:
+            return [Reply(text=str(exc), tone="caution")]
+        except BadInput as exc:
+            fields = (Field(exc.field, str(exc)),) if exc.field else ()
+            return [Reply(text=str(exc), title="Please check the form", tone="danger", fields=fields)]
+        except DraftError as exc:
+            return [Reply(text=f"I can't check that: {exc}.", tone="caution")]
+
+    # Messages and the policy tools.
+
+    def _message(self, incoming: Incoming) -> list[Reply]:
+        text = incoming.text.strip()
+        if not text or text.lower() in {"help", "hi", "hello", "?"}:
+            return self._help(incoming)
+        kind = looks_like_question(text)
+        if kind is True:
+            return [answer_reply(ask(self.ctx.pack, text))]
+        if kind is False:
+            return self._check_text(incoming.user, _DRAFT_PREFIX.sub("", text))
+        draft_id = uuid.uuid4().hex[:12]
+        self.ctx.store.insert("drafts", {"id": draft_id, "user": incoming.user, "text": text})
+        return [Reply(text="Is this a post you want checked, or a question about the policy?", buttons=(
+            Button("dm.check", "Check it as a post", draft_id, "primary"), Button("dm.ask", "Look it up in the policy", draft_id)))]
+
+    def _pending_draft(self, incoming: Incoming) -> str:
+        doc = self.ctx.store.get("drafts", incoming.value)
+        if doc is None or doc["user"] != incoming.user:
+            raise Refused("That message has expired; please send it again.")
+        return str(doc["text"])
+
+    def _dm_check(self, incoming: Incoming) -> list[Reply]:
+        return self._check_text(incoming.user, self._pending_draft(incoming))
+
+    def _dm_ask(self, incoming: Incoming) -> list[Reply]:
+        return [answer_reply(ask(self.ctx.pack, self._pending_draft(incoming)))]
+
+    def _check_text(self, user: str, text: str) -> list[Reply]:
+        default = self.ctx.pack.channels[0].value
+        draft = parse_check_args(text, default)
+        role = self.ctx.people.role(user)
+        draft = Draft(draft.text, draft.where, draft.platform, role.value if role else None)
+        result = check(draft, self.ctx.pack)
+        return [check_reply(result, self.ctx.pack.council)]
+
+    def _policy(self, incoming: Incoming) -> list[Reply]:
+        if not incoming.text.strip():
+            return [Reply(text="Ask about any part of the policy, for example: /policy photos of children", title="Policy lookup")]
+        return [answer_reply(ask(self.ctx.pack, incoming.text))]
+
+    def _checkpost(self, incoming: Incoming) -> list[Reply]:
+        if not incoming.text.strip():
+            return [Reply(title="Check a draft", text="Give the draft after the command: /checkpost Our litter pick is on Saturday! "
+                          "Start with 'personal:' for your own account, or a platform such as 'twitter:'.")]
+        return self._check_text(incoming.user, incoming.text)
+
+    # Workflows that open forms.
+
+    def _suggest(self, incoming: Incoming) -> list[Reply]:
+        if not self.ctx.people.can(incoming.user, "suggest"):
+            raise Refused("Only councillors and council staff can suggest posts. You can still check a draft with /checkpost.")
+        return [Reply(text="", form=suggestions.form(self.ctx, {"text": incoming.text.strip()} if incoming.text.strip() else None))]
+
+    def _revise(self, incoming: Incoming) -> list[Reply]:
+        record = suggestions._own(self.ctx, incoming.user, incoming.value)
+        return [Reply(text="", form=suggestions.form(self.ctx, record, context=record["id"]))]
+
+    def _comment(self, incoming: Incoming, action: str) -> list[Reply]:
+        record = self.ctx.store.get("suggestions", incoming.value)
+        if record is not None and record["status"] in suggestions.DECIDED:
+            return suggestions.decide(self.ctx, incoming.user, incoming.value, action)
+        needed = "escalate" if action == "escalate" else ("settle" if record and record["status"] == "escalated" else "approve")
+        if not self.ctx.people.can(incoming.user, needed):
+            raise Refused("Only the Clerk and the approvers named in the policy can decide on suggested posts."
+                          if needed != "escalate" else "Escalation is not part of this council's policy, or not yours to make.")
+        return [Reply(text="", form=suggestions.comment_form(action, incoming.value))]
+
+    def _decision(self, incoming: Incoming) -> list[Reply]:
+        action, _, sid = incoming.value.partition(":")
+        comment = _str(incoming.values, "comment")
+        if action == "escalate":
+            return suggestions.escalate(self.ctx, incoming.user, sid, comment)
+        if action not in {"changes", "reject"}:
+            raise BadInput("This form has expired; press the button on the card again.")
+        return suggestions.decide(self.ctx, incoming.user, sid, action, comment)
+
+    def _report_form(self, incoming: Incoming, name: str, title: str, field: str, label: str) -> list[Reply]:
+        record = self.ctx.store.get("reports", incoming.value)
+        if record is None or incoming.user not in record["recipients"]:
+            raise Refused(f"There is no report {incoming.value} that you can see.")
+        return [Reply(text="", form=Form(name=name, title=title, context=incoming.value, inputs=(Input(field, label, "multiline", max_length=3000),)))]
+
+    def _flag(self, incoming: Incoming) -> list[Reply]:
+        if not self.ctx.people.can(incoming.user, "flag"):
+            raise Refused("Sorry, only the Clerk, the moderators and the Chair can flag posts for the Code of Conduct. "
+                          "If a post worries you, please tell the Clerk.")
+        values = dict(incoming.values)
+        return [Reply(text="", form=conduct.form(str(values.get("author", "")), incoming.text or str(values.get("text", ""))))]
+
+    def _moderation(self, incoming: Incoming) -> list[Reply]:
+        if not self.ctx.people.can(incoming.user, "moderate"):
+            raise Refused("Only moderators can record moderation actions.")
+        return [Reply(text="", form=moderation.form())]
+
+    def _export(self, incoming: Incoming) -> list[Reply]:
+        if not self.ctx.people.can(incoming.user, "export"):
+            raise Refused("Only the Clerk and the approvers can export approved posts.")
+        fmt = "json" if "json" in incoming.text.lower() else "csv"
+        self.ctx.audit.record(incoming.user, "suggestions.exported", "suggestions", format=fmt)
+        return [Reply(title=f"Approved posts ({fmt.upper()})", text=suggestions.export(self.ctx, fmt))]
+
+    def _people(self, incoming: Incoming) -> list[Reply]:
+        if not self.ctx.people.can(incoming.user, "manage_people"):
+            raise Refused("Only the Clerk can see and change who is who.")
+        words = incoming.text.split()
+        if len(words) >= 3 and words[0] == "add":
+            try:
+                role = Role(words[2])
+            except ValueError:
+                raise BadInput(f"Unknown role {words[2]!r}; one of: {', '.join(r.value for r in Role)}.") from None
+            if ":" not in words[1]:
+                raise BadInput("Give the person's chat id with its platform, like slack:U123.")
+            self.ctx.people.set(words[1], role, " ".join(words[3:]) or None)
+            self.ctx.audit.record(incoming.user, "people.added", words[1], role=role.value)
+            return [Reply(text=f"{words[1]} is now {role.value.replace('_', ' ')}.", tone="ok")]
+        if len(words) == 2 and words[0] == "remove":
+            self.ctx.people.set(words[1], None)
+            self.ctx.audit.record(incoming.user, "people.removed", words[1])
+            return [Reply(text=f"{words[1]} no longer has a role.", tone="ok")]
+        fields = tuple(Field(self.ctx.people.name(u), f"{u} \u2014 {r.value.replace('_', ' ')}") for u, r in sorted(self.ctx.people.everyone().items()))
+        return [Reply(title="People", text="Add with: people add slack:U123 councillor Jane Smith; remove with: people remove slack:U123", fields=fields)]
+
+    def _help(self, incoming: Incoming) -> list[Reply]:
+        lines = [
+            f"I help {self.ctx.pack.council} use social media within its policy.",
+            "• Send me a draft (or /checkpost DRAFT) and I'll say if it is OK, needs care, or should not be posted.",
+            "• Ask a question (or /policy TOPIC), e.g. 'can I post photos of children?'",
+            "• /report: tell the Clerk, in confidence, about threats, abuse or harassment.",
+        ]
+        can = self.ctx.people.can
+        if can(incoming.user, "suggest"):
+            lines.append("• /suggest: suggest a post for the council's pages.")
+        if can(incoming.user, "approve") or can(incoming.user, "settle"):
+            lines.append("• pending: suggestions waiting for a decision; export [csv|json]: approved posts.")
+        if can(incoming.user, "read_reports"):
+            lines.append("• reports: the reports sent to you, with what is overdue.")
+        if can(incoming.user, "flag"):
+            lines.append("• flag: send a private Code of Conduct reminder about a personal post; flags: who has been flagged.")
+        if can(incoming.user, "moderate"):
+            lines.append("• moderation: record a post removed or reported to the host.")
+        if can(incoming.user, "manage_people"):
+            lines.append("• people: who is clerk, councillor, officer, moderator or chair.")
+        return [Reply(text="\n".join(lines), title="CouncilBot")]
+
+    def _home(self, incoming: Incoming) -> list[Reply]:
+        """A person's own items with their status; for approvers and recipients, what waits for them."""
+        user = incoming.user
+        out: list[Reply] = []
+        mine = suggestions.mine(self.ctx, user)
+        own_reports = self.ctx.store.find("reports", lambda r: r["reporter"] == user)
+        fields = [Field(f"Suggestion {s['id']}", s["status"].replace("_", " ")) for s in mine[-10:]]
+        fields += [Field(f"Report {r['id']}", reports._status(r)) for r in own_reports[-10:]]
+        out.append(Reply(title="Your items", text="Your suggestions and reports." if fields else "You have no suggestions or reports yet.", fields=tuple(fields)))
+        if self.ctx.people.can(user, "approve") or self.ctx.people.can(user, "settle"):
+            waiting = self.ctx.store.find("suggestions", lambda s: s["status"] in {"pending", "escalated"})
+            out.append(Reply(title="Waiting for a decision", text=f"{len(waiting)} suggestion(s).",
+                             fields=tuple(Field(s["id"], s["text"][:150]) for s in waiting[:10])))
+        if self.ctx.people.can(user, "read_reports"):
+            out.extend(reports.list_reply(self.ctx, user))
+        return out
+
+
+def _str(values: Any, name: str) -> str:
+    value = values.get(name, "") if hasattr(values, "get") else ""
+    return value if isinstance(value, str) else ""
+
+

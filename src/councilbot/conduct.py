@@ -1,0 +1,80 @@
+"""Code of Conduct reminders: a flagged personal post earns its author a private, respectful
+reminder of the duties that apply, naming the clauses the checker found."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import clock
+from .checker import Draft, check
+from .context import BadInput, Ctx, Refused, reference, text_value
+from .messages import Field, Form, Input, Reply
+
+
+def form(author: str = "", text: str = "") -> Form:
+    return Form(name="flag", title="Flag for Code of Conduct", submit_label="Send reminder", inputs=(
+        Input("author", "Whose post is it? (their chat id, e.g. slack:U123)", initial=author, max_length=200),
+        Input("text", "The post (paste it)", "multiline", initial=text, max_length=10000),
+        Input("link", "Link to the post", required=False, max_length=1000),
+        Input("note", "A note for the author", "multiline", required=False, max_length=2000),
+    ))
+
+
+def flag(ctx: Ctx, user: str, values: dict[str, Any]) -> list[Reply]:
+    if not ctx.people.can(user, "flag"):
+        raise Refused("Only the Clerk, the moderators and the Chair can flag posts for the Code of Conduct. "
+                      "If a post worries you, please tell the Clerk.")
+    author = text_value(values, "author", label="whose post it is", limit=200)
+    if ":" not in author:
+        raise BadInput("Give the author's chat id with its platform, like slack:U123 or teams:<id>.", "author")
+    if author == user:
+        raise BadInput("You cannot flag your own post; run /checkpost on it instead.", "author")
+    text = text_value(values, "text", required=False, limit=10000)
+    link = text_value(values, "link", required=False, limit=1000)
+    note = text_value(values, "note", required=False, limit=2000)
+    if not text and not link:
+        raise BadInput("Paste the post or give a link to it.", "text")
+    result = check(Draft(text, "personal", "facebook", role=_role(ctx, author)), ctx.pack) if text else None
+    findings = [f for f in result.findings] if result else []
+    fid = reference(ctx, "F")
+    record = {"id": fid, "author": author, "flagged_by": user, "at": clock.iso(clock.now()), "text": text, "link": link,
+              "note": note, "kinds": [f.kind for f in findings], "clauses": [f.clause for f in findings if f.clause]}
+    ctx.store.insert("flags", record)
+    ctx.audit.record(user, "conduct.flagged", fid, author=author)
+    ctx.outbox.send(f"{fid}:reminder", author, reminder(ctx, record, findings))
+    earlier = len(ctx.store.find("flags", lambda f: f["author"] == author)) - 1
+    return [Reply(title=f"Reminder {fid} sent privately", tone="ok",
+                  text=f"{ctx.people.name(author)} will get a private reminder" + (
+                      f" citing {', '.join(record['clauses'])}." if record["clauses"] else ".")
+                  + (f" They have been flagged {earlier} time(s) before." if earlier else ""))]
+
+
+def _role(ctx: Ctx, user: str) -> str | None:
+    role = ctx.people.role(user)
+    return role.value if role else None
+
+
+def reminder(ctx: Ctx, record: dict[str, Any], findings: list[Any]) -> Reply:
+    r = ctx.pack.reminders
+    fields = [Field(f"{f.clause} ({f.section})", f"\u201c{f.clause_text}\u201d \u2014 in your post: \u201c{f.evidence}\u201d") for f in findings if f.clause]
+    from .kinds import RuleKind
+
+    specific = [r.by_kind[RuleKind(k)] for k in dict.fromkeys(record["kinds"]) if k in {x.value for x in RuleKind} and RuleKind(k) in r.by_kind]
+    text = "\n".join([r.opening, *specific, *r.general])
+    if record["note"]:
+        fields.append(Field("Note", record["note"]))
+    if record["link"]:
+        fields.append(Field("Post", record["link"]))
+    return Reply(title="A reminder about the Code of Conduct", text=text, tone="caution", fields=tuple(fields))
+
+
+def history(ctx: Ctx, user: str) -> list[Reply]:
+    if not ctx.people.can(user, "flag"):
+        raise Refused("Only the Clerk, the moderators and the Chair can see Code of Conduct flags.")
+    counts: dict[str, int] = {}
+    for f in ctx.store.all("flags"):
+        counts[f["author"]] = counts.get(f["author"], 0) + 1
+    if not counts:
+        return [Reply(text="No posts have been flagged.", title="Code of Conduct flags")]
+    fields = tuple(Field(ctx.people.name(a), f"{n} flag(s)") for a, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+    return [Reply(title="Code of Conduct flags", text="People flagged, most first.", fields=fields)]

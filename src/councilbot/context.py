@@ -1,0 +1,78 @@
+"""What every workflow needs, assembled once: the pack, the store, people, the audit log, the outbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .audit import Audit
+from .outbox import Outbox
+from .pack import Pack
+from .people import People
+from .store import TinyStore
+
+
+@dataclass
+class Ctx:
+    pack: Pack
+    store: TinyStore
+    people: People
+    audit: Audit
+    outbox: Outbox
+
+
+class Refused(Exception):
+    """An action this person may not take, or that cannot be taken now; the message says why, politely."""
+
+
+class BadInput(Exception):
+    """A form or command with something missing or wrong; the message says what to change.
+    ``field`` names the input at fault, so forms can show the message beside it."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def reference(ctx: Ctx, prefix: str) -> str:
+    """Case references like R-2026-0042: a per-year counter, never reused."""
+    from . import clock
+
+    year = clock.now().year
+    number = ctx.store.next_number(f"{prefix}-{year}")
+    return f"{prefix}-{year}-{number:04d}"
+
+
+def text_value(values: object, name: str, *, required: bool = True, limit: int = 5000, label: str | None = None) -> str:
+    raw = values.get(name) if isinstance(values, dict) else None  # type: ignore[union-attr]
+    if raw is None:
+        raw = ""
+    if not isinstance(raw, str):
+        raise BadInput(f"{label or name} must be text", name)
+    value = raw.strip()
+    if required and not value:
+        raise BadInput(f"Please fill in {label or name}.", name)
+    if len(value) > limit:
+        raise BadInput(f"{label or name} is {len(value):,} characters; the limit is {limit:,}.", name)
+    return value
+
+
+def list_value(values: object, name: str) -> list[str]:
+    raw = values.get(name) if isinstance(values, dict) else None  # type: ignore[union-attr]
+    if raw is None or raw == "":
+        return []
+    if isinstance(raw, str):
+        return [p.strip() for p in raw.replace(",", "\n").splitlines() if p.strip()]
+    if isinstance(raw, (list, tuple)) and all(isinstance(x, str) for x in raw):
+        return [x for x in raw if x]
+    raise BadInput(f"{name} must be a list of choices", name)
+
+
+def bool_value(values: object, name: str) -> bool:
+    raw = values.get(name) if isinstance(values, dict) else None  # type: ignore[union-attr]
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str):
+        return raw.strip().lower() in {"true", "yes", "y", "1", "on"}
+    if isinstance(raw, (list, tuple)):
+        return bool(raw)
+    return False

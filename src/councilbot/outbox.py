@@ -1,0 +1,166 @@
+"""Durable delivery: every message is stored before it is sent, retried with backoff until the
+platform takes it (across restarts), and marked sent once it has been."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from typing import Any
+
+from . import clock
+from .messages import Reply, reply_from_dict, reply_to_dict
+from .ports import CLERK_CHANNEL, DeliveryError, Notifier, platform_of
+from .store import Store
+
+log = logging.getLogger(__name__)
+MAX_BACKOFF = 300.0
+
+
+class Outbox:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.notifiers: dict[str, Notifier] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def register(self, notifier: Notifier) -> None:
+        self.notifiers[notifier.platform] = notifier
+        self._wake.set()
+
+    # Enqueueing. Ids are derived from the purpose, so enqueueing twice (a retried event, a
+    # recovery after a crash) stores one delivery.
+
+    def send(self, key: str, to: str, reply: Reply, card: str | None = None) -> None:
+        """Queue a message to ``CLERK_CHANNEL`` (one copy per platform with a clerk channel) or a user."""
+        if to == CLERK_CHANNEL:
+            platforms = [p for p, n in self.notifiers.items() if n.has_clerk_channel()] or [""]
+        else:
+            platforms = [platform_of(to)]
+        for platform in platforms:
+            self._add({"id": f"{key}@{platform}", "op": "send", "to": to, "platform": platform,
+                       "reply": reply_to_dict(reply), "card": card})
+
+    def update_card(self, key: str, card: str, reply: Reply) -> None:
+        """Replace a posted card everywhere it was posted; a card not yet posted is posted as updated."""
+        for pending in self.store.find("outbox", lambda d: d.get("card") == card and d["status"] == "pending" and d["op"] == "send"):
+            self.store.update("outbox", pending["id"], {"reply": reply_to_dict(reply)})
+        for posted in self.store.find("cards", lambda d: d.get("card") == card):
+            self._add({"id": f"{key}@{posted['platform']}", "op": "update", "ref": posted["ref"],
+                       "platform": posted["platform"], "reply": reply_to_dict(reply), "card": None})
+
+    def _add(self, doc: dict[str, Any]) -> None:
+        now = clock.iso(clock.now())
+        doc.update({"status": "pending", "attempts": 0, "created": now, "next_at": now, "error": None})
+        if self.store.insert("outbox", doc):
+            self._wake.set()
+
+    # Inspection, for metrics and the Clerk.
+
+    def pending(self) -> list[dict[str, Any]]:
+        return sorted(self.store.find("outbox", lambda d: d["status"] == "pending"), key=lambda d: d["created"])
+
+    def depth(self) -> int:
+        return len(self.pending())
+
+    def oldest_age(self) -> float:
+        items = self.pending()
+        return (clock.now() - clock.parse(items[0]["created"])).total_seconds() if items else 0.0
+
+    # Delivering.
+
+    async def deliver_due(self) -> int:
+        """One pass over what is due; returns how many were delivered."""
+        delivered = 0
+        now = clock.now()
+        for item in self.pending():
+            if clock.parse(item["next_at"]) > now:
+                continue
+            platform = item["platform"]
+            if not platform:
+                ready = [p for p, n in self.notifiers.items() if n.has_clerk_channel()]
+                if not ready:
+                    continue
+                # The clerk channel became known: fan the waiting copy out to it.
+                self.store.delete("outbox", item["id"])
+                base = item["id"].rsplit("@", 1)[0]
+                for p in ready:
+                    self._add({**{k: item[k] for k in ("op", "to", "reply", "card")}, "id": f"{base}@{p}", "platform": p})
+                continue
+            notifier = self.notifiers.get(platform)
+            if notifier is None:
+                continue
+            if await self._attempt(notifier, item):
+                delivered += 1
+        return delivered
+
+    async def _attempt(self, notifier: Notifier, item: dict[str, Any]) -> bool:
+        reply = reply_from_dict(item["reply"])
+        try:
+            if item["op"] == "update":
+                await notifier.update(item["ref"], reply)
+                ref = None
+            else:
+                ref = await notifier.send(item["to"], reply)
+        except DeliveryError as exc:
+            self._failed(item, str(exc), exc.retry_after, exc.permanent)
+            return False
+        except Exception as exc:  # a notifier bug must not stop the queue
+            log.exception("delivery crashed", extra={"delivery": item["id"]})
+            self._failed(item, exc.__class__.__name__, None, False)
+            return False
+        self.store.update("outbox", item["id"], {"status": "sent", "sent_at": clock.iso(clock.now()), "ref": ref})
+        if ref and item.get("card"):
+            self.store.insert("cards", {"id": f"{item['card']}@{item['platform']}", "card": item["card"],
+                                        "platform": item["platform"], "ref": ref})
+        log.info("delivered", extra={"delivery": item["id"], "platform": item["platform"]})
+        return True
+
+    def _failed(self, item: dict[str, Any], error: str, retry_after: float | None, permanent: bool) -> None:
+        attempts = item["attempts"] + 1
+        if permanent:
+            self.store.update("outbox", item["id"], {"status": "failed", "attempts": attempts, "error": error})
+            log.warning("delivery failed for good", extra={"delivery": item["id"], "error": error})
+            return
+        delay = retry_after if retry_after is not None else min(MAX_BACKOFF, 0.5 * 2 ** (attempts - 1))
+        next_at = clock.now() + timedelta(seconds=delay)
+        self.store.update("outbox", item["id"], {"attempts": attempts, "error": error, "next_at": clock.iso(next_at)})
+        log.info("delivery will be retried", extra={"delivery": item["id"], "attempts": attempts, "delay": delay})
+
+    async def run(self, interval: float = 0.25) -> None:
+        while not self._stopping:
+            await self.deliver_due()
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=interval)
+            except asyncio.TimeoutError:
+                pass
+
+    def start(self) -> None:
+        if self._task is None:
+            self._stopping = False
+            self._task = asyncio.create_task(self.run(), name="councilbot-outbox")
+
+    async def stop(self, flush_seconds: float = 5.0) -> None:
+        """Stop after one last pass, so what is due goes out before shutdown."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, timeout=flush_seconds)
+            except asyncio.TimeoutError:
+                self._task.cancel()
+            self._task = None
+
+    async def drain(self, timeout: float = 5.0) -> None:
+        """Deliver until nothing is due (tests and the console use this)."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while loop.time() < end:
+            now = clock.now()
+            due = [i for i in self.pending() if clock.parse(i["next_at"]) <= now and (i["platform"] in self.notifiers or not i["platform"])]
+            if not due:
+                return
+            await self.deliver_due()
+            await asyncio.sleep(0.01)

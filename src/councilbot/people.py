@@ -1,0 +1,75 @@
+"""Who is who: platform-qualified ids mapped to roles, from the config file and from chat, and
+what each role may do under the council's pack."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from .kinds import Role
+from .pack import Pack
+from .store import Store
+
+CLERKS = {Role.CLERK, Role.DEPUTY_CLERK, Role.ASSISTANT_CLERK}
+
+# Actions a person may take, by the pack's role lists. Anyone (even unknown) may check, ask and report.
+PERMISSIONS = (
+    "approve", "read_reports", "flag", "export", "erase", "manage_people", "moderate", "suggest",
+    "escalate", "settle",
+)
+
+
+class People:
+    def __init__(self, store: Store, pack: Pack, configured: Mapping[str, Role], names: Mapping[str, str]) -> None:
+        self.store = store
+        self.pack = pack
+        self.configured = dict(configured)
+        self.names = dict(names)
+
+    def role(self, user: str) -> Role | None:
+        """Chat changes by the Clerk win over the file; a removal in chat is remembered too."""
+        record = self.store.get("people", user)
+        if record is not None:
+            return Role(record["role"]) if record.get("role") else None
+        return self.configured.get(user)
+
+    def name(self, user: str, fallback: str | None = None) -> str:
+        record = self.store.get("people", user)
+        if record and record.get("name"):
+            return str(record["name"])
+        return self.names.get(user) or fallback or user.split(":", 1)[-1]
+
+    def everyone(self) -> dict[str, Role]:
+        out = dict(self.configured)
+        for record in self.store.all("people"):
+            if record.get("role"):
+                out[record["id"]] = Role(record["role"])
+            else:
+                out.pop(record["id"], None)
+        return out
+
+    def with_roles(self, roles: tuple[Role, ...]) -> list[str]:
+        return sorted(user for user, role in self.everyone().items() if role in roles)
+
+    def set(self, user: str, role: Role | None, name: str | None = None) -> None:
+        doc = {"id": user, "role": role.value if role else None, "name": name}
+        if not self.store.insert("people", doc):
+            self.store.update("people", user, doc)
+
+    def can(self, user: str, action: str) -> bool:
+        role = self.role(user)
+        r = self.pack.roles
+        table: dict[str, tuple[Role, ...]] = {
+            "approve": r.approve_posts,
+            "read_reports": r.receive_reports + r.report_fallback,
+            "flag": r.flag_conduct,
+            "export": r.approve_posts + r.receive_reports,
+            "erase": r.manage_people,
+            "manage_people": r.manage_people,
+            "moderate": r.moderate,
+            "suggest": (Role.COUNCILLOR, Role.OFFICER, *CLERKS, Role.MODERATOR, Role.CHAIR),
+            "escalate": r.approve_posts if r.escalation else (),
+            "settle": r.settle_disagreements,
+        }
+        if action not in table:
+            raise KeyError(action)
+        return role is not None and role in table[action]

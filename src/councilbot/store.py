@@ -1,0 +1,227 @@
+"""Durable records behind a small interface, with TinyDB as the embedded default.
+
+TinyDB rewrites its whole file on every write, so one file per table would make a write cost
+grow with the data. Records are kept in shards of at most ``SHARD_SIZE`` documents: a write
+rewrites one shard, so filing a report costs the same with 100 records stored as with 50,000.
+Every shard write is atomic (temp file, fsync, rename, fsync of the folder), so a crash at any
+moment leaves the last acknowledged state readable.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any, Callable, Iterator, Protocol
+
+from tinydb import TinyDB
+from tinydb.storages import Storage
+from tinydb.table import Document
+
+SHARD_SIZE = 500
+Doc = dict[str, Any]
+
+
+class StoreError(Exception):
+    """The data directory cannot be used as it is; the message names the file and what is wrong."""
+
+
+class Store(Protocol):
+    """What the core needs from storage; another backend implements the same few methods."""
+
+    def insert(self, table: str, doc: Doc) -> bool: ...
+    def update(self, table: str, record_id: str, changes: Doc) -> Doc: ...
+    def get(self, table: str, record_id: str) -> Doc | None: ...
+    def all(self, table: str) -> list[Doc]: ...
+    def find(self, table: str, pred: Callable[[Doc], bool]) -> list[Doc]: ...
+    def delete(self, table: str, record_id: str) -> bool: ...
+    def claim(self, key: str) -> bool: ...
+    def next_number(self, counter: str) -> int: ...
+    def close(self) -> None: ...
+
+
+class AtomicJSONStorage(Storage):
+    """TinyDB storage that never leaves a half-written file, and reads from memory after the first load
+    (this process is the only writer)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+        self._cache: dict[str, Any] | None = None
+
+    def read(self) -> dict[str, Any] | None:
+        if self._cache is None:
+            if not self.path.exists():
+                return None
+            try:
+                self._cache = json.loads(self.path.read_text(encoding="utf-8") or "{}")
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise StoreError(f"{self.path}: the data file is damaged ({exc}); it has not been changed. "
+                                 "Restore it from a backup (councilbot restore) or move it aside.") from None
+            if not isinstance(self._cache, dict):
+                raise StoreError(f"{self.path}: the data file does not hold TinyDB tables; it has not been changed.")
+        return self._cache
+
+    def write(self, data: dict[str, Any]) -> None:
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        try:
+            with open(tmp, "w", encoding="utf-8") as fh:
+                json.dump(data, fh, ensure_ascii=False, separators=(",", ":"))
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+            _fsync_dir(self.path.parent)
+        except BaseException:
+            self._cache = None  # memory may be ahead of disk now: reload on next read
+            raise
+        self._cache = data
+
+    def close(self) -> None:
+        self._cache = None
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _Table:
+    """One logical table: its shards, and an in-memory index of where each record lives."""
+
+    def __init__(self, folder: Path, name: str) -> None:
+        self.folder = folder
+        self.name = name
+        self.shards: list[TinyDB] = []
+        self.where: dict[str, tuple[int, int]] = {}  # record id -> (shard index, TinyDB doc id)
+        self.docs: dict[str, Doc] = {}
+        folder.mkdir(parents=True, exist_ok=True)
+        for path in sorted(folder.glob("*.json")):
+            self._open(path)
+        if not self.shards:
+            self._open(folder / "0000.json")
+
+    def _open(self, path: Path) -> None:
+        db = TinyDB(str(path), storage=AtomicJSONStorage)
+        index = len(self.shards)
+        self.shards.append(db)
+        for document in db.table(self.name).all():
+            record_id = document.get("id")
+            if isinstance(record_id, str):
+                self.where[record_id] = (index, document.doc_id)
+                self.docs[record_id] = dict(document)
+
+    def insert(self, doc: Doc) -> None:
+        shard = self.shards[-1]
+        if len(shard.table(self.name)) >= SHARD_SIZE:
+            shard = TinyDB(str(self.folder / f"{len(self.shards):04d}.json"), storage=AtomicJSONStorage)
+            self.shards.append(shard)
+        doc_id = shard.table(self.name).insert(doc)
+        self.where[doc["id"]] = (len(self.shards) - 1, doc_id)
+        self.docs[doc["id"]] = copy.deepcopy(doc)
+
+    def update(self, record_id: str, doc: Doc) -> None:
+        index, doc_id = self.where[record_id]
+        self.shards[index].table(self.name).upsert(Document(doc, doc_id=doc_id))
+        self.docs[record_id] = copy.deepcopy(doc)
+
+    def delete(self, record_id: str) -> None:
+        index, doc_id = self.where.pop(record_id)
+        self.shards[index].table(self.name).remove(doc_ids=[doc_id])
+        self.docs.pop(record_id, None)
+
+
+class TinyStore:
+    """The embedded store: a folder per table under ``data_dir``, shards of TinyDB files inside."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir)
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{self.data_dir}: cannot create the data folder ({exc.strerror})") from None
+        if not os.access(self.data_dir, os.W_OK):
+            raise StoreError(f"{self.data_dir}: the data folder is not writable")
+        self._lock = threading.RLock()
+        self._tables: dict[str, _Table] = {}
+        for folder in sorted(p for p in self.data_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            self._table(folder.name)
+
+    def _table(self, name: str) -> _Table:
+        table = self._tables.get(name)
+        if table is None:
+            if not name.replace("_", "").replace("-", "").isalnum():
+                raise StoreError(f"invalid table name {name!r}")
+            table = self._tables[name] = _Table(self.data_dir / name, name)
+        return table
+
+    def tables(self) -> list[str]:
+        return sorted(self._tables)
+
+    def insert(self, table: str, doc: Doc) -> bool:
+        """Store a new record; False (and no change) if a record with that id exists already."""
+        with self._lock:
+            t = self._table(table)
+            if doc["id"] in t.docs:
+                return False
+            t.insert(doc)
+            return True
+
+    def update(self, table: str, record_id: str, changes: Doc) -> Doc:
+        with self._lock:
+            t = self._table(table)
+            if record_id not in t.docs:
+                raise KeyError(f"{table}/{record_id}")
+            doc = {**t.docs[record_id], **changes}
+            t.update(record_id, doc)
+            return copy.deepcopy(doc)
+
+    def get(self, table: str, record_id: str) -> Doc | None:
+        with self._lock:
+            doc = self._table(table).docs.get(record_id)
+            return copy.deepcopy(doc) if doc is not None else None
+
+    def all(self, table: str) -> list[Doc]:
+        with self._lock:
+            return [copy.deepcopy(d) for d in self._table(table).docs.values()]
+
+    def find(self, table: str, pred: Callable[[Doc], bool]) -> list[Doc]:
+        with self._lock:
+            return [copy.deepcopy(d) for d in self._table(table).docs.values() if pred(d)]
+
+    def count(self, table: str) -> int:
+        with self._lock:
+            return len(self._table(table).docs)
+
+    def delete(self, table: str, record_id: str) -> bool:
+        with self._lock:
+            t = self._table(table)
+            if record_id not in t.docs:
+                return False
+            t.delete(record_id)
+            return True
+
+    def claim(self, key: str) -> bool:
+        """Record that an incoming event was handled; False if it was already (a platform retry)."""
+        return self.insert("events", {"id": key})
+
+    def next_number(self, counter: str) -> int:
+        with self._lock:
+            current = self.get("counters", counter)
+            if current is None:
+                self.insert("counters", {"id": counter, "value": 1})
+                return 1
+            return int(self.update("counters", counter, {"value": current["value"] + 1})["value"])
+
+    def files(self) -> Iterator[Path]:
+        yield from sorted(self.data_dir.rglob("*.json"))
+
+    def close(self) -> None:
+        with self._lock:
+            for table in self._tables.values():
+                for shard in table.shards:
+                    shard.close()
+            self._tables.clear()

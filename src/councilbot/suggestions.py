@@ -1,0 +1,276 @@
+"""Suggested posts: checked first, then an approval card in the clerk channel that only the
+approvers may act on; every decision is recorded once and the submitter is told."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from . import clock
+from .checker import CheckResult, Draft, check_many
+from .context import BadInput, Ctx, Refused, bool_value, list_value, reference, text_value
+from .kinds import Verdict
+from .messages import Button, Field, Form, Input, Option, Reply
+from .ports import CLERK_CHANNEL
+from .render import HEADLINE
+
+DECIDED = {"approved", "rejected", "changes_requested"}
+LIMITS = {
+    "twitter": "Twitter/X: {n}/280 characters{over}",
+    "facebook": "Facebook: fine at {n} characters",
+    "instagram": "Instagram: needs an image or video{img}; first 125 characters show before 'more'",
+    "youtube": "YouTube: needs a video{img}; this text becomes the description",
+}
+
+
+def form(ctx: Ctx, initial: dict[str, Any] | None = None, context: str = "") -> Form:
+    initial = initial or {}
+    return Form(
+        name="suggest",
+        title="Suggest a post",
+        submit_label="Send to the Clerk",
+        context=context,
+        inputs=(
+            Input("text", "The post", "multiline", max_length=5000, initial=initial.get("text", "")),
+            Input("platforms", "Where should it go?", "multiselect",
+                  options=tuple(Option(c.value, c.value.title()) for c in ctx.pack.channels),
+                  initial=tuple(initial.get("platforms", ()))),
+            Input("category", "What kind of post is it?", "select",
+                  options=tuple(Option(c.id, c.label) for c in ctx.pack.categories), initial=initial.get("category", "")),
+            Input("has_image", "It comes with a photo or video", "toggle", required=False),
+        ),
+    )
+
+
+def _checks(ctx: Ctx, text: str, platforms: list[str]) -> list[CheckResult]:
+    return check_many([(Draft(text, "council", p), ctx.pack) for p in platforms])
+
+
+def _worst(results: list[CheckResult]) -> Verdict:
+    return max((r.verdict for r in results), key=lambda v: v.rank, default=Verdict.OK)
+
+
+def _findings(results: list[CheckResult]) -> list[dict[str, Any]]:
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in results:
+        for f in r.findings:
+            seen.setdefault((f.kind, f.evidence), {**f.to_dict(), "platform": r.platform})
+    return list(seen.values())
+
+
+def submit(ctx: Ctx, user: str, values: dict[str, Any], revising: str = "") -> list[Reply]:
+    if not ctx.people.can(user, "suggest"):
+        raise Refused("Only councillors and council staff can suggest posts. You can still check a draft with /checkpost.")
+    text = text_value(values, "text", label="the post", limit=5000)
+    platforms = list_value(values, "platforms")
+    allowed = {c.value for c in ctx.pack.channels}
+    if not platforms:
+        raise BadInput("Choose at least one platform.", "platforms")
+    unknown = [p for p in platforms if p not in allowed]
+    if unknown:
+        raise BadInput(f"{', '.join(unknown)} is not one of the council's channels ({', '.join(sorted(allowed))}).", "platforms")
+    category = text_value(values, "category", label="the kind of post", limit=60)
+    if category not in {c.id for c in ctx.pack.categories}:
+        raise BadInput(f"Unknown kind of post {category!r}.", "category")
+    forward = bool_value(values, "forward_anyway")
+    results = _checks(ctx, text, platforms)
+    verdict = _worst(results)
+    fields = {"text": text, "platforms": platforms, "category": category, "has_image": bool_value(values, "has_image"),
+              "verdict": verdict.value, "findings": _findings(results)}
+    if revising:
+        record = _own(ctx, user, revising)
+        if record["status"] not in {"changes_requested", "returned"}:
+            raise Refused(f"{record['id']} is {record['status'].replace('_', ' ')} and cannot be revised now.")
+        record = ctx.store.update("suggestions", record["id"], {**fields, "version": record["version"] + 1})
+        ctx.audit.record(user, "suggestion.revised", record["id"])
+    else:
+        sid = reference(ctx, "S")
+        record = {"id": sid, "submitter": user, "created": clock.iso(clock.now()), "version": 1, "decisions": [],
+                  "status": "new", "escalated_by": None, "notices_queued": False, **fields}
+        ctx.store.insert("suggestions", record)
+        ctx.audit.record(user, "suggestion.submitted", sid, verdict=verdict.value)
+    if verdict is Verdict.DO_NOT_POST and not forward:
+        record = ctx.store.update("suggestions", record["id"], {"status": "returned"})
+        return [_returned(ctx, record)]
+    return [_to_clerk(ctx, record, forced=verdict is Verdict.DO_NOT_POST)]
+
+
+def forward(ctx: Ctx, user: str, sid: str) -> list[Reply]:
+    """The author asks the Clerk to look at a draft the checker would block."""
+    record = _own(ctx, user, sid)
+    if record["status"] != "returned":
+        return [Reply(text=f"{record['id']} is already with the Clerk.")]
+    ctx.audit.record(user, "suggestion.forwarded", record["id"])
+    return [_to_clerk(ctx, record, forced=True)]
+
+
+def _own(ctx: Ctx, user: str, sid: str) -> dict[str, Any]:
+    record = ctx.store.get("suggestions", sid.strip().upper())
+    if record is None or record["submitter"] != user:
+        raise Refused(f"There is no suggestion {sid.strip()} of yours.")
+    return record
+
+
+def _returned(ctx: Ctx, record: dict[str, Any]) -> Reply:
+    fields = tuple(Field(f"{f['kind']} ({f['clause']})", f"\u201c{f['evidence']}\u201d \u2014 {f['fix']}") for f in record["findings"])
+    return Reply(
+        title=f"Not sent: {record['id']} would breach the policy",
+        text="The checker found problems the policy does not allow on the council's pages. Revise the post, or ask the Clerk to look anyway.",
+        tone="danger", fields=fields,
+        buttons=(Button("suggestion.revise", "Revise", record["id"], "primary"),
+                 Button("suggestion.forward", "Ask the Clerk anyway", record["id"])),
+    )
+
+
+def _to_clerk(ctx: Ctx, record: dict[str, Any], forced: bool) -> Reply:
+    record = ctx.store.update("suggestions", record["id"], {"status": "pending", "forced": forced})
+    queue_card(ctx, record)
+    return Reply(title=f"Suggestion {record['id']} sent to the Clerk",
+                 text="You will be told when it is approved, sent back for changes or rejected."
+                 + (" The checker's concerns travel with it." if record["findings"] else ""),
+                 tone="ok", fields=(Field("Check", HEADLINE[Verdict(record["verdict"])][0]),))
+
+
+def queue_card(ctx: Ctx, record: dict[str, Any]) -> None:
+    ctx.outbox.send(f"{record['id']}:card:v{record['version']}", CLERK_CHANNEL, card(ctx, record), card=f"suggestion:{record['id']}")
+    ctx.store.update("suggestions", record["id"], {"notices_queued": True})
+
+
+def previews(record: dict[str, Any]) -> list[Field]:
+    n = len(record["text"])
+    out = []
+    for p in record["platforms"]:
+        line = LIMITS.get(p, "{n} characters").format(
+            n=n, over=" \u2014 TOO LONG, will be cut" if n > 280 else "",
+            img="" if record.get("has_image") else " \u2014 none attached yet")
+        out.append(Field(f"Preview: {p.title()}", line))
+    return out
+
+
+def card(ctx: Ctx, record: dict[str, Any]) -> Reply:
+    sid = record["id"]
+    fields = [
+        Field("Suggested by", ctx.people.name(record["submitter"])),
+        Field("Post", record["text"]),
+        Field("Platforms", ", ".join(p.title() for p in record["platforms"])),
+        Field("Kind", ctx.pack.category_label(record["category"])),
+        Field("Check", HEADLINE[Verdict(record["verdict"])][0] + (" (the author asked for a look anyway)" if record.get("forced") else "")),
+    ]
+    fields += [Field(f"Finding: {f['kind']} ({f['clause'] or 'platform'})", f"\u201c{f['evidence']}\u201d \u2014 {f['explanation']} Fix: {f['fix']}") for f in record["findings"]]
+    fields += previews(record)
+    status = record["status"]
+    buttons: tuple[Button, ...] = ()
+    if status in DECIDED:
+        last = record["decisions"][-1]
+        text = (f"{status.replace('_', ' ').capitalize()} by {ctx.people.name(last['by'])} on {clock.human(last['at'])}"
+                + (f": {last['comment']}" if last.get("comment") else "."))
+        tone = "ok" if status == "approved" else "caution"
+    else:
+        text = "Waiting for a decision." if status != "escalated" else (
+            f"Escalated to the Chair of the Council by {ctx.people.name(record['escalated_by'])}; the Chair's decision is final.")
+        tone = "info"
+        buttons = (Button("suggestion.approve", "Approve", sid, "primary"),
+                   Button("suggestion.changes", "Request changes", sid),
+                   Button("suggestion.reject", "Reject", sid, "danger"))
+        if ctx.pack.roles.escalation and status == "pending":
+            buttons += (Button("suggestion.escalate", "Escalate to the Chair", sid),)
+    return Reply(title=f"Suggested post {sid}", text=text, tone=tone, fields=tuple(fields), buttons=buttons,
+                 private=False, footer=ctx.pack.approval_note)
+
+
+def comment_form(action: str, sid: str) -> Form:
+    label = {"changes": "What should change?", "reject": "Why is it rejected?", "escalate": "What do the moderators disagree on?"}[action]
+    return Form(name="decision", title={"changes": "Request changes", "reject": "Reject", "escalate": "Escalate"}[action],
+                inputs=(Input("comment", label, "multiline", max_length=2000),), context=f"{action}:{sid}", submit_label="Send")
+
+
+def decide(ctx: Ctx, user: str, sid: str, decision: str, comment: str = "") -> list[Reply]:
+    record = ctx.store.get("suggestions", sid.strip().upper())
+    if record is None or record["status"] in {"new", "returned"}:
+        raise Refused(f"There is no suggestion {sid.strip()} waiting for a decision.")
+    if record["status"] in DECIDED:
+        last = record["decisions"][-1]
+        return [Reply(text=f"{record['id']} was already {record['status'].replace('_', ' ')} by {ctx.people.name(last['by'])} "
+                      f"on {clock.human(last['at'])}. Nothing has changed.", tone="info")]
+    escalated = record["status"] == "escalated"
+    if escalated:
+        if not ctx.people.can(user, "settle"):
+            raise Refused(f"{record['id']} has been escalated; only the Chair of the Council can decide it now.")
+    elif not ctx.people.can(user, "approve"):
+        raise Refused("Only the Clerk and the approvers named in the policy can decide on suggested posts.")
+    if record["submitter"] == user:
+        raise Refused("You cannot decide on your own suggestion; another approver must.")
+    if decision in {"changes", "reject"} and not comment.strip():
+        raise BadInput("Please give a comment for the author.", "comment")
+    status = {"approve": "approved", "changes": "changes_requested", "reject": "rejected"}[decision]
+    entry = {"by": user, "at": clock.iso(clock.now()), "decision": status, "comment": comment.strip()[:2000], "final": escalated}
+    record = ctx.store.update("suggestions", record["id"], {"status": status, "decisions": [*record["decisions"], entry]})
+    ctx.audit.record(user, f"suggestion.{status}", record["id"])
+    ctx.outbox.update_card(f"{record['id']}:decided:{len(record['decisions'])}", f"suggestion:{record['id']}", card(ctx, record))
+    ctx.outbox.send(f"{record['id']}:told:{len(record['decisions'])}", record["submitter"], _told(ctx, record, entry))
+    return [Reply(text=f"{record['id']} {status.replace('_', ' ')}. The author has been told.", tone="ok")]
+
+
+def _told(ctx: Ctx, record: dict[str, Any], entry: dict[str, Any]) -> Reply:
+    verb = {"approved": "approved", "changes_requested": "sent back for changes", "rejected": "rejected"}[entry["decision"]]
+    text = f"Your suggested post {record['id']} was {verb} by {ctx.people.name(entry['by'])}."
+    if entry["comment"]:
+        text += f" Comment: {entry['comment']}"
+    buttons = (Button("suggestion.revise", "Revise", record["id"], "primary"),) if entry["decision"] == "changes_requested" else ()
+    return Reply(title=f"Suggestion {record['id']} {verb}", text=text, tone="ok" if verb == "approved" else "caution", buttons=buttons)
+
+
+def escalate(ctx: Ctx, user: str, sid: str, comment: str) -> list[Reply]:
+    """Castle Cary: moderators who disagree hand the decision to the Chair of the Council."""
+    if not ctx.people.can(user, "escalate"):
+        raise Refused("Escalation is not part of this council's policy, or not yours to make.")
+    record = ctx.store.get("suggestions", sid.strip().upper())
+    if record is None or record["status"] != "pending":
+        raise Refused(f"Only a suggestion waiting for a decision can be escalated.")
+    record = ctx.store.update("suggestions", record["id"], {"status": "escalated", "escalated_by": user, "escalation_note": comment.strip()[:2000]})
+    ctx.audit.record(user, "suggestion.escalated", record["id"])
+    ctx.outbox.update_card(f"{record['id']}:escalated", f"suggestion:{record['id']}", card(ctx, record))
+    for chair in ctx.people.with_roles(ctx.pack.roles.settle_disagreements):
+        ctx.outbox.send(f"{record['id']}:escalated:{chair}", chair, Reply(
+            title=f"Your decision is needed: {record['id']}",
+            text=f"The moderators disagree about a suggested post; the policy gives the final say to the Chair of the Council. "
+                 f"Note: {comment.strip() or 'none'}", fields=tuple(card(ctx, record).fields), buttons=card(ctx, record).buttons))
+    return [Reply(text=f"{record['id']} escalated to the Chair of the Council.", tone="ok")]
+
+
+def pending(ctx: Ctx, user: str) -> list[Reply]:
+    if not (ctx.people.can(user, "approve") or ctx.people.can(user, "settle")):
+        raise Refused("Only approvers can list pending suggestions.")
+    items = sorted(ctx.store.find("suggestions", lambda s: s["status"] in {"pending", "escalated"}), key=lambda s: s["created"])
+    if not items:
+        return [Reply(text="Nothing is waiting for a decision.", title="Pending suggestions")]
+    return [card(ctx, s) for s in items[:20]]
+
+
+def mine(ctx: Ctx, user: str) -> list[dict[str, Any]]:
+    return sorted(ctx.store.find("suggestions", lambda s: s["submitter"] == user), key=lambda s: s["created"])
+
+
+EXPORT_COLUMNS = ("id", "approved_at", "approved_by", "platforms", "category", "text")
+
+
+def approved_rows(ctx: Ctx) -> list[dict[str, str]]:
+    rows = []
+    for s in sorted(ctx.store.find("suggestions", lambda s: s["status"] == "approved"), key=lambda s: s["created"]):
+        last = s["decisions"][-1]
+        rows.append({"id": s["id"], "approved_at": last["at"], "approved_by": ctx.people.name(last["by"]),
+                     "platforms": ",".join(s["platforms"]), "category": s["category"], "text": s["text"]})
+    return rows
+
+
+def export(ctx: Ctx, fmt: str) -> str:
+    rows = approved_rows(ctx)
+    if fmt == "json":
+        return json.dumps(rows, ensure_ascii=False, indent=2)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
