@@ -18,10 +18,10 @@ from .render import HEADLINE
 
 DECIDED = {"approved", "rejected", "changes_requested"}
 LIMITS = {
-    "twitter": "Twitter/X: {n}/280 characters{over}",
-    "facebook": "Facebook: fine at {n} characters",
-    "instagram": "Instagram: needs an image or video{img}; first 125 characters show before 'more'",
-    "youtube": "YouTube: needs a video{img}; this text becomes the description",
+    "twitter": "{n}/280 characters{over}",
+    "facebook": "{n} characters; fine for a Facebook post",
+    "instagram": "needs an image or video{img}; the first 125 characters show before 'more'",
+    "youtube": "needs a video{img}; this text becomes its description",
 }
 
 

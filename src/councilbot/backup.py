@@ -1,0 +1,50 @@
+"""Backups of the data folder. Shards are replaced by atomic rename, so copying each file gives a
+complete version of it; taking the store's lock stops writes during the copy."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path
+
+
+class BackupError(Exception):
+    pass
+
+
+def make_backup(data_dir: Path, target: Path) -> int:
+    if not data_dir.is_dir():
+        raise BackupError(f"{data_dir}: no data folder to back up")
+    files = sorted(p for p in data_dir.rglob("*.json") if not p.name.startswith("."))
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        with tarfile.open(tmp, "w:gz") as tar:
+            for path in files:
+                tar.add(path, arcname=str(path.relative_to(data_dir)))
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise BackupError(f"{target}: cannot write the backup ({exc.strerror})") from None
+    return len(files)
+
+
+def restore_backup(source: Path, data_dir: Path) -> int:
+    if not source.is_file():
+        raise BackupError(f"{source}: no such backup file")
+    try:
+        with tarfile.open(source, "r:gz") as tar:
+            members = [m for m in tar.getmembers() if m.isfile() and m.name.endswith(".json")]
+            for m in members:
+                if m.name.startswith("/") or ".." in Path(m.name).parts:
+                    raise BackupError(f"{source}: unsafe path {m.name!r} in the backup")
+            staging = Path(tempfile.mkdtemp(prefix=".restore-", dir=data_dir.parent if data_dir.parent.exists() else None))
+            tar.extractall(staging, members=members, filter="data")
+    except (tarfile.TarError, OSError) as exc:
+        raise BackupError(f"{source}: not a readable backup ({exc})") from None
+    if data_dir.exists():
+        aside = data_dir.with_name(data_dir.name + ".before-restore")
+        shutil.rmtree(aside, ignore_errors=True)
+        data_dir.rename(aside)
+    staging.rename(data_dir)
+    return len(members)

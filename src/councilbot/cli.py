@@ -1,0 +1,331 @@
+"""The ``councilbot`` command. Bad input gets one plain line on stderr and exit status 2."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Iterator, NoReturn, Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="CouncilBot: a council's social media policy, put into daily practice.")
+policy_app = typer.Typer(no_args_is_help=True, help="Policy packs: validate and show.")
+app.add_typer(policy_app, name="policy")
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    typer.echo(f"councilbot: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _utf8(text: str, what: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        fail(f"{what} is not valid UTF-8 text")
+    return text
+
+
+def _pack(name: str) -> Any:
+    from .pack import PackError, load_pack
+
+    try:
+        return load_pack(name)
+    except PackError as exc:
+        fail("; ".join(exc.problems))
+
+
+def _print_result(result: Any, as_json: bool, council: str) -> None:
+    if as_json:
+        typer.echo(json.dumps(_public(result.to_dict()), ensure_ascii=False))
+        return
+    from .render import check_reply
+
+    typer.echo(check_reply(result, council).plain())
+
+
+def _public(data: dict[str, Any]) -> dict[str, Any]:
+    """The JSON contract other tools rely on: verdict, then findings with kind, clause, evidence, explanation, fix."""
+    findings = [{k: f[k] for k in ("kind", "clause", "evidence", "explanation", "fix", "verdict", "clause_text", "section")} for f in data["findings"]]
+    out = {"verdict": data["verdict"], "findings": findings}
+    if "reminder" in data:
+        out["reminder"] = data["reminder"]
+    return out
+
+
+@app.command()
+def check(
+    text: Optional[str] = typer.Argument(None, help="The draft post."),
+    council: str = typer.Option(..., "--council", help="The council's pack, e.g. alsager or castle-cary."),
+    where: str = typer.Option("council", "--where", help="council (the council's page) or personal (your own account)."),
+    platform: str = typer.Option("facebook", "--platform", help="facebook, twitter, instagram or youtube."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per draft."),
+    batch: Optional[str] = typer.Option(None, "--batch", help="JSON Lines file of drafts ('-' for stdin)."),
+) -> None:
+    """May I post this? Judge a draft against the council's policy."""
+    from .checker import Draft, DraftError, check as run_check
+
+    pack = _pack(council)
+    if batch is not None:
+        if text is not None:
+            fail("give either TEXT or --batch, not both")
+        raise typer.Exit(_batch(batch, pack, where, platform))
+    if text is None:
+        fail("give the draft text (or --batch FILE)")
+    try:
+        result = run_check(Draft(_utf8(text, "the draft"), where, platform), pack)
+    except DraftError as exc:
+        fail(str(exc))
+    _print_result(result, as_json, pack.council)
+
+
+def _lines(source: str) -> Iterator[bytes]:
+    if source == "-":
+        yield from sys.stdin.buffer
+        return
+    try:
+        with open(source, "rb") as fh:
+            yield from fh
+    except OSError as exc:
+        fail(f"cannot read {source}: {exc.strerror}")
+
+
+def _batch(source: str, default_pack: Any, where: str, platform: str) -> int:
+    """Each line in, one JSON object out, in order; a bad line gets an error object and the rest go on."""
+    from .checker import Draft, DraftError, check_many, validate
+    from .pack import PackError, load_pack
+
+    bad = 0
+    chunk: list[tuple[Any, Any, Any]] = []  # (id, (draft, pack) | None, error)
+
+    def flush() -> None:
+        ready = [(i, job) for i, job, _ in chunk if job is not None]
+        results = iter(check_many([job for _, job in ready]))
+        for ident, job, error in chunk:
+            out = {"id": ident, "error": error} if job is None else {"id": ident, **_public(next(results).to_dict())}
+            sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+        chunk.clear()
+
+    for number, raw in enumerate(_lines(source), start=1):
+        if not raw.strip():
+            continue
+        ident: Any = None
+        try:
+            line = raw.decode("utf-8")
+            item = json.loads(line)
+            if not isinstance(item, dict):
+                raise ValueError("each line must be a JSON object")
+            ident = item.get("id", number)
+            text = item.get("text")
+            if not isinstance(text, str):
+                raise ValueError("'text' must be a string")
+            pack = load_pack(str(item["council"])) if item.get("council") else default_pack
+            draft = Draft(text, str(item.get("where") or where), str(item.get("platform") or platform))
+            validate(draft)
+            chunk.append((ident, (draft, pack), None))
+        except UnicodeDecodeError:
+            chunk.append((ident, None, f"line {number}: not valid UTF-8"))
+        except json.JSONDecodeError as exc:
+            chunk.append((ident, None, f"line {number}: invalid JSON ({exc.msg})"))
+        except (ValueError, DraftError) as exc:
+            chunk.append((ident, None, f"line {number}: {exc}"))
+        except PackError as exc:
+            chunk.append((ident, None, f"line {number}: {'; '.join(exc.problems)}"))
+        if chunk and chunk[-1][1] is None:
+            bad += 1
+        if len(chunk) >= 512:
+            flush()
+    flush()
+    sys.stdout.flush()
+    return 2 if bad else 0
+
+
+@app.command()
+def ask(
+    question: str = typer.Argument(..., help="Your question, in your own words."),
+    council: str = typer.Option(..., "--council", help="The council's pack."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Look something up in the council's own policy, with the clauses cited."""
+    from .lookup import ask as run_ask
+    from .render import answer_reply
+
+    question = _utf8(question, "the question").strip()
+    if not question:
+        fail("the question is empty")
+    if len(question) > 2000:
+        fail("the question is over 2,000 characters")
+    answer = run_ask(_pack(council), question)
+    typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False) if as_json else answer_reply(answer).plain())
+
+
+@policy_app.command("validate")
+def policy_validate(files: list[str] = typer.Argument(None, help="Pack files (default: every pack found).")) -> None:
+    """Check policy packs; every problem is listed with its path in the file."""
+    from .pack import PackError, available_packs, load_pack, load_pack_file
+
+    targets = files or available_packs()
+    problems = 0
+    for target in targets:
+        try:
+            pack = load_pack_file(Path(target)) if Path(target).suffix in {".yaml", ".yml"} else load_pack(target)
+            typer.echo(f"{target}: ok ({pack.council}, {len(pack.clauses)} clauses)")
+        except PackError as exc:
+            problems += len(exc.problems)
+            for problem in exc.problems:
+                typer.echo(f"{exc.source}: {problem}", err=True)
+    if problems:
+        raise typer.Exit(2)
+
+
+@policy_app.command("show")
+def policy_show(name: str) -> None:
+    """Print a council's pack in plain words."""
+    pack = _pack(name)
+    typer.echo(f"{pack.council} ({pack.id}) — {pack.source}")
+    typer.echo(f"Approved channels: {', '.join(c.value.title() for c in pack.channels)}")
+    r = pack.roles
+    typer.echo(f"Approve posts: {', '.join(x.value for x in r.approve_posts)}; final decision: {', '.join(x.value for x in r.final_decision)}; "
+               f"settles disagreements: {', '.join(x.value for x in r.settle_disagreements)}; reports go to: {', '.join(x.value for x in r.receive_reports)} "
+               f"(else {', '.join(x.value for x in r.report_fallback)}); acknowledge within {pack.reports.acknowledge_within_working_days} working days")
+    typer.echo(f"Contact line: {pack.contact_line}")
+    for clause in pack.clauses:
+        kinds = f" [{', '.join(k.value for k in clause.kinds)}]" if clause.kinds else ""
+        typer.echo(f"\n{clause.id} — {clause.section}{kinds}\n  {clause.text}")
+
+
+def _settings(config: Optional[Path], **overrides: Any) -> Any:
+    from .config import ConfigError, load_settings
+
+    try:
+        return load_settings(config, **overrides)
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def _bot(config: Optional[Path], **overrides: Any) -> Any:
+    from .app import CouncilBot
+    from .pack import PackError
+    from .store import StoreError
+
+    settings = _settings(config, **overrides)
+    try:
+        return CouncilBot.from_settings(settings)
+    except (PackError, StoreError) as exc:
+        fail(str(exc))
+
+
+CONFIG = typer.Option(None, "--config", help="Config file (default: councilbot.toml or $COUNCILBOT_CONFIG).")
+
+
+@app.command()
+def chat(
+    as_: str = typer.Option("councillor:sam", "--as", help="ROLE:NAME, e.g. clerk:jane or councillor:sam."),
+    council: Optional[str] = typer.Option(None, "--council"),
+    config: Optional[Path] = CONFIG,
+) -> None:
+    """The whole bot in this terminal, on the embedded store. Type /help inside."""
+    from adapters.console import run
+
+    raise typer.Exit(run(_bot(config, council=council), as_))
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(3000, "--port"),
+    socket_mode: bool = typer.Option(False, "--socket-mode", help="Connect to Slack over Socket Mode (SLACK_APP_TOKEN) instead of serving HTTP for Slack."),
+    config: Optional[Path] = CONFIG,
+) -> None:
+    """Serve Slack (/slack/events), Teams (/api/messages) and /healthz over HTTP."""
+    from adapters.server import run_server
+
+    raise typer.Exit(run_server(_bot(config), host, port, socket_mode))
+
+
+@app.command("export-posts")
+def export_posts(fmt: str = typer.Option("csv", "--format", help="csv or json"), config: Optional[Path] = CONFIG) -> None:
+    """Approved posts, for whoever publishes them."""
+    from . import suggestions
+
+    if fmt not in {"csv", "json"}:
+        fail("--format must be csv or json")
+    bot = _bot(config)
+    typer.echo(suggestions.export(bot.ctx, fmt), nl=False)
+
+
+@app.command("export-moderation")
+def export_moderation(config: Optional[Path] = CONFIG) -> None:
+    """Moderation records as CSV, for the Council's records."""
+    from . import moderation
+
+    typer.echo(moderation.export(_bot(config).ctx), nl=False)
+
+
+@app.command("export-person")
+def export_person(person: str, config: Optional[Path] = CONFIG) -> None:
+    """Subject access: everything held about a person, other people's identifiers redacted."""
+    from .dataprotection import export_person as run
+
+    if ":" not in person:
+        fail("give the person's id with its platform, like slack:U123")
+    typer.echo(json.dumps(run(_bot(config).ctx, person), ensure_ascii=False, indent=2))
+
+
+@app.command("erase-person")
+def erase_person(person: str, yes: bool = typer.Option(False, "--yes", help="Really erase."), config: Optional[Path] = CONFIG) -> None:
+    """Erase a person's records (right to erasure). Logged in the audit log."""
+    from .dataprotection import erase_person as run
+
+    if ":" not in person:
+        fail("give the person's id with its platform, like slack:U123")
+    if not yes:
+        fail("erasure cannot be undone: add --yes to confirm")
+    typer.echo(json.dumps(run(_bot(config).ctx, person), indent=2))
+
+
+@app.command()
+def backup(path: Path, config: Optional[Path] = CONFIG) -> None:
+    """Copy the data folder to a .tar.gz, consistent even while the bot runs."""
+    from .backup import BackupError, make_backup
+
+    settings = _settings(config)
+    try:
+        count = make_backup(settings.data_dir, path)
+    except BackupError as exc:
+        fail(str(exc))
+    typer.echo(f"backed up {count} files to {path}")
+
+
+@app.command()
+def restore(path: Path, config: Optional[Path] = CONFIG) -> None:
+    """Restore the data folder from a backup (the bot must be stopped)."""
+    from .backup import BackupError, restore_backup
+
+    settings = _settings(config)
+    try:
+        count = restore_backup(path, settings.data_dir)
+    except BackupError as exc:
+        fail(str(exc))
+    typer.echo(f"restored {count} files into {settings.data_dir}")
+
+
+@app.command("teams-package")
+def teams_package(out: Path = typer.Option(..., "--out"), host: str = typer.Option("example.org", "--host", help="Public host name of the bot."), config: Optional[Path] = CONFIG) -> None:
+    """Build the Teams app package zip to upload in Teams admin."""
+    from adapters.teams import build_package
+
+    typer.echo(str(build_package(_settings(config), out, host)))
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+
+
+if __name__ == "__main__":
+    main()
