@@ -70,3 +70,30 @@ class Doc:
         right_candidates = [i for i in (self.text.find(c, end) for c in ".!?\n") if i != -1]
         right = min(right_candidates) + 1 if right_candidates else len(self.text)
         return left + 1, right
+
+
+# Common first names: a capitalised first name followed by a capitalised word is most likely a
+# person ("Tom Lowe", "Ron Dyke"), where two capitalised words alone are as often a place.
+FIRST_NAMES = frozenset("""
+adam alan alex alice alison amanda amy andrew andy angela ann anna anne anthony barbara barry ben beth betty bill bob
+brian carol caroline catherine charles charlie charlotte chris christine claire colin craig dan daniel dave david debbie
+deborah dennis derek diane donna dorothy doug edward elaine eleanor elizabeth ellie emily emma eric fiona frank gary
+gemma geoff george gillian graham hannah harry heather helen ian jack jackie james jane janet jason jean jeff jennifer
+jenny jessica jim joan joe john jon jonathan joseph josh julie karen kate katie keith kelly ken kevin laura lee linda
+lisa liz lucy lynn margaret maria mark martin mary matt matthew michael michelle mike nathan neil nick nicola nigel
+olivia oliver pam pat patricia paul pauline peter phil philip rachel ray rebecca richard rob robert roger ron ronald
+rose ruth sally sam samantha sandra sarah scott sharon shirley simon sophie stephen steve stuart sue susan terry
+thomas tim tom tony tracy valerie vicky wendy william
+""".split())
+
+
+def is_first_name(word: str) -> bool:
+    return word.lower() in FIRST_NAMES and word[:1].isupper()
+
+
+_PERSON = re.compile(r"\b([A-Z][a-z]+)\s+([A-Z][a-z'-]+)\b")
+
+
+def named_people(doc: "Doc") -> list[tuple[int, int]]:
+    """Spans that look like a private person's full name."""
+    return [(m.start(), m.end()) for m in _PERSON.finditer(doc.text) if is_first_name(m.group(1))]

@@ -7,7 +7,7 @@ import re
 from typing import Iterable
 
 from ..kinds import RuleKind
-from ..text import Doc
+from ..text import Doc, named_people
 from .conduct import patterns
 from . import Context, Detector, Hit, rx
 
@@ -25,6 +25,8 @@ _NI = re.compile(r"\b[A-CEGHJ-PR-TW-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]\b")
 _BANK = re.compile(r"\b(?:sort code|account (?:number|no\.?))\s*:?\s*[\d-]{6,}", re.IGNORECASE)
 _DOB = re.compile(r"\b(?:date of birth|d\.?o\.?b\.?|born on)\s*:?\s*\d", re.IGNORECASE)
 _HONORIFIC = re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Mx)\.?\s+(?-i:[A-Z][a-z'-]+)(?:\s+(?-i:[A-Z][a-z'-]+))?")
+_LISTS = re.compile(r"\b(?:(?:with )?their (?:home )?addresses|home addresses of|list of (?:everyone|all the people|residents) who|their (?:phone|mobile) numbers)\b", re.IGNORECASE)
+_FAMILY = re.compile(r"\bthe (?-i:[A-Z][a-z]+) family\b", re.IGNORECASE)
 _PRIVATE_CONTEXT = re.compile(r"\b(?:lives? at|living at|home address|her address|his address|their address|house is|flat \d+)\b", re.IGNORECASE)
 
 
@@ -54,21 +56,27 @@ def personal_data(doc: Doc, ctx: Context) -> Iterable[Hit]:
     if not houses:
         for m in _PRIVATE_CONTEXT.finditer(doc.text):
             yield Hit(K.PERSONAL_DATA, m.start(), m.end(), "where someone lives", "soft")
+    for m in _LISTS.finditer(doc.text):
+        yield Hit(K.PERSONAL_DATA, m.start(), m.end(), "other people's addresses or details")
+    for m in _FAMILY.finditer(doc.text):
+        yield Hit(K.PERSONAL_DATA, m.start(), m.end(), "a named private family", "soft")
+    for start, end in named_people(doc):
+        yield Hit(K.PERSONAL_DATA, start, end, "a named private individual", "soft")
     for m in _HONORIFIC.finditer(doc.text):
         yield Hit(K.PERSONAL_DATA, m.start(), m.end(), "a named private individual", "soft")
 
 
-_MEDIA = r"(?:photos?|photographs?|pictures?|pics?|snaps?|selfies?|videos?|footage|film(?:ed)?|filming|clip|images?|livestream(?:ed)?|camera|shots?|📸|📷|🎥)"
-_CHILDREN = r"(?:children|child|kids|kiddies|pupils|schoolchildren|toddlers|youngsters|babies|baby|minors|juniors|under-?\d+s?|year \d+s?|cubs|brownies|beavers|rainbows|scouts|guides|nursery|primary school|infants|little ones|teenagers|teens|students|boys|girls|sons?|daughters?|grandchildren)"
+_MEDIA = r"(?:\[photo\]|\[video\]|here (?:he|she|they) (?:is|are)|look at (?:these|those|their)|here's the team|photos?|photographs?|pictures?|pics?|snaps?|selfies?|videos?|footage|film(?:ed)?|filming|clip|images?|livestream(?:ed)?|camera|shots?|📸|📷|🎥)"
+_CHILDREN = r"(?:children|child|kids|kiddies|pupils|schoolchildren|toddlers|youngsters|babies|baby|minors|juniors|under-?\d+s?|year \d+s?|cubs|brownies|beavers|rainbows|scouts|guides|nursery|primary school|infants|little ones|teenagers|teens|students|boys|girls|sons?|daughters?|daughter's|son's|grandchildren|grandkids|class|aged (?:[1-9]|1[0-7])|under-?\d{1,2}s?|brownies'|happy faces)"
 _MINORS = [
-    (rx(rf"\b{_MEDIA}\b[^.!?\n]{{0,80}}\b{_CHILDREN}\b"), "children in a photo or video", "strong"),
-    (rx(rf"\b{_CHILDREN}\b[^.!?\n]{{0,80}}\b{_MEDIA}\b"), "children in a photo or video", "strong"),
+    (rx(rf"\b{_MEDIA}[\s\S]{{0,160}}?\b{_CHILDREN}"), "children in a photo or video", "strong"),
+    (rx(rf"\b{_CHILDREN}[\s\S]{{0,160}}?{_MEDIA}"), "children in a photo or video", "strong"),
 ]
 
 _THIRD_PARTY = [
-    (rx(r"\b(?:thanks?(?: you)? to|thank you,?|thanking|big thanks to|shout-?out to|credit to|courtesy of|supplied by|provided by|sponsored by|donated by|kindly (?:donated|provided|supplied) by|in partnership with|with support from)\s+(?:our\s+(?:partners?|suppliers?|sponsors?|friends)\s+(?:at\s+)?)?(?:(?-i:[A-Z][\w'&-]+)(?:\s+(?-i:[A-Z&][\w'&-]*))*)"), "naming a resident, partner or supplier", "soft"),
+    (rx(r"\b(?:thanks?(?: you)? to|thank you,?|thanking|(?:huge |big |many )?thanks to|shout-?out to|credit to|courtesy of|supplied by|provided by|sponsored by|donated by|kindly (?:donated|provided|supplied) by|in partnership with|with support from|support of|our (?:\w+ ){0,2}(?:contractor|partner|supplier|sponsor)s?,?)\s+(?:our\s+(?:partners?|suppliers?|sponsors?|friends)\s+(?:at\s+)?)?(?:the\s+)?(?:(?-i:[A-Z][\w'&-]+)(?:\s+(?-i:[A-Z&][\w'&-]*))*)"), "naming a resident, partner or supplier", "soft"),
     (rx(r"\b(?:resident|residents|customer|supplier|contractor|local (?:man|woman|resident|business owner))\s+(?-i:[A-Z][a-z]+)(?:\s+(?-i:[A-Z][a-z]+))?"), "naming a resident or supplier", "soft"),
-    (rx(r"\b(?-i:[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)\s+(?:Ltd|Limited|plc|& Sons|and Sons|Builders|Contractors|Landscaping|Plumbing|Electrical|Motors)\b"), "naming a business", "soft"),
+    (rx(r"\b(?-i:[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)\s+(?-i:Ltd|Limited|plc|& Sons|and Sons|Builders|Contractors|Landscaping|Plumbing|Electrical|Motors|Services)\b"), "naming a business", "soft"),
 ]
 
 
