@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rank_bm25 import BM25Okapi
+from rank_bm25 import BM25Plus
 
 from .pack import Clause, Pack
 
@@ -80,18 +80,23 @@ class Index:
         self.pack = pack
         self.clauses = pack.clauses
         corpus = [tokens(f"{c.section} {c.text} {' '.join(c.keywords)} {' '.join(c.keywords)}") for c in self.clauses]
-        self.bm25 = BM25Okapi(corpus)
+        self.vocab = [set(doc) for doc in corpus]
+        # BM25+ keeps a positive weight for terms in half the clauses, which small packs need.
+        self.bm25 = BM25Plus(corpus)
 
     def ask(self, question: str, limit: int = 3) -> Answer:
         query = expand(question) + [_stem(s) for w in self.pack.synonyms for s in self.pack.synonyms[w] if w in question.lower()]
         if not query:
             return Answer(_nothing(self.pack), ())
+        terms = set(query)
         scores = self.bm25.get_scores(query)
-        ranked = sorted(range(len(self.clauses)), key=lambda i: -scores[i])
-        best = scores[ranked[0]] if ranked else 0.0
-        if best <= 0.5:
+        matching = [i for i in range(len(self.clauses)) if self.vocab[i] & terms]
+        if not matching:
             return Answer(_nothing(self.pack), ())
-        chosen = tuple(self.clauses[i] for i in ranked[:limit] if scores[i] >= best * 0.45)
+        floor = min(scores)
+        ranked = sorted(matching, key=lambda i: -scores[i])
+        best = scores[ranked[0]] - floor
+        chosen = tuple(self.clauses[i] for i in ranked[:limit] if scores[i] - floor >= best * 0.45)
         top = chosen[0]
         answer = f"{self.pack.council} policy, {top.section} ({top.id}): \u201c{_first_sentence(top.text)}\u201d"
         return Answer(answer, chosen)

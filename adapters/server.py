@@ -1,0 +1,103 @@
+"""``councilbot serve``: one aiohttp server for Slack (/slack/events), Teams (/api/messages) and
+health checks. Each platform is mounted only when its settings say it is in use."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from typing import Any
+
+from aiohttp import web
+
+from councilbot.app import CouncilBot
+
+log = logging.getLogger("councilbot.server")
+MAX_BODY = 1024 * 1024  # Slack and Bot Framework payloads are far smaller; refuse anything larger early
+
+
+def _slack_configured(bot: CouncilBot) -> bool:
+    s = bot.settings.slack
+    return bool(s.bot_token and s.signing_secret)
+
+
+def build_app(bot: CouncilBot, socket_mode: bool = False) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY)
+    state: dict[str, Any] = {"ready": False}
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(_: web.Request) -> web.Response:
+        ready = state["ready"]
+        return web.json_response({"ready": ready, "outbox_depth": bot.outbox.depth()}, status=200 if ready else 503)
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    if _slack_configured(bot) and not socket_mode:
+        from adapters.slack import mount as mount_slack
+
+        mount_slack(app, bot)
+    from adapters.teams import mount as mount_teams
+
+    mount_teams(app, bot)
+
+    async def on_startup(_: web.Application) -> None:
+        await bot.start()
+        state["ready"] = True
+
+    async def on_cleanup(_: web.Application) -> None:
+        state["ready"] = False
+        await bot.stop()
+
+    app.on_startup.append(on_startup)
+    app.on_cleanup.append(on_cleanup)
+    return app
+
+
+def run_server(bot: CouncilBot, host: str, port: int, socket_mode: bool = False) -> int:
+    from councilbot.config import ConfigError
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        from adapters.teams import check_bind
+
+        check_bind(bot.settings, host)
+    except ConfigError as exc:
+        print(f"councilbot: {exc}", file=sys.stderr)
+        return 2
+    if socket_mode and not bot.settings.slack.app_token:
+        print("councilbot: --socket-mode needs SLACK_APP_TOKEN (an app-level token starting xapp-)", file=sys.stderr)
+        return 2
+    if not _slack_configured(bot) and not socket_mode:
+        log.info("Slack is not configured (SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET unset): /slack/events is off")
+
+    async def main() -> None:
+        app = build_app(bot, socket_mode)
+        runner = web.AppRunner(app, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        log.info("listening", extra={"host": host, "port": port})
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        socket_task = None
+        if socket_mode:
+            from adapters.slack import run_socket_mode
+
+            socket_task = asyncio.create_task(run_socket_mode(bot))
+        await stop.wait()
+        if socket_task is not None:
+            socket_task.cancel()
+        # Graceful: stop taking requests, let in-flight ones finish, flush the outbox (on_cleanup).
+        await runner.cleanup()
+
+    try:
+        asyncio.run(main())
+    except OSError as exc:
+        print(f"councilbot: cannot listen on {host}:{port} ({exc.strerror})", file=sys.stderr)
+        return 2
+    return 0

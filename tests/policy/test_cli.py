@@ -1,0 +1,87 @@
+"""The command-line contract other tools are written against, run as a real process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def run(*args: str, stdin: bytes | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "councilbot.cli", *args], input=stdin, capture_output=True, cwd=cwd, timeout=60)
+
+
+def test_check_json_contract() -> None:
+    out = run("check", "--council", "alsager", "--json", "Call Mrs Jones on 07700 900123")
+    assert out.returncode == 0
+    data = json.loads(out.stdout)
+    assert data["verdict"] == "do_not_post"
+    assert {"kind", "clause", "evidence", "explanation", "fix"} <= set(data["findings"][0])
+
+
+def test_check_human_readable() -> None:
+    out = run("check", "--council", "castle-cary", "--where", "personal", "Vote Reform UK!")
+    assert out.returncode == 0 and b"Caution" in out.stdout and b"CCTC-KP-3" in out.stdout
+
+
+def test_batch_keeps_order_and_reports_bad_lines() -> None:
+    lines = [
+        json.dumps({"id": "a", "text": "Litter pick on Saturday"}),
+        "{not json",
+        json.dumps({"id": "c", "text": "Vote Labour", "where": "personal"}),
+        json.dumps({"id": "d", "text": ""}),
+        json.dumps({"id": "e", "text": "Our new Instagram page!", "platform": "instagram", "council": "castle-cary"}),
+    ]
+    body = ("\n".join(lines) + "\n").encode() + b'{"id": "f", "text": "caf\xe9"}\n'
+    out = run("check", "--council", "alsager", "--json", "--batch", "-", stdin=body)
+    results = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [r.get("verdict") or "error" for r in results] == ["ok", "error", "caution", "error", "ok", "error"]
+    assert [r["id"] for r in results] == ["a", None, "c", "d", "e", None]
+    assert "invalid JSON" in results[1]["error"] and "UTF-8" in results[5]["error"]
+    assert out.returncode == 2
+
+
+@pytest.mark.parametrize("args,message", [
+    (["check", "--council", "atlantis", "hello"], b"unknown council 'atlantis'"),
+    (["check", "--council", "alsager", ""], b"empty"),
+    (["check", "--council", "alsager", "x" * 10_001], b"limit is 10,000"),
+    (["check", "--council", "alsager", "--platform", "myspace", "hi"], b"unknown platform"),
+])
+def test_bad_input_is_one_line_and_exit_2(args: list[str], message: bytes) -> None:
+    out = run(*args)
+    assert out.returncode == 2
+    assert message in out.stderr and b"Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_ask_json() -> None:
+    out = run("ask", "--council", "alsager", "--json", "Can I put photos of kids from the carnival on Facebook?")
+    data = json.loads(out.stdout)
+    assert data["clauses"][0]["id"] == "ATC-MN-10" and data["answer"]
+
+
+def test_policy_validate_and_show(tmp_path: Path) -> None:
+    assert run("policy", "validate").returncode == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: Bad Id\ncouncil: x\n")
+    out = run("policy", "validate", str(bad))
+    assert out.returncode == 2 and b"id:" in out.stderr and b"roles: Field required" in out.stderr
+    shown = run("policy", "show", "castle-cary")
+    assert b"Chair of the Council" in shown.stdout and b"CCTC-MOD-3" in shown.stdout
+
+
+def test_console_walks_a_suggestion_from_councillor_to_clerk(tmp_path: Path) -> None:
+    script = "\n".join([
+        "/suggest", "Litter pick on Saturday at 10am, all welcome!", "1", "7", "n",
+        "/as clerk:jane", "/pending", "1", "/quit", "",
+    ])
+    out = subprocess.run([sys.executable, "-m", "councilbot.cli", "chat", "--as", "councillor:sam", "--council", "alsager"],
+                         input=script.encode(), capture_output=True, cwd=tmp_path, timeout=60)
+    text = out.stdout.decode()
+    assert out.returncode == 0, out.stderr.decode()
+    assert "Suggestion S-" in text and "approved. The author has been told." in text
+    assert "a private message to sam" in text and "was approved by jane" in text
+    assert (tmp_path / "data" / "suggestions").is_dir()

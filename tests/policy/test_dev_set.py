@@ -1,0 +1,20 @@
+"""The labelled development set stays above the issue's targets (bench/policy_eval.py prints detail)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_dev_set_meets_targets() -> None:
+    spec = importlib.util.spec_from_file_location("policy_eval", ROOT / "bench" / "policy_eval.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = module.evaluate()
+    assert result["rows"] >= 200
+    assert result["accuracy"] >= 0.9
+    assert result["dnp_recall"] >= 0.97
+    assert result["benign_blocked"] <= 0.03

@@ -1,0 +1,107 @@
+"""Packs are data: validated with paths to each problem; a third council needs only a YAML file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from councilbot.checker import Draft, check
+from councilbot.kinds import RuleKind, Verdict
+from councilbot.lookup import ask
+from councilbot.pack import PackError, load_pack, parse_pack
+
+FICTIONAL = """
+id: little-wobbling
+council: Little Wobbling Parish Council
+source: Little Wobbling Social Media Policy (fictional)
+channels: [facebook]
+contact_line: "Please contact the Parish Clerk."
+roles:
+  approve_posts: [clerk]
+  final_decision: [clerk]
+  moderate: [clerk]
+  flag_conduct: [clerk, chair]
+  receive_reports: [clerk]
+  report_fallback: [chair]
+  settle_disagreements: [chair]
+reports: {acknowledge_within_working_days: 3, retention_days: 180}
+severities:
+  offensive-language: {council: do_not_post, personal: do_not_post}
+  advertising: {council: caution, personal: ok}
+clauses:
+  - id: LW-1
+    section: Conduct
+    kinds: [offensive-language]
+    text: "No swearing on the parish page, ever."
+  - id: LW-2
+    section: Content
+    kinds: [advertising]
+    text: "Local businesses may be mentioned only with the Clerk's agreement."
+    keywords: [business, shop]
+categories:
+  - {id: news, label: Parish news}
+reminders:
+  opening: "A friendly reminder from the Parish Clerk."
+  general: ["Be kind online."]
+"""
+
+
+def test_both_real_packs_load_and_map_every_kind_they_use() -> None:
+    for name in ("alsager", "castle-cary"):
+        pack = load_pack(name)
+        assert pack.clauses and pack.channels
+        for clause in pack.clauses:
+            for kind in clause.kinds:
+                assert kind in pack.severities
+
+
+def test_a_third_council_is_only_a_yaml_file(tmp_path: Path) -> None:
+    path = tmp_path / "little-wobbling.yaml"
+    path.write_text(FICTIONAL)
+    pack = load_pack(str(path))
+    result = check(Draft("20% off at Bob's bakery this week, use code WOBBLE"), pack)
+    assert result.verdict is Verdict.CAUTION and result.findings[0].clause == "LW-2"
+    assert check(Draft("Shut the f*ck up"), pack).findings[0].clause == "LW-1"
+    # Kinds the fictional policy does not govern are not checked at all.
+    assert not pack.governs(RuleKind.POLITICAL)
+    assert check(Draft("Vote Labour!"), pack).verdict is Verdict.OK
+    assert ask(pack, "can I mention a shop?").clauses[0].id == "LW-2"
+
+
+def test_validation_reports_every_problem_with_its_path() -> None:
+    broken = FICTIONAL.replace("channels: [facebook]", "channels: [myspace]").replace("kinds: [advertising]", "kinds: [gossip]")
+    with pytest.raises(PackError) as err:
+        parse_pack(broken, "broken.yaml")
+    text = "\n".join(err.value.problems)
+    assert "channels.0" in text and "clauses.1.kinds.0" in text
+
+
+def test_validation_catches_duplicates_and_missing_severities() -> None:
+    broken = FICTIONAL.replace("id: LW-2", "id: LW-1").replace("kinds: [advertising]", "kinds: [political]")
+    with pytest.raises(PackError) as err:
+        parse_pack(broken)
+    text = " ".join(err.value.problems)
+    assert "duplicate clause id 'LW-1'" in text and "'political' has no entry under severities" in text
+
+
+def test_unknown_council_is_named() -> None:
+    with pytest.raises(PackError, match="unknown council 'atlantis'"):
+        load_pack("atlantis")
+
+
+def test_lookup_finds_the_parental_permission_clause() -> None:
+    answer = ask(load_pack("alsager"), "Can I put photos of kids from the carnival on Facebook?")
+    assert answer.clauses[0].id == "ATC-MN-10"
+    assert "ATC-MN-10" in answer.answer
+
+
+def test_lookup_who_has_the_final_say() -> None:
+    assert ask(load_pack("alsager"), "who has the final say?").clauses[0].id == "ATC-GM-5"
+    cary = ask(load_pack("castle-cary"), "who has the final say?").clauses[0]
+    assert cary.id == "CCTC-MOD-3" and "Chair of the Council" in cary.text
+
+
+def test_lookup_says_when_it_finds_nothing() -> None:
+    answer = ask(load_pack("alsager"), "xyzzy plugh")
+    assert answer.clauses == () and "could not find" in answer.answer
