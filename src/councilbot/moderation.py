@@ -34,7 +34,7 @@ def record(ctx: Ctx, user: str, values: dict[str, Any]) -> list[Reply]:
            "platform": text_value(values, "platform", limit=40), "post": text_value(values, "post", limit=1000),
            "action": action, "reason": text_value(values, "reason", label="the reason", limit=2000)}
     ctx.store.insert("moderation", doc)
-    ctx.audit.record(user, "moderation.recorded", doc["id"], action=action)
+    ctx.audit.record(user, "moderation.recorded", doc["id"], taken=action)  # "action" is the audit entry's own field
     return [Reply(title=f"Recorded {doc['id']}", text=f"{ACTIONS[action]}, recorded for the Council's records.", tone="ok")]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import timedelta, timezone
 from typing import Any
 
 from . import clock
@@ -49,6 +49,16 @@ class Outbox:
         for posted in self.store.find("cards", lambda d: d.get("card") == card):
             self._add({"id": f"{key}@{posted['platform']}", "op": "update", "ref": posted["ref"],
                        "platform": posted["platform"], "reply": reply_to_dict(reply), "card": None})
+
+    def forget(self, key: str) -> int:
+        """Drop every delivery queued for a record (ids ``{key}:...``), sent or not, with the card
+        refs it left: a purged or erased record must not live on in copies of its messages."""
+        gone = 0
+        for doc in self.store.find("outbox", lambda d: str(d["id"]).startswith(f"{key}:")):
+            gone += self.store.delete("outbox", doc["id"])
+        for doc in self.store.find("cards", lambda d: str(d.get("card", "")).endswith(f":{key}")):
+            self.store.delete("cards", doc["id"])
+        return gone
 
     def _add(self, doc: dict[str, Any]) -> None:
         now = clock.iso(clock.now())
@@ -112,8 +122,10 @@ class Outbox:
             return False
         self.store.update("outbox", item["id"], {"status": "sent", "sent_at": clock.iso(clock.now()), "ref": ref})
         if ref and item.get("card"):
-            self.store.insert("cards", {"id": f"{item['card']}@{item['platform']}", "card": item["card"],
-                                        "platform": item["platform"], "ref": ref})
+            # The latest posting of a card is the one to update (a revised suggestion posts a new card).
+            card = {"id": f"{item['card']}@{item['platform']}", "card": item["card"], "platform": item["platform"], "ref": ref}
+            if not self.store.insert("cards", card):
+                self.store.update("cards", card["id"], card)
         log.info("delivered", extra={"delivery": item["id"], "platform": item["platform"]})
         return True
 
@@ -125,7 +137,10 @@ class Outbox:
             return
         delay = retry_after if retry_after is not None else min(MAX_BACKOFF, 0.5 * 2 ** (attempts - 1))
         next_at = clock.now() + timedelta(seconds=delay)
-        self.store.update("outbox", item["id"], {"attempts": attempts, "error": error, "next_at": clock.iso(next_at)})
+        # Keep the fraction of a second: clock.iso() truncates, which would retry before the
+        # backoff (or a platform's retry_after) has passed, and turn a 0.5 s backoff into none.
+        self.store.update("outbox", item["id"], {"attempts": attempts, "error": error,
+                                                 "next_at": next_at.astimezone(timezone.utc).isoformat()})
         log.info("delivery will be retried", extra={"delivery": item["id"], "attempts": attempts, "delay": delay})
 
     async def run(self, interval: float = 0.25) -> None:

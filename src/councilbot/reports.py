@@ -288,6 +288,7 @@ def purge_closed(ctx: Ctx) -> int:
     for record in ctx.store.find("reports", lambda r: r["status"] == "closed" and r.get("closed_at")):
         if clock.parse(record["closed_at"]).timestamp() < cutoff:
             ctx.store.delete("reports", record["id"])
+            ctx.outbox.forget(record["id"])  # the confidential copies go with the report
             ctx.audit.record("system", "report.purged", record["id"], retention_days=days)
             gone += 1
     return gone

@@ -89,6 +89,12 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _plain(doc: Doc) -> Doc:
+    """A private copy exactly as the file will hold it (tuples become lists), so a record reads
+    the same before and after a restart."""
+    return json.loads(json.dumps(doc, ensure_ascii=False))
+
+
 class _Table:
     """One logical table: its shards, and an in-memory index of where each record lives."""
 
@@ -115,6 +121,7 @@ class _Table:
                 self.docs[record_id] = dict(document)
 
     def insert(self, doc: Doc) -> None:
+        doc = _plain(doc)
         shard = self.shards[-1]
         if len(shard.table(self.name)) >= SHARD_SIZE:
             shard = TinyDB(str(self.folder / f"{len(self.shards):04d}.json"), storage=AtomicJSONStorage)
@@ -124,6 +131,7 @@ class _Table:
         self.docs[doc["id"]] = copy.deepcopy(doc)
 
     def update(self, record_id: str, doc: Doc) -> None:
+        doc = _plain(doc)
         index, doc_id = self.where[record_id]
         self.shards[index].table(self.name).upsert(Document(doc, doc_id=doc_id))
         self.docs[record_id] = copy.deepcopy(doc)
@@ -177,7 +185,7 @@ class TinyStore:
                 raise KeyError(f"{table}/{record_id}")
             doc = {**t.docs[record_id], **changes}
             t.update(record_id, doc)
-            return copy.deepcopy(doc)
+            return copy.deepcopy(t.docs[record_id])
 
     def get(self, table: str, record_id: str) -> Doc | None:
         with self._lock:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "|": "i"})
 _TOKEN = re.compile(r"[A-Za-z0-9@$*#!|]+(?:['’][A-Za-z]+)?")
@@ -19,6 +19,7 @@ class Token:
     norm: str  # lower case, leetspeak undone, runs of 3+ letters cut to one; '*' and '#' kept as wildcards
 
 
+@lru_cache(maxsize=65536)
 def _normalise_token(raw: str) -> str:
     low = raw.lower()
     # Only undo leetspeak inside words that have letters; "2026" and "07700" stay numbers.

@@ -40,15 +40,68 @@ Detector = Callable[[Doc, Context], Iterable[Hit]]
 
 
 def rx(pattern: str) -> re.Pattern[str]:
-    """Patterns are matched on the lower-cased draft, with word boundaries written out."""
-    return re.compile(pattern, re.IGNORECASE)
+    """Patterns ignore case; each gets a cheap gate (see ``required_words``) so most never run."""
+    compiled = re.compile(pattern, re.IGNORECASE)
+    _GATES[compiled] = required_words(pattern)
+    return compiled
+
+
+_GATES: dict[re.Pattern[str], frozenset[str] | None] = {}
+
+
+def required_words(pattern: str) -> frozenset[str] | None:
+    """Fragments of which every match must contain at least one, read off the parsed pattern;
+    None when no such set can be proven. Checking them with ``in`` on the lower-cased draft is
+    much cheaper than running the regex, and never skips a match."""
+    from re import _parser  # type: ignore[attr-defined]
+
+    return _need(list(_parser.parse(pattern, re.IGNORECASE)))
+
+
+def _need(items: list) -> frozenset[str] | None:  # type: ignore[type-arg]
+    from re import _constants as c  # type: ignore[attr-defined]
+
+    run: list[str] = []
+    best: frozenset[str] | None = None
+
+    def close() -> None:
+        nonlocal best, run
+        if len(run) >= 3 and best is None:
+            best = frozenset({"".join(run).lower()})
+        run = []
+
+    for op, arg in items:
+        if op is c.LITERAL:
+            run.append(chr(arg))
+            continue
+        close()
+        found: frozenset[str] | None = None
+        if op is c.SUBPATTERN:
+            found = _need(list(arg[-1]))
+        elif op is c.BRANCH:
+            parts = [_need(list(b)) for b in arg[1]]
+            found = None if any(p is None for p in parts) else frozenset().union(*parts)  # type: ignore[arg-type]
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT) and arg[0] >= 1:
+            found = _need(list(arg[2]))
+        if found is not None and best is None:
+            best = found
+    close()
+    return best
+
+
+def hits_spans(pattern: re.Pattern[str], doc: Doc) -> Iterable[re.Match[str]]:
+    """Matches of one gated pattern."""
+    gate = _GATES.get(pattern)
+    if gate is not None and not any(word in doc.lower for word in gate):
+        return ()
+    return pattern.finditer(doc.text)
 
 
 def hits_for(
     kind: RuleKind, doc: Doc, rules: Iterable[tuple[re.Pattern[str], str, Strength]]
 ) -> Iterable[Hit]:
     for pattern, reason, strength in rules:
-        for m in pattern.finditer(doc.text):
+        for m in hits_spans(pattern, doc):
             yield Hit(kind, m.start(), m.end(), reason, strength)
 
 

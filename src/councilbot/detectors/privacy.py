@@ -9,7 +9,7 @@ from typing import Iterable
 from ..kinds import RuleKind
 from ..text import Doc, named_people
 from .conduct import patterns
-from . import Context, Detector, Hit, rx
+from . import Context, Detector, Hit, hits_spans, rx
 
 K = RuleKind
 
@@ -68,10 +68,25 @@ def personal_data(doc: Doc, ctx: Context) -> Iterable[Hit]:
 
 _MEDIA = r"(?:\[photo\]|\[video\]|here (?:he|she|they) (?:is|are)|look at (?:these|those|their)|here's the team|photos?|photographs?|pictures?|pics?|snaps?|selfies?|videos?|footage|film(?:ed)?|filming|clip|images?|livestream(?:ed)?|camera|shots?|📸|📷|🎥)"
 _CHILDREN = r"(?:children|child|kids|kiddies|pupils|schoolchildren|toddlers|youngsters|babies|baby|minors|juniors|under-?\d+s?|year \d+s?|cubs|brownies|beavers|rainbows|scouts|guides|nursery|primary school|infants|little ones|teenagers|teens|students|boys|girls|sons?|daughters?|daughter's|son's|grandchildren|grandkids|class|aged (?:[1-9]|1[0-7])|under-?\d{1,2}s?|brownies'|happy faces)"
-_MINORS = [
-    (rx(rf"\b{_MEDIA}[\s\S]{{0,160}}?\b{_CHILDREN}"), "children in a photo or video", "strong"),
-    (rx(rf"\b{_CHILDREN}[\s\S]{{0,160}}?{_MEDIA}"), "children in a photo or video", "strong"),
-]
+_MEDIA_RE = rx(rf"(?<!\w){_MEDIA}")
+_CHILDREN_RE = rx(rf"(?<!\w){_CHILDREN}")
+_NEAR = 160  # characters: "Photos from the carnival parade … the children's fancy dress"
+
+
+def minors_media(doc: Doc, ctx: Context) -> Iterable[Hit]:
+    """Children and a photo or video mentioned close together: parental permission needed."""
+    media = [m.span() for m in hits_spans(_MEDIA_RE, doc)]
+    if not media:
+        return
+    for child in hits_spans(_CHILDREN_RE, doc):
+        c_start, c_end = child.span()
+        near = [s for s in media if abs(s[0] - c_start) <= _NEAR]
+        if near:
+            start = min(c_start, near[0][0])
+            end = max(c_end, near[0][1])
+            yield Hit(K.MINORS_MEDIA, start, end, "children in a photo or video")
+            return
+
 
 _THIRD_PARTY = [
     (rx(r"\b(?:thanks?(?: you)? to|thank you,?|thanking|(?:huge |big |many )?thanks to|shout-?out to|credit to|courtesy of|supplied by|provided by|sponsored by|donated by|kindly (?:donated|provided|supplied) by|in partnership with|with support from|support of|our (?:\w+ ){0,2}(?:contractor|partner|supplier|sponsor)s?,?)\s+(?:our\s+(?:partners?|suppliers?|sponsors?|friends)\s+(?:at\s+)?)?(?:the\s+)?(?:(?-i:[A-Z][\w'&-]+)(?:\s+(?-i:[A-Z&][\w'&-]*))*)"), "naming a resident, partner or supplier", "soft"),
@@ -82,6 +97,6 @@ _THIRD_PARTY = [
 
 DETECTORS: dict[RuleKind, Detector] = {
     K.PERSONAL_DATA: personal_data,
-    K.MINORS_MEDIA: patterns(K.MINORS_MEDIA, _MINORS),
+    K.MINORS_MEDIA: minors_media,
     K.THIRD_PARTY_CITATION: patterns(K.THIRD_PARTY_CITATION, _THIRD_PARTY),
 }
