@@ -68,8 +68,8 @@ def personal_data(doc: Doc, ctx: Context) -> Iterable[Hit]:
 
 _MEDIA = r"(?:\[photo\]|\[video\]|here (?:he|she|they) (?:is|are)|look at (?:these|those|their)|here's the team|photos?|photographs?|pictures?|pics?|snaps?|selfies?|videos?|footage|film(?:ed)?|filming|clip|images?|livestream(?:ed)?|camera|shots?|📸|📷|🎥)"
 _CHILDREN = r"(?:children|child|kids|kiddies|pupils|schoolchildren|toddlers|youngsters|babies|baby|minors|juniors|under-?\d+s?|year \d+s?|cubs|brownies|beavers|rainbows|scouts|guides|nursery|primary school|infants|little ones|teenagers|teens|students|boys|girls|sons?|daughters?|daughter's|son's|grandchildren|grandkids|class|aged (?:[1-9]|1[0-7])|under-?\d{1,2}s?|brownies'|happy faces)"
-_MEDIA_RE = rx(rf"(?<!\w){_MEDIA}")
-_CHILDREN_RE = rx(rf"(?<!\w){_CHILDREN}")
+_MEDIA_RE = rx(rf"(?<!\w){_MEDIA}(?!\w)")
+_CHILDREN_RE = rx(rf"(?<!\w){_CHILDREN}(?!\w)")
 _NEAR = 160  # characters: "Photos from the carnival parade … the children's fancy dress"
 
 
