@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from councilbot import logs, metrics
 from councilbot.app import CouncilBot
 
 log = logging.getLogger("councilbot.server")
@@ -22,8 +23,30 @@ def _slack_configured(bot: CouncilBot) -> bool:
     return bool(s.bot_token and s.signing_secret)
 
 
+@web.middleware
+async def _observe(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Request id and metrics for every request; bodies over the limit are refused before reading."""
+    logs.new_request_id()
+    route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
+    if (request.content_length or 0) > MAX_BODY:
+        metrics.REQUESTS.labels(route, "413").inc()
+        return web.json_response({"error": "request body too large"}, status=413)
+    with metrics.LATENCY.labels(route).time():
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            metrics.REQUESTS.labels(route, str(exc.status)).inc()
+            raise
+        except Exception:
+            log.exception("request failed", extra={"route": route})
+            metrics.REQUESTS.labels(route, "500").inc()
+            return web.json_response({"error": "internal error"}, status=500)
+    metrics.REQUESTS.labels(route, str(response.status)).inc()
+    return response
+
+
 def build_app(bot: CouncilBot, socket_mode: bool = False) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY)
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[_observe])
     state: dict[str, Any] = {"ready": False}
 
     async def healthz(_: web.Request) -> web.Response:
@@ -33,8 +56,13 @@ def build_app(bot: CouncilBot, socket_mode: bool = False) -> web.Application:
         ready = state["ready"]
         return web.json_response({"ready": ready, "outbox_depth": bot.outbox.depth()}, status=200 if ready else 503)
 
+    async def prometheus(_: web.Request) -> web.Response:
+        body = metrics.render(bot.outbox.depth, bot.outbox.oldest_age)
+        return web.Response(body=body, content_type="text/plain", charset="utf-8")
+
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", prometheus)
     if _slack_configured(bot) and not socket_mode:
         from adapters.slack import mount as mount_slack
 
@@ -59,7 +87,7 @@ def build_app(bot: CouncilBot, socket_mode: bool = False) -> web.Application:
 def run_server(bot: CouncilBot, host: str, port: int, socket_mode: bool = False) -> int:
     from councilbot.config import ConfigError
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure()
     try:
         from adapters.teams import check_bind
 

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from typing import Any
 
-from . import reports, suggestions
+from . import metrics, reports, suggestions
 from .audit import Audit
 from .bot import Router
 from .config import Settings
@@ -41,8 +41,10 @@ class CouncilBot:
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
         """The only door into the core. A platform's retry of an event already handled returns nothing."""
+        metrics.EVENTS.labels(incoming.kind).inc()
         key = f"{platform_of(incoming.user) or 'local'}:{incoming.event_id}" if incoming.event_id else None
         if key is not None and not self.store.claim(key):
+            metrics.DUPLICATES.inc()
             log.info("duplicate event ignored", extra={"event": key})
             return []
         try:

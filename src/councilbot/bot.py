@@ -7,7 +7,7 @@ import re
 import uuid
 from typing import Any, Callable
 
-from . import conduct, moderation, reports, suggestions
+from . import conduct, metrics, moderation, reports, suggestions
 from .checker import Draft, DraftError, check
 from .context import BadInput, Ctx, Refused
 from .kinds import Role
@@ -137,6 +137,7 @@ class Router:
         role = self.ctx.people.role(user)
         draft = Draft(draft.text, draft.where, draft.platform, role.value if role else None)
         result = check(draft, self.ctx.pack)
+        metrics.CHECKS.labels(result.verdict.value).inc()
         return [check_reply(result, self.ctx.pack.council)]
 
     def _policy(self, incoming: Incoming) -> list[Reply]:

@@ -245,6 +245,14 @@ def serve(
     raise typer.Exit(run_server(_bot(config), host, port, socket_mode))
 
 
+@app.command()
+def doctor(config: Optional[Path] = CONFIG, online: bool = typer.Option(False, "--online", help="Also ask Slack whether the token works.")) -> None:
+    """Check the config, the policy pack, the data folder, people and tokens; say what is wrong."""
+    from .doctor import diagnose, report
+
+    raise typer.Exit(report(diagnose(config, online), typer.echo))
+
+
 @app.command("export-posts")
 def export_posts(fmt: str = typer.Option("csv", "--format", help="csv or json"), config: Optional[Path] = CONFIG) -> None:
     """Approved posts, for whoever publishes them."""

@@ -8,7 +8,7 @@ import logging
 from datetime import timedelta, timezone
 from typing import Any
 
-from . import clock
+from . import clock, metrics
 from .messages import Reply, reply_from_dict, reply_to_dict
 from .ports import CLERK_CHANNEL, DeliveryError, Notifier, platform_of
 from .store import Store
@@ -126,11 +126,13 @@ class Outbox:
             card = {"id": f"{item['card']}@{item['platform']}", "card": item["card"], "platform": item["platform"], "ref": ref}
             if not self.store.insert("cards", card):
                 self.store.update("cards", card["id"], card)
+        metrics.DELIVERED.labels(item["platform"]).inc()
         log.info("delivered", extra={"delivery": item["id"], "platform": item["platform"]})
         return True
 
     def _failed(self, item: dict[str, Any], error: str, retry_after: float | None, permanent: bool) -> None:
         attempts = item["attempts"] + 1
+        metrics.DELIVERY_FAILURES.labels(item["platform"], str(permanent).lower()).inc()
         if permanent:
             self.store.update("outbox", item["id"], {"status": "failed", "attempts": attempts, "error": error})
             log.warning("delivery failed for good", extra={"delivery": item["id"], "error": error})

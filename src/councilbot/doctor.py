@@ -1,0 +1,121 @@
+"""`councilbot doctor`: checks the setup and says what is wrong in plain words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .config import ConfigError, Settings, config_path, load_settings
+from .pack import Pack, PackError, load_pack
+from .store import StoreError, TinyStore
+
+
+@dataclass
+class Line:
+    ok: bool
+    text: str
+    warning: bool = False
+
+
+def diagnose(path: Path | None = None, online: bool = False) -> list[Line]:
+    lines: list[Line] = []
+    path = path or config_path()
+    lines.append(Line(True, f"config file {path}" if path.is_file() else f"no config file at {path}: using defaults", warning=not path.is_file()))
+    try:
+        settings = load_settings(path)
+    except ConfigError as exc:
+        return [*lines, Line(False, str(exc))]
+    try:
+        pack = load_pack(settings.council)
+        lines.append(Line(True, f"policy pack {pack.id}: {pack.council}, {len(pack.clauses)} clauses"))
+    except PackError as exc:
+        return [*lines, Line(False, "; ".join(exc.problems))]
+    lines += _data(settings)
+    lines += _people(settings, pack)
+    lines += _slack(settings, online)
+    lines += _teams(settings)
+    return lines
+
+
+def _data(settings: Settings) -> list[Line]:
+    try:
+        store = TinyStore(settings.data_dir)
+    except StoreError as exc:
+        return [Line(False, str(exc))]
+    pending = len(store.find("outbox", lambda d: d["status"] == "pending"))
+    failed = len(store.find("outbox", lambda d: d["status"] == "failed"))
+    out = [Line(True, f"data folder {settings.data_dir}: readable and writable, {sum(1 for _ in store.files())} files")]
+    if pending:
+        out.append(Line(True, f"{pending} message(s) waiting to be delivered", warning=True))
+    if failed:
+        out.append(Line(False, f"{failed} message(s) could not be delivered (unknown user or channel): check the people and channel ids"))
+    store.close()
+    return out
+
+
+def _people(settings: Settings, pack: Pack) -> list[Line]:
+    roles = set(settings.people.values())
+    out = []
+    for label, needed in (("approve suggested posts", pack.roles.approve_posts), ("receive reports", pack.roles.receive_reports),
+                          ("receive reports that name the Clerk", pack.roles.report_fallback)):
+        if roles & set(needed):
+            out.append(Line(True, f"someone can {label}"))
+        else:
+            names = " or ".join(r.value for r in needed)
+            out.append(Line(False, f"nobody can {label}: add a {names} under [people] in the config file, or have the Clerk run: people add ID ROLE"))
+    return out
+
+
+def _slack(settings: Settings, online: bool) -> list[Line]:
+    s = settings.slack
+    if not (s.bot_token or s.signing_secret or s.app_token or s.clerk_channel):
+        return [Line(True, "Slack is not set up (fine if you use Teams or the console)", warning=True)]
+    out = []
+    for value, name in ((s.bot_token, "SLACK_BOT_TOKEN"), (s.signing_secret, "SLACK_SIGNING_SECRET")):
+        out.append(Line(bool(value), f"{name} is set" if value else f"{name} is not set: Slack cannot be served"))
+    if s.bot_token and not s.bot_token.get_secret_value().startswith("xoxb-"):
+        out.append(Line(False, "SLACK_BOT_TOKEN should start with xoxb- (the Bot User OAuth Token)"))
+    if s.app_token and not s.app_token.get_secret_value().startswith("xapp-"):
+        out.append(Line(False, "SLACK_APP_TOKEN should start with xapp- (an app-level token for Socket Mode)"))
+    out.append(Line(bool(s.clerk_channel), f"Slack clerk channel {s.clerk_channel}" if s.clerk_channel else
+                    "[slack] clerk_channel is not set: approval cards and report notices have nowhere to go"))
+    if online and s.bot_token:
+        out.append(_slack_online(settings))
+    return out
+
+
+def _slack_online(settings: Settings) -> Line:
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+
+    token = settings.slack.bot_token.get_secret_value() if settings.slack.bot_token else ""
+    try:
+        WebClient(token=token, base_url=settings.slack.api_url, timeout=10).auth_test()
+        return Line(True, "Slack accepted the bot token")
+    except SlackApiError as exc:
+        return Line(False, f"Slack refused the bot token ({exc.response.get('error', 'error')})")
+    except Exception as exc:
+        return Line(False, f"could not reach Slack ({exc.__class__.__name__})")
+
+
+def _teams(settings: Settings) -> list[Line]:
+    t = settings.teams
+    if not (t.app_id or t.app_password or t.clerk_channel):
+        return [Line(True, "Teams is not set up: /api/messages runs in local no-auth mode (loopback only)", warning=True)]
+    out = [Line(bool(t.app_id and t.app_password), "MicrosoftAppId and MicrosoftAppPassword are set" if t.app_id and t.app_password
+                else "set both MicrosoftAppId and MicrosoftAppPassword, or neither")]
+    if t.app_type == "SingleTenant" and not t.tenant_id:
+        out.append(Line(False, "MicrosoftAppTenantId is needed for a single-tenant bot"))
+    out.append(Line(True, f"Teams clerk channel {t.clerk_channel}" if t.clerk_channel else
+                    "no [teams] clerk_channel yet: a clerk can say '@CouncilBot set clerk channel' in it", warning=not t.clerk_channel))
+    return out
+
+
+def report(lines: list[Line], write: Callable[[str], None]) -> int:
+    for line in lines:
+        mark = "!" if line.warning and line.ok else ("ok" if line.ok else "PROBLEM")
+        write(f"[{mark:>7}] {line.text}")
+    problems = sum(1 for line in lines if not line.ok)
+    write("All good." if not problems else f"{problems} problem(s) to fix.")
+    return 1 if problems else 0
