@@ -52,7 +52,7 @@ class CouncilBot:
         except Exception:
             if key is not None:
                 self.store.delete("events", key)  # let the platform's retry try again
-            log.exception("handler failed", extra={"kind": incoming.kind, "name": incoming.name})
+            log.exception("handler failed", extra={"kind": incoming.kind, "handler": incoming.name})
             return [Reply(text="Sorry, something went wrong on our side. Nothing was lost; please try again.", tone="danger")]
 
     def can(self, user: str, action: str) -> bool:

@@ -39,7 +39,7 @@ def parse_check_args(text: str, default_platform: str) -> Draft:
 def looks_like_question(text: str) -> bool | None:
     """True for a question, False for a draft, None when a person should say which."""
     stripped = text.strip()
-    if _DRAFT_PREFIX.match(stripped):
+    if _DRAFT_PREFIX.match(stripped) or _OPTIONS.match(stripped):
         return False
     if len(stripped) <= 200 and (stripped.endswith("?") and _QUESTION_START.match(stripped)):
         return True

@@ -8,8 +8,8 @@ from typing import Any
 from .context import Ctx
 
 PERSON_FIELDS = {"reporter", "recipients", "excluded", "submitter", "author", "flagged_by", "moderator", "by", "actor",
-                 "to", "acknowledged_by", "closed_by", "escalated_by"}
-TABLES = ("people", "reports", "suggestions", "flags", "moderation", "audit", "outbox")
+                 "to", "acknowledged_by", "closed_by", "escalated_by", "subject", "user"}
+TABLES = ("people", "reports", "suggestions", "flags", "moderation", "audit", "outbox", "drafts")
 
 
 def _mentions(value: Any, person: str) -> bool:
@@ -46,10 +46,11 @@ def erase_person(ctx: Ctx, person: str, actor: str = "operator") -> dict[str, in
     """Remove what is theirs; where a record is also someone else's (a report naming them as a
     recipient), take their identifier out of it instead."""
     counts: dict[str, int] = {}
-    own = {"reports": "reporter", "suggestions": "submitter", "flags": "author"}
+    own = {"reports": "reporter", "suggestions": "submitter", "flags": "author", "drafts": "user"}
     for table, field in own.items():
         for doc in ctx.store.find(table, lambda d, f=field: d.get(f) == person):
             ctx.store.delete(table, doc["id"])
+            ctx.outbox.forget(doc["id"])  # the copies sent about it (a report's notices, a card) go too
             counts[table] = counts.get(table, 0) + 1
     ctx.store.delete("people", person)
     for doc in ctx.store.find("outbox", lambda d: d.get("to") == person and d["status"] == "pending"):

@@ -176,7 +176,10 @@ class Outbox:
         end = loop.time() + timeout
         while loop.time() < end:
             now = clock.now()
-            due = [i for i in self.pending() if clock.parse(i["next_at"]) <= now and (i["platform"] in self.notifiers or not i["platform"])]
+            # A clerk-channel copy with no platform yet waits for a notifier that knows the channel;
+            # counting it as due without one would spin here until the timeout.
+            channel = any(n.has_clerk_channel() for n in self.notifiers.values())
+            due = [i for i in self.pending() if clock.parse(i["next_at"]) <= now and (i["platform"] in self.notifiers or (not i["platform"] and channel))]
             if not due:
                 return
             await self.deliver_due()
