@@ -226,7 +226,7 @@ def check_many(items: Sequence[tuple[Draft, Pack]]) -> list[CheckResult]:
     for draft, _ in items:
         validate(draft)
     scores = toxicity.score([d.text for d, _ in items])
-    return [_judge(Doc(d.text, model_score=s), p, d) for (d, p), s in zip(items, scores)]
+    return [_judge(Doc(d.text, model_score=s), p, d) for (d, p), s in zip(items, scores, strict=True)]
 
 
 __all__ = ["CheckResult", "Draft", "DraftError", "Finding", "check", "check_many"]

@@ -43,7 +43,7 @@ def reference(ctx: Ctx, prefix: str) -> str:
 
 
 def text_value(values: object, name: str, *, required: bool = True, limit: int = 5000, label: str | None = None) -> str:
-    raw = values.get(name) if isinstance(values, dict) else None  # type: ignore[union-attr]
+    raw = values.get(name) if isinstance(values, dict) else None
     if raw is None:
         raw = ""
     if not isinstance(raw, str):
@@ -57,7 +57,7 @@ def text_value(values: object, name: str, *, required: bool = True, limit: int =
 
 
 def list_value(values: object, name: str) -> list[str]:
-    raw = values.get(name) if isinstance(values, dict) else None  # type: ignore[union-attr]
+    raw = values.get(name) if isinstance(values, dict) else None
     if raw is None or raw == "":
         return []
     if isinstance(raw, str):
@@ -68,7 +68,7 @@ def list_value(values: object, name: str) -> list[str]:
 
 
 def bool_value(values: object, name: str) -> bool:
-    raw = values.get(name) if isinstance(values, dict) else None  # type: ignore[union-attr]
+    raw = values.get(name) if isinstance(values, dict) else None
     if isinstance(raw, bool):
         return raw
     if isinstance(raw, str):

@@ -3,13 +3,17 @@ other people's identifiers redacted) and erasure. Both are logged in the audit l
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from .context import Ctx
 
 PERSON_FIELDS = {"reporter", "recipients", "excluded", "submitter", "author", "flagged_by", "moderator", "by", "actor",
                  "to", "acknowledged_by", "closed_by", "escalated_by", "subject", "user"}
 TABLES = ("people", "reports", "suggestions", "flags", "moderation", "audit", "outbox", "drafts")
+
+
+def _owned_by(field: str, person: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda doc: doc.get(field) == person
 
 
 def _mentions(value: Any, person: str) -> bool:
@@ -48,7 +52,7 @@ def erase_person(ctx: Ctx, person: str, actor: str = "operator") -> dict[str, in
     counts: dict[str, int] = {}
     own = {"reports": "reporter", "suggestions": "submitter", "flags": "author", "drafts": "user"}
     for table, field in own.items():
-        for doc in ctx.store.find(table, lambda d, f=field: d.get(f) == person):
+        for doc in ctx.store.find(table, _owned_by(field, person)):
             ctx.store.delete(table, doc["id"])
             ctx.outbox.forget(doc["id"])  # the copies sent about it (a report's notices, a card) go too
             counts[table] = counts.get(table, 0) + 1

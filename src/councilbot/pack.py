@@ -134,7 +134,7 @@ def parse_pack(text: str, source: str = "<pack>") -> Pack:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "?"
-        raise PackError(source, [f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})"])
+        raise PackError(source, [f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})"]) from None
     if not isinstance(data, dict):
         raise PackError(source, ["(top level): a pack must be a mapping of keys to values"])
     try:

@@ -35,7 +35,7 @@ def form(ctx: Ctx) -> Form:
             Input("what", "What happened?", "multiline", max_length=5000,
                   placeholder="Describe the threats, abuse or harassment in your own words."),
             Input("platform", "Where did it happen?", "select", options=tuple(
-                Option(v, l) for v, l in (("facebook", "Facebook"), ("twitter", "Twitter / X"), ("instagram", "Instagram"),
+                Option(value, label) for value, label in (("facebook", "Facebook"), ("twitter", "Twitter / X"), ("instagram", "Instagram"),
                                           ("youtube", "YouTube"), ("email", "Email"), ("in-person", "In person"), ("other", "Other")))),
             Input("link", "Link or description of where", required=False, max_length=1000),
             Input("when", "When did it happen?", placeholder="e.g. 24 Nov, about 9pm", max_length=200),
@@ -285,7 +285,7 @@ def purge_closed(ctx: Ctx) -> int:
     days = ctx.pack.reports.retention_days
     cutoff = clock.now().timestamp() - days * 86400
     gone = 0
-    for record in ctx.store.find("reports", lambda r: r["status"] == "closed" and r.get("closed_at")):
+    for record in ctx.store.find("reports", lambda r: r["status"] == "closed" and bool(r.get("closed_at"))):
         if clock.parse(record["closed_at"]).timestamp() < cutoff:
             ctx.store.delete("reports", record["id"])
             ctx.outbox.forget(record["id"])  # the confidential copies go with the report

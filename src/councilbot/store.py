@@ -92,7 +92,8 @@ def _fsync_dir(path: Path) -> None:
 def _plain(doc: Doc) -> Doc:
     """A private copy exactly as the file will hold it (tuples become lists), so a record reads
     the same before and after a restart."""
-    return json.loads(json.dumps(doc, ensure_ascii=False))
+    copied: Doc = json.loads(json.dumps(doc, ensure_ascii=False))
+    return copied
 
 
 class _Table:

@@ -12,7 +12,7 @@ from . import clock
 from .checker import CheckResult, Draft, check_many
 from .context import BadInput, Ctx, Refused, bool_value, list_value, reference, text_value
 from .kinds import Verdict
-from .messages import Button, Field, Form, Input, Option, Reply
+from .messages import Button, Field, Form, Input, Option, Reply, Tone
 from .ports import CLERK_CHANNEL
 from .render import HEADLINE
 
@@ -162,6 +162,7 @@ def card(ctx: Ctx, record: dict[str, Any]) -> Reply:
     fields += previews(record)
     status = record["status"]
     buttons: tuple[Button, ...] = ()
+    tone: Tone
     if status in DECIDED:
         last = record["decisions"][-1]
         text = (f"{status.replace('_', ' ').capitalize()} by {ctx.people.name(last['by'])} on {clock.human(last['at'])}"
@@ -228,7 +229,7 @@ def escalate(ctx: Ctx, user: str, sid: str, comment: str) -> list[Reply]:
         raise Refused("Escalation is not part of this council's policy, or not yours to make.")
     record = ctx.store.get("suggestions", sid.strip().upper())
     if record is None or record["status"] != "pending":
-        raise Refused(f"Only a suggestion waiting for a decision can be escalated.")
+        raise Refused("Only a suggestion waiting for a decision can be escalated.")
     record = ctx.store.update("suggestions", record["id"], {"status": "escalated", "escalated_by": user, "escalation_note": comment.strip()[:2000]})
     ctx.audit.record(user, "suggestion.escalated", record["id"])
     ctx.outbox.update_card(f"{record['id']}:escalated", f"suggestion:{record['id']}", card(ctx, record))

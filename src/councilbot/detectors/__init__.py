@@ -14,6 +14,7 @@ from ..kinds import RuleKind
 from ..text import Doc
 
 Strength = Literal["strong", "soft"]
+Rule = tuple[re.Pattern[str], str, Strength]
 
 
 @dataclass(frozen=True)
@@ -97,9 +98,7 @@ def hits_spans(pattern: re.Pattern[str], doc: Doc) -> Iterable[re.Match[str]]:
     return pattern.finditer(doc.text)
 
 
-def hits_for(
-    kind: RuleKind, doc: Doc, rules: Iterable[tuple[re.Pattern[str], str, Strength]]
-) -> Iterable[Hit]:
+def hits_for(kind: RuleKind, doc: Doc, rules: Iterable[Rule]) -> Iterable[Hit]:
     for pattern, reason, strength in rules:
         for m in hits_spans(pattern, doc):
             yield Hit(kind, m.start(), m.end(), reason, strength)

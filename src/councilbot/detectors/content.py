@@ -8,12 +8,12 @@ from typing import Iterable
 from ..kinds import RuleKind
 from ..text import Doc
 from .conduct import patterns
-from . import Context, Detector, Hit, rx
+from . import Context, Detector, Hit, Rule, rx
 
 K = RuleKind
 
 _PARTY = r"(?:labour|conservatives?|tory|tories|lib ?dems?|liberal democrats?|reform uk|reform party|green party|the greens|ukip|plaid cymru|snp|independents? for \w+|(?:my|our|the) party)"
-_POLITICAL = [
+_POLITICAL: list[Rule] = [
     (rx(rf"\bvote\s+(?:for\s+)?(?:me|us|{_PARTY}|(?:your|the) (?:local )?{_PARTY}|(?:labour|conservative|tory|lib dem|green|reform|independent) candidate)\b"), "asking for votes for a party or candidate", "strong"),
     (rx(r"\b(?:re-?elect(?: me)?|vote (?:me|us) (?:in|back)|my (?:re-?)?election campaign|campaign(?:ing)? (?:for|trail)|canvass(?:ing|ed)?|on the doorstep(?:s)? for|election leaflet|manifesto|polling day.{0,40}(?:vote|support)|support (?:me|our candidate) (?:on|at) the (?:election|polls?))\b"), "election campaigning", "strong"),
     (rx(rf"\b(?:{_PARTY}|the government|this government|keir starmer|starmer|rishi sunak|sunak|nigel farage|farage|kemi badenoch|badenoch|ed davey|the prime minister|westminster|our mp)\b[^.!?\n]{{0,80}}\b(?:disastrous|failed|failing|failure|useless|disgrace|incompetent|lies|lying|betray\w*|destroy\w*|ruin\w*|shambles|chaos|broken promises|can't be trusted|cannot be trusted|out of touch|to blame|fault)\b"), "a party-political opinion", "strong"),
@@ -23,43 +23,43 @@ _POLITICAL = [
     (rx(r"\b(?:brexit|remoaners?|leavers?|woke|tory cuts|labour's (?:tax|plan|policies)|tax and spend)\b"), "a national political topic", "strong"),
 ]
 
-_ADVERT = [
+_ADVERT: list[Rule] = [
     (rx(r"\b\d{1,2}\s?% off\b|\b(?:discount code|promo code|voucher code|coupon|use code \w+)\b"), "a discount offer", "strong"),
     (rx(r"\b(?:special offer|limited (?:time )?offer|buy now|shop now|order now|best prices?|lowest prices?|free quote|free estimates?|\d for \d on|2-for-1|show this (?:post|message) at the till|mention this post|competitive rates|call us (?:today|now)|dm (?:us|me) for (?:prices|a quote)|book (?:your|a) (?:free )?(?:consultation|quote)|mates'? rates)\b"), "commercial promotion", "strong"),
     (rx(r"\b(?:my|our|my (?:husband|wife|son|daughter|brother|sister|friend)'s|his|her)\s+(?:new\s+)?(?:business|shop|company|salon|cafe|café|restaurant|firm|store|bakery|garage)\b[^.!?\n]{0,60}\b(?:open|offer|sale|discount|prices?|visit|pop in|book|order|call)\b"), "promoting a private business", "strong"),
     (rx(r"\b(?:grand opening sale|clearance sale|half price|bogof|buy one get one)\b"), "a sale", "strong"),
 ]
 
-_CONFIDENTIAL = [
+_CONFIDENTIAL: list[Rule] = [
     (rx(r"\b(?:(?:in|under|during) part (?:2|ii|two)\b|part (?:2|ii|two) (?:item|session|business|agenda|report|minutes|discussion|meeting)s?|exempt (?:item|business|information|report)|closed session|in camera|private session|confidential (?:item|session|report|minutes|papers|briefing|meeting|discussion|email|matter|information)|confidential(?:ly)? (?:discussed|agreed)|behind closed doors|not for publication|not (?:yet )?public|off the record|strictly confidential|commercially sensitive|under embargo|embargoed)\b"), "confidential council business", "strong"),
     (rx(r"\b(?:keep (?:this|it) (?:quiet|between us|to yourselves)|don't tell anyone|you didn't hear (?:this|it) from me|leaked|i'm not supposed to (?:say|tell|share)|i shouldn't (?:really )?(?:say|tell|share)|between you and me|between us,|met privately|not supposed to say|you heard it here first|don't share|internal (?:working group|emails?|memo|review)|(?:the clerk's|officers') internal)\b"), "sharing something not meant to be public", "strong"),
     (rx(r"\b(?:private|internal|closed|confidential) (?:meeting|discussion|briefing|email|e-mail|papers?|minutes)\b[^.!?\n]{0,80}\b(?:said|agreed|decided|revealed|discussed|told|showed|shows)\b"), "reporting a private or internal meeting", "strong"),
 ]
 
-_COPYRIGHT = [
+_COPYRIGHT: list[Rule] = [
     (rx(r"\b(?:ripped|pirated|torrent(?:ed|s)?|bootleg|cracked (?:copy|version)|full (?:movie|film|album|match|episode)s? (?:free|here|link|online)|free download of (?:the )?(?:film|movie|album|book|song)|watch (?:the )?(?:match|film|movie) free|found (?:this|it|the photo|the picture|the image) (?:on|via) (?:google|the internet|online)|screenshotted from|copied (?:it |this )?(?:straight )?from (?:the|their|a) (?:newspaper|paper|website|photographer))\b"), "material copied without permission", "strong"),
     (rx(r"\b(?:paywall|scanned the (?:whole|entire) (?:of )?|free pdf (?:here|of)|don't buy it|copied (?:it |this )?(?:word for word|in full)|full text of (?:this week's|the|today's) )"), "copying someone else's work", "strong"),
     (rx(r"\b(?:removed the watermark|cropped (?:out )?the watermark|without crediting|no need to credit)\b"), "using someone's work without credit", "strong"),
 ]
 
-_OPINION = [
+_OPINION: list[Rule] = [
     (rx(r"\b(?:the|this|our|(?-i:[A-Z][a-z]+)(?: (?-i:[A-Z][a-z]+))?) (?:town |parish )?council (?:thinks|believes|feels|considers|is of the (?:view|opinion)|is (?:disgusted|appalled|furious|outraged|sick|fed up|embarrassed|ashamed|horrified)|hates|despises|agrees with me|says (?:that )?(?:the|this) \w+ (?:is|are) (?:a )?(?:disgrace|rubbish|terrible|appalling|awful|shambles|joke))\b"), "a personal opinion presented as the council's", "strong"),
     (rx(r"\b(?:speaking (?:for|on behalf of) the (?:whole )?council|on behalf of the (?:whole )?council,? i (?:personally )?(?:think|believe|feel|say)|as the council'?s (?:official )?(?:view|position),? i|the council'?s (?:official )?(?:view|position|opinion) is that (?:i|my))\b"), "speaking for the council", "strong"),
     (rx(r"\b(?:i|we) (?:personally )?(?:think|believe|feel)\b[^.!?\n]{0,60}\band so does the (?:whole )?(?:town |parish )?council\b"), "a personal view attributed to the council", "strong"),
 ]
 
-_CONTRARY = [
+_CONTRARY: list[Rule] = [
     (rx(r"\b(?:despite|ignore|ignoring|disregard(?:ing)?|defy(?:ing)?|won't (?:follow|accept|respect)|will not (?:follow|accept|respect)|don't (?:follow|accept|comply with)|refuse to (?:follow|accept|comply with))\s+(?:what\s+)?(?:the\s+)?(?:town\s+)?council(?:'s)?\s+(?:decision|decided|vote|voted|resolution|resolved|policy)\b"), "going against a decision of the council", "strong"),
     (rx(r"\bdespite (?:[\w']+\s+){0,3}(?:vote|decision|resolution)\b|\b(?:council|committee) (?:voted|decided|resolved|agreed) to [^.!?\n]{0,80}\bbut (?:we|i)(?:'ll| will| are going to|'re going to| are) "), "going against a decision of the council", "strong"),
     (rx(r"\b(?:the council(?:'s)? (?:decision|vote|resolution) (?:is|was) (?:wrong|a disgrace|a mistake|rubbish|a joke|stupid|shameful)|the council got it (?:badly |completely )?wrong|overturn the (?:council's )?(?:decision|vote|resolution)|boycott (?:the council's|the new)|i (?:voted against|opposed) (?:it|this|the \w+)[^.!?\n]{0,60}(?:ignore|wrong|disgrace|don't|won't))\b"), "contradicting a democratic decision of the council", "strong"),
 ]
 
-_UNLAWFUL = [
+_UNLAWFUL: list[Rule] = [
     (rx(r"\b(?:drugs? for sale|selling (?:weed|cannabis|coke|cocaine|pills)|(?:buy|get) (?:weed|cannabis|coke|cocaine) (?:from|here)|fake (?:id|ids|mot|certificates?|tickets|documents)|avoid paying (?:your )?(?:council tax|tv licen[cs]e|tax|parking fines?)|don't pay (?:your )?(?:council tax|fines?|tv licen[cs]e)|dump (?:your|the) rubbish (?:in|at|on|behind)|fly-?tip (?:it|them|your)|ignore the (?:parking|speed) (?:restrictions|limit|signs)|untaxed cash|cash in hand,? no questions asked|don't bother paying|ignore the (?:road )?(?:closed|closure|no entry|parking|speed) (?:signs?|restrictions|limit)|the police never check|rip (?:the|a) [\w ]{0,20}(?:machine|sign|camera) off)\b"), "encouraging breaking the law", "strong"),
     (rx(r"\b(?:naming|name) (?:the|a) (?:victim|juror|child in the case)|contempt of court|before the trial[^.!?\n]{0,40}(?:guilty|did it)\b"), "risking contempt of court", "strong"),
 ]
 
-_SECURITY = [
+_SECURITY: list[Rule] = [
     (rx(r"\b(?:password|passcode|pin|login|log-?in (?:details|code)|username and password|2fa code|one-?time code|verification code|security code|access code)\s*(?:is|=|:|for [^.!?\n]{0,30} is)\s*\S+"), "sharing a password or login code", "strong"),
     (rx(r"\b(?:download|install)\s+(?:this|the|our|my|a|it)?\s*(?:free\s+|new\s+|handy\s+|great\s+|amazing\s+)*(?:app|software|program|programme|plugin|plug-in|extension|tool|freeware|shareware|crack|keygen|apk|exe|add-?on)\b"), "a link to software the Clerk has not approved", "strong"),
     (rx(r"\b(?:download|install)\b[^.!?\n]{0,60}\bfrom\s+\S+\.(?:xyz|top|ru|info|biz|click|online|site|io|com|net|co|app)\b|\b(?:browser )?(?:plugin|plug-in|extension)\b[^.!?\n]{0,40}\binstall\b"), "software the Clerk has not approved", "strong"),
@@ -68,7 +68,7 @@ _SECURITY = [
     (rx(r"\b(?:share (?:the|our) (?:account|page) (?:login|password)|here(?:'s| is| are) the (?:login|password|log-in details))\b"), "sharing account access", "strong"),
 ]
 
-_DIRECTION = [
+_DIRECTION: list[Rule] = [
     (rx(r"\b(?:(?:cllr|councill?or|the chair(?:man)?|the mayor|the leader)\.?\s*(?:[A-Z][a-z]+\s+)?(?:has\s+)?(?:asked|told|instructed|directed|wants|insisted|requested)\s+(?:me|us|the office|the clerk)?\s*(?:to\s+)?(?:post|share|publish|tweet|put (?:this|it) (?:up|out|on))|(?:at the|at) (?:request|direction|insistence|behest) of (?:cllr|councill?or|the chair(?:man)?|the mayor|councillors)|as (?:requested|instructed|directed) by (?:cllr|councill?or|the chair(?:man)?|the mayor)|on behalf of (?:cllr|councill?or)\.?\s*[A-Z]?\w*|(?:the|a) group of councillors (?:has |have )?(?:asked|want))"), "a post made at a councillor's direction", "strong"),
 ]
 

@@ -9,7 +9,7 @@ from typing import Iterable
 from ..kinds import RuleKind
 from ..text import Doc, named_people
 from .conduct import patterns
-from . import Context, Detector, Hit, hits_spans, rx
+from . import Context, Detector, Hit, Rule, hits_spans, rx
 
 K = RuleKind
 
@@ -88,7 +88,7 @@ def minors_media(doc: Doc, ctx: Context) -> Iterable[Hit]:
             return
 
 
-_THIRD_PARTY = [
+_THIRD_PARTY: list[Rule] = [
     (rx(r"\b(?:thanks?(?: you)? to|thank you,?|thanking|(?:huge |big |many )?thanks to|shout-?out to|credit to|courtesy of|supplied by|provided by|sponsored by|donated by|kindly (?:donated|provided|supplied) by|in partnership with|with support from|support of|our (?:\w+ ){0,2}(?:contractor|partner|supplier|sponsor)s?,?)\s+(?:our\s+(?:partners?|suppliers?|sponsors?|friends)\s+(?:at\s+)?)?(?:the\s+)?(?:(?-i:[A-Z][\w'&-]+)(?:\s+(?-i:[A-Z&][\w'&-]*))*)"), "naming a resident, partner or supplier", "soft"),
     (rx(r"\b(?:resident|residents|customer|supplier|contractor|local (?:man|woman|resident|business owner))\s+(?-i:[A-Z][a-z]+)(?:\s+(?-i:[A-Z][a-z]+))?"), "naming a resident or supplier", "soft"),
     (rx(r"\b(?-i:[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)\s+(?-i:Ltd|Limited|plc|& Sons|and Sons|Builders|Contractors|Landscaping|Plumbing|Electrical|Motors|Services)\b"), "naming a business", "soft"),
