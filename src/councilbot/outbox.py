@@ -20,6 +20,8 @@ MAX_BACKOFF = 300.0
 class Outbox:
     def __init__(self, store: Store) -> None:
         self.store = store
+        # What is still to send, kept in memory so a pass does not scan every message ever sent.
+        self._pending: set[str] = {d["id"] for d in store.find("outbox", lambda d: d["status"] == "pending")}
         self.notifiers: dict[str, Notifier] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -44,7 +46,7 @@ class Outbox:
 
     def update_card(self, key: str, card: str, reply: Reply) -> None:
         """Replace a posted card everywhere it was posted; a card not yet posted is posted as updated."""
-        for pending in self.store.find("outbox", lambda d: d.get("card") == card and d["status"] == "pending" and d["op"] == "send"):
+        for pending in [d for d in self.pending() if d.get("card") == card and d["op"] == "send"]:
             self.store.update("outbox", pending["id"], {"reply": reply_to_dict(reply)})
         for posted in self.store.find("cards", lambda d: d.get("card") == card):
             self._add({"id": f"{key}@{posted['platform']}", "op": "update", "ref": posted["ref"],
@@ -56,6 +58,7 @@ class Outbox:
         gone = 0
         for doc in self.store.find("outbox", lambda d: str(d["id"]).startswith(f"{key}:")):
             gone += self.store.delete("outbox", doc["id"])
+            self._pending.discard(doc["id"])
         for doc in self.store.find("cards", lambda d: str(d.get("card", "")).endswith(f":{key}")):
             self.store.delete("cards", doc["id"])
         return gone
@@ -64,12 +67,14 @@ class Outbox:
         now = clock.iso(clock.now())
         doc.update({"status": "pending", "attempts": 0, "created": now, "next_at": now, "error": None})
         if self.store.insert("outbox", doc):
+            self._pending.add(doc["id"])
             self._wake.set()
 
     # Inspection, for metrics and the Clerk.
 
     def pending(self) -> list[dict[str, Any]]:
-        return sorted(self.store.find("outbox", lambda d: d["status"] == "pending"), key=lambda d: d["created"])
+        docs = [self.store.get("outbox", i) for i in list(self._pending)]
+        return sorted((d for d in docs if d is not None and d["status"] == "pending"), key=lambda d: d["created"])
 
     def depth(self) -> int:
         return len(self.pending())
@@ -94,6 +99,7 @@ class Outbox:
                     continue
                 # The clerk channel became known: fan the waiting copy out to it.
                 self.store.delete("outbox", item["id"])
+                self._pending.discard(item["id"])
                 base = item["id"].rsplit("@", 1)[0]
                 for p in ready:
                     self._add({**{k: item[k] for k in ("op", "to", "reply", "card")}, "id": f"{base}@{p}", "platform": p})
@@ -121,6 +127,7 @@ class Outbox:
             self._failed(item, exc.__class__.__name__, None, False)
             return False
         self.store.update("outbox", item["id"], {"status": "sent", "sent_at": clock.iso(clock.now()), "ref": ref})
+        self._pending.discard(item["id"])
         if ref and item.get("card"):
             # The latest posting of a card is the one to update (a revised suggestion posts a new card).
             card = {"id": f"{item['card']}@{item['platform']}", "card": item["card"], "platform": item["platform"], "ref": ref}
@@ -135,6 +142,7 @@ class Outbox:
         metrics.DELIVERY_FAILURES.labels(item["platform"], str(permanent).lower()).inc()
         if permanent:
             self.store.update("outbox", item["id"], {"status": "failed", "attempts": attempts, "error": error})
+            self._pending.discard(item["id"])
             log.warning("delivery failed for good", extra={"delivery": item["id"], "error": error})
             return
         delay = retry_after if retry_after is not None else min(MAX_BACKOFF, 0.5 * 2 ** (attempts - 1))
