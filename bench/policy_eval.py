@@ -24,7 +24,7 @@ def evaluate(path: Path = DATA) -> dict[str, object]:
     fp: Counter[str] = Counter()
     fn: Counter[str] = Counter()
     misses = []
-    for row, result in zip(rows, results):
+    for row, result in zip(rows, results, strict=True):
         got = result.verdict.value
         confusion[(row["verdict"], got)] += 1
         if got != row["verdict"]:

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from typing import Any
 
-from . import metrics, reports, suggestions
+from . import metrics, reports, suggestions, toxicity
 from .audit import Audit
 from .bot import Router
 from .config import Settings
@@ -48,6 +48,7 @@ class CouncilBot:
             log.info("duplicate event ignored", extra={"event": key})
             return []
         try:
+            self.people.saw(incoming.user, incoming.display_name)
             return self.router.route(incoming)
         except Exception:
             if key is not None:
@@ -77,6 +78,8 @@ class CouncilBot:
             await asyncio.sleep(HOUSEKEEPING_SECONDS)
 
     async def start(self) -> None:
+        # Load the language model before the first request rather than during it.
+        await asyncio.to_thread(toxicity.warm)
         self.outbox.start()
         if self._housekeeping is None:
             self._housekeeping = asyncio.create_task(self._housekeeping_loop(), name="councilbot-housekeeping")

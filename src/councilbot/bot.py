@@ -192,7 +192,8 @@ class Router:
             raise Refused("Sorry, only the Clerk, the moderators and the Chair can flag posts for the Code of Conduct. "
                           "If a post worries you, please tell the Clerk.")
         values = dict(incoming.values)
-        return [Reply(text="", form=conduct.form(str(values.get("author", "")), incoming.text or str(values.get("text", ""))))]
+        return [Reply(text="", form=conduct.form(str(values.get("author", "")), incoming.text or str(values.get("text", "")),
+                                                 str(values.get("link", ""))))]
 
     def _moderation(self, incoming: Incoming) -> list[Reply]:
         if not self.ctx.people.can(incoming.user, "moderate"):

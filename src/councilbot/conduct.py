@@ -11,11 +11,11 @@ from .context import BadInput, Ctx, Refused, reference, text_value
 from .messages import Field, Form, Input, Reply
 
 
-def form(author: str = "", text: str = "") -> Form:
+def form(author: str = "", text: str = "", link: str = "") -> Form:
     return Form(name="flag", title="Flag for Code of Conduct", submit_label="Send reminder", inputs=(
         Input("author", "Whose post is it? (their chat id, e.g. slack:U123)", initial=author, max_length=200),
         Input("text", "The post (paste it)", "multiline", initial=text, max_length=10000),
-        Input("link", "Link to the post", required=False, max_length=1000),
+        Input("link", "Link to the post", required=False, max_length=1000, initial=link),
         Input("note", "A note for the author", "multiline", required=False, max_length=2000),
     ))
 

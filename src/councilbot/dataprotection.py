@@ -9,7 +9,8 @@ from .context import Ctx
 
 PERSON_FIELDS = {"reporter", "recipients", "excluded", "submitter", "author", "flagged_by", "moderator", "by", "actor",
                  "to", "acknowledged_by", "closed_by", "escalated_by", "subject", "user"}
-TABLES = ("people", "reports", "suggestions", "flags", "moderation", "audit", "outbox", "drafts")
+TABLES = ("people", "names", "reports", "suggestions", "flags", "moderation", "audit", "outbox", "drafts",
+          "teams-references")
 
 
 def _owned_by(field: str, person: str) -> Callable[[dict[str, Any]], bool]:
@@ -50,7 +51,8 @@ def erase_person(ctx: Ctx, person: str, actor: str = "operator") -> dict[str, in
     """Remove what is theirs; where a record is also someone else's (a report naming them as a
     recipient), take their identifier out of it instead."""
     counts: dict[str, int] = {}
-    own = {"reports": "reporter", "suggestions": "submitter", "flags": "author", "drafts": "user"}
+    own = {"reports": "reporter", "suggestions": "submitter", "flags": "author", "drafts": "user",
+           "names": "id", "teams-references": "person"}
     for table, field in own.items():
         for doc in ctx.store.find(table, _owned_by(field, person)):
             ctx.store.delete(table, doc["id"])

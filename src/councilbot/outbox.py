@@ -24,6 +24,7 @@ class Outbox:
         self._pending: set[str] = {d["id"] for d in store.find("outbox", lambda d: d["status"] == "pending")}
         self.notifiers: dict[str, Notifier] = {}
         self._wake = asyncio.Event()
+        self._busy = asyncio.Lock()  # one pass at a time: the worker and drain() must not both send an item
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -87,8 +88,12 @@ class Outbox:
 
     async def deliver_due(self) -> int:
         """One pass over what is due; returns how many were delivered."""
-        delivered = 0
+        async with self._busy:
+            return await self._deliver_due()
+
+    async def _deliver_due(self) -> int:
         now = clock.now()
+        lanes: dict[str, list[dict[str, Any]]] = {}
         for item in self.pending():
             if clock.parse(item["next_at"]) > now:
                 continue
@@ -104,9 +109,16 @@ class Outbox:
                 for p in ready:
                     self._add({**{k: item[k] for k in ("op", "to", "reply", "card")}, "id": f"{base}@{p}", "platform": p})
                 continue
-            notifier = self.notifiers.get(platform)
-            if notifier is None:
-                continue
+            if platform in self.notifiers:
+                lanes.setdefault(platform, []).append(item)
+        # Platforms deliver side by side, so a slow or rate-limited Slack does not hold up Teams;
+        # within a platform, order is kept (a card is posted before it is updated).
+        counts = await asyncio.gather(*(self._lane(self.notifiers[p], items) for p, items in lanes.items()))
+        return sum(counts)
+
+    async def _lane(self, notifier: Notifier, items: list[dict[str, Any]]) -> int:
+        delivered = 0
+        for item in items:
             if await self._attempt(notifier, item):
                 delivered += 1
         return delivered

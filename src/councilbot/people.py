@@ -33,10 +33,26 @@ class People:
         return self.configured.get(user)
 
     def name(self, user: str, fallback: str | None = None) -> str:
+        """The Clerk's name for them, the config's, then the name their platform gave on first contact."""
         record = self.store.get("people", user)
         if record and record.get("name"):
             return str(record["name"])
-        return self.names.get(user) or fallback or user.split(":", 1)[-1]
+        if user in self.names:
+            return self.names[user]
+        seen = self.store.get("names", user)
+        if seen and seen.get("name"):
+            return str(seen["name"])
+        return fallback or user.split(":", 1)[-1]
+
+    def saw(self, user: str, display_name: str | None) -> None:
+        """Remember the display name a platform sent, so cards say "Jane Smith", not an id."""
+        if not display_name or len(display_name) > 200:
+            return
+        current = self.store.get("names", user)
+        if current is None:
+            self.store.insert("names", {"id": user, "name": display_name})
+        elif current.get("name") != display_name:
+            self.store.update("names", user, {"name": display_name})
 
     def everyone(self) -> dict[str, Role]:
         out = dict(self.configured)

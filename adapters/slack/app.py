@@ -1,0 +1,315 @@
+"""The slack-bolt AsyncApp: verify, ack, translate, hand to the core, render what comes back.
+
+Slack's rules this file lives by:
+- Every request must be acknowledged within 3 seconds, or Slack shows the person an error
+  (commands, buttons, modals) or sends the event again (Events API). So listeners ack first;
+  the core is asked afterwards in the core lane (lane.py), and every Web API call runs in a
+  background task: neither a slow Web API nor the core's checking ever delays an ack.
+- The one exception is a modal submission: whether the modal closes or shows errors *is* the
+  ack, so the core is asked before acking (it only touches its own store; what it sends later
+  goes through its outbox). Web API calls still come after the ack.
+- Bolt checks the signature and timestamp of every HTTP request before any listener runs.
+- A trigger_id opens a modal only within 3 s of the interaction, a response_url takes 5 posts
+  in 30 minutes, chat.postMessage about one a second per channel: replies are packed to fit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import re
+import time
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Coroutine, Sequence
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from councilbot.config import ConfigError, Settings
+from councilbot.messages import Form, Incoming, Reply
+from councilbot.ports import DeliveryError
+
+from . import blocks, inbound
+from .lane import CoreLane
+from .notifier import SlackNotifier, delivery_error, make_client, retry_handlers
+
+if TYPE_CHECKING:
+    from councilbot.app import CouncilBot
+
+log = logging.getLogger(__name__)
+
+# Seconds an (awaiting) core may take on a submission before the modal just closes and the answer
+# comes by DM. Today's core never awaits inside handle(), so this guards a future async core.
+FORM_ACK_BUDGET = 2.0
+BUSY = "CouncilBot is very busy just now; please try again in a minute."
+SORRY = Reply(text="Sorry, something went wrong on my side. Please try again in a minute.", tone="danger")
+
+
+class SlackAdapter:
+    """One Slack workspace in front of one CouncilBot. Holds no records: the core keeps those."""
+
+    def __init__(self, bot: CouncilBot, settings: Settings, *, http: bool = True) -> None:
+        slack = settings.slack
+        if slack.bot_token is None:
+            raise ConfigError("slack.bot_token is not set (environment variable SLACK_BOT_TOKEN)")
+        if http and slack.signing_secret is None:
+            raise ConfigError("slack.signing_secret is not set (environment variable SLACK_SIGNING_SECRET)")
+        self.bot = bot
+        self.settings = settings
+        self.token = slack.bot_token.get_secret_value()
+        self.notifier = SlackNotifier(settings)
+        self.client = self.notifier.client
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.lane = CoreLane()
+        self._seen_events: OrderedDict[str, None] = OrderedDict()
+        self._bot_id: str | None = None
+        self._bot_user_id: str | None = None
+        self._identity_task: asyncio.Task[None] | None = None
+        self._identity_after = 0.0
+        self.app = AsyncApp(
+            name="councilbot",
+            # The app's client carries no token: authorize() supplies it per request.
+            client=make_client(settings, token=False),
+            authorize=self._authorizer(),
+            signing_secret=slack.signing_secret.get_secret_value() if slack.signing_secret else None,
+            request_verification_enabled=http,  # Socket Mode has no HTTP signature to check
+            process_before_response=False,  # long-running server: respond as soon as ack() is called
+        )
+        self._register()
+
+    # ------------------------------------------------------------ plumbing
+
+    def _authorizer(self) -> Callable[..., Awaitable[AuthorizeResult]]:
+        """Single workspace, static token. Bolt's default would call auth.test on the first
+        request, putting a Web API round trip in front of the ack; we learn who we are in the
+        background instead (only needed to ignore our own messages, which carry bot_id anyway).
+        A plain function, not a method: bolt injects authorize's arguments by parameter name."""
+
+        async def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
+            self.learn_identity()
+            return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=self.token,
+                                   bot_id=self._bot_id, bot_user_id=self._bot_user_id)
+
+        return authorize
+
+    @property
+    def bot_user_id(self) -> str | None:
+        return self._bot_user_id
+
+    def learn_identity(self) -> None:
+        """Ask auth.test who we are, in the background (at start-up, and again if it failed)."""
+        if self._bot_user_id is None and self._identity_task is None and time.monotonic() >= self._identity_after:
+            self._identity_task = self.spawn(self._learn_identity())
+
+    async def _learn_identity(self) -> None:
+        try:
+            data = await self.client.auth_test()
+            self._bot_id, self._bot_user_id = data.get("bot_id"), data.get("user_id")
+        except Exception as exc:
+            log.warning("auth.test failed; will ask again later: %s", exc)
+            self._identity_after = time.monotonic() + 30
+        finally:
+            self._identity_task = None
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run work after the ack. Tasks are kept (asyncio only holds weak references) and drained on close."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("slack background task failed", exc_info=task.exception())
+
+    async def close(self, grace: float = 5.0) -> None:
+        """Let queued work and replies in flight finish (up to ``grace`` seconds), then cancel the rest."""
+        await self.lane.drain(grace)
+        pending = set(self.tasks)
+        if pending:
+            _, late = await asyncio.wait(pending, timeout=grace)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=1)
+
+    def first_delivery(self, event_id: str | None) -> bool:
+        """Slack re-sends an event it thinks we missed (X-Slack-Retry-Num). One we have already
+        taken is acked and dropped here; after a restart the core's event_id dedupe catches it."""
+        if not event_id:
+            return True
+        if event_id in self._seen_events:
+            return False
+        self._seen_events[event_id] = None
+        while len(self._seen_events) > 5000:
+            self._seen_events.popitem(last=False)
+        return True
+
+    async def ask(self, incoming: Incoming) -> list[Reply]:
+        """The core's door; a crash there becomes an apology, never silence."""
+        try:
+            return list(await self.bot.handle(incoming))
+        except Exception:
+            log.exception("core failed", extra={"kind": incoming.kind, "name": incoming.name})
+            return [SORRY]
+
+    def answer(self, incoming: Incoming, deliver: Callable[[list[Reply]], Awaitable[None]]) -> None:
+        """Ask the core after the ack has gone (in the core lane); deliver its replies alongside."""
+
+        async def job() -> None:
+            replies = await self.ask(incoming)
+            self.spawn(deliver(replies))
+
+        self.lane.put(job)
+
+    # ------------------------------------------------------------ delivering replies
+
+    async def persist(self, call: Callable[[], Awaitable[Any]], attempts: int = 4) -> None:
+        """An immediate reply is not in the core's outbox, so ride out a short Slack outage here:
+        the client has already retried once; then wait as Slack asks (Retry-After) or back off."""
+        for attempt in range(attempts):
+            try:
+                await call()
+                return
+            except DeliveryError as exc:
+                if exc.permanent or attempt == attempts - 1:
+                    raise
+                await asyncio.sleep(min(exc.retry_after if exc.retry_after is not None else 2.0**attempt, 30.0))
+
+    async def open_form(self, trigger_id: str, form: Form) -> None:
+        """A trigger_id is valid for 3 seconds after the interaction: one try (plus the client's quick retry)."""
+        await self.notifier.call("views_open", trigger_id=trigger_id, view=blocks.form_view(form))
+
+    async def respond(self, response_url: str, message: dict[str, Any]) -> None:
+        """Answer through the interaction's response_url, always ephemeral: the core cannot know
+        which channel a command was typed in, so only the person who asked sees the answer.
+        (A card the core marks public, e.g. from ``pending``, is public in the clerk channel only.)"""
+        webhook = AsyncWebhookClient(response_url, timeout=15, retry_handlers=retry_handlers())
+        try:
+            resp = await webhook.send(text=message["text"], blocks=message["blocks"], response_type="ephemeral", replace_original=False)
+        except Exception as exc:
+            raise delivery_error(exc) from exc
+        if resp.status_code == 429 or resp.status_code >= 500:
+            retry = resp.headers.get("Retry-After") or resp.headers.get("retry-after")
+            raise DeliveryError(f"response_url {resp.status_code}", retry_after=float(retry) if retry and str(retry).isdigit() else None)
+        if resp.status_code != 200:  # expired_url, used_url (5 uses, 30 minutes): retrying cannot help
+            raise DeliveryError(f"response_url {resp.status_code}: {resp.body}", permanent=True)
+
+    async def deliver(self, replies: Sequence[Reply], *, user: str, trigger_id: str | None = None,
+                      response_url: str | None = None, channel: str | None = None) -> None:
+        """Show replies where the person is: a form as a modal (while the trigger is fresh), the
+        rest through response_url (ephemeral), in the DM they wrote in, or as a new DM."""
+        pending = list(replies)
+        form_at = next((i for i, r in enumerate(pending) if r.form is not None), None)
+        if trigger_id and form_at is not None:  # a trigger_id opens one modal, within 3 s
+            reply = pending[form_at]
+            assert reply.form is not None
+            try:
+                await self.open_form(trigger_id, reply.form)
+            except DeliveryError as exc:  # expired_trigger_id after a queue or a slow Slack
+                log.warning("could not open a modal (%s); sending a button that opens it", exc)
+            else:
+                del pending[form_at]
+                if reply.text or reply.title or reply.fields:
+                    pending.insert(form_at, dataclasses.replace(reply, form=None))
+        # A form not opened stays on its reply and is drawn as a button that opens it.
+        target = channel or inbound.slack_user(user) or user
+        for message in blocks.pack_messages(pending):
+            try:
+                if response_url:
+                    await self.persist(lambda: self.respond(response_url, message))
+                else:
+                    await self.persist(lambda: self.notifier.call("chat_postMessage", channel=target, **message))
+            except Exception:
+                log.exception("could not deliver a slack reply", extra={"user": user})
+
+    # ------------------------------------------------------------ listeners
+
+    def _register(self) -> None:
+        app = self.app
+        app.command(re.compile(r"^/.+"))(self.on_command)
+        app.event("message")(self.on_message)
+        app.event("app_home_opened")(self.on_home)
+        app.action(blocks.OPEN_FORM_ACTION)(self.on_open_form)
+        app.action(re.compile(r".+"))(self.on_action)
+        app.shortcut("check_message")(self.on_shortcut)
+        app.shortcut("flag_conduct")(self.on_shortcut)
+        app.view(blocks.FORM_CALLBACK)(self.on_submission)
+
+    async def on_command(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        # Slack shows "/x failed with operation_timeout" without an ack in 3 s: ack empty, answer via response_url.
+        if self.lane.busy():
+            await ack(text=BUSY)
+            return
+        await ack()
+        incoming = inbound.command_incoming(body)
+        self.answer(incoming, lambda replies: self.deliver(
+            replies, user=incoming.user, trigger_id=body.get("trigger_id"), response_url=body.get("response_url")))
+
+    async def on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        # Events are acked by bolt before this runs (auto-acknowledgement).
+        if not inbound.is_person_message(event, self._bot_user_id) or not self.first_delivery(body.get("event_id")):
+            return
+        incoming = inbound.message_incoming(body)
+        self.answer(incoming, lambda replies: self.deliver(replies, user=incoming.user, channel=event.get("channel")))
+
+    async def on_home(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        if event.get("tab", "home") != "home" or not self.first_delivery(body.get("event_id")):
+            return
+
+        async def publish(replies: list[Reply]) -> None:
+            view = blocks.home_view(replies)
+            await self.persist(lambda: self.notifier.call("views_publish", user_id=event["user"], view=view))
+
+        self.answer(inbound.home_incoming(event), publish)
+
+    async def on_open_form(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        try:
+            form = blocks.decode_form(action.get("value", ""))
+        except Exception:
+            log.warning("an open-form button carried no readable form")
+            return
+        self.spawn(self.open_form(body["trigger_id"], form))
+
+    async def on_action(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        incoming = inbound.action_incoming(body)
+        self.answer(incoming, lambda replies: self.deliver(
+            replies, user=incoming.user, trigger_id=body.get("trigger_id"), response_url=body.get("response_url")))
+
+    async def on_shortcut(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        incoming = inbound.shortcut_incoming(body)
+        self.answer(incoming, lambda replies: self.deliver(
+            replies, user=incoming.user, trigger_id=body.get("trigger_id"), response_url=body.get("response_url")))
+
+    async def on_submission(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        incoming, inputs = inbound.form_incoming(body)
+        asked = self.spawn(self.ask(incoming))
+        done, _ = await asyncio.wait({asked}, timeout=FORM_ACK_BUDGET)
+        if not done:  # the core is slow: close the modal now, answer by DM when it is done
+            await ack()
+            self.spawn(self._dm_later(incoming.user, asked))
+            return
+        replies: list[Reply] = asked.result()
+        errors = inbound.form_errors(replies, inputs)
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        follow = next((r for r in replies if r.form is not None), None)
+        if follow is not None and follow.form is not None:  # the core asks for more: swap the modal
+            await ack(response_action="update", view=blocks.form_view(follow.form))
+            replies = [r for r in replies if r is not follow]
+        else:
+            await ack()
+        if replies:
+            self.spawn(self.deliver(replies, user=incoming.user))
+
+    async def _dm_later(self, user: str, asked: Awaitable[list[Reply]]) -> None:
+        await self.deliver(await asked, user=user)
+

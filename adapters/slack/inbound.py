@@ -1,0 +1,188 @@
+"""Slack payloads -> the core's ``Incoming``. Pure functions: no I/O, no core logic, so each
+translation can be tested from a captured payload."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Mapping, Sequence
+
+from councilbot.messages import Incoming, Reply
+
+from .blocks import EVIDENCE_BLOCK
+
+PREFIX = "slack:"
+# /councilbot's sub-commands; anything else after /councilbot is passed on as a command name too,
+# and the core answers with help for names it does not know.
+ADMIN = "councilbot"
+# Message subtypes that are a person writing; every other subtype (bot_message, message_changed,
+# message_deleted, channel_join, ...) is Slack or an app talking and is ignored.
+PERSON_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
+
+
+def user_id(slack_user: str) -> str:
+    return PREFIX + slack_user
+
+
+def slack_user(qualified: str) -> str | None:
+    """``slack:U123`` -> ``U123``; None for another platform's id."""
+    return qualified[len(PREFIX):] if qualified.startswith(PREFIX) else None
+
+
+def _person(body: Mapping[str, Any]) -> tuple[str, str | None]:
+    user = body.get("user") or {}
+    return user_id(user.get("id", "")), user.get("name") or user.get("username")
+
+
+# ---------------------------------------------------------------- slash commands
+
+
+_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+def unescape_mentions(text: str) -> str:
+    """/councilbot has should_escape on, so ``@jane`` arrives as ``<@U123|jane>``: the core wants
+    ``slack:U123`` (``people add @jane councillor``). Slack's own escapes are undone too."""
+    text = _MENTION.sub(lambda m: PREFIX + m.group(1), text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def command_incoming(body: Mapping[str, Any]) -> Incoming:
+    """``/policy text`` -> command policy; ``/councilbot pending x`` -> command pending, text x."""
+    name = str(body.get("command", "")).lstrip("/").lower()
+    text = str(body.get("text") or "").strip()
+    if name == ADMIN:
+        first, _, rest = unescape_mentions(text).partition(" ")
+        name, text = (first.lower() or "help"), rest.strip()
+    return Incoming(kind="command", user=user_id(body.get("user_id", "")), name=name, text=text, display_name=body.get("user_name"))
+
+
+# ---------------------------------------------------------------- events
+
+
+def is_person_message(event: Mapping[str, Any], bot_user_id: str | None = None) -> bool:
+    """A DM a person wrote. Ignore bots (ours included, or we would answer ourselves forever),
+    edits and deletions, and anything not in a DM (we only subscribe to message.im, but be sure)."""
+    if event.get("type") != "message" or event.get("channel_type") not in (None, "im"):
+        return False
+    if event.get("bot_id") or event.get("bot_profile") or event.get("subtype") not in PERSON_SUBTYPES:
+        return False
+    user = event.get("user")
+    return bool(user) and user != bot_user_id and bool((event.get("text") or "").strip())
+
+
+def message_incoming(body: Mapping[str, Any]) -> Incoming:
+    event = body["event"]
+    return Incoming(kind="message", user=user_id(event["user"]), text=str(event.get("text", "")).strip(), event_id=body.get("event_id"))
+
+
+def home_incoming(event: Mapping[str, Any]) -> Incoming:
+    return Incoming(kind="command", user=user_id(event.get("user", "")), name="home")
+
+
+# ---------------------------------------------------------------- interactivity
+
+
+def action_incoming(body: Mapping[str, Any]) -> Incoming:
+    """A button press: the core's own action id and value come straight back."""
+    action = (body.get("actions") or [{}])[0]
+    user, name = _person(body)
+    return Incoming(kind="action", user=user, name=action.get("action_id", ""), value=action.get("value") or "", display_name=name)
+
+
+def permalink(body: Mapping[str, Any]) -> str:
+    """A message's link, built from the payload (Slack's documented archive URL form) so that
+    flagging needs no Web API call before the ack."""
+    domain = (body.get("team") or {}).get("domain")
+    channel = (body.get("channel") or {}).get("id")
+    message = body.get("message") or {}
+    ts = message.get("ts")
+    if not (domain and channel and ts):
+        return ""
+    link = f"https://{domain}.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+    thread = message.get("thread_ts")
+    if thread and thread != ts:
+        link += f"?thread_ts={thread}&cid={channel}"
+    return link
+
+
+def shortcut_incoming(body: Mapping[str, Any]) -> Incoming:
+    """Message shortcuts: "Check against policy" and "Flag for Code of Conduct"."""
+    user, name = _person(body)
+    message = body.get("message") or {}
+    text = str(message.get("text") or "")
+    if body.get("callback_id") == "flag_conduct":
+        author = message.get("user") or ""  # an app's message has no person to remind
+        values = {"author": user_id(author) if author else "", "link": permalink(body)}
+        return Incoming(kind="command", user=user, name="flag", text=text, values=values, display_name=name)
+    return Incoming(kind="command", user=user, name="checkpost", text=text, display_name=name)
+
+
+def form_metadata(view: Mapping[str, Any]) -> tuple[str, str]:
+    try:
+        meta = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        meta = {}
+    return str(meta.get("name", "")), str(meta.get("context", ""))
+
+
+def read_value(kind: str, state: Mapping[str, Any]) -> Any:
+    """One input's submitted value, typed as the contract says: str, list[str] for multiselect,
+    bool for toggle. ``kind`` is the action_id the modal was built with (see blocks.input_block)."""
+    if kind == "toggle":
+        return bool(state.get("selected_options"))
+    if kind == "multiselect":
+        return [o["value"] for o in state.get("selected_options") or []]
+    if kind == "select":
+        return ((state.get("selected_option") or {}).get("value")) or ""
+    if kind == "date":
+        return state.get("selected_date") or ""
+    return state.get("value") or ""
+
+
+def form_incoming(body: Mapping[str, Any]) -> tuple[Incoming, list[str]]:
+    """A modal submission -> (Incoming form, the input names, to map validation errors onto).
+
+    Uploaded screenshots are added, as links, to the form's first ``urls`` input (or to
+    ``evidence`` when it has none): the core sees evidence links, not Slack files."""
+    view = body.get("view") or {}
+    name, context = form_metadata(view)
+    values: dict[str, Any] = {}
+    files: list[str] = []
+    urls_input: str | None = None
+    for block_id, actions in ((view.get("state") or {}).get("values") or {}).items():
+        for kind, state in actions.items():
+            if block_id == EVIDENCE_BLOCK:
+                files.extend(f.get("permalink") or f.get("url_private") or "" for f in state.get("files") or [])
+                continue
+            values[block_id] = read_value(kind, state)
+            if kind == "urls" and urls_input is None:
+                urls_input = block_id
+    names = list(values)
+    files = [f for f in files if f]
+    if files:
+        key = urls_input or "evidence"
+        values[key] = "\n".join(p for p in [str(values.get(key) or "").strip(), *files] if p)
+    user, display = _person(body)
+    incoming = Incoming(kind="form", user=user, name=name, value=context, values=values, display_name=display)
+    return incoming, names
+
+
+def form_errors(replies: Sequence[Reply], inputs: Sequence[str]) -> dict[str, str] | None:
+    """The agreed rule: a ``danger`` reply whose field labels are input names is a validation
+    failure; Slack shows each message under its input (response_action "errors") and the modal
+    stays open. A lone ``danger`` reply with no fields, buttons or form (the form has expired,
+    the core failed) keeps the modal open too, its message under the first input, so nothing
+    typed is lost."""
+    names = set(inputs)
+    for reply in replies:
+        if reply.tone != "danger" or not reply.fields:
+            continue
+        errors = {f.label: f.value[:300] or reply.text[:300] for f in reply.fields if f.label in names}
+        if errors:
+            return errors
+    if len(replies) == 1 and inputs:
+        only = replies[0]
+        if only.tone == "danger" and not (only.fields or only.buttons or only.form) and only.text:
+            return {inputs[0]: only.text[:300]}
+    return None

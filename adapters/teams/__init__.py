@@ -1,0 +1,66 @@
+"""Microsoft Teams adapter: Bot Framework activities in, Adaptive Cards out, on ``botbuilder``'s
+``CloudAdapter``. Every botbuilder import lives in this package, so moving to the Microsoft 365
+Agents SDK touches this folder only.
+
+- ``mount(web_app, bot)``: ``POST /api/messages`` and the Teams notifier.
+- ``check_bind(settings, host)``: no credentials, no listening beyond this machine.
+- ``build_package(settings, out_dir, host)``: the app package zip an admin uploads to Teams.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+
+from .auth import BotConfig, auth_on, check_bind, validate
+from .endpoint import Endpoint
+from .handler import TeamsHandler
+from .notifier import TeamsNotifier
+from .package import build_package
+from .references import ReferenceBook
+
+if TYPE_CHECKING:
+    from councilbot.app import CouncilBot
+
+__all__ = ["ROUTE", "TEAMS", "TeamsParts", "build_package", "check_bind", "mount"]
+
+log = logging.getLogger(__name__)
+ROUTE = "/api/messages"
+
+
+@dataclass(frozen=True)
+class TeamsParts:
+    """What mount built, kept on the web app for operators' tools and tests to inspect."""
+
+    adapter: CloudAdapter
+    endpoint: Endpoint
+    handler: TeamsHandler
+    notifier: TeamsNotifier
+    references: ReferenceBook
+
+
+TEAMS = web.AppKey("councilbot.teams", TeamsParts)
+
+
+def mount(web_app: web.Application, bot: CouncilBot) -> None:
+    """Add ``POST /api/messages`` and register the Teams notifier with the core's outbox."""
+    teams = bot.settings.teams
+    validate(teams)
+    secured = auth_on(teams)
+    if not secured:
+        log.warning("TEAMS AUTHENTICATION IS OFF: no MicrosoftAppId/MicrosoftAppPassword. Any local caller can act as "
+                    "any user. This mode is for the Bot Framework Emulator and tests on 127.0.0.1 only.")
+    auth = ConfigurationBotFrameworkAuthentication(BotConfig(teams))
+    adapter = CloudAdapter(auth)
+    book = ReferenceBook(bot.store, teams.clerk_channel)
+    notifier = TeamsNotifier(adapter, book, teams.app_id.strip() or None)
+    handler = TeamsHandler(bot, book, notifier, allow_plain_ids=not secured)
+    endpoint = Endpoint(auth, adapter, handler, auth_on=secured, tenant_id=teams.tenant_id)
+    web_app.router.add_post(ROUTE, endpoint.messages)
+    web_app.on_shutdown.append(handler.finish_background)
+    web_app[TEAMS] = TeamsParts(adapter, endpoint, handler, notifier, book)
+    bot.outbox.register(notifier)

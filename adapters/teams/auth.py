@@ -1,0 +1,69 @@
+"""Teams credentials: when authentication is on, what the SDK is given, and where the bot may
+listen without it. Without an app id and password anyone who can reach the port could pose as
+any councillor or the Clerk, so that mode is for the Emulator and tests on this machine only."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+
+from councilbot.config import ConfigError, Settings, TeamsSettings
+
+log = logging.getLogger(__name__)
+APP_TYPES = {"multitenant": "MultiTenant", "singletenant": "SingleTenant", "userassignedmsi": "UserAssignedMSI"}
+
+
+def is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    host = host.strip().strip("[]")
+    if host.lower() in ("localhost", "ip6-localhost", "ip6-loopback"):
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _password(teams: TeamsSettings) -> str:
+    return teams.app_password.get_secret_value() if teams.app_password is not None else ""
+
+
+def validate(teams: TeamsSettings) -> None:
+    """Half a set of credentials is a mistake, never a choice: say which half is missing."""
+    app_type = APP_TYPES.get(teams.app_type.strip().lower())
+    if app_type is None:
+        raise ConfigError(f"teams.app_type {teams.app_type!r} must be one of {', '.join(APP_TYPES.values())}")
+    if not teams.app_id.strip():
+        if _password(teams):
+            raise ConfigError("MicrosoftAppPassword is set but MicrosoftAppId (teams.app_id) is not")
+        return
+    if app_type != "UserAssignedMSI" and not _password(teams):
+        raise ConfigError("MicrosoftAppId (teams.app_id) is set but MicrosoftAppPassword is not")
+    if app_type in ("SingleTenant", "UserAssignedMSI") and not teams.tenant_id.strip():
+        raise ConfigError(f"teams.app_type {app_type} needs MicrosoftAppTenantId (teams.tenant_id)")
+
+
+def auth_on(teams: TeamsSettings) -> bool:
+    return bool(teams.app_id.strip())
+
+
+def check_bind(settings: Settings, host: str) -> None:
+    """Refuse to listen beyond this machine without Teams credentials."""
+    validate(settings.teams)
+    if not auth_on(settings.teams) and not is_loopback(host):
+        raise ConfigError(
+            f"Teams: refusing to listen on {host or 'all interfaces'} without MicrosoftAppId and MicrosoftAppPassword: "
+            "anyone could pose as the Clerk. Set them, or listen on 127.0.0.1 for the Emulator.")
+
+
+class BotConfig:
+    """The attribute names ``ConfigurationBotFrameworkAuthentication`` reads."""
+
+    def __init__(self, teams: TeamsSettings) -> None:
+        on = auth_on(teams)
+        self.APP_ID = teams.app_id.strip() if on else ""
+        self.APP_PASSWORD = _password(teams) if on else ""
+        # Without credentials the SDK's single-tenant factory would refuse to start.
+        self.APP_TYPE = APP_TYPES[teams.app_type.strip().lower()] if on else "MultiTenant"
+        self.APP_TENANTID = teams.tenant_id.strip() or None

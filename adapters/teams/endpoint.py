@@ -1,0 +1,66 @@
+"""``POST /api/messages``: authenticate, check the tenant, run the turn, answer.
+
+We call ``authenticate_request`` ourselves instead of ``CloudAdapter.process`` because the SDK
+lets anything but ``PermissionError`` escape as a 500 (a malformed token raises a JWT decode
+error), and because the tenant check must sit between authentication and the turn.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+from botbuilder.core import ActivityHandler
+from botbuilder.integration.aiohttp import CloudAdapter
+from botbuilder.schema import Activity
+from botframework.connector.auth import BotFrameworkAuthentication
+
+from . import inbound
+from .auth import is_loopback
+from .handler import WIRE
+
+log = logging.getLogger(__name__)
+
+
+class Endpoint:
+    def __init__(self, auth: BotFrameworkAuthentication, adapter: CloudAdapter, handler: ActivityHandler, *,
+                 auth_on: bool, tenant_id: str = "") -> None:
+        self.auth = auth
+        self.adapter = adapter
+        self.handler = handler
+        self.auth_on = auth_on
+        self.tenant_id = tenant_id.strip().lower()
+
+    async def messages(self, request: web.Request) -> web.StreamResponse:
+        if not self.auth_on and not is_loopback(request.remote):
+            # No-auth mode trusts whoever calls: only this machine may.
+            return web.Response(status=403, text="Teams authentication is not configured; local requests only.")
+        if "application/json" not in request.headers.get("Content-Type", ""):
+            return web.Response(status=415, text="Expected application/json.")
+        try:
+            body: Any = await request.json()
+        except ValueError:
+            return web.Response(status=400, text="Not JSON.")
+        if not isinstance(body, dict) or not body.get("type"):
+            return web.Response(status=400, text="Not a Bot Framework activity.")
+        activity = Activity.deserialize(body)  # type: ignore[no-untyped-call]
+        try:
+            authenticated = await self.auth.authenticate_request(activity, request.headers.get("Authorization", ""))
+        except Exception as exc:  # PermissionError, or a token the JWT library cannot even parse
+            log.warning("teams request refused: %s", exc.__class__.__name__)
+            return web.Response(status=401, text="Unauthorized.")
+        if self.auth_on and self.tenant_id and (inbound.tenant_id(body) or "").lower() != self.tenant_id:
+            log.warning("teams request from another tenant refused", extra={"tenant": inbound.tenant_id(body)})
+            return web.Response(status=403, text="This bot serves one organisation only.")
+        token = WIRE.set(body)
+        try:
+            response = await self.adapter.process_activity(authenticated, activity, self.handler.on_turn)
+        except Exception:
+            log.exception("teams turn failed", extra={"activity_type": body.get("type")})
+            return web.Response(status=500, text="The turn failed.")
+        finally:
+            WIRE.reset(token)
+        if response is not None:
+            return web.json_response(response.body, status=response.status)
+        return web.Response(status=200)

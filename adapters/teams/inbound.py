@@ -1,0 +1,184 @@
+"""Bot Framework activities (wire-format JSON) -> the core's ``Incoming``. Pure functions over
+plain dicts: no botbuilder, no I/O, so each translation is tested from a captured activity and
+survives a move to the Agents SDK (which speaks the same wire format)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from councilbot.messages import Incoming
+
+from .cards import ACTION_KEY, CONTEXT_KEY, FORM_KEY, INPUT_PREFIX, KINDS_KEY, VALUE_KEY
+
+PREFIX = "teams:"
+# Leading words that are commands. Those that take arguments take the rest of the message; the
+# others only count when they are the whole message, so a draft that starts "Report on the
+# meeting..." is checked as a draft instead of opening the confidential report form.
+ARG_COMMANDS = frozenset({"policy", "checkpost", "suggest"})
+BARE_COMMANDS = frozenset({"report", "pending", "reports", "help", "home", "flag", "flags", "moderation", "people",
+                           "export"})
+# Clerk commands whose arguments start with a known word ("people add ...", "export json"); a
+# draft that begins "People of Castle Cary..." stays a draft.
+SUB_COMMANDS = {"people": frozenset({"add", "remove"}), "export": frozenset({"csv", "json"})}
+SET_CLERK_CHANNEL = re.compile(r"^\s*/?set\s+(?:the\s+)?clerk(?:'s)?\s+channel\s*[.!]?\s*$", re.IGNORECASE)
+_LEAD = re.compile(r"^/?([A-Za-z]+):?(?:\s+(.*))?$", re.DOTALL)
+_AT = re.compile(r"<at[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
+
+
+def user_id(activity: Mapping[str, Any], allow_plain_id: bool = False) -> str | None:
+    """``teams:<aad-object-id>``. The Emulator sends no AAD id, so in local no-auth mode
+    (``allow_plain_id``) its ``from.id`` stands in; with auth on, no AAD id means not a Teams user."""
+    sender = activity.get("from") or {}
+    ident = sender.get("aadObjectId") or (sender.get("id") if allow_plain_id else None)
+    return PREFIX + str(ident) if ident else None
+
+
+def aad_of(user: str) -> str | None:
+    """``teams:abc`` -> ``abc``; None for another platform's id."""
+    return user[len(PREFIX):] if user.startswith(PREFIX) else None
+
+
+def display_name(activity: Mapping[str, Any]) -> str | None:
+    return (activity.get("from") or {}).get("name") or None
+
+
+def conversation_type(activity: Mapping[str, Any]) -> str:
+    conv = activity.get("conversation") or {}
+    kind = conv.get("conversationType")
+    if kind:
+        return str(kind)
+    if (activity.get("channelData") or {}).get("team"):
+        return "channel"
+    return "groupChat" if conv.get("isGroup") else "personal"
+
+
+def is_personal(activity: Mapping[str, Any]) -> bool:
+    return conversation_type(activity) == "personal"
+
+
+def team_channel_id(activity: Mapping[str, Any]) -> str | None:
+    """The channel a team activity happened in, without the thread's ``;messageid=`` suffix.
+    Teams puts it in ``channelData.channel.id``; a team's General channel shares the team id."""
+    data = activity.get("channelData") or {}
+    channel = (data.get("channel") or {}).get("id")
+    if channel:
+        return str(channel)
+    if conversation_type(activity) == "channel":
+        conv_id = str((activity.get("conversation") or {}).get("id") or "")
+        return conv_id.split(";", 1)[0] or None
+    return None
+
+
+def tenant_id(activity: Mapping[str, Any]) -> str | None:
+    conv = (activity.get("conversation") or {}).get("tenantId")
+    data = ((activity.get("channelData") or {}).get("tenant") or {}).get("id")
+    return conv or data or None
+
+
+def reference_of(activity: Mapping[str, Any]) -> dict[str, Any]:
+    """A conversation reference (wire format) to reach this conversation again, without the
+    activity id: proactive posts are new messages, not replies."""
+    ref = {
+        "user": activity.get("from"),
+        "bot": activity.get("recipient"),
+        "conversation": activity.get("conversation"),
+        "channelId": activity.get("channelId"),
+        "serviceUrl": activity.get("serviceUrl"),
+        "locale": activity.get("locale"),
+    }
+    return {k: dict(v) if isinstance(v, Mapping) else v for k, v in ref.items() if v is not None}
+
+
+def clean_text(activity: Mapping[str, Any]) -> str:
+    """The text without the bot's @mention (the person's words only); other mentions keep the name."""
+    text = str(activity.get("text") or "")
+    bot_id = (activity.get("recipient") or {}).get("id")
+    bot_names = {str(e["text"]) for e in activity.get("entities") or ()
+                 if str(e.get("type", "")).lower() == "mention" and (e.get("mentioned") or {}).get("id") == bot_id
+                 and e.get("text")}
+    for mention in bot_names:
+        text = text.replace(mention, " ")
+    text = _AT.sub(lambda m: m.group(1), text)
+    return re.sub(r"[ \t]+", " ", text.replace("\u00a0", " ")).strip()
+
+
+def mentions_bot(activity: Mapping[str, Any]) -> bool:
+    bot_id = (activity.get("recipient") or {}).get("id")
+    return any(str(e.get("type", "")).lower() == "mention" and (e.get("mentioned") or {}).get("id") == bot_id
+               for e in activity.get("entities") or ())
+
+
+def parse_text(user: str, text: str, event_id: str | None = None, name: str | None = None) -> Incoming | None:
+    """A typed message -> a command (leading word) or a plain message for the core to read."""
+    stripped = text.strip()
+    if not stripped:
+        return None
+    lead = _LEAD.match(stripped)
+    if lead:
+        word, rest = lead.group(1).lower(), (lead.group(2) or "").strip()
+        sub = rest.split(maxsplit=1)[0].lower() if rest else ""
+        if word in ARG_COMMANDS or (word in BARE_COMMANDS and not rest) or sub in SUB_COMMANDS.get(word, ()):
+            return Incoming(kind="command", user=user, name=word, text=rest, event_id=event_id, display_name=name)
+    return Incoming(kind="message", user=user, text=stripped, event_id=event_id, display_name=name)
+
+
+def _typed(raw: Any, kind: str) -> Any:
+    """Adaptive Card inputs all come back as strings: multiselect is "a,b", a toggle "true"/"false"."""
+    if kind == "multiselect":
+        if isinstance(raw, list):
+            return [str(x) for x in raw if str(x)]
+        return [p for p in str(raw or "").split(",") if p]
+    if kind == "toggle":
+        if isinstance(raw, bool):
+            return raw
+        return str(raw or "").strip().lower() in {"true", "1", "yes", "on"}
+    return "" if raw is None else str(raw)
+
+
+def from_card_data(user: str, data: Any, event_id: str | None = None, name: str | None = None) -> Incoming | None:
+    """The data of a pressed button or a submitted form (``Action.Execute`` or ``Action.Submit``)."""
+    if not isinstance(data, Mapping):
+        return None
+    if isinstance(data.get(FORM_KEY), str):
+        raw_kinds = data.get(KINDS_KEY)
+        kinds: Mapping[str, Any] = raw_kinds if isinstance(raw_kinds, Mapping) else {}
+        values: dict[str, Any] = {}
+        for key, raw in data.items():
+            if isinstance(key, str) and key.startswith(INPUT_PREFIX):
+                field = key[len(INPUT_PREFIX):]
+                values[field] = _typed(raw, str(kinds.get(field, "text")))
+        for field, kind in kinds.items():  # an untouched optional input may be left out entirely
+            values.setdefault(str(field), _typed(None, str(kind)))
+        return Incoming(kind="form", user=user, name=data[FORM_KEY], value=str(data.get(CONTEXT_KEY) or ""),
+                        values=values, event_id=event_id, display_name=name)
+    if isinstance(data.get(ACTION_KEY), str):
+        return Incoming(kind="action", user=user, name=data[ACTION_KEY], value=str(data.get(VALUE_KEY) or ""),
+                        event_id=event_id, display_name=name)
+    return None
+
+
+def invoke_data(activity: Mapping[str, Any]) -> Any:
+    """The data of an ``adaptiveCard/action`` invoke (``value.action.data``)."""
+    action = (activity.get("value") or {}).get("action") or {}
+    return action.get("data")
+
+
+def to_incoming(activity: Mapping[str, Any], allow_plain_id: bool = False) -> Incoming | None:
+    """Any activity a person caused -> ``Incoming``; None when there is nothing for the core
+    (an empty message, an activity from an unknown sender, a card payload we did not make)."""
+    user = user_id(activity, allow_plain_id)
+    if user is None:
+        return None
+    event_id = activity.get("id")
+    name = display_name(activity)
+    if activity.get("type") == "invoke":
+        if activity.get("name") != "adaptiveCard/action":
+            return None
+        return from_card_data(user, invoke_data(activity), event_id, name)
+    if activity.get("type") != "message":
+        return None
+    if isinstance(activity.get("value"), Mapping):  # Action.Submit (Emulator, older clients)
+        return from_card_data(user, activity["value"], event_id, name)
+    return parse_text(user, clean_text(activity), event_id, name)

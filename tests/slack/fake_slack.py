@@ -1,0 +1,215 @@
+"""A local stand-in for Slack's Web API and response_url endpoints, on 127.0.0.1.
+
+It records what the adapter sends, answers like Slack does, and can be told to fail (500, 429
+with Retry-After, an ``ok: false`` error) a number of times, or to be slow."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+
+@dataclass
+class Call:
+    method: str  # "chat.postMessage", ..., or "respond" for a response_url post
+    data: dict[str, Any]
+    token: str | None = None
+    path: str = ""
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Failure:
+    status: int
+    times: int
+    method: str | None
+    retry_after: int | None = None
+    error: str | None = None
+
+
+JSON_ARGS = ("view", "blocks", "attachments")
+
+
+class FakeSlack:
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.attempts: list[str] = []  # every request, failed ones too
+        self.failures: list[Failure] = []
+        self.delay = 0.0
+        self._release = asyncio.Event()
+        self._ts = itertools.count(1)
+        self._views = itertools.count(1)
+        self.server: TestServer | None = None
+        self.envelopes: asyncio.Queue[dict[str, Any]] = asyncio.Queue()  # Socket Mode: what to push
+        self.socket_acks: list[dict[str, Any]] = []
+
+    # ---------------------------------------------------------------- control
+
+    async def start(self) -> "FakeSlack":
+        app = web.Application()
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_post("/respond/{key}", self._respond)
+        app.router.add_get("/socket", self._socket)
+        self.server = TestServer(app, host="127.0.0.1", port=0)
+        await self.server.start_server()
+        return self
+
+    async def close(self) -> None:
+        self.release()
+        if self.server is not None:
+            await self.server.close()
+
+    @property
+    def base(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base}/api/"
+
+    def response_url(self, key: str = "r1") -> str:
+        return f"{self.base}/respond/{key}"
+
+    def fail(self, status: int, times: int = 1, *, method: str | None = None, retry_after: int | None = None, error: str | None = None) -> None:
+        """The next ``times`` matching requests get this failure (queued after earlier ones)."""
+        self.failures.append(Failure(status, times, method, retry_after, error))
+
+    def slow(self, seconds: float) -> None:
+        self.delay = seconds
+        self._release = asyncio.Event()
+
+    def release(self) -> None:
+        """Let slow requests in flight finish now (test teardown)."""
+        self.delay = 0.0
+        self._release.set()
+
+    # ---------------------------------------------------------------- inspection
+
+    @property
+    def sent(self) -> list[Call]:
+        """What the adapter said to anyone (auth.test, asked once at start-up, is not saying anything)."""
+        return [c for c in self.calls if c.method != "auth.test"]
+
+    def of(self, method: str, **match: Any) -> list[Call]:
+        return [c for c in self.calls if c.method == method and all(c.data.get(k) == v for k, v in match.items())]
+
+    async def wait_for(self, method: str, count: int = 1, timeout: float = 10.0, where: Callable[[Call], bool] | None = None, **match: Any) -> list[Call]:
+        """Bounded poll: the adapter answers after its ack, and the core's outbox later still."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [c for c in self.of(method, **match) if where is None or where(c)]
+            if len(found) >= count:
+                return found
+            if time.monotonic() > deadline:
+                seen = [(c.method, c.data.get("channel")) for c in self.calls]
+                raise AssertionError(f"waited {timeout}s for {count} x {method} {match}; saw {seen}")
+            await asyncio.sleep(0.02)
+
+    # ---------------------------------------------------------------- serving
+
+    async def _read(self, request: web.Request) -> dict[str, Any]:
+        raw = await request.text()
+        if request.content_type == "application/json":
+            data = json.loads(raw or "{}")
+        else:
+            data = dict(parse_qsl(raw))
+        for key in JSON_ARGS:
+            if isinstance(data.get(key), str):
+                try:
+                    data[key] = json.loads(data[key])
+                except ValueError:
+                    pass
+        return data
+
+    async def _slow(self) -> None:
+        if self.delay:
+            try:
+                await asyncio.wait_for(self._release.wait(), timeout=self.delay)
+            except asyncio.TimeoutError:
+                pass
+
+    def _failure(self, method: str) -> web.Response | None:
+        for f in self.failures:
+            if f.times > 0 and (f.method is None or f.method == method):
+                f.times -= 1
+                headers = {"Retry-After": str(f.retry_after)} if f.retry_after is not None else {}
+                error = f.error or ("ratelimited" if f.status == 429 else "fatal_error")
+                return web.json_response({"ok": False, "error": error}, status=f.status, headers=headers)
+        return None
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        data = await self._read(request)
+        self.attempts.append(method)
+        await self._slow()
+        failed = self._failure(method)
+        if failed is not None:
+            return failed
+        auth = request.headers.get("Authorization", "")
+        token = auth.removeprefix("Bearer ") or data.get("token")
+        if not token:
+            return web.json_response({"ok": False, "error": "not_authed"})
+        self.calls.append(Call(method, data, token, request.path))
+        return web.json_response(self._answer(method, data))
+
+    def _answer(self, method: str, data: dict[str, Any]) -> dict[str, Any]:
+        ts = f"1700000000.{next(self._ts):06d}"
+        channel = str(data.get("channel", ""))
+        if channel.startswith(("U", "W")):  # posting to a user id lands in the app's DM with them
+            channel = "D" + channel[1:]
+        if method == "apps.connections.open":
+            return {"ok": True, "url": f"ws://127.0.0.1:{self.server.port}/socket" if self.server else ""}
+        if method == "auth.test":
+            return {"ok": True, "user_id": "UBOT", "bot_id": "BBOT", "team_id": "T1", "user": "councilbot"}
+        if method == "chat.postMessage":
+            return {"ok": True, "channel": channel, "ts": ts, "message": {"text": data.get("text"), "ts": ts}}
+        if method == "chat.update":
+            return {"ok": True, "channel": channel, "ts": data.get("ts"), "text": data.get("text")}
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": ts}
+        if method == "conversations.open":
+            users = str(data.get("users", ""))
+            return {"ok": True, "channel": {"id": "D" + users[1:]}}
+        if method in ("views.open", "views.update", "views.push"):
+            return {"ok": True, "view": {"id": f"V{next(self._views)}", **(data.get("view") or {})}}
+        if method == "views.publish":
+            return {"ok": True, "view": {"id": f"V{next(self._views)}"}}
+        return {"ok": True}
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        """Socket Mode: say hello, push queued envelopes, record the acks (envelope_id + payload)."""
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_json({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A1"}})
+
+        async def push() -> None:
+            while True:
+                await ws.send_json(await self.envelopes.get())
+
+        pusher = asyncio.create_task(push())
+        try:
+            async for msg in ws:
+                if msg.type.name == "TEXT":
+                    self.socket_acks.append(json.loads(msg.data))
+        finally:
+            pusher.cancel()
+        return ws
+
+    async def _respond(self, request: web.Request) -> web.Response:
+        data = await self._read(request)
+        self.attempts.append("respond")
+        await self._slow()
+        failed = self._failure("respond")
+        if failed is not None:
+            return failed
+        self.calls.append(Call("respond", data, None, request.path))
+        return web.Response(text="ok")
