@@ -325,7 +325,12 @@ def teams_package(out: Path = typer.Option(..., "--out"), host: str = typer.Opti
     """Build the Teams app package zip to upload in Teams admin."""
     from adapters.teams import build_package
 
-    typer.echo(str(build_package(_settings(config), out, host)))
+    from .config import ConfigError
+
+    try:
+        typer.echo(str(build_package(_settings(config), out, host)))
+    except ConfigError as exc:
+        fail(str(exc))
 
 
 def main() -> None:

@@ -1,0 +1,115 @@
+"""Running it for years: doctor, backups, subject access and erasure, the Teams package, health and metrics."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import aiohttp
+from aiohttp.test_utils import TestServer
+
+from adapters.server import build_app
+from councilbot.app import CouncilBot
+from councilbot.config import Settings
+from councilbot.messages import Incoming
+
+CONFIG = """
+council = "castle-cary"
+data_dir = "data"
+[people]
+"slack:UCLERK" = "clerk"
+"slack:UCHAIR" = "chair"
+"slack:UCLLR" = "councillor"
+"""
+
+
+def cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "councilbot.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", "HOME": str(cwd), "COUNCILBOT_CACHE_DIR": str(cwd / ".cache"), **env})
+
+
+def test_doctor_names_what_is_missing(tmp_path: Path) -> None:
+    (tmp_path / "councilbot.toml").write_text('council = "alsager"\n[people]\n"slack:U1" = "councillor"\n')
+    out = cli("doctor", cwd=tmp_path)
+    assert out.returncode == 1
+    assert "nobody can receive reports" in out.stdout and "add a clerk or assistant_clerk" in out.stdout
+    (tmp_path / "councilbot.toml").write_text(CONFIG)
+    good = cli("doctor", cwd=tmp_path)
+    assert good.returncode == 0, good.stdout
+    assert "policy pack castle-cary" in good.stdout and "All good." in good.stdout
+
+
+def test_doctor_reports_a_bad_config_plainly(tmp_path: Path) -> None:
+    (tmp_path / "councilbot.toml").write_text('council = "alsager"\n[people]\n"U1" = "clerk"\n')
+    out = cli("doctor", cwd=tmp_path)
+    assert out.returncode == 1 and "needs its platform" in out.stdout and "Traceback" not in out.stderr
+
+
+async def _file_report(data: Path) -> str:
+    bot = CouncilBot(Settings(council="castle-cary", data_dir=data, people={"slack:UCLERK": "clerk", "slack:UCHAIR": "chair"}))
+    reply = await bot.handle(Incoming("form", "slack:UREP", name="report", values={"what": "abuse under a post", "when": "today"}))
+    bot.store.close()
+    return reply[0].fields[0].value
+
+
+async def test_backup_and_restore_round_trip(tmp_path: Path) -> None:
+    (tmp_path / "councilbot.toml").write_text(CONFIG)
+    ref = await _file_report(tmp_path / "data")
+    assert cli("backup", "b.tar.gz", cwd=tmp_path).returncode == 0
+    await _file_report(tmp_path / "data")  # a later report, not in the backup
+    restored = cli("restore", "b.tar.gz", cwd=tmp_path)
+    assert restored.returncode == 0, restored.stderr
+    bot = CouncilBot(Settings(council="castle-cary", data_dir=tmp_path / "data"))
+    assert [r["id"] for r in bot.store.all("reports")] == [ref]
+    assert (tmp_path / "data.before-restore").is_dir()  # what was there is kept aside, not lost
+    assert cli("restore", "missing.tar.gz", cwd=tmp_path).returncode == 2
+
+
+async def test_subject_access_and_erasure_from_the_command_line(tmp_path: Path) -> None:
+    (tmp_path / "councilbot.toml").write_text(CONFIG)
+    ref = await _file_report(tmp_path / "data")
+    exported = cli("export-person", "slack:UREP", cwd=tmp_path)
+    data = json.loads(exported.stdout)
+    assert data["reports"][0]["id"] == ref
+    assert "slack:UCLERK" not in exported.stdout  # other people's identifiers are redacted
+    assert cli("erase-person", "slack:UREP", cwd=tmp_path).returncode == 2  # needs --yes
+    assert cli("erase-person", "slack:UREP", "--yes", cwd=tmp_path).returncode == 0
+    assert "reports" not in json.loads(cli("export-person", "slack:UREP", cwd=tmp_path).stdout)
+
+
+def test_teams_package_is_a_zip_with_manifest_and_icons(tmp_path: Path) -> None:
+    (tmp_path / "councilbot.toml").write_text(CONFIG)
+    missing = cli("teams-package", "--out", str(tmp_path / "dist"), cwd=tmp_path)
+    assert missing.returncode == 2 and "MicrosoftAppId" in missing.stderr and "Traceback" not in missing.stderr
+    out = cli("teams-package", "--out", str(tmp_path / "dist"), "--host", "bot.example.org", cwd=tmp_path,
+              MicrosoftAppId="6f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f")
+    assert out.returncode == 0, out.stderr
+    with zipfile.ZipFile(out.stdout.strip()) as z:
+        assert {"manifest.json", "color.png", "outline.png"} <= set(z.namelist())
+        manifest = json.loads(z.read("manifest.json"))
+    assert "bot.example.org" in manifest["validDomains"]
+
+
+async def test_health_readiness_and_metrics_over_http(tmp_path: Path) -> None:
+    bot = CouncilBot(Settings(council="alsager", data_dir=tmp_path, people={"slack:UCLERK": "clerk"}))
+    server = TestServer(build_app(bot), host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(server.make_url("/healthz")) as r:
+                assert r.status == 200 and (await r.json())["status"] == "ok"
+            async with http.get(server.make_url("/readyz")) as r:
+                body = await r.json()
+                assert r.status == 200 and body["ready"] is True and body["outbox_depth"] == 0
+            await bot.handle(Incoming("form", "slack:UREP", name="report", values={"what": "x", "when": "y"}))
+            async with http.get(server.make_url("/metrics")) as r:
+                text = await r.text()
+            assert 'councilbot_requests_total{route="/readyz",status="200"}' in text
+            assert "councilbot_outbox_depth" in text and "councilbot_events_total" in text
+            async with http.post(server.make_url("/api/messages"), data=b"x" * (2 * 1024 * 1024)) as r:
+                assert r.status == 413
+    finally:
+        await server.close()
