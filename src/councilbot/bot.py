@@ -60,6 +60,7 @@ class Router:
             "reports": lambda i: reports.list_reply(self.ctx, i.user), "flag": self._flag,
             "flags": lambda i: conduct.history(self.ctx, i.user), "moderation": self._moderation,
             "people": self._people, "export": self._export, "help": self._help, "home": self._home,
+            "escalate": self._escalate_command,
         }
         self.actions: dict[str, Callable[[Incoming], list[Reply]]] = {
             "dm.check": self._dm_check, "dm.ask": self._dm_ask,
@@ -159,7 +160,7 @@ class Router:
         return [Reply(text="", form=suggestions.form(self.ctx, {"text": incoming.text.strip()} if incoming.text.strip() else None))]
 
     def _revise(self, incoming: Incoming) -> list[Reply]:
-        record = suggestions._own(self.ctx, incoming.user, incoming.value)
+        record = suggestions.own(self.ctx, incoming.user, incoming.value)
         return [Reply(text="", form=suggestions.form(self.ctx, record, context=record["id"]))]
 
     def _comment(self, incoming: Incoming, action: str) -> list[Reply]:
@@ -171,6 +172,13 @@ class Router:
             raise Refused("Only the Clerk and the approvers named in the policy can decide on suggested posts."
                           if needed != "escalate" else "Escalation is not part of this council's policy, or not yours to make.")
         return [Reply(text="", form=suggestions.comment_form(action, incoming.value))]
+
+    def _escalate_command(self, incoming: Incoming) -> list[Reply]:
+        """'escalate S-2026-0007 why': an approver who disagrees with a decision already taken."""
+        sid, _, why = incoming.text.strip().partition(" ")
+        if not sid:
+            return [Reply(text="Usage: escalate S-2026-0007 what the moderators disagree on", title="Escalate to the Chair")]
+        return suggestions.escalate(self.ctx, incoming.user, sid, why)
 
     def _decision(self, incoming: Incoming) -> list[Reply]:
         action, _, sid = incoming.value.partition(":")
@@ -240,6 +248,8 @@ class Router:
             lines.append("• /suggest: suggest a post for the council's pages.")
         if can(incoming.user, "approve") or can(incoming.user, "settle"):
             lines.append("• pending: suggestions waiting for a decision; export [csv|json]: approved posts.")
+        if can(incoming.user, "escalate"):
+            lines.append("• escalate S-… why: hand a disputed suggestion to the Chair of the Council, whose decision is final.")
         if can(incoming.user, "read_reports"):
             lines.append("• reports: the reports sent to you, with what is overdue.")
         if can(incoming.user, "flag"):
@@ -257,7 +267,7 @@ class Router:
         mine = suggestions.mine(self.ctx, user)
         own_reports = self.ctx.store.find("reports", lambda r: r["reporter"] == user)
         fields = [Field(f"Suggestion {s['id']}", s["status"].replace("_", " ")) for s in mine[-10:]]
-        fields += [Field(f"Report {r['id']}", reports._status(r)) for r in own_reports[-10:]]
+        fields += [Field(f"Report {r['id']}", reports.status_text(r)) for r in own_reports[-10:]]
         out.append(Reply(title="Your items", text="Your suggestions and reports." if fields else "You have no suggestions or reports yet.", fields=tuple(fields)))
         if self.ctx.people.can(user, "approve") or self.ctx.people.can(user, "settle"):
             waiting = self.ctx.store.find("suggestions", lambda s: s["status"] in {"pending", "escalated"})

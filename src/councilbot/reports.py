@@ -148,7 +148,7 @@ def recipient_view(ctx: Ctx, record: dict[str, Any]) -> Reply:
         Field("Where", f"{record['platform']} {record['link']}".strip()),
         Field("When", record["when"]),
         Field("From", record["who"] or "not known"),
-        Field("Status", _status(record)),
+        Field("Status", status_text(record)),
         Field("Acknowledge by", clock.human(record["due"])),
     ]
     if record["evidence"]:
@@ -168,7 +168,7 @@ def recipient_view(ctx: Ctx, record: dict[str, Any]) -> Reply:
     return Reply(text=text, title=title, tone="danger" if record["urgent"] else "info", fields=tuple(fields), buttons=tuple(buttons))
 
 
-def _status(record: dict[str, Any]) -> str:
+def status_text(record: dict[str, Any]) -> str:
     if record["status"] == "closed":
         return f"closed: {record['outcome']}"
     if record["status"] == "acknowledged":
@@ -201,7 +201,7 @@ def view(ctx: Ctx, user: str, ref: str) -> list[Reply]:
     if user in record["recipients"]:
         ctx.audit.record(user, "report.read", record["id"])
         return [recipient_view(ctx, record)]
-    return [Reply(text=f"Status: {_status(record)}", title=f"Your report {record['id']}",
+    return [Reply(text=f"Status: {status_text(record)}", title=f"Your report {record['id']}",
                   fields=(Field("Filed", clock.human(record["created"])),))]
 
 
@@ -254,11 +254,11 @@ def for_recipient(ctx: Ctx, user: str) -> list[dict[str, Any]]:
 def list_reply(ctx: Ctx, user: str) -> list[Reply]:
     mine = ctx.store.find("reports", lambda r: r["reporter"] == user)
     theirs = [r for r in for_recipient(ctx, user) if r["status"] != "closed"]
-    fields = [Field(r["id"] + (" URGENT" if r["urgent"] else ""), f"{_status(r)}; filed {clock.human(r['created'])}") for r in theirs]
-    fields += [Field(f"{r['id']} (yours)", _status(r)) for r in mine if r not in theirs]
+    fields = [Field(r["id"] + (" URGENT" if r["urgent"] else ""), f"{status_text(r)}; filed {clock.human(r['created'])}") for r in theirs]
+    fields += [Field(f"{r['id']} (yours)", status_text(r)) for r in mine if r not in theirs]
     if not fields:
         return [Reply(text="No reports to show.", title="Reports")]
-    overdue = sum(1 for r in theirs if "OVERDUE" in _status(r))
+    overdue = sum(1 for r in theirs if "OVERDUE" in status_text(r))
     text = f"{len(theirs)} open report(s) for you" + (f", {overdue} overdue for acknowledgement." if overdue else ".")
     return [Reply(text=text, title="Reports", fields=tuple(fields),
                   buttons=tuple(Button("report.view", f"Open {r['id']}", r["id"]) for r in theirs[:5]))]

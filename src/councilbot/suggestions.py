@@ -80,7 +80,7 @@ def submit(ctx: Ctx, user: str, values: dict[str, Any], revising: str = "") -> l
     fields = {"text": text, "platforms": platforms, "category": category, "has_image": bool_value(values, "has_image"),
               "verdict": verdict.value, "findings": _findings(results)}
     if revising:
-        record = _own(ctx, user, revising)
+        record = own(ctx, user, revising)
         if record["status"] not in {"changes_requested", "returned"}:
             raise Refused(f"{record['id']} is {record['status'].replace('_', ' ')} and cannot be revised now.")
         record = ctx.store.update("suggestions", record["id"], {**fields, "version": record["version"] + 1})
@@ -99,14 +99,14 @@ def submit(ctx: Ctx, user: str, values: dict[str, Any], revising: str = "") -> l
 
 def forward(ctx: Ctx, user: str, sid: str) -> list[Reply]:
     """The author asks the Clerk to look at a draft the checker would block."""
-    record = _own(ctx, user, sid)
+    record = own(ctx, user, sid)
     if record["status"] != "returned":
         return [Reply(text=f"{record['id']} is already with the Clerk.")]
     ctx.audit.record(user, "suggestion.forwarded", record["id"])
     return [_to_clerk(ctx, record, forced=True)]
 
 
-def _own(ctx: Ctx, user: str, sid: str) -> dict[str, Any]:
+def own(ctx: Ctx, user: str, sid: str) -> dict[str, Any]:
     record = ctx.store.get("suggestions", sid.strip().upper())
     if record is None or record["submitter"] != user:
         raise Refused(f"There is no suggestion {sid.strip()} of yours.")
@@ -223,16 +223,31 @@ def _told(ctx: Ctx, record: dict[str, Any], entry: dict[str, Any]) -> Reply:
     return Reply(title=f"Suggestion {record['id']} {verb}", text=text, tone="ok" if verb == "approved" else "caution", buttons=buttons)
 
 
+def _escalatable(record: dict[str, Any]) -> bool:
+    if record["status"] == "pending":
+        return True
+    return record["status"] in DECIDED and not any(d.get("final") for d in record["decisions"])
+
+
 def escalate(ctx: Ctx, user: str, sid: str, comment: str) -> list[Reply]:
     """Castle Cary: moderators who disagree hand the decision to the Chair of the Council."""
     if not ctx.people.can(user, "escalate"):
         raise Refused("Escalation is not part of this council's policy, or not yours to make.")
     record = ctx.store.get("suggestions", sid.strip().upper())
-    if record is None or record["status"] != "pending":
-        raise Refused("Only a suggestion waiting for a decision can be escalated.")
+    if record is None or not _escalatable(record):
+        raise Refused("Only a suggestion waiting for a decision, or decided by a moderator and not yet by the Chair, can be escalated.")
+    if not comment.strip():
+        raise BadInput("Please say what the moderators disagree on.", "comment")
+    # A decision already taken is kept in the record; the Chair's decision will be final.
+    was_decided = record["status"] in DECIDED
     record = ctx.store.update("suggestions", record["id"], {"status": "escalated", "escalated_by": user, "escalation_note": comment.strip()[:2000]})
     ctx.audit.record(user, "suggestion.escalated", record["id"])
     ctx.outbox.update_card(f"{record['id']}:escalated", f"suggestion:{record['id']}", card(ctx, record))
+    if was_decided:
+        ctx.outbox.send(f"{record['id']}:told-escalated", record["submitter"], Reply(
+            title=f"Suggestion {record['id']} referred to the Chair",
+            text="The moderators disagree about your suggested post, so the Chair of the Council will decide; "
+                 "the Chair's decision is final. Please wait for it before anything is published.", tone="caution"))
     for chair in ctx.people.with_roles(ctx.pack.roles.settle_disagreements):
         ctx.outbox.send(f"{record['id']}:escalated:{chair}", chair, Reply(
             title=f"Your decision is needed: {record['id']}",

@@ -337,3 +337,24 @@ async def test_export_csv_and_json_of_approved_posts(tmp_path, make_bot, clock):
     assert refused(await command(bot, COUNCILLOR, "export"))
     exports = [d for d in bot.store.all("audit") if d["action"] == "suggestions.exported"]
     assert [(d["actor"], d["format"]) for d in exports] == [(CLERK, "json"), (CLERK, "csv")]
+
+
+async def test_castle_cary_a_moderator_who_disagrees_with_a_decision_escalates_it(tmp_path, make_bot):
+    bot = make_bot(tmp_path, council="castle-cary")
+    rec = notifier(bot)
+    sid = one(await submit(bot, COUNCILLOR, "suggest", {"text": CLEAN_POST, "platforms": ["facebook"], "category": "event"})).title.split()[1]
+    one(await submit(bot, CLERK, "decision", {"comment": "Not this month."}, value=f"reject:{sid}"))
+    # Another moderator disagrees and hands it to the Chair, with a reason.
+    assert "what the moderators disagree on" in one(await command(bot, MODERATOR, "escalate", sid)).text
+    assert bot.store.get("suggestions", sid)["status"] == "rejected"
+    one(await command(bot, MODERATOR, "escalate", f"{sid} The event is council-run; it should go out."))
+    record = bot.store.get("suggestions", sid)
+    assert record["status"] == "escalated" and record["decisions"][0]["decision"] == "rejected"
+    await bot.outbox.drain()
+    assert any("referred to the Chair" in r.title for r in rec.to(COUNCILLOR))
+    # The clerk cannot re-decide; the Chair's decision is final and cannot be escalated again.
+    assert refused(await press(bot, CLERK, "suggestion.approve", sid))
+    one(await press(bot, CHAIR, "suggestion.approve", sid))
+    final = bot.store.get("suggestions", sid)
+    assert final["status"] == "approved" and final["decisions"][-1]["final"] is True
+    assert refused(await command(bot, MODERATOR, "escalate", f"{sid} still disagree"))
