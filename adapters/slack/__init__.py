@@ -4,13 +4,19 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import logging
+import time
 from typing import TYPE_CHECKING
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.request.async_request import AsyncBoltRequest
 
 from councilbot.config import ConfigError
 
+from . import inbound
 from .app import SlackAdapter
 from .lane import RESPONDED
 from .notifier import SlackNotifier
@@ -20,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ADAPTER_KEY", "PATH", "SlackAdapter", "SlackNotifier", "mount", "run_socket_mode"]
 
+log = logging.getLogger(__name__)
 PATH = "/slack/events"
 ADAPTER_KEY = web.AppKey("slack_adapter", SlackAdapter)
 
@@ -30,14 +37,49 @@ def mount(web_app: web.Application, bot: CouncilBot) -> None:
     The bot's lifecycle (``start``/``stop``) stays with the caller; on the web app's cleanup
     the adapter lets replies in flight finish."""
     adapter = SlackAdapter(bot, bot.settings, http=True)
+    secret = bot.settings.slack.signing_secret
+    key = (secret.get_secret_value() if secret else "").encode()
+
+    def signed(raw: bytes, request: web.Request) -> bool:
+        """Slack's v0 signature over the raw bytes, within five minutes (slack_sdk's verifier
+        decodes the body first, so it cannot vouch for a signed body that is not UTF-8)."""
+        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        signature = request.headers.get("X-Slack-Signature", "")
+        try:
+            if abs(time.time() - int(timestamp)) > 5 * 60:
+                return False
+        except ValueError:
+            return False
+        digest = hmac.new(key, f"v0:{timestamp}:".encode() + raw, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(f"v0={digest}".encode(), signature.encode("utf-8", "surrogateescape"))
 
     async def slack_events(request: web.Request) -> web.StreamResponse:
-        # Same translation as bolt's aiohttp adapter: bolt verifies the signature and answers 401
-        # to a bad or stale one before any listener sees the request.
+        # Bolt verifies the signature too, but only after parsing the body, and its parsing
+        # assumes Slack's shapes: so the signature is checked here first, on the raw bytes (401),
+        # then the body's shape (400), and only a signed, well-formed request reaches bolt.
+        raw = await request.read()
+        body: dict[str, object] | None = None
+        problem = ""
+        try:
+            body = inbound.parse_request(raw, request.headers.get("Content-Type"))
+        except inbound.Malformed as exc:
+            problem = str(exc)
+        # Slack's SSL check carries no signature; bolt answers it (200) and does nothing else.
+        if not signed(raw, request) and not (body is not None and body.get("ssl_check") == "1"):
+            return web.json_response({"error": "invalid request"}, status=401)
+        if body is None:
+            log.warning("slack request refused: %s", problem)
+            return web.json_response({"error": f"malformed request: {problem}"}, status=400)
+        try:  # bolt parses the body again here, and reads its context out of it
+            bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), query=request.query_string,
+                                            headers=request.headers)  # type: ignore[arg-type]
+        except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:  # a shape parse_request let by
+            log.warning("slack request refused by bolt's parser: %s: %s", exc.__class__.__name__, exc)
+            return web.json_response({"error": "malformed request"}, status=400)
         responded = asyncio.Event()
         token = RESPONDED.set(responded)
         try:
-            response = await to_aiohttp_response(await adapter.app.async_dispatch(await to_bolt_request(request)))
+            response = await to_aiohttp_response(await adapter.app.async_dispatch(bolt_request))
             # Write the ack now; the core's work queued by the listener waits for this.
             await response.prepare(request)
             await response.write_eof()

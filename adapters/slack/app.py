@@ -305,6 +305,9 @@ class SlackAdapter:
         if follow is not None and follow.form is not None:  # the core asks for more: swap the modal
             await ack(response_action="update", view=blocks.form_view(follow.form))
             replies = [r for r in replies if r is not follow]
+        elif replies:
+            # Buttons cannot work in a modal that has no submit; they follow in the DM below.
+            await ack(response_action="update", view=blocks.result_view(replies))
         else:
             await ack()
         if replies:

@@ -265,6 +265,19 @@ def form_view(form: Form) -> dict[str, Any]:
     }
 
 
+def result_view(replies: Sequence[Reply]) -> dict[str, Any]:
+    """The modal after a successful submission shows the answer itself (a report's reference, a
+    suggestion's receipt) inside the HTTP response, so the person is told even if a DM is delayed."""
+    blocks: list[dict[str, Any]] = []
+    for i, reply in enumerate(replies):
+        if i:
+            blocks.append({"type": "divider"})
+        blocks.extend(reply_blocks(Reply(text=reply.text, title=reply.title, tone=reply.tone, fields=reply.fields,
+                                         footer=reply.footer), limit=MAX_VIEW_BLOCKS))
+    return {"type": "modal", "title": plain("Done", MAX_MODAL_TITLE), "close": plain("Close", MAX_MODAL_TITLE),
+            "blocks": blocks[:MAX_VIEW_BLOCKS] or [{"type": "section", "text": plain("Done.")}]}
+
+
 def _option(value: str, label: str) -> dict[str, Any]:
     return {"text": plain(label, MAX_OPTION_TEXT), "value": value[:MAX_OPTION_VALUE]}
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 import re
 from typing import Any, Mapping, Sequence
+from urllib.parse import parse_qsl
 
 from councilbot.messages import Incoming, Reply
 
+from .. import shapes
+from ..shapes import NULL, Each
 from .blocks import EVIDENCE_BLOCK
 
 PREFIX = "slack:"
@@ -18,6 +21,88 @@ ADMIN = "councilbot"
 # Message subtypes that are a person writing; every other subtype (bot_message, message_changed,
 # message_deleted, channel_join, ...) is Slack or an app talking and is ignored.
 PERSON_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
+
+
+# ---------------------------------------------------------------- is it a request Slack would send?
+
+
+class Malformed(ValueError):
+    """A signed request whose body is not the shape Slack sends. Answered 400 before bolt or a
+    listener reads it: bolt's own parsing and matching assume Slack's shapes and raise otherwise."""
+
+
+_USER = {"id": str, "name": str, "username": str, "team_id": str}
+_PLACE = {"id": str, "name": str, "domain": str, "enterprise_id": (str, NULL)}
+_STATE = {"type": str, "value": (str, NULL), "selected_option": ({"value": str}, NULL),
+          "selected_options": [{"value": str}], "selected_date": (str, NULL),
+          "files": [{"permalink": (str, NULL), "url_private": (str, NULL)}]}
+_VIEW = {"id": str, "hash": str, "type": str, "callback_id": str, "private_metadata": str, "team_id": (str, NULL),
+         "app_installed_team_id": (str, NULL), "blocks": list, "state": {"values": Each(Each(_STATE))}}
+_MESSAGE = {"type": str, "ts": str, "thread_ts": str, "text": str, "user": str, "bot_id": (str, NULL)}
+_EVENT = {"type": str, "user": (str, _USER), "text": str, "channel": (str, _PLACE), "channel_type": str,
+          "subtype": (str, NULL), "bot_id": (str, NULL), "bot_profile": (dict, NULL), "tab": str, "ts": str,
+          "event_ts": str, "thread_ts": str, "team": str, "user_team": str, "message": dict,
+          "previous_message": dict, "item": dict, "assistant_thread": dict, "inputs": dict,
+          "function_execution_id": str, "bot_access_token": str}
+_BODY = {
+    "type": str, "token": str, "team_id": (str, NULL), "enterprise_id": (str, NULL), "api_app_id": str,
+    "event_id": str, "event_time": (int, float), "enterprise": (_PLACE, NULL), "team": (_PLACE, NULL),
+    "user": _USER, "user_id": str, "user_name": str, "channel": (_PLACE, NULL), "channel_id": str,
+    "authorizations": [{"enterprise_id": (str, NULL), "team_id": (str, NULL), "user_id": str,
+                        "is_bot": bool, "is_enterprise_install": bool}],
+    "is_enterprise_install": (bool, str), "is_ext_shared_channel": bool, "event": _EVENT,
+    "actions": [{"action_id": str, "block_id": str, "value": str, "type": str}], "view": _VIEW,
+    "message": _MESSAGE, "previous_message": dict, "item": dict, "assistant_thread": dict, "function_data": dict,
+    "container": dict, "callback_id": str, "action_id": str, "trigger_id": str, "response_url": str,
+    "response_urls": [{"response_url": str, "block_id": str, "action_id": str, "channel_id": str}], "command": str, "text": str, "thread_ts": str, "challenge": str,
+    "function_execution_id": str, "bot_access_token": str,
+}
+# What each kind of request cannot do without (bolt indexes these directly).
+_INTERACTIVE = ("block_actions", "view_submission", "view_closed", "shortcut", "message_action")
+
+
+def parse_request(raw: bytes, content_type: str | None) -> dict[str, Any]:
+    """The body as bolt will parse it (same rules), checked to be the shape Slack sends:
+    UTF-8, an object, each field bolt or a listener reads of the right type, and what each kind
+    of request needs present. Raises ``Malformed`` saying what is wrong."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Malformed("the body is not UTF-8") from None
+    if not text:
+        return {}
+    try:
+        if (content_type or "").split(";")[0] == "application/json" or text.startswith("{"):
+            body: Any = json.loads(text)
+        elif "payload" in text:
+            payload = dict(parse_qsl(text, keep_blank_values=True)).get("payload")
+            body = json.loads(payload) if payload is not None else {}
+        else:
+            body = dict(parse_qsl(text, keep_blank_values=True))
+    except (ValueError, RecursionError) as exc:  # bad JSON (or nested past Python's limit)
+        raise Malformed(f"the body cannot be parsed ({exc.__class__.__name__})") from None
+    problem = shapes.problem(body, _BODY)
+    if problem:
+        raise Malformed(problem)
+    kind = body.get("type")
+    if kind == "event_callback" and not isinstance((body.get("event") or {}).get("type"), str):
+        raise Malformed("an event_callback without event.type")
+    if kind in _INTERACTIVE and not (body.get("user") or {}).get("id"):
+        raise Malformed(f"a {kind} without user.id")
+    if kind == "block_actions" and not body.get("actions"):
+        raise Malformed("a block_actions without actions")
+    if kind == "block_actions" and not all(isinstance(a.get("action_id"), str) for a in body["actions"]):
+        raise Malformed("a block_actions action without action_id")
+    if kind in ("view_submission", "view_closed") and not all(isinstance((body.get("view") or {}).get(k), str) for k in ("callback_id", "type")):
+        raise Malformed(f"a {kind} without view.callback_id and view.type")
+    if kind in ("shortcut", "message_action", "interactive_message", "dialog_submission", "dialog_cancellation",
+                "dialog_suggestion", "workflow_step_edit") and not isinstance(body.get("callback_id"), str):
+        raise Malformed(f"a {kind} without callback_id")
+    if kind == "block_suggestion" and not isinstance(body.get("action_id"), str):
+        raise Malformed("a block_suggestion without action_id")
+    if "command" in body and not body.get("user_id"):
+        raise Malformed("a slash command without user_id")
+    return dict(body)
 
 
 def user_id(slack_user: str) -> str:
@@ -123,6 +208,8 @@ def form_metadata(view: Mapping[str, Any]) -> tuple[str, str]:
         meta = json.loads(view.get("private_metadata") or "{}")
     except ValueError:
         meta = {}
+    if not isinstance(meta, dict):  # not metadata we wrote
+        meta = {}
     return str(meta.get("name", "")), str(meta.get("context", ""))
 
 
@@ -132,7 +219,7 @@ def read_value(kind: str, state: Mapping[str, Any]) -> Any:
     if kind == "toggle":
         return bool(state.get("selected_options"))
     if kind == "multiselect":
-        return [o["value"] for o in state.get("selected_options") or []]
+        return [o["value"] for o in state.get("selected_options") or [] if isinstance(o.get("value"), str)]
     if kind == "select":
         return ((state.get("selected_option") or {}).get("value")) or ""
     if kind == "date":

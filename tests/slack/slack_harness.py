@@ -119,35 +119,40 @@ class SlackClient:
 
     async def submit(self, view: dict[str, Any], answers: dict[str, Any], user: str = "UCLLR", **kw: Any) -> Answer:
         """A view_submission for a modal we opened, with ``answers`` typed in (by input name)."""
-        values: dict[str, Any] = {}
-        for block in view["blocks"]:
-            if block.get("type") != "input":
-                continue
-            element = block["element"]
-            answer = answers.get(block["block_id"])
-            state: dict[str, Any] = {"type": element["type"]}
-            if element["type"] == "plain_text_input":
-                state["value"] = answer
-            elif element["type"] == "static_select":
-                state["selected_option"] = next((o for o in element["options"] if o["value"] == answer), None)
-            elif element["type"] in ("checkboxes", "multi_static_select"):
-                wanted = [answer] if isinstance(answer, str) else list(answer or [])
-                if answer is True:
-                    wanted = [element["options"][0]["value"]]
-                state["selected_options"] = [o for o in element["options"] if o["value"] in wanted]
-            elif element["type"] == "datepicker":
-                state["selected_date"] = answer
-            elif element["type"] == "file_input":
-                state["files"] = answer or []
-            values[block["block_id"]] = {element["action_id"]: state}
-        payload = {
-            "type": "view_submission", "team": {"id": "T1", "domain": "alsager"},
-            "user": {"id": user, "username": user.lower(), "name": user.lower()}, "api_app_id": "A1",
-            "trigger_id": f"trigger.sub.{next(_ids)}",
-            "view": {**view, "id": view.get("id", "V1"), "hash": "h1", "state": {"values": values}},
-            "response_urls": [],
-        }
-        return await self.interact(payload, **kw)
+        return await self.interact(submission(view, answers, user), **kw)
+
+
+def submission(view: dict[str, Any], answers: dict[str, Any], user: str = "UCLLR") -> dict[str, Any]:
+    """The view_submission payload Slack sends for ``view`` with ``answers`` typed in (by input
+    name). Build it once and post it twice to play a submission Slack delivers twice."""
+    values: dict[str, Any] = {}
+    for block in view["blocks"]:
+        if block.get("type") != "input":
+            continue
+        element = block["element"]
+        answer = answers.get(block["block_id"])
+        state: dict[str, Any] = {"type": element["type"]}
+        if element["type"] == "plain_text_input":
+            state["value"] = answer
+        elif element["type"] == "static_select":
+            state["selected_option"] = next((o for o in element["options"] if o["value"] == answer), None)
+        elif element["type"] in ("checkboxes", "multi_static_select"):
+            wanted = [answer] if isinstance(answer, str) else list(answer or [])
+            if answer is True:
+                wanted = [element["options"][0]["value"]]
+            state["selected_options"] = [o for o in element["options"] if o["value"] in wanted]
+        elif element["type"] == "datepicker":
+            state["selected_date"] = answer
+        elif element["type"] == "file_input":
+            state["files"] = answer or []
+        values[block["block_id"]] = {element["action_id"]: state}
+    return {
+        "type": "view_submission", "team": {"id": "T1", "domain": "alsager"},
+        "user": {"id": user, "username": user.lower(), "name": user.lower()}, "api_app_id": "A1",
+        "trigger_id": f"trigger.sub.{next(_ids)}",
+        "view": {**view, "id": view.get("id", "V1"), "hash": view.get("hash", "h1"), "state": {"values": values}},
+        "response_urls": [],
+    }
 
 
 @dataclass

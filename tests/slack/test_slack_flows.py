@@ -3,6 +3,8 @@ form validation, and delivery through a Web API that fails before it succeeds.""
 
 from __future__ import annotations
 
+import json
+
 import asyncio
 from typing import Any
 
@@ -35,8 +37,11 @@ async def test_report_modal_submission_receipt_and_clerk_notice(harness: Harness
         "evidence": "https://facebook.com/x/1",
         "evidence_files": [{"id": "F1", "name": "shot.png", "permalink": "https://alsager.slack.com/files/UCLLR/F1/shot.png"}],
     }, user="UCLLR")
-    assert answer.status == 200 and answer.text in ("", "{}")  # the modal closes
-    # The receipt: a DM to the reporter.
+    # The modal itself now shows the receipt with the reference, inside the HTTP response.
+    shown = json.loads(answer.text)
+    assert answer.status == 200 and shown["response_action"] == "update"
+    assert "R-2026-0001" in json.dumps(shown["view"]) and "submit" not in shown["view"]
+    # The receipt also arrives as a DM to the reporter, to keep.
     receipt = await harness.fake.wait_for("chat.postMessage", channel="UCLLR")
     assert "received" in texts(receipt[0].data)
     [record] = harness.bot.store.all("reports")
