@@ -6,7 +6,7 @@ import asyncio
 import logging
 from typing import Any
 
-from . import metrics, reports, suggestions, toxicity
+from . import clock, metrics, reports, suggestions, toxicity
 from .audit import Audit
 from .bot import Router
 from .config import Settings
@@ -67,7 +67,14 @@ class CouncilBot:
             suggestions.queue_card(self.ctx, record)
 
     def housekeeping(self) -> dict[str, Any]:
-        return {"overdue_reminded": reports.remind_overdue(self.ctx), "purged": reports.purge_closed(self.ctx)}
+        return {"overdue_reminded": reports.remind_overdue(self.ctx), "purged": reports.purge_closed(self.ctx),
+                "drafts_expired": self._expire_drafts()}
+
+    def _expire_drafts(self) -> int:
+        """Messages waiting for "check or look up?" are kept a day at most."""
+        cutoff = clock.now().timestamp() - 86400
+        old = self.store.find("drafts", lambda d: clock.parse(d.get("at", "1970-01-01T00:00:00+00:00")).timestamp() < cutoff)
+        return sum(self.store.delete("drafts", d["id"]) for d in old)
 
     async def _housekeeping_loop(self) -> None:
         while True:

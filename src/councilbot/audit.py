@@ -19,6 +19,3 @@ class Audit:
             {"id": uuid.uuid4().hex, "at": clock.iso(clock.now()), "actor": actor, "action": action,
              "subject": subject, **detail},
         )
-
-    def about(self, subject: str) -> list[dict[str, Any]]:
-        return sorted(self.store.find("audit", lambda d: d.get("subject") == subject), key=lambda d: d["at"])

@@ -7,9 +7,10 @@ import re
 import uuid
 from typing import Any, Callable
 
-from . import conduct, metrics, moderation, reports, suggestions
+from . import clock, conduct, metrics, moderation, reports, suggestions
 from .checker import Draft, DraftError, check
-from .context import BadInput, Ctx, Refused
+from .context import Ctx
+from .errors import BadInput, Refused
 from .kinds import Role
 from .lookup import ask
 from .messages import Button, Field, Form, Incoming, Input, Reply
@@ -116,14 +117,16 @@ class Router:
         if kind is False:
             return self._check_text(incoming.user, _DRAFT_PREFIX.sub("", text))
         draft_id = uuid.uuid4().hex[:12]
-        self.ctx.store.insert("drafts", {"id": draft_id, "user": incoming.user, "text": text})
+        self.ctx.store.insert("drafts", {"id": draft_id, "user": incoming.user, "text": text, "at": clock.iso(clock.now())})
         return [Reply(text="Is this a post you want checked, or a question about the policy?", buttons=(
             Button("dm.check", "Check it as a post", draft_id, "primary"), Button("dm.ask", "Look it up in the policy", draft_id)))]
 
     def _pending_draft(self, incoming: Incoming) -> str:
+        """The text of an ambiguous message, used once: it is deleted as soon as the person chooses."""
         doc = self.ctx.store.get("drafts", incoming.value)
         if doc is None or doc["user"] != incoming.user:
             raise Refused("That message has expired; please send it again.")
+        self.ctx.store.delete("drafts", doc["id"])
         return str(doc["text"])
 
     def _dm_check(self, incoming: Incoming) -> list[Reply]:
@@ -155,8 +158,7 @@ class Router:
     # Workflows that open forms.
 
     def _suggest(self, incoming: Incoming) -> list[Reply]:
-        if not self.ctx.people.can(incoming.user, "suggest"):
-            raise Refused("Only councillors and council staff can suggest posts. You can still check a draft with /checkpost.")
+        self.ctx.people.require(incoming.user, "suggest")
         return [Reply(text="", form=suggestions.form(self.ctx, {"text": incoming.text.strip()} if incoming.text.strip() else None))]
 
     def _revise(self, incoming: Incoming) -> list[Reply]:
@@ -196,45 +198,56 @@ class Router:
         return [Reply(text="", form=Form(name=name, title=title, context=incoming.value, inputs=(Input(field, label, "multiline", max_length=3000),)))]
 
     def _flag(self, incoming: Incoming) -> list[Reply]:
-        if not self.ctx.people.can(incoming.user, "flag"):
-            raise Refused("Sorry, only the Clerk, the moderators and the Chair can flag posts for the Code of Conduct. "
-                          "If a post worries you, please tell the Clerk.")
+        self.ctx.people.require(incoming.user, "flag")
         values = dict(incoming.values)
         return [Reply(text="", form=conduct.form(str(values.get("author", "")), incoming.text or str(values.get("text", "")),
                                                  str(values.get("link", ""))))]
 
     def _moderation(self, incoming: Incoming) -> list[Reply]:
-        if not self.ctx.people.can(incoming.user, "moderate"):
-            raise Refused("Only moderators can record moderation actions.")
+        self.ctx.people.require(incoming.user, "moderate")
         return [Reply(text="", form=moderation.form())]
 
     def _export(self, incoming: Incoming) -> list[Reply]:
-        if not self.ctx.people.can(incoming.user, "export"):
-            raise Refused("Only the Clerk and the approvers can export approved posts.")
+        self.ctx.people.require(incoming.user, "export")
         fmt = "json" if "json" in incoming.text.lower() else "csv"
         self.ctx.audit.record(incoming.user, "suggestions.exported", "suggestions", format=fmt)
         return [Reply(title=f"Approved posts ({fmt.upper()})", text=suggestions.export(self.ctx, fmt))]
 
     def _people(self, incoming: Incoming) -> list[Reply]:
-        if not self.ctx.people.can(incoming.user, "manage_people"):
-            raise Refused("Only the Clerk can see and change who is who.")
+        self.ctx.people.require(incoming.user, "manage_people")
         words = incoming.text.split()
         if len(words) >= 3 and words[0] == "add":
             try:
                 role = Role(words[2])
             except ValueError:
                 raise BadInput(f"Unknown role {words[2]!r}; one of: {', '.join(r.value for r in Role)}.") from None
-            if ":" not in words[1]:
-                raise BadInput("Give the person's chat id with its platform, like slack:U123.")
+            self._check_person_id(words[1])
+            self._guard_chain(words[1], role)
             self.ctx.people.set(words[1], role, " ".join(words[3:]) or None)
             self.ctx.audit.record(incoming.user, "people.added", words[1], role=role.value)
             return [Reply(text=f"{words[1]} is now {role.value.replace('_', ' ')}.", tone="ok")]
         if len(words) == 2 and words[0] == "remove":
+            self._guard_chain(words[1], None)
             self.ctx.people.set(words[1], None)
             self.ctx.audit.record(incoming.user, "people.removed", words[1])
             return [Reply(text=f"{words[1]} no longer has a role.", tone="ok")]
         fields = tuple(Field(self.ctx.people.name(u), f"{u} \u2014 {r.value.replace('_', ' ')}") for u, r in sorted(self.ctx.people.everyone().items()))
         return [Reply(title="People", text="Add with: people add slack:U123 councillor Jane Smith; remove with: people remove slack:U123", fields=fields)]
+
+    def _check_person_id(self, person: str) -> None:
+        platform, _, rest = person.partition(":")
+        known = set(self.ctx.outbox.notifiers)
+        if not rest or (known and platform not in known):
+            raise BadInput(f"Give the person's chat id with its platform, like {next(iter(sorted(known)), 'slack')}:U123.")
+
+    def _guard_chain(self, person: str, role: Role | None) -> None:
+        """Who receives reports about the Clerk, and who settles disputes, is set in the config file,
+        not from chat: otherwise the Clerk could route reports about themselves to themselves."""
+        guarded = set(self.ctx.pack.roles.report_fallback) | set(self.ctx.pack.roles.settle_disagreements)
+        current = self.ctx.people.role(person)
+        if (role in guarded) or (current in guarded):
+            raise Refused("The Chair and anyone who settles disagreements or receives reports about the Clerk are set "
+                          "in the config file by the council's operator, not from chat.")
 
     def _help(self, incoming: Incoming) -> list[Reply]:
         lines = [

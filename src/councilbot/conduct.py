@@ -7,7 +7,8 @@ from typing import Any
 
 from . import clock
 from .checker import Draft, check
-from .context import BadInput, Ctx, Refused, reference, text_value
+from .context import Ctx, insert_numbered, text_value
+from .errors import BadInput
 from .messages import Field, Form, Input, Reply
 
 
@@ -21,11 +22,11 @@ def form(author: str = "", text: str = "", link: str = "") -> Form:
 
 
 def flag(ctx: Ctx, user: str, values: dict[str, Any]) -> list[Reply]:
-    if not ctx.people.can(user, "flag"):
-        raise Refused("Only the Clerk, the moderators and the Chair can flag posts for the Code of Conduct. "
-                      "If a post worries you, please tell the Clerk.")
+    ctx.people.require(user, "flag")
     author = text_value(values, "author", label="whose post it is", limit=200)
-    if ":" not in author:
+    platform, _, rest = author.partition(":")
+    known = set(ctx.outbox.notifiers)
+    if not rest or (known and platform not in known):
         raise BadInput("Give the author's chat id with its platform, like slack:U123 or teams:<id>.", "author")
     if author == user:
         raise BadInput("You cannot flag your own post; run /checkpost on it instead.", "author")
@@ -36,10 +37,10 @@ def flag(ctx: Ctx, user: str, values: dict[str, Any]) -> list[Reply]:
         raise BadInput("Paste the post or give a link to it.", "text")
     result = check(Draft(text, "personal", "facebook", role=_role(ctx, author)), ctx.pack) if text else None
     findings = [f for f in result.findings] if result else []
-    fid = reference(ctx, "F")
-    record = {"id": fid, "author": author, "flagged_by": user, "at": clock.iso(clock.now()), "text": text, "link": link,
+    record: dict[str, Any] = {"author": author, "flagged_by": user, "at": clock.iso(clock.now()), "text": text, "link": link,
               "note": note, "kinds": [f.kind for f in findings], "clauses": [f.clause for f in findings if f.clause]}
-    ctx.store.insert("flags", record)
+    record = insert_numbered(ctx, "flags", "F", record)
+    fid = record["id"]
     ctx.audit.record(user, "conduct.flagged", fid, author=author)
     ctx.outbox.send(f"{fid}:reminder", author, reminder(ctx, record, findings))
     earlier = len(ctx.store.find("flags", lambda f: f["author"] == author)) - 1
@@ -69,8 +70,7 @@ def reminder(ctx: Ctx, record: dict[str, Any], findings: list[Any]) -> Reply:
 
 
 def history(ctx: Ctx, user: str) -> list[Reply]:
-    if not ctx.people.can(user, "flag"):
-        raise Refused("Only the Clerk, the moderators and the Chair can see Code of Conduct flags.")
+    ctx.people.require(user, "flag")
     counts: dict[str, int] = {}
     for f in ctx.store.all("flags"):
         counts[f["author"]] = counts.get(f["author"], 0) + 1

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from .audit import Audit
+from .errors import BadInput
 from .outbox import Outbox
 from .pack import Pack
 from .people import People
@@ -20,19 +22,6 @@ class Ctx:
     outbox: Outbox
 
 
-class Refused(Exception):
-    """An action this person may not take, or that cannot be taken now; the message says why, politely."""
-
-
-class BadInput(Exception):
-    """A form or command with something missing or wrong; the message says what to change.
-    ``field`` names the input at fault, so forms can show the message beside it."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
-
-
 def reference(ctx: Ctx, prefix: str) -> str:
     """Case references like R-2026-0042: a per-year counter, never reused."""
     from . import clock
@@ -40,6 +29,16 @@ def reference(ctx: Ctx, prefix: str) -> str:
     year = clock.now().year
     number = ctx.store.next_number(f"{prefix}-{year}")
     return f"{prefix}-{year}-{number:04d}"
+
+
+def insert_numbered(ctx: Ctx, table: str, prefix: str, record: dict[str, Any]) -> dict[str, Any]:
+    """Store a new record under the next free reference. A counter left behind (a restored backup)
+    skips numbers already used instead of silently dropping the new record."""
+    for _ in range(10_000):
+        doc = {"id": reference(ctx, prefix), **record}
+        if ctx.store.insert(table, doc):
+            return doc
+    raise RuntimeError(f"no free {prefix} reference")
 
 
 def text_value(values: object, name: str, *, required: bool = True, limit: int = 5000, label: str | None = None) -> str:

@@ -40,7 +40,13 @@ def _redact(value: Any, person: str, key: str = "") -> Any:
 def export_person(ctx: Ctx, person: str, actor: str = "operator") -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
     for table in TABLES:
-        rows = [_redact(d, person) for d in ctx.store.find(table, lambda d: _mentions(d, person) or d.get("id") == person)]
+        found = ctx.store.find(table, lambda d: _mentions(d, person) or d.get("id") == person)
+        # A report about this person is not theirs to read: it stays with its recipients, to be
+        # considered by hand under the exemptions for third-party data and crime prevention.
+        withheld = [d["id"] for d in found if table == "reports" and person in d.get("excluded", ())]
+        rows = [_redact(d, person) for d in found if d["id"] not in withheld]
+        if withheld:
+            out.setdefault("withheld_for_manual_review", []).extend({"table": table, "id": i} for i in withheld)
         if rows:
             out[table] = rows
     ctx.audit.record(actor, "person.exported", person)

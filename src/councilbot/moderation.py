@@ -7,7 +7,8 @@ import io
 from typing import Any
 
 from . import clock
-from .context import BadInput, Ctx, Refused, reference, text_value
+from .context import Ctx, insert_numbered, text_value
+from .errors import BadInput
 from .messages import Form, Input, Option, Reply
 
 ACTIONS = {"removed": "Post removed", "hidden": "Comment hidden", "reported-to-host": "Reported to the host (e.g. Facebook)",
@@ -25,15 +26,14 @@ def form() -> Form:
 
 
 def record(ctx: Ctx, user: str, values: dict[str, Any]) -> list[Reply]:
-    if not ctx.people.can(user, "moderate"):
-        raise Refused("Only moderators can record moderation actions.")
+    ctx.people.require(user, "moderate")
     action = text_value(values, "action", limit=40)
     if action not in ACTIONS:
         raise BadInput(f"Unknown action {action!r}.", "action")
-    doc = {"id": reference(ctx, "M"), "at": clock.iso(clock.now()), "moderator": user,
+    doc = {"at": clock.iso(clock.now()), "moderator": user,
            "platform": text_value(values, "platform", limit=40), "post": text_value(values, "post", limit=1000),
            "action": action, "reason": text_value(values, "reason", label="the reason", limit=2000)}
-    ctx.store.insert("moderation", doc)
+    doc = insert_numbered(ctx, "moderation", "M", doc)
     ctx.audit.record(user, "moderation.recorded", doc["id"], taken=action)  # "action" is the audit entry's own field
     return [Reply(title=f"Recorded {doc['id']}", text=f"{ACTIONS[action]}, recorded for the Council's records.", tone="ok")]
 

@@ -15,6 +15,14 @@ from .store import Store
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = 300.0
+FAILED_PASS_PAUSE = 2.0  # seconds before trying again after a pass that failed (a full disk)
+
+
+def _purpose(delivery_id: str) -> str:
+    """What a delivery is for ("notice", "card"), without the record or recipient: logs must not
+    reveal who received a report."""
+    parts = delivery_id.split(":")
+    return parts[1] if len(parts) > 1 else "message"
 
 
 class Outbox:
@@ -102,12 +110,13 @@ class Outbox:
                 ready = [p for p, n in self.notifiers.items() if n.has_clerk_channel()]
                 if not ready:
                     continue
-                # The clerk channel became known: fan the waiting copy out to it.
-                self.store.delete("outbox", item["id"])
-                self._pending.discard(item["id"])
+                # The clerk channel became known: fan the waiting copy out to it (copies first, so a
+                # crash in between leaves a duplicate key, never a lost message).
                 base = item["id"].rsplit("@", 1)[0]
                 for p in ready:
                     self._add({**{k: item[k] for k in ("op", "to", "reply", "card")}, "id": f"{base}@{p}", "platform": p})
+                self.store.delete("outbox", item["id"])
+                self._pending.discard(item["id"])
                 continue
             if platform in self.notifiers:
                 lanes.setdefault(platform, []).append(item)
@@ -135,27 +144,37 @@ class Outbox:
             self._failed(item, str(exc), exc.retry_after, exc.permanent)
             return False
         except Exception as exc:  # a notifier bug must not stop the queue
-            log.exception("delivery crashed", extra={"delivery": item["id"]})
+            log.exception("delivery crashed", extra={"purpose": _purpose(item["id"])})
             self._failed(item, exc.__class__.__name__, None, False)
             return False
-        self.store.update("outbox", item["id"], {"status": "sent", "sent_at": clock.iso(clock.now()), "ref": ref})
         self._pending.discard(item["id"])
+        current = self.store.get("outbox", item["id"])
+        if current is None:  # forgotten while it was being sent (an erasure, a purge): nothing to record
+            return True
+        self.store.update("outbox", item["id"], {"status": "sent", "sent_at": clock.iso(clock.now()), "ref": ref})
         if ref and item.get("card"):
             # The latest posting of a card is the one to update (a revised suggestion posts a new card).
             card = {"id": f"{item['card']}@{item['platform']}", "card": item["card"], "platform": item["platform"], "ref": ref}
             if not self.store.insert("cards", card):
                 self.store.update("cards", card["id"], card)
+            if current["reply"] != item["reply"]:
+                # Decided while the card was on its way: bring the posted card up to date.
+                self._add({"id": f"{item['id']}:catch-up", "op": "update", "ref": ref, "platform": item["platform"],
+                           "reply": current["reply"], "card": None})
         metrics.DELIVERED.labels(item["platform"]).inc()
-        log.info("delivered", extra={"delivery": item["id"], "platform": item["platform"]})
+        log.info("delivered", extra={"purpose": _purpose(item["id"]), "platform": item["platform"]})
         return True
 
     def _failed(self, item: dict[str, Any], error: str, retry_after: float | None, permanent: bool) -> None:
         attempts = item["attempts"] + 1
         metrics.DELIVERY_FAILURES.labels(item["platform"], str(permanent).lower()).inc()
+        if self.store.get("outbox", item["id"]) is None:  # forgotten meanwhile: nothing left to retry
+            self._pending.discard(item["id"])
+            return
         if permanent:
             self.store.update("outbox", item["id"], {"status": "failed", "attempts": attempts, "error": error})
             self._pending.discard(item["id"])
-            log.warning("delivery failed for good", extra={"delivery": item["id"], "error": error})
+            log.warning("delivery failed for good", extra={"purpose": _purpose(item["id"]), "platform": item["platform"], "error": error})
             return
         delay = retry_after if retry_after is not None else min(MAX_BACKOFF, 0.5 * 2 ** (attempts - 1))
         next_at = clock.now() + timedelta(seconds=delay)
@@ -163,11 +182,15 @@ class Outbox:
         # backoff (or a platform's retry_after) has passed, and turn a 0.5 s backoff into none.
         self.store.update("outbox", item["id"], {"attempts": attempts, "error": error,
                                                  "next_at": next_at.astimezone(timezone.utc).isoformat()})
-        log.info("delivery will be retried", extra={"delivery": item["id"], "attempts": attempts, "delay": delay})
+        log.info("delivery will be retried", extra={"purpose": _purpose(item["id"]), "attempts": attempts, "delay": delay})
 
     async def run(self, interval: float = 0.25) -> None:
         while not self._stopping:
-            await self.deliver_due()
+            try:
+                await self.deliver_due()
+            except Exception:  # a full disk or a bug must not stop delivery for good
+                log.exception("delivery pass failed; retrying")
+                await asyncio.sleep(FAILED_PASS_PAUSE)
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=interval)

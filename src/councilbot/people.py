@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
+from .errors import Refused
 from .kinds import Role
 from .pack import Pack
 from .store import Store
@@ -16,6 +17,21 @@ PERMISSIONS = (
     "approve", "read_reports", "flag", "export", "erase", "manage_people", "moderate", "suggest",
     "escalate", "settle",
 )
+
+
+REFUSALS = {
+    "approve": "Only the Clerk and the approvers named in the policy can decide on suggested posts.",
+    "read_reports": "Only the report recipients can see reports.",
+    "flag": "Sorry, only the Clerk, the moderators and the Chair can flag posts for the Code of Conduct. "
+            "If a post worries you, please tell the Clerk.",
+    "export": "Only the Clerk and the approvers can export approved posts.",
+    "erase": "Only the Clerk can erase a person's records.",
+    "manage_people": "Only the Clerk can see and change who is who.",
+    "moderate": "Only moderators can record moderation actions.",
+    "suggest": "Only councillors and council staff can suggest posts. You can still check a draft with /checkpost.",
+    "escalate": "Escalation is not part of this council's policy, or not yours to make.",
+    "settle": "Only the Chair of the Council can settle a disagreement.",
+}
 
 
 class People:
@@ -44,6 +60,13 @@ class People:
             return str(seen["name"])
         return fallback or user.split(":", 1)[-1]
 
+    def given_name(self, user: str) -> str:
+        """The name the Clerk or the config gave, never one a platform sent (those can be handles)."""
+        record = self.store.get("people", user)
+        if record and record.get("name"):
+            return str(record["name"])
+        return self.names.get(user, "")
+
     def saw(self, user: str, display_name: str | None) -> None:
         """Remember the display name a platform sent, so cards say "Jane Smith", not an id."""
         if not display_name or len(display_name) > 200:
@@ -70,6 +93,11 @@ class People:
         doc = {"id": user, "role": role.value if role else None, "name": name}
         if not self.store.insert("people", doc):
             self.store.update("people", user, doc)
+
+    def require(self, user: str, action: str) -> None:
+        """Refuse politely, in one wording per action, unless this person may take it."""
+        if not self.can(user, action):
+            raise Refused(REFUSALS[action])
 
     def can(self, user: str, action: str) -> bool:
         role = self.role(user)

@@ -4,14 +4,18 @@ and visible only to the reporter and the recipients."""
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
 from . import clock
-from .context import BadInput, Ctx, Refused, bool_value, list_value, reference, text_value
+from .context import Ctx, bool_value, insert_numbered, list_value, text_value
+from .errors import BadInput, Refused
 from .kinds import Role
 from .messages import Button, Field, Form, Input, Option, Reply
 from .ports import CLERK_CHANNEL
+
+log = logging.getLogger(__name__)
 
 ROLE_LABEL = {
     Role.CLERK: "the Town Clerk", Role.DEPUTY_CLERK: "the Deputy Clerk", Role.ASSISTANT_CLERK: "the Assistant Clerk",
@@ -26,7 +30,7 @@ DANGER_ADVICE = "If anyone is in immediate danger, call 999 now, before anything
 
 
 def form(ctx: Ctx) -> Form:
-    recipients = ctx.pack.roles.receive_reports
+    recipients = tuple(dict.fromkeys(ctx.pack.roles.receive_reports + ctx.pack.roles.report_fallback))
     return Form(
         name="report",
         title="Report threats or abuse",
@@ -40,7 +44,7 @@ def form(ctx: Ctx) -> Form:
             Input("link", "Link or description of where", required=False, max_length=1000),
             Input("when", "When did it happen?", placeholder="e.g. 24 Nov, about 9pm", max_length=200),
             Input("who", "Who was it from, if known?", required=False, max_length=500),
-            Input("about", "Does it involve someone who would normally receive reports?", "select", required=False,
+            Input("about", "Does it involve someone who would normally receive reports?", "select",
                   options=(Option("none", "No"), *(Option(r.value, ROLE_LABEL[r].capitalize()) for r in recipients))),
             Input("danger", "Is anyone in immediate danger?", "toggle", required=False),
             Input("evidence", "Links to evidence (one per line)", "urls", required=False, max_length=3000),
@@ -52,39 +56,47 @@ _ROLE_WORDS = {
     Role.CLERK: re.compile(r"(?<!deputy )(?<!assistant )(?<!deputy town )(?<!assistant town )\b(?:town )?clerk\b"),
     Role.DEPUTY_CLERK: re.compile(r"\bdeputy (?:town )?clerk\b"),
     Role.ASSISTANT_CLERK: re.compile(r"\bassistant (?:town )?clerk\b"),
-    Role.CHAIR: re.compile(r"\bchair(?:man|woman)? of the council\b"),
+    Role.CHAIR: re.compile(r"\b(?:chair(?:man|woman|person)? of the (?:town )?council|council chair(?:man)?|town mayor|the mayor|the chairman)\b"),
+    Role.MODERATOR: re.compile(r"\bmoderators?\b"),
 }
 
 
-def _named_roles(ctx: Ctx, values: dict[str, Any], who: str, what: str) -> set[Role]:
-    """Which usual recipients the report is about, so it can go round them: the form's answer,
-    the role named in 'who', or a recipient's own name."""
-    usual = set(ctx.pack.roles.receive_reports)
-    named: set[Role] = set()
-    about = values.get("about")
-    if isinstance(about, str) and about in {r.value for r in usual}:
-        named.add(Role(about))
-    who_text = who.lower()
-    for role, pattern in _ROLE_WORDS.items():
-        if role in usual and pattern.search(who_text):
-            named.add(role)
+def _chain(ctx: Ctx) -> set[Role]:
+    return set(ctx.pack.roles.receive_reports) | set(ctx.pack.roles.report_fallback)
+
+
+def _names_for(ctx: Ctx, user: str) -> list[str]:
+    """Full names a person is known by (from the Clerk or the config, never a platform handle),
+    without bracketed parts such as "(Town Clerk)"; single words are too common to route on."""
+    out = []
+    for raw in (ctx.people.given_name(user),):
+        name = re.sub(r"\(.*?\)", "", raw or "").strip().lower()
+        if len(name.split()) >= 2:
+            out.append(name)
+    return out
+
+
+def involved(ctx: Ctx, about: str, who: str, what: str) -> list[str]:
+    """The people in the report chain whom the report is about: by the form's answer, by a role
+    named anywhere in it, or by their full name. They must not receive or see it."""
+    chain = _chain(ctx)
+    roles: set[Role] = {Role(about)} if about in {r.value for r in chain} else set()
     text = f"{who}\n{what}".lower()
+    roles |= {role for role, pattern in _ROLE_WORDS.items() if role in chain and pattern.search(text)}
+    people = set(ctx.people.with_roles(tuple(roles))) if roles else set()
     for user, role in ctx.people.everyone().items():
-        name = ctx.people.name(user, "").lower()
-        if role in usual and len(name) > 2 and re.search(rf"\b{re.escape(name)}\b", text):
-            named.add(role)
-    return named
+        if role in chain and any(re.search(rf"(?<!\w){re.escape(n)}(?!\w)", text) for n in _names_for(ctx, user)):
+            people.add(user)
+    return sorted(people)
 
 
-def route(ctx: Ctx, named: set[Role]) -> tuple[list[str], list[str]]:
-    """Recipients, and the people left out because the report names them. A report about a usual
-    recipient goes to the next in the pack's chain instead (Alsager and Castle Cary: the Chair)."""
-    excluded = ctx.people.with_roles(tuple(named)) if named else []
+def route(ctx: Ctx, excluded: list[str]) -> list[str]:
+    """A report goes to the usual recipients; one that involves any of them goes to the next in
+    the pack's chain instead (Alsager and Castle Cary: the Chair of the Council). Never to anyone
+    it involves; possibly to nobody, which the reporter is then told."""
     usual = [u for u in ctx.people.with_roles(ctx.pack.roles.receive_reports) if u not in excluded]
     fallback = [u for u in ctx.people.with_roles(ctx.pack.roles.report_fallback) if u not in excluded]
-    if named:
-        return (fallback or usual), excluded
-    return (usual or fallback), excluded
+    return (fallback or usual) if excluded else (usual or fallback)
 
 
 def file(ctx: Ctx, user: str, values: dict[str, Any]) -> list[Reply]:
@@ -97,25 +109,32 @@ def file(ctx: Ctx, user: str, values: dict[str, Any]) -> list[Reply]:
     if len(evidence) > 20:
         raise BadInput("Please give at most 20 evidence links.", "evidence")
     danger = bool_value(values, "danger")
-    named = _named_roles(ctx, dict(values), who, what)
-    recipients, excluded = route(ctx, named)
-    ref = reference(ctx, "R")
+    about = text_value(values, "about", required=False, limit=40)
+    excluded = involved(ctx, about, who, what)
+    recipients = route(ctx, excluded)
     now = clock.now()
     due = clock.add_working_days(now, ctx.pack.reports.acknowledge_within_working_days)
-    record = {
-        "id": ref, "reporter": user, "created": clock.iso(now), "status": "open", "urgent": danger,
+    record: dict[str, Any] = {
+        "reporter": user, "created": clock.iso(now), "status": "open", "urgent": danger,
         "what": what, "platform": platform, "link": link, "when": when, "who": who, "evidence": evidence,
         "recipients": recipients, "excluded": excluded, "notes": [], "due": clock.iso(due),
         "acknowledged_at": None, "closed_at": None, "outcome": None, "host_reported": None,
         "notices_queued": False, "reminded_on": None,
     }
-    ctx.store.insert("reports", record)
-    ctx.audit.record(user, "report.filed", ref, urgent=danger, routed_around=sorted(r.value for r in named))
+    record = insert_numbered(ctx, "reports", "R", record)
+    ref = str(record["id"])
+    ctx.audit.record(user, "report.filed", ref, urgent=danger, routed_around=bool(excluded))
     queue_notices(ctx, record)
-    lines = [f"Your report {ref} has been sent to the Clerk in confidence."]
-    if named:
-        lines = [f"Your report {ref} has been sent in confidence to {ROLE_LABEL[ctx.pack.roles.report_fallback[0]]}, "
-                 "because it involves someone who would normally receive it; they cannot see it."]
+    if not recipients:
+        log.warning("report has no recipient: add report recipients to the config", extra={"report": ref})
+        lines = [f"Your report {ref} has been recorded, but nobody who could receive it safely is set up in CouncilBot yet. "
+                 f"Please also contact {ctx.pack.council} directly. The operator has been alerted."]
+    elif excluded:
+        to = sorted({ROLE_LABEL[r] for r in (ctx.people.role(u) for u in recipients) if r is not None})
+        lines = [f"Your report {ref} has been sent in confidence to {' and '.join(to)}, because it involves someone "
+                 "who would normally receive it; they cannot see it."]
+    else:
+        lines = [f"Your report {ref} has been sent to the Clerk in confidence."]
     if danger:
         lines.insert(0, DANGER_ADVICE)
     lines.append(f"It should be acknowledged by {clock.human(due)}. You will be told when it is acknowledged and when it is closed.")
@@ -157,6 +176,9 @@ def recipient_view(ctx: Ctx, record: dict[str, Any]) -> Reply:
         fields.append(Field(f"Note by {ctx.people.name(note['by'])}, {clock.human(note['at'])}", note["text"]))
     if record["host_reported"]:
         fields.append(Field("Reported to the platform", record["host_reported"]))
+    elif ctx.pack.reports.report_to_host:
+        fields.append(Field("Policy", "Abusive posts are also reported to the host (e.g. Facebook) and to the Council "
+                                      "for its records: use 'Reported to platform' once done."))
     buttons: list[Button] = []
     if record["status"] == "open":
         buttons.append(Button("report.ack", "Acknowledge", ref, "primary"))
@@ -186,19 +208,25 @@ def _load(ctx: Ctx, user: str, ref: str) -> dict[str, Any]:
 
 
 def can_see(ctx: Ctx, user: str, record: dict[str, Any]) -> bool:
-    return user == record["reporter"] or (user in record["recipients"] and user not in record["excluded"])
+    return user == record["reporter"] or _is_recipient(ctx, user, record)
+
+
+def _is_recipient(ctx: Ctx, user: str, record: dict[str, Any]) -> bool:
+    """Named as a recipient when it was filed, not involved, and still in a role that reads reports
+    (someone whose role the Clerk removed loses access)."""
+    return user in record["recipients"] and user not in record["excluded"] and ctx.people.can(user, "read_reports")
 
 
 def _as_recipient(ctx: Ctx, user: str, ref: str) -> dict[str, Any]:
     record = _load(ctx, user, ref)
-    if user not in record["recipients"]:
+    if not _is_recipient(ctx, user, record):
         raise Refused("Only the report's recipients can do that.")
     return record
 
 
 def view(ctx: Ctx, user: str, ref: str) -> list[Reply]:
     record = _load(ctx, user, ref)
-    if user in record["recipients"]:
+    if _is_recipient(ctx, user, record):
         ctx.audit.record(user, "report.read", record["id"])
         return [recipient_view(ctx, record)]
     return [Reply(text=f"Status: {status_text(record)}", title=f"Your report {record['id']}",
@@ -209,11 +237,13 @@ def acknowledge(ctx: Ctx, user: str, ref: str) -> list[Reply]:
     record = _as_recipient(ctx, user, ref)
     if record["status"] != "open":
         return [Reply(text=f"{record['id']} is already {record['status']}.")]
-    record = ctx.store.update("reports", record["id"], {"status": "acknowledged", "acknowledged_at": clock.iso(clock.now()), "acknowledged_by": user})
-    ctx.audit.record(user, "report.acknowledged", record["id"])
+    # The reporter's notice is queued first: a crash before the status is saved leaves the report
+    # open, and acknowledging again reuses the same notice rather than losing or doubling it.
     ctx.outbox.send(f"{record['id']}:ack", record["reporter"], Reply(
         text=f"Your report {record['id']} has been acknowledged by the Clerk's office. You will be told when it is closed.",
         title=f"Report {record['id']} acknowledged", tone="ok"))
+    record = ctx.store.update("reports", record["id"], {"status": "acknowledged", "acknowledged_at": clock.iso(clock.now()), "acknowledged_by": user})
+    ctx.audit.record(user, "report.acknowledged", record["id"])
     return [recipient_view(ctx, record)]
 
 
@@ -239,16 +269,16 @@ def close(ctx: Ctx, user: str, ref: str, outcome: str) -> list[Reply]:
     outcome = text_value({"outcome": outcome}, "outcome", label="the outcome", limit=2000)
     if record["status"] == "closed":
         return [Reply(text=f"{record['id']} was already closed: {record['outcome']}")]
-    record = ctx.store.update("reports", record["id"], {"status": "closed", "closed_at": clock.iso(clock.now()), "outcome": outcome, "closed_by": user})
-    ctx.audit.record(user, "report.closed", record["id"])
     ctx.outbox.send(f"{record['id']}:closed", record["reporter"], Reply(
         text=f"Your report {record['id']} has been closed. Outcome: {outcome}",
         title=f"Report {record['id']} closed", tone="info"))
+    record = ctx.store.update("reports", record["id"], {"status": "closed", "closed_at": clock.iso(clock.now()), "outcome": outcome, "closed_by": user})
+    ctx.audit.record(user, "report.closed", record["id"])
     return [recipient_view(ctx, record)]
 
 
 def for_recipient(ctx: Ctx, user: str) -> list[dict[str, Any]]:
-    return sorted(ctx.store.find("reports", lambda r: user in r["recipients"] and user not in r["excluded"]), key=lambda r: r["created"])
+    return sorted(ctx.store.find("reports", lambda r: _is_recipient(ctx, user, r)), key=lambda r: r["created"])
 
 
 def list_reply(ctx: Ctx, user: str) -> list[Reply]:
@@ -271,7 +301,7 @@ def remind_overdue(ctx: Ctx) -> int:
     for record in ctx.store.find("reports", lambda r: r["status"] == "open"):
         if clock.now() <= clock.parse(record["due"]) or record.get("reminded_on") == today:
             continue
-        for recipient in record["recipients"]:
+        for recipient in [u for u in record["recipients"] if _is_recipient(ctx, u, record)]:
             ctx.outbox.send(f"{record['id']}:overdue:{today}:{recipient}", recipient, Reply(
                 text=f"Report {record['id']} has not been acknowledged and is past its deadline ({clock.human(record['due'])}).",
                 title=f"Overdue: report {record['id']}", tone="caution", buttons=(Button("report.view", "Open report", record["id"]),)))

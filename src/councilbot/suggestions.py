@@ -10,8 +10,10 @@ from typing import Any
 
 from . import clock
 from .checker import CheckResult, Draft, check_many
-from .context import BadInput, Ctx, Refused, bool_value, list_value, reference, text_value
+from .context import Ctx, bool_value, insert_numbered, list_value, text_value
+from .errors import BadInput, Refused
 from .kinds import Verdict
+from .people import REFUSALS
 from .messages import Button, Field, Form, Input, Option, Reply, Tone
 from .ports import CLERK_CHANNEL
 from .render import HEADLINE
@@ -61,8 +63,7 @@ def _findings(results: list[CheckResult]) -> list[dict[str, Any]]:
 
 
 def submit(ctx: Ctx, user: str, values: dict[str, Any], revising: str = "") -> list[Reply]:
-    if not ctx.people.can(user, "suggest"):
-        raise Refused("Only councillors and council staff can suggest posts. You can still check a draft with /checkpost.")
+    ctx.people.require(user, "suggest")
     text = text_value(values, "text", label="the post", limit=5000)
     platforms = list_value(values, "platforms")
     allowed = {c.value for c in ctx.pack.channels}
@@ -74,7 +75,6 @@ def submit(ctx: Ctx, user: str, values: dict[str, Any], revising: str = "") -> l
     category = text_value(values, "category", label="the kind of post", limit=60)
     if category not in {c.id for c in ctx.pack.categories}:
         raise BadInput(f"Unknown kind of post {category!r}.", "category")
-    forward = bool_value(values, "forward_anyway")
     results = _checks(ctx, text, platforms)
     verdict = _worst(results)
     fields = {"text": text, "platforms": platforms, "category": category, "has_image": bool_value(values, "has_image"),
@@ -86,15 +86,14 @@ def submit(ctx: Ctx, user: str, values: dict[str, Any], revising: str = "") -> l
         record = ctx.store.update("suggestions", record["id"], {**fields, "version": record["version"] + 1})
         ctx.audit.record(user, "suggestion.revised", record["id"])
     else:
-        sid = reference(ctx, "S")
-        record = {"id": sid, "submitter": user, "created": clock.iso(clock.now()), "version": 1, "decisions": [],
-                  "status": "new", "escalated_by": None, "notices_queued": False, **fields}
-        ctx.store.insert("suggestions", record)
-        ctx.audit.record(user, "suggestion.submitted", sid, verdict=verdict.value)
-    if verdict is Verdict.DO_NOT_POST and not forward:
+        record = insert_numbered(ctx, "suggestions", "S", {
+            "submitter": user, "created": clock.iso(clock.now()), "version": 1, "decisions": [],
+            "status": "new", "escalated_by": None, "notices_queued": False, **fields})
+        ctx.audit.record(user, "suggestion.submitted", record["id"], verdict=verdict.value)
+    if verdict is Verdict.DO_NOT_POST:  # back to the author, who may revise or press "Ask the Clerk anyway"
         record = ctx.store.update("suggestions", record["id"], {"status": "returned"})
         return [_returned(ctx, record)]
-    return [_to_clerk(ctx, record, forced=verdict is Verdict.DO_NOT_POST)]
+    return [_to_clerk(ctx, record, forced=False)]
 
 
 def forward(ctx: Ctx, user: str, sid: str) -> list[Reply]:
@@ -191,26 +190,32 @@ def decide(ctx: Ctx, user: str, sid: str, decision: str, comment: str = "") -> l
     record = ctx.store.get("suggestions", sid.strip().upper())
     if record is None or record["status"] in {"new", "returned"}:
         raise Refused(f"There is no suggestion {sid.strip()} waiting for a decision.")
+    if not (ctx.people.can(user, "approve") or ctx.people.can(user, "settle")):
+        raise Refused(REFUSALS["approve"])
     if record["status"] in DECIDED:
         last = record["decisions"][-1]
         return [Reply(text=f"{record['id']} was already {record['status'].replace('_', ' ')} by {ctx.people.name(last['by'])} "
                       f"on {clock.human(last['at'])}. Nothing has changed.", tone="info")]
     escalated = record["status"] == "escalated"
     if escalated:
-        if not ctx.people.can(user, "settle"):
+        if not _may_settle(ctx, user, record):
             raise Refused(f"{record['id']} has been escalated; only the Chair of the Council can decide it now.")
     elif not ctx.people.can(user, "approve"):
-        raise Refused("Only the Clerk and the approvers named in the policy can decide on suggested posts.")
+        raise Refused(REFUSALS["approve"])
     if record["submitter"] == user:
         raise Refused("You cannot decide on your own suggestion; another approver must.")
     if decision in {"changes", "reject"} and not comment.strip():
         raise BadInput("Please give a comment for the author.", "comment")
     status = {"approve": "approved", "changes": "changes_requested", "reject": "rejected"}[decision]
     entry = {"by": user, "at": clock.iso(clock.now()), "decision": status, "comment": comment.strip()[:2000], "final": escalated}
-    record = ctx.store.update("suggestions", record["id"], {"status": status, "decisions": [*record["decisions"], entry]})
+    decided = {**record, "status": status, "decisions": [*record["decisions"], entry]}
+    # Notices first, keyed by the decision's number: a crash before the decision is saved loses nothing,
+    # and deciding again afterwards reuses them.
+    n = len(decided["decisions"])
+    ctx.outbox.update_card(f"{record['id']}:decided:{n}", f"suggestion:{record['id']}", card(ctx, decided))
+    ctx.outbox.send(f"{record['id']}:told:{n}", record["submitter"], _told(ctx, decided, entry))
+    record = ctx.store.update("suggestions", record["id"], {"status": status, "decisions": decided["decisions"]})
     ctx.audit.record(user, f"suggestion.{status}", record["id"])
-    ctx.outbox.update_card(f"{record['id']}:decided:{len(record['decisions'])}", f"suggestion:{record['id']}", card(ctx, record))
-    ctx.outbox.send(f"{record['id']}:told:{len(record['decisions'])}", record["submitter"], _told(ctx, record, entry))
     return [Reply(text=f"{record['id']} {status.replace('_', ' ')}. The author has been told.", tone="ok")]
 
 
@@ -223,6 +228,16 @@ def _told(ctx: Ctx, record: dict[str, Any], entry: dict[str, Any]) -> Reply:
     return Reply(title=f"Suggestion {record['id']} {verb}", text=text, tone="ok" if verb == "approved" else "caution", buttons=buttons)
 
 
+def _may_settle(ctx: Ctx, user: str, record: dict[str, Any]) -> bool:
+    """The Chair settles; if the Chair wrote the suggestion (and may not decide it), those the
+    pack gives the final decision, and failing them the approvers, settle instead."""
+    settlers = [u for u in ctx.people.with_roles(ctx.pack.roles.settle_disagreements) if u != record["submitter"]]
+    if settlers:
+        return user in settlers
+    final = [u for u in ctx.people.with_roles(ctx.pack.roles.final_decision) if u != record["submitter"]]
+    return user in final if final else ctx.people.can(user, "approve")
+
+
 def _escalatable(record: dict[str, Any]) -> bool:
     if record["status"] == "pending":
         return True
@@ -231,8 +246,7 @@ def _escalatable(record: dict[str, Any]) -> bool:
 
 def escalate(ctx: Ctx, user: str, sid: str, comment: str) -> list[Reply]:
     """Castle Cary: moderators who disagree hand the decision to the Chair of the Council."""
-    if not ctx.people.can(user, "escalate"):
-        raise Refused("Escalation is not part of this council's policy, or not yours to make.")
+    ctx.people.require(user, "escalate")
     record = ctx.store.get("suggestions", sid.strip().upper())
     if record is None or not _escalatable(record):
         raise Refused("Only a suggestion waiting for a decision, or decided by a moderator and not yet by the Chair, can be escalated.")

@@ -102,7 +102,7 @@ async def test_crash_between_temp_write_and_rename_keeps_last_acknowledged_state
     with contextlib.suppress(Exception):
         await submit(bot, COUNCILLOR2, "report", REPORT, event_id="Ev-crash")
     # The temp file was written, the rename never happened: every real file is as it was.
-    assert list((tmp_path / "data" / "reports").glob(".*.tmp"))
+    assert list((tmp_path / "data").rglob(".*.tmp"))
     assert {p: p.read_bytes() for p in shard_files(tmp_path)} == on_disk
     monkeypatch.undo()
 

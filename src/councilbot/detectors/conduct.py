@@ -8,7 +8,7 @@ from typing import Iterable
 
 from ..kinds import RuleKind
 from ..text import Doc, Token, is_first_name
-from . import Context, Detector, Hit, Rule, Strength, extra_term_hits, hits_for, rx
+from . import Context, Detector, Hit, Rule, extra_term_hits, hits_for, rx
 
 K = RuleKind
 

@@ -1,0 +1,177 @@
+"""Holes a fresh-eyes review found, each pinned by a test: report routing, access after a role
+change, subject access, who may change the chain, card races, numbering, delivery robustness."""
+
+from __future__ import annotations
+
+import asyncio
+
+from councilbot.dataprotection import export_person
+from councilbot.kinds import Role
+from councilbot.ports import CLERK_CHANNEL
+
+from .kit import (ASSISTANT, CHAIR, CLEAN_POST, CLERK, COUNCILLOR, COUNCILLOR2, MODERATOR, REPORT, command, message,
+                  notifier, one, press, refused, submit)
+
+
+async def _file(bot, user=COUNCILLOR, **changes):
+    reply = one(await submit(bot, user, "report", {**REPORT, **changes}))
+    ref = next(f.value for f in reply.fields if f.label == "Reference")
+    return ref, reply
+
+
+async def test_a_role_named_in_what_happened_routes_around_that_role(tmp_path, make_bot):
+    bot = make_bot(tmp_path)
+    ref, _ = await _file(bot, who="", what="The town clerk has been sending me abusive messages.")
+    record = bot.store.get("reports", ref)
+    assert CLERK in record["excluded"] and CLERK not in record["recipients"] and record["recipients"] == [CHAIR]
+    assert refused(await press(bot, CLERK, "report.view", ref))
+
+
+async def test_a_full_name_with_a_bracketed_title_still_routes_around(tmp_path, make_bot):
+    bot = make_bot(tmp_path, names={CLERK: "Jane Pargeter (Town Clerk)", CHAIR: "Robert Finch"})
+    ref, _ = await _file(bot, who="Jane Pargeter")
+    assert bot.store.get("reports", ref)["recipients"] == [CHAIR]
+
+
+async def test_a_platform_handle_never_reroutes_a_report(tmp_path, make_bot):
+    bot = make_bot(tmp_path, names={})
+    await command(bot, CLERK, "help", display_name="will")  # the platform calls the Clerk "will"
+    ref, _ = await _file(bot, what="They said they will keep posting my address.")
+    assert CLERK in bot.store.get("reports", ref)["recipients"]
+
+
+async def test_nobody_safe_to_receive_it_is_told_truthfully(tmp_path, make_bot):
+    people = {CLERK: Role.CLERK, CHAIR: Role.CHAIR, COUNCILLOR: Role.COUNCILLOR}
+    bot = make_bot(tmp_path, people=people, names={CLERK: "Jane Pargeter", CHAIR: "Robert Finch"})
+    ref, reply = await _file(bot, who="The Town Clerk and Robert Finch")
+    record = bot.store.get("reports", ref)
+    assert record["recipients"] == [] and set(record["excluded"]) == {CLERK, CHAIR}
+    assert "nobody who could receive it safely" in reply.text
+    assert refused(await press(bot, CLERK, "report.view", ref)) and refused(await press(bot, CHAIR, "report.view", ref))
+
+
+async def test_losing_the_role_loses_access_to_reports(tmp_path, make_bot):
+    bot = make_bot(tmp_path)
+    ref, _ = await _file(bot)
+    assert ASSISTANT in bot.store.get("reports", ref)["recipients"]
+    one(await command(bot, CLERK, "people", f"remove {ASSISTANT}"))
+    assert refused(await press(bot, ASSISTANT, "report.view", ref))
+    assert refused(await press(bot, ASSISTANT, "report.ack", ref))
+
+
+async def test_subject_access_withholds_a_report_about_the_requester(tmp_path, make_bot):
+    bot = make_bot(tmp_path)
+    ref, _ = await _file(bot, who="the Town Clerk")
+    exported = export_person(bot.ctx, CLERK)
+    assert "reports" not in exported
+    assert {"table": "reports", "id": ref} in exported["withheld_for_manual_review"]
+    assert REPORT["what"] not in str(exported)
+
+
+async def test_the_clerk_cannot_change_the_chain_from_chat(tmp_path, make_bot):
+    bot = make_bot(tmp_path)
+    assert refused(await command(bot, CLERK, "people", "add test:other-account chair"))
+    assert refused(await command(bot, CLERK, "people", f"remove {CHAIR}"))
+    assert bot.people.role(CHAIR) is Role.CHAIR
+    one(await command(bot, CLERK, "people", "add test:newbie councillor New Person"))
+    assert bot.people.role("test:newbie") is Role.COUNCILLOR
+
+
+async def test_a_decided_card_tells_only_approvers_who_decided(tmp_path, make_bot):
+    bot = make_bot(tmp_path)
+    sid = one(await submit(bot, COUNCILLOR, "suggest", {"text": CLEAN_POST, "platforms": ["facebook"], "category": "event"})).title.split()[1]
+    one(await press(bot, CLERK, "suggestion.approve", sid))
+    answer = one(await press(bot, COUNCILLOR2, "suggestion.approve", sid))
+    assert refused([answer]) and "Pargeter" not in answer.text
+
+
+async def test_a_counter_left_behind_skips_used_numbers(tmp_path, make_bot):
+    bot = make_bot(tmp_path)
+    first, _ = await _file(bot)
+    bot.store.update("counters", first.rsplit("-", 1)[0], {"value": 0})  # as after restoring an old counter
+    second, reply = await _file(bot)
+    assert second != first and bot.store.get("reports", second) is not None and second in reply.text
+
+
+async def test_delivery_survives_a_record_forgotten_while_sending(tmp_path, make_bot):
+    bot = make_bot(tmp_path)
+    rec = notifier(bot)
+    ref, _ = await _file(bot)
+    real_send = rec.send
+
+    async def slow_send(to, reply):
+        bot.outbox.forget(ref)  # an erasure lands while this message is on its way
+        return await real_send(to, reply)
+
+    rec.send = slow_send  # type: ignore[method-assign]
+    await bot.outbox.deliver_due()  # must not raise
+    rec.send = real_send  # type: ignore[method-assign]
+    assert bot.outbox.depth() == 0
+
+
+async def test_a_card_decided_while_being_posted_is_brought_up_to_date(tmp_path, make_bot):
+    bot = make_bot(tmp_path)
+    rec = notifier(bot)
+    sid = one(await submit(bot, COUNCILLOR, "suggest", {"text": CLEAN_POST, "platforms": ["facebook"], "category": "event"})).title.split()[1]
+    real_send = rec.send
+
+    async def racing_send(to, reply):
+        ref = await real_send(to, reply)
+        if to == CLERK_CHANNEL and reply.buttons:
+            await press(bot, CLERK, "suggestion.approve", sid)  # decided while the card was in flight
+        return ref
+
+    rec.send = racing_send  # type: ignore[method-assign]
+    await bot.outbox.drain()
+    rec.send = real_send  # type: ignore[method-assign]
+    await bot.outbox.drain()
+    assert rec.updated and not rec.updated[-1][1].buttons and "Approved" in rec.updated[-1][1].text
+
+
+async def test_the_worker_keeps_going_after_a_failed_pass(tmp_path, make_bot, monkeypatch):
+    bot = make_bot(tmp_path)
+    rec = notifier(bot)
+    calls = {"n": 0}
+    real = bot.outbox._deliver_due
+
+    async def flaky() -> int:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OSError(28, "No space left on device")
+        return await real()
+
+    monkeypatch.setattr(bot.outbox, "_deliver_due", flaky)
+    monkeypatch.setattr("councilbot.outbox.FAILED_PASS_PAUSE", 0.01)
+    await _file(bot)
+    bot.outbox.start()
+    for _ in range(200):
+        if rec.sent:
+            break
+        await asyncio.sleep(0.02)
+    await bot.outbox.stop()
+    assert calls["n"] >= 2 and rec.sent
+
+
+async def test_a_chair_written_suggestion_can_still_be_settled(tmp_path, make_bot):
+    bot = make_bot(tmp_path, council="castle-cary")
+    sid = one(await submit(bot, CHAIR, "suggest", {"text": CLEAN_POST, "platforms": ["facebook"], "category": "event"})).title.split()[1]
+    one(await submit(bot, MODERATOR, "decision", {"comment": "We disagree."}, value=f"escalate:{sid}"))
+    assert refused(await press(bot, CHAIR, "suggestion.approve", sid))  # not their own
+    one(await press(bot, CLERK, "suggestion.approve", sid))
+    assert bot.store.get("suggestions", sid)["status"] == "approved"
+
+
+async def test_flagging_someone_on_an_unknown_platform_is_refused(tmp_path, make_bot):
+    bot = make_bot(tmp_path)
+    notifier(bot)
+    reply = one(await submit(bot, CLERK, "flag", {"author": "myspace:tom", "text": "what a f*cking mess"}))
+    assert reply.tone == "danger" and bot.store.all("flags") == []
+
+
+async def test_an_ambiguous_message_is_forgotten_once_answered(tmp_path, make_bot):
+    bot = make_bot(tmp_path)
+    buttons = one(await message(bot, COUNCILLOR, "Cllr Smith is a liar")).buttons
+    draft_id = buttons[0].value
+    assert bot.store.get("drafts", draft_id) is not None
+    one(await press(bot, COUNCILLOR, "dm.check", draft_id))
+    assert bot.store.get("drafts", draft_id) is None
