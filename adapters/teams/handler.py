@@ -267,10 +267,9 @@ class TeamsHandler(ActivityHandler):
 
         async def finish() -> None:
             replies = await task
-            personal = inbound.is_personal(wire)
             for reply in replies:
                 try:
-                    if personal or not reply.private:
+                    if self._shown_here(wire, reply):
                         await self.notifier.post(reference, reply, "slow reply")
                     else:
                         await self.notifier.post(await self.notifier.reference_for(incoming.user), reply, "slow reply")
@@ -295,12 +294,19 @@ class TeamsHandler(ActivityHandler):
             log.exception("the core failed on a Teams activity")
             return [Reply(text=SORRY, tone="danger")]
 
+    def _shown_here(self, wire: dict[str, Any], reply: Reply) -> bool:
+        """Teams has no ephemeral messages: in a personal chat anything may be shown; in a channel
+        only a public reply, and only in the clerk channel (pending cards must not land in whatever
+        channel someone typed "pending" in). Everything else moves to the person's personal chat."""
+        if inbound.is_personal(wire):
+            return True
+        return not reply.private and inbound.team_channel_id(wire) == self.notifier.book.clerk_channel_id()
+
     async def _deliver(self, turn_context: TurnContext, wire: dict[str, Any], incoming: Incoming,
                        replies: list[Reply]) -> None:
-        personal = inbound.is_personal(wire)
         moved = failed = False
         for reply in replies:
-            if personal or not reply.private:
+            if self._shown_here(wire, reply):
                 await turn_context.send_activity(to_activity(reply))
                 continue
             try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rank_bm25 import BM25Plus  # type: ignore[import-untyped]
+from rank_bm25 import BM25Plus
 
 from .pack import Clause, Pack
 

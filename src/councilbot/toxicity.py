@@ -30,7 +30,7 @@ def cache_path() -> Path:
 
 def _extract() -> dict[str, object]:
     """Read the shipped model's weights (the one place scikit-learn is imported)."""
-    from profanity_check import profanity_check as pc  # type: ignore[import-untyped]
+    from profanity_check import profanity_check as pc
 
     vec, model = pc.vectorizer, pc.model
     params = vec.get_params()
