@@ -1,5 +1,6 @@
-"""Backups of the data folder. Shards are replaced by atomic rename, so copying each file gives a
-complete version of it; taking the store's lock stops writes during the copy."""
+"""Backups of the data folder, safe while the bot runs: every file is replaced by atomic rename,
+so each file in the backup is a complete version of itself. Files are copied one after another,
+so a backup taken under heavy traffic may hold a record a moment newer than another."""
 
 from __future__ import annotations
 

@@ -205,12 +205,28 @@ def _settings(config: Optional[Path], **overrides: Any) -> Any:
         fail(str(exc))
 
 
+_LOCKS: list[Any] = []  # held for the life of the process
+
+
+def _lock(data_dir: Path) -> None:
+    from .store import DataLock, StoreError
+
+    lock = DataLock(data_dir)
+    try:
+        lock.acquire()
+    except StoreError as exc:
+        fail(str(exc))
+    _LOCKS.append(lock)
+
+
 def _bot(config: Optional[Path], **overrides: Any) -> Any:
+    """The whole bot on the data folder, which this process then has to itself."""
     from .app import CouncilBot
     from .pack import PackError
     from .store import StoreError
 
     settings = _settings(config, **overrides)
+    _lock(settings.data_dir)
     try:
         return CouncilBot.from_settings(settings)
     except (PackError, StoreError) as exc:
@@ -313,6 +329,7 @@ def restore(path: Path, config: Optional[Path] = CONFIG) -> None:
     from .backup import BackupError, restore_backup
 
     settings = _settings(config)
+    _lock(settings.data_dir)
     try:
         count = restore_backup(path, settings.data_dir)
     except BackupError as exc:

@@ -42,6 +42,39 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
+class DataLock:
+    """One process per data folder: the store keeps records in memory and rewrites whole shards,
+    so a second writer (a CLI command while the bot serves) would silently undo the first."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = Path(data_dir) / ".lock"
+        self._fh: Any = None
+
+    def acquire(self) -> None:
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(self.path, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            fh.close()
+            raise StoreError(f"{self.path.parent}: CouncilBot is already using this data folder (pid {holder}). "
+                             "Stop it first, or do this from chat while it runs.") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        self._fh = fh
+
+    def release(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
 class AtomicJSONStorage(Storage):
     """TinyDB storage that never leaves a half-written file, and reads from memory after the first load
     (this process is the only writer)."""

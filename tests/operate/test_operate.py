@@ -113,3 +113,18 @@ async def test_health_readiness_and_metrics_over_http(tmp_path: Path) -> None:
                 assert r.status == 413
     finally:
         await server.close()
+
+
+def test_a_second_process_cannot_write_while_the_bot_runs(tmp_path: Path) -> None:
+    from councilbot.store import DataLock
+
+    (tmp_path / "councilbot.toml").write_text(CONFIG)
+    running = DataLock(tmp_path / "data")
+    running.acquire()  # as `councilbot serve` does
+    try:
+        out = cli("erase-person", "slack:UREP", "--yes", cwd=tmp_path)
+        assert out.returncode == 2 and "already using this data folder" in out.stderr
+        assert cli("backup", "b.tar.gz", cwd=tmp_path).returncode == 0  # reading is fine
+    finally:
+        running.release()
+    assert cli("erase-person", "slack:UREP", "--yes", cwd=tmp_path).returncode == 0
