@@ -154,7 +154,7 @@ class SlackAdapter:
         try:
             return list(await self.bot.handle(incoming))
         except Exception:
-            log.exception("core failed", extra={"kind": incoming.kind, "name": incoming.name})
+            log.exception("core failed", extra={"kind": incoming.kind, "handler": incoming.name})
             return [SORRY]
 
     def answer(self, incoming: Incoming, deliver: Callable[[list[Reply]], Awaitable[None]]) -> None:
@@ -225,7 +225,7 @@ class SlackAdapter:
                 else:
                     await self.persist(lambda: self.notifier.call("chat_postMessage", channel=target, **message))
             except Exception:
-                log.exception("could not deliver a slack reply", extra={"user": user})
+                log.exception("could not deliver a slack reply")
 
     # ------------------------------------------------------------ listeners
 

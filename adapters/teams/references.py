@@ -91,7 +91,7 @@ class ReferenceBook:
         """Chosen in Teams by a clerk ("@CouncilBot set clerk channel"); wins over the config file,
         because it is the later, deliberate choice and the bot has certainly seen that channel."""
         self._put(_CLERK_KEY, {"channel": channel_id, "by": by})
-        log.info("teams clerk channel set", extra={"channel": channel_id, "by": by})
+        log.info("teams clerk channel set", extra={"channel": channel_id})
 
     # Forgetting: the bot was removed, so posting there would only fail (403) from now on.
 
