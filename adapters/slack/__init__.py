@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from councilbot.config import ConfigError
@@ -73,8 +75,11 @@ def mount(web_app: web.Application, bot: CouncilBot) -> None:
         try:  # bolt parses the body again here, and reads its context out of it
             bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), query=request.query_string,
                                             headers=request.headers)  # type: ignore[arg-type]
+            if bolt_request.body != body:  # bolt's parse lost a command that mentions "payload"
+                bolt_request.body = body
+                bolt_request.context = build_async_context(AsyncBoltContext({}), body)
         except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:  # a shape parse_request let by
-            log.warning("slack request refused by bolt's parser: %s: %s", exc.__class__.__name__, exc)
+            log.warning("slack request refused by bolt's parser: %s", exc.__class__.__name__)
             return web.json_response({"error": "malformed request"}, status=400)
         responded = asyncio.Event()
         token = RESPONDED.set(responded)

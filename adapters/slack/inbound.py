@@ -3,6 +3,7 @@ translation can be tested from a captured payload."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from typing import Any, Mapping, Sequence
@@ -74,11 +75,12 @@ def parse_request(raw: bytes, content_type: str | None) -> dict[str, Any]:
     try:
         if (content_type or "").split(";")[0] == "application/json" or text.startswith("{"):
             body: Any = json.loads(text)
-        elif "payload" in text:
-            payload = dict(parse_qsl(text, keep_blank_values=True)).get("payload")
-            body = json.loads(payload) if payload is not None else {}
         else:
-            body = dict(parse_qsl(text, keep_blank_values=True))
+            form = dict(parse_qsl(text, keep_blank_values=True))
+            # Interactivity comes as one ``payload=`` field of JSON. (Bolt looks for the word
+            # "payload" anywhere in the body, so "/checkpost the payload of the bin lorry" would
+            # parse as nothing there; the adapter hands bolt this parse instead.)
+            body = json.loads(form["payload"]) if "payload" in form else form
     except (ValueError, RecursionError) as exc:  # bad JSON (or nested past Python's limit)
         raise Malformed(f"the body cannot be parsed ({exc.__class__.__name__})") from None
     problem = shapes.problem(body, _BODY)
@@ -251,8 +253,20 @@ def form_incoming(body: Mapping[str, Any]) -> tuple[Incoming, list[str]]:
         key = urls_input or "evidence"
         values[key] = "\n".join(p for p in [str(values.get(key) or "").strip(), *files] if p)
     user, display = _person(body)
-    incoming = Incoming(kind="form", user=user, name=name, value=context, values=values, display_name=display)
+    incoming = Incoming(kind="form", user=user, name=name, value=context, values=values, display_name=display,
+                        event_id=submission_id(view, values))
     return incoming, names
+
+
+def submission_id(view: Mapping[str, Any], values: Mapping[str, Any]) -> str | None:
+    """The same modal (view id and hash) submitted with the same answers is one submission, however
+    often it arrives: a person pressing Submit again after Slack's "trouble connecting", or a
+    retrying proxy, must not file a second report. Different answers (after fixing an error) differ."""
+    view_id = view.get("id")
+    if not isinstance(view_id, str) or not view_id:
+        return None
+    answers = hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return f"view:{view_id}:{view.get('hash') or ''}:{answers}"
 
 
 def form_errors(replies: Sequence[Reply], inputs: Sequence[str]) -> dict[str, str] | None:

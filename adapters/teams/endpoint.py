@@ -11,6 +11,9 @@ import logging
 from typing import Any
 
 from aiohttp import web
+from azure.core.exceptions import (
+    DeserializationError,  # what msrest raises for a field of the wrong type
+)
 from botbuilder.core import ActivityHandler
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity
@@ -40,11 +43,17 @@ class Endpoint:
             return web.Response(status=415, text="Expected application/json.")
         try:
             body: Any = await request.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # not UTF-8 or not JSON, or nested past Python's limit
             return web.Response(status=400, text="Not JSON.")
-        if not isinstance(body, dict) or not body.get("type"):
+        problem = inbound.shape_problem(body)
+        if problem:
+            log.warning("teams request refused: %s", problem)
+            return web.Response(status=400, text=f"Not a Bot Framework activity: {problem}.")
+        try:
+            activity = Activity.deserialize(body)  # type: ignore[no-untyped-call]
+        except (DeserializationError, AttributeError, TypeError, ValueError) as exc:  # a field of the wrong type
+            log.warning("teams request refused: %s", exc.__class__.__name__)
             return web.Response(status=400, text="Not a Bot Framework activity.")
-        activity = Activity.deserialize(body)  # type: ignore[no-untyped-call]
         try:
             authenticated = await self.auth.authenticate_request(activity, request.headers.get("Authorization", ""))
         except Exception as exc:  # PermissionError, or a token the JWT library cannot even parse

@@ -10,6 +10,8 @@ from typing import Any
 
 from councilbot.messages import Incoming
 
+from .. import shapes
+from ..shapes import NULL
 from .cards import ACTION_KEY, CONTEXT_KEY, FORM_KEY, INPUT_PREFIX, KINDS_KEY, VALUE_KEY
 
 PREFIX = "teams:"
@@ -25,6 +27,37 @@ SUB_COMMANDS = {"people": frozenset({"add", "remove"}), "export": frozenset({"cs
 SET_CLERK_CHANNEL = re.compile(r"^\s*/?set\s+(?:the\s+)?clerk(?:'s)?\s+channel\s*[.!]?\s*$", re.IGNORECASE)
 _LEAD = re.compile(r"^/?([A-Za-z]+):?(?:\s+(.*))?$", re.DOTALL)
 _AT = re.compile(r"<at[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
+
+
+# The fields of an activity (wire format) that botbuilder or this adapter reads, with their types.
+_ACCOUNT = {"id": str, "name": (str, NULL), "aadObjectId": (str, NULL), "role": (str, NULL)}
+_ACTIVITY = {
+    "type": str, "id": str, "name": (str, NULL), "text": (str, NULL), "serviceUrl": str, "channelId": str,
+    "from": _ACCOUNT, "recipient": _ACCOUNT, "replyToId": (str, NULL), "action": (str, NULL), "locale": (str, NULL),
+    "conversation": {"id": str, "name": (str, NULL), "conversationType": (str, NULL), "tenantId": (str, NULL),
+                     "isGroup": (bool, NULL)},
+    "channelData": ({"tenant": ({"id": str}, NULL), "team": ({"id": str, "name": (str, NULL)}, NULL),
+                     "channel": ({"id": str, "name": (str, NULL)}, NULL), "eventType": (str, NULL)}, NULL),
+    "entities": ([{"type": str, "text": (str, NULL), "mentioned": (_ACCOUNT, NULL)}], NULL),
+    "membersAdded": ([_ACCOUNT], NULL), "membersRemoved": ([_ACCOUNT], NULL),
+    "attachments": ([dict], NULL), "timestamp": (str, NULL), "localTimestamp": (str, NULL),
+}
+
+
+def shape_problem(activity: Any) -> str | None:
+    """What makes ``activity`` not the shape the Bot Framework sends (None if it is): an object
+    with a ``type``, somewhere to answer (``serviceUrl``, ``conversation.id``), and each field the
+    SDK or this adapter reads of the documented type."""
+    found = shapes.problem(activity, _ACTIVITY, "activity")
+    if found:
+        return found
+    if not activity.get("type"):
+        return "activity.type is missing"
+    if not str(activity.get("serviceUrl", "")).lower().startswith(("http://", "https://")):
+        return "activity.serviceUrl is not an http(s) URL"
+    if not (activity.get("conversation") or {}).get("id"):
+        return "activity.conversation.id is missing"
+    return None
 
 
 def user_id(activity: Mapping[str, Any], allow_plain_id: bool = False) -> str | None:
@@ -161,8 +194,9 @@ def from_card_data(user: str, data: Any, event_id: str | None = None, name: str 
 
 def invoke_data(activity: Mapping[str, Any]) -> Any:
     """The data of an ``adaptiveCard/action`` invoke (``value.action.data``)."""
-    action = (activity.get("value") or {}).get("action") or {}
-    return action.get("data")
+    value = activity.get("value")
+    action = value.get("action") if isinstance(value, Mapping) else None
+    return action.get("data") if isinstance(action, Mapping) else None
 
 
 def to_incoming(activity: Mapping[str, Any], allow_plain_id: bool = False) -> Incoming | None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from . import clock, metrics, reports, suggestions, toxicity
 from .audit import Audit
-from .bot import Router
+from .bot import CHECK_THE_FORM, Router
 from .config import Settings
 from .context import Ctx
 from .messages import Incoming, Reply
@@ -49,12 +49,17 @@ class CouncilBot:
             return []
         try:
             self.people.saw(incoming.user, incoming.display_name)
-            return self.router.route(incoming)
+            replies = self.router.route(incoming)
         except Exception:
             if key is not None:
                 self.store.delete("events", key)  # let the platform's retry try again
             log.exception("handler failed", extra={"kind": incoming.kind, "handler": incoming.name})
             return [Reply(text="Sorry, something went wrong on our side. Nothing was lost; please try again.", tone="danger")]
+        if key is not None and replies and replies[0].title == CHECK_THE_FORM:
+            # Turned down as bad input, so nothing was changed: the same submission sent again (a
+            # person pressing Submit once more) is judged again, not answered with silence.
+            self.store.delete("events", key)
+        return replies
 
     def can(self, user: str, action: str) -> bool:
         return self.people.can(user, action)

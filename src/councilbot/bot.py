@@ -17,6 +17,9 @@ from .messages import Button, Field, Form, Incoming, Input, Reply
 from .render import answer_reply, check_reply
 
 log = logging.getLogger(__name__)
+# The title of the answer to input turned down as bad (BadInput). Workflows validate before they
+# write, so such an answer means nothing was changed.
+CHECK_THE_FORM = "Please check the form"
 
 _DRAFT_PREFIX = re.compile(r"^\s*(?:may i post|can i post|is it ok to post|is this ok|check|draft)\s*(?:this)?\s*[:\-]\s*", re.I)
 _QUESTION_START = re.compile(r"^\s*(?:can|may|who|what|how|is|are|do|does|should|when|where|why|which|am i|are we|could|would)\b", re.I)
@@ -101,7 +104,7 @@ class Router:
             return [Reply(text=str(exc), tone="caution")]
         except BadInput as exc:
             fields = (Field(exc.field, str(exc)),) if exc.field else ()
-            return [Reply(text=str(exc), title="Please check the form", tone="danger", fields=fields)]
+            return [Reply(text=str(exc), title=CHECK_THE_FORM, tone="danger", fields=fields)]
         except DraftError as exc:
             return [Reply(text=f"I can't check that: {exc}.", tone="caution")]
 

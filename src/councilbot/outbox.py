@@ -33,6 +33,7 @@ class Outbox:
         self.notifiers: dict[str, Notifier] = {}
         self._wake = asyncio.Event()
         self._busy = asyncio.Lock()  # one pass at a time: the worker and drain() must not both send an item
+        self._lanes: dict[str, asyncio.Task[int]] = {}  # deliveries in flight, one lane per platform
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -97,9 +98,15 @@ class Outbox:
     async def deliver_due(self) -> int:
         """One pass over what is due; returns how many were delivered."""
         async with self._busy:
-            return await self._deliver_due()
+            delivered = await self._deliver_due()
+            if self._lanes:
+                await asyncio.wait(list(self._lanes.values()))
+            return delivered + self._finished_lanes()
 
-    async def _deliver_due(self) -> int:
+    async def _deliver_due(self, wait: float = 0.25) -> int:
+        """Start a lane for each platform with something due and no lane in flight, then wait until
+        a lane is done or ``wait`` seconds pass, never for every platform: a slow, failing or hung
+        Slack holds up only Slack, and Teams keeps delivering. Returns what finished lanes delivered."""
         now = clock.now()
         lanes: dict[str, list[dict[str, Any]]] = {}
         for item in self.pending():
@@ -118,12 +125,26 @@ class Outbox:
                 self.store.delete("outbox", item["id"])
                 self._pending.discard(item["id"])
                 continue
-            if platform in self.notifiers:
+            if platform in self.notifiers and platform not in self._lanes:  # none of a lane in flight twice
                 lanes.setdefault(platform, []).append(item)
-        # Platforms deliver side by side, so a slow or rate-limited Slack does not hold up Teams;
-        # within a platform, order is kept (a card is posted before it is updated).
-        counts = await asyncio.gather(*(self._lane(self.notifiers[p], items) for p, items in lanes.items()))
-        return sum(counts)
+        # Platforms deliver side by side, each at its own pace; within a platform, order is kept
+        # (a card is posted before it is updated).
+        for platform, items in lanes.items():
+            self._lanes[platform] = asyncio.create_task(self._lane(self.notifiers[platform], items),
+                                                        name=f"councilbot-outbox-{platform}")
+        if self._lanes:
+            await asyncio.wait(list(self._lanes.values()), timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+        return self._finished_lanes()
+
+    def _finished_lanes(self) -> int:
+        """Forget lanes that are done; how many they delivered (a lane's own failure is raised)."""
+        done = {p: t for p, t in self._lanes.items() if t.done()}
+        for platform in done:
+            del self._lanes[platform]
+        failed = next((t.exception() for t in done.values() if not t.cancelled() and t.exception()), None)
+        if failed is not None:
+            raise failed
+        return sum(t.result() for t in done.values() if not t.cancelled())
 
     async def _lane(self, notifier: Notifier, items: list[dict[str, Any]]) -> int:
         delivered = 0
@@ -185,17 +206,27 @@ class Outbox:
         log.info("delivery will be retried", extra={"purpose": _purpose(item["id"]), "attempts": attempts, "delay": delay})
 
     async def run(self, interval: float = 0.25) -> None:
-        while not self._stopping:
-            try:
-                await self.deliver_due()
-            except Exception:  # a full disk or a bug must not stop delivery for good
-                log.exception("delivery pass failed; retrying")
-                await asyncio.sleep(FAILED_PASS_PAUSE)
-            self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=interval)
-            except asyncio.TimeoutError:
-                pass
+        try:
+            while not self._stopping:
+                try:
+                    async with self._busy:
+                        await self._deliver_due()
+                except Exception:  # a full disk or a bug must not stop delivery for good
+                    log.exception("delivery pass failed; retrying")
+                    await asyncio.sleep(FAILED_PASS_PAUSE)
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=interval)
+                except asyncio.TimeoutError:
+                    pass
+            if self._lanes:  # stopping: let what is on its way finish (stop() bounds the wait)
+                await asyncio.wait(list(self._lanes.values()))
+        finally:
+            for task in self._lanes.values():
+                task.cancel()  # only if stop() gave up waiting: the items stay pending for next time
+                if task.done() and not task.cancelled() and task.exception() is not None:
+                    log.error("delivery lane failed", exc_info=task.exception())
+            self._lanes.clear()
 
     def start(self) -> None:
         if self._task is None:

@@ -137,9 +137,10 @@ def submission(view: dict[str, Any], answers: dict[str, Any], user: str = "UCLLR
         elif element["type"] == "static_select":
             state["selected_option"] = next((o for o in element["options"] if o["value"] == answer), None)
         elif element["type"] in ("checkboxes", "multi_static_select"):
-            wanted = [answer] if isinstance(answer, str) else list(answer or [])
-            if answer is True:
+            if answer is True:  # a ticked toggle
                 wanted = [element["options"][0]["value"]]
+            else:
+                wanted = [answer] if isinstance(answer, str) else list(answer or [])
             state["selected_options"] = [o for o in element["options"] if o["value"] in wanted]
         elif element["type"] == "datepicker":
             state["selected_date"] = answer

@@ -55,6 +55,14 @@ async def test_checkpost_ok_draft(harness: Harness) -> None:
     assert "OK to post" in call.data["blocks"][0]["text"]["text"]
 
 
+async def test_a_command_mentioning_payload_is_still_a_command(harness: Harness) -> None:
+    # slack_bolt treats any body containing "payload" as interactivity and would drop this command.
+    answer = await harness.slack.command("/checkpost", "The payload of the new bin lorry is 12 tonnes.")
+    assert answer.status == 200
+    [call] = await harness.fake.wait_for("respond")
+    assert "OK to post" in call.data["blocks"][0]["text"]["text"]
+
+
 async def test_policy_question(harness: Harness) -> None:
     await harness.slack.command("/policy", "can I post photos of children?")
     [call] = await harness.fake.wait_for("respond")
