@@ -313,8 +313,10 @@ class Users:
         return f"{prefix}{self._n}-{uuid.uuid4().hex[:6]}"
 
     async def _exchange(self, op: str, send: Callable[[], Any], key: str, match: Callable[[Call], bool],
-                        ack_ok: Callable[[Any], str], tag: str = "") -> Outcome:
-        """Send, check the HTTP ack, then wait for the answer at the fake Slack."""
+                        ack_ok: Callable[[Any], str], tag: str = "",
+                        told_in_ack: Callable[[Any], str] | None = None) -> Outcome:
+        """Send, check the HTTP ack, then wait for the answer at the fake Slack (unless the ack
+        itself already told the person: ``told_in_ack`` returns the reference it showed)."""
         waiter = self.fake.expect(key, match)
         start = time.monotonic()
         try:
@@ -328,6 +330,9 @@ class Users:
                 return Outcome(op, False, ack_s, ack_s, problem)
             if tag:
                 self.closed.add(tag)
+            shown = told_in_ack(answer) if told_in_ack else ""
+            if shown:
+                return Outcome(op, True, ack_s, ack_s, ref=shown)
             try:
                 call = await asyncio.wait_for(asyncio.shield(waiter), self.answer_timeout)
             except asyncio.TimeoutError:
@@ -345,6 +350,13 @@ class Users:
         if answer.text not in ("", "{}"):
             return f"unexpected ack body {answer.text[:120]!r}"
         return ""
+
+    @staticmethod
+    def _modal_ack(answer: Any) -> str:
+        """A submission closes the modal (empty body) or turns it into the receipt (an update)."""
+        if answer.status == 200 and answer.text.startswith("{") and '"response_action": "update"' in answer.text:
+            return ""
+        return Users._empty_ack(answer)
 
     # -- slash commands, answered through their own response_url
 
@@ -376,8 +388,13 @@ class Users:
 
     async def submit(self, op: str, view: dict[str, Any], answers: dict[str, Any], user: str, receipt: re.Pattern[str],
                      tag: str = "") -> Outcome:
+        def shown(answer: Any) -> str:
+            m = receipt.search(json.dumps(json.loads(answer.text).get("view", {}))) if answer.text.startswith("{") else None
+            return m.group(1) if m else ""
+
         out = await self._exchange(op, lambda: self.client.submit(view, answers, user=user),
-                                   f"chat.postMessage:{user}", lambda c: bool(receipt.search(texts(c.data))), self._empty_ack, tag)
+                                   f"chat.postMessage:{user}", lambda c: bool(receipt.search(texts(c.data))), self._modal_ack, tag,
+                                   told_in_ack=shown)
         if out.ok and out.answer is not None:
             out.ref = receipt.search(texts(out.answer.data)).group(1)  # type: ignore[union-attr]
         return out
@@ -489,6 +506,7 @@ async def run_crash(workdir: Path, kills: int = 20, filers: int = 8, seed: int |
     server = ServeProcess(workdir, fake.api_url, people)
     users: Users | None = None
     tokens: dict[str, str] = {}     # ref -> the token its filing carried (when the filer saw the receipt)
+    shown: dict[str, str] = {}      # ref -> user, for references shown in the submitted modal itself
     try:
         result.restarts.append(await server.start())
         users = Users(fake, server.events_url, answer_timeout=15.0, http_timeout=10.0)
@@ -502,6 +520,7 @@ async def run_crash(workdir: Path, kills: int = 20, filers: int = 8, seed: int |
                 out = await users.submit("report", view, report_answers(token, rng), user, REPORT_RECEIPT, tag=token)
                 if out.ok:
                     tokens[out.ref] = token
+                    shown[out.ref] = user
                 elif not stop.is_set():
                     await asyncio.sleep(0.05)  # refused or failed while up: do not spin
 
@@ -521,7 +540,7 @@ async def run_crash(workdir: Path, kills: int = 20, filers: int = 8, seed: int |
             await asyncio.wait(tasks, timeout=5)
             result.kills = n
             result.torn_writes += bool(_temp_files(server.data_dir) - before)
-            told = _told(fake, users_ids, result)
+            told = _told(fake, users_ids, result, shown)
             check_store(server.data_dir, told, tokens, result)
             say(f"kill {n:2d}: {len(told)} acknowledged so far, {result.stored} stored, missing {len(result.missing)}")
             if result.missing or result.wrong:
@@ -532,7 +551,7 @@ async def run_crash(workdir: Path, kills: int = 20, filers: int = 8, seed: int |
         # The final restart must deliver the Clerk's channel notice of every acknowledged report.
         if server.proc is None or server.proc.poll() is not None:
             result.restarts.append(await server.start())
-        told = _told(fake, users_ids, result)
+        told = _told(fake, users_ids, result, shown)
         result.notices_expected = len(told)
         deadline = time.monotonic() + notice_wait
         while time.monotonic() < deadline:
@@ -576,12 +595,13 @@ def _temp_files(data_dir: Path) -> set[tuple[str, int]]:
     return found
 
 
-def _told(fake: WatchedSlack, users_ids: list[str], result: CrashResult) -> dict[str, str]:
-    """ref -> user, from every receipt the fake Slack received; a reference told twice is a failure."""
-    told: dict[str, str] = {}
+def _told(fake: WatchedSlack, users_ids: list[str], result: CrashResult, shown: dict[str, str]) -> dict[str, str]:
+    """ref -> user, from every receipt the fake Slack received and every reference a submitted modal
+    showed (the person was told either way); a reference sent twice as a receipt is a failure."""
+    told: dict[str, str] = dict(shown)
     dupes = []
     for ref, user in fake.receipts(REPORT_RECEIPT, users_ids):
-        if ref in told:
+        if ref in told and ref not in shown:
             dupes.append(ref)
         told[ref] = user
     result.duplicate_refs = dupes

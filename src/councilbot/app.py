@@ -15,7 +15,6 @@ from .messages import Incoming, Reply
 from .outbox import Outbox
 from .pack import load_pack
 from .people import People
-from .ports import platform_of
 from .store import TinyStore
 
 log = logging.getLogger(__name__)
@@ -42,10 +41,11 @@ class CouncilBot:
     async def handle(self, incoming: Incoming) -> list[Reply]:
         """The only door into the core. A platform's retry of an event already handled returns nothing."""
         metrics.EVENTS.labels(incoming.kind).inc()
-        key = f"{platform_of(incoming.user) or 'local'}:{incoming.event_id}" if incoming.event_id else None
+        # Keyed by person too: a delivery id is only unique within what its platform sends one person.
+        key = f"{incoming.user}:{incoming.event_id}" if incoming.event_id else None
         if key is not None and not self.store.claim(key):
             metrics.DUPLICATES.inc()
-            log.info("duplicate event ignored", extra={"event": key})
+            log.info("duplicate event ignored", extra={"kind": incoming.kind})
             return []
         try:
             self.people.saw(incoming.user, incoming.display_name)
