@@ -108,6 +108,9 @@ async def run(seconds: float, n_users: int, seed: int | None, workdir: Path) -> 
             if op == "report":
                 return await users.submit(op, report_view, h.report_answers(f"{user}-{time.monotonic_ns()}", rng), user, h.REPORT_RECEIPT)
             text, category = rng.choice(SUGGESTIONS)
+            # Each submission is a different post: Slack gives each opened modal its own view id, and
+            # the same modal sent twice with the same answers is rightly one suggestion.
+            text = f"{text} ({user}, {time.monotonic_ns() % 1_000_000})"
             return await users.submit(op, suggest_view, {"text": text, "platforms": ["facebook"], "category": category,
                                                          "has_image": False}, user, h.SUGGESTION_RECEIPT)
 
