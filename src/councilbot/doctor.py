@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from .config import ConfigError, Settings, config_path, load_settings
 from .pack import Pack, PackError, load_pack
@@ -18,7 +18,11 @@ class Line:
     warning: bool = False
 
 
-def diagnose(path: Path | None = None, online: bool = False) -> list[Line]:
+OnlineCheck = Callable[[Settings], Line]
+
+
+def diagnose(path: Path | None = None, online: Sequence[OnlineCheck] = ()) -> list[Line]:
+    """``online`` checks (each platform adapter offers one) ask the platform whether the tokens work."""
     lines: list[Line] = []
     path = path or config_path()
     lines.append(Line(True, f"config file {path}" if path.is_file() else f"no config file at {path}: using defaults", warning=not path.is_file()))
@@ -33,8 +37,9 @@ def diagnose(path: Path | None = None, online: bool = False) -> list[Line]:
         return [*lines, Line(False, "; ".join(exc.problems))]
     lines += _data(settings)
     lines += _people(settings, pack)
-    lines += _slack(settings, online)
+    lines += _slack(settings)
     lines += _teams(settings)
+    lines += [check(settings) for check in online]
     return lines
 
 
@@ -67,7 +72,7 @@ def _people(settings: Settings, pack: Pack) -> list[Line]:
     return out
 
 
-def _slack(settings: Settings, online: bool) -> list[Line]:
+def _slack(settings: Settings) -> list[Line]:
     s = settings.slack
     if not (s.bot_token or s.signing_secret or s.app_token or s.clerk_channel):
         return [Line(True, "Slack is not set up (fine if you use Teams or the console)", warning=True)]
@@ -80,23 +85,7 @@ def _slack(settings: Settings, online: bool) -> list[Line]:
         out.append(Line(False, "SLACK_APP_TOKEN should start with xapp- (an app-level token for Socket Mode)"))
     out.append(Line(bool(s.clerk_channel), f"Slack clerk channel {s.clerk_channel}" if s.clerk_channel else
                     "[slack] clerk_channel is not set: approval cards and report notices have nowhere to go"))
-    if online and s.bot_token:
-        out.append(_slack_online(settings))
     return out
-
-
-def _slack_online(settings: Settings) -> Line:
-    from slack_sdk import WebClient
-    from slack_sdk.errors import SlackApiError
-
-    token = settings.slack.bot_token.get_secret_value() if settings.slack.bot_token else ""
-    try:
-        WebClient(token=token, base_url=settings.slack.api_url, timeout=10).auth_test()
-        return Line(True, "Slack accepted the bot token")
-    except SlackApiError as exc:
-        return Line(False, f"Slack refused the bot token ({exc.response.get('error', 'error')})")
-    except Exception as exc:
-        return Line(False, f"could not reach Slack ({exc.__class__.__name__})")
 
 
 def _teams(settings: Settings) -> list[Line]:

@@ -128,3 +128,30 @@ def test_a_second_process_cannot_write_while_the_bot_runs(tmp_path: Path) -> Non
     finally:
         running.release()
     assert cli("erase-person", "slack:UREP", "--yes", cwd=tmp_path).returncode == 0
+
+
+async def test_doctor_online_asks_slack_whether_the_token_works(tmp_path: Path) -> None:
+    from aiohttp import web
+
+    seen: list[str] = []
+
+    async def auth_test(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("Authorization", ""))
+        ok = request.headers.get("Authorization") == "Bearer xoxb-good"
+        return web.json_response({"ok": True, "user_id": "UBOT"} if ok else {"ok": False, "error": "invalid_auth"})
+
+    app = web.Application()
+    app.router.add_post("/api/auth.test", auth_test)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        (tmp_path / "councilbot.toml").write_text(CONFIG + f'[slack]\nclerk_channel = "C1"\napi_url = "{server.make_url("/api/")}"\n')
+        import asyncio
+
+        good = await asyncio.to_thread(cli, "doctor", "--online", cwd=tmp_path, SLACK_BOT_TOKEN="xoxb-good", SLACK_SIGNING_SECRET="s")
+        bad = await asyncio.to_thread(cli, "doctor", "--online", cwd=tmp_path, SLACK_BOT_TOKEN="xoxb-bad", SLACK_SIGNING_SECRET="s")
+    finally:
+        await server.close()
+    assert good.returncode == 0 and "Slack accepted the bot token" in good.stdout, good.stdout
+    assert bad.returncode == 1 and "Slack refused the bot token (invalid_auth)" in bad.stdout
+    assert seen == ["Bearer xoxb-good", "Bearer xoxb-bad"]
