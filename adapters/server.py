@@ -33,7 +33,7 @@ async def _observe(request: web.Request, handler: Any) -> web.StreamResponse:
         return web.json_response({"error": "request body too large"}, status=413)
     with metrics.LATENCY.labels(route).time():
         try:
-            response = await handler(request)
+            response: web.StreamResponse = await handler(request)
         except web.HTTPException as exc:
             metrics.REQUESTS.labels(route, str(exc.status)).inc()
             raise

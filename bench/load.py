@@ -77,7 +77,7 @@ async def run(seconds: float, n_users: int, seed: int | None, workdir: Path) -> 
         outcomes: list[h.Outcome] = []
         waiting: deque[str] = deque()       # acknowledged suggestions, not yet approved
         acked: dict[str, set[str]] = {"report": set(), "suggest": set(), "approve": set()}
-        ops, weights = zip(*COUNCILLOR_MIX)
+        ops, weights = zip(*COUNCILLOR_MIX, strict=True)
         cpu_before = server.cpu_seconds()
         start = time.monotonic()
         stop_at = start + seconds

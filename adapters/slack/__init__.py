@@ -118,8 +118,8 @@ async def run_socket_mode(bot: CouncilBot) -> None:
     bot.outbox.register(adapter.notifier)
     handler = AsyncSocketModeHandler(adapter.app, app_token.get_secret_value(), web_client=adapter.app.client)
     try:
-        await handler.connect_async()
+        await handler.connect_async()  # type: ignore[no-untyped-call]
         await asyncio.Event().wait()  # until cancelled
     finally:
-        await handler.close_async()
+        await handler.close_async()  # type: ignore[no-untyped-call]
         await adapter.close()

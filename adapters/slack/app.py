@@ -16,6 +16,7 @@ Slack's rules this file lives by:
 from __future__ import annotations
 
 import asyncio
+import functools
 import dataclasses
 import logging
 import re
@@ -157,7 +158,7 @@ class SlackAdapter:
             log.exception("core failed", extra={"kind": incoming.kind, "handler": incoming.name})
             return [SORRY]
 
-    def answer(self, incoming: Incoming, deliver: Callable[[list[Reply]], Awaitable[None]]) -> None:
+    def answer(self, incoming: Incoming, deliver: Callable[[list[Reply]], Coroutine[Any, Any, None]]) -> None:
         """Ask the core after the ack has gone (in the core lane); deliver its replies alongside."""
 
         async def job() -> None:
@@ -219,11 +220,11 @@ class SlackAdapter:
         # A form not opened stays on its reply and is drawn as a button that opens it.
         target = channel or inbound.slack_user(user) or user
         for message in blocks.pack_messages(pending):
+            send: Callable[[], Awaitable[Any]] = (
+                functools.partial(self.respond, response_url, message) if response_url
+                else functools.partial(self.notifier.call, "chat_postMessage", channel=target, **message))
             try:
-                if response_url:
-                    await self.persist(lambda: self.respond(response_url, message))
-                else:
-                    await self.persist(lambda: self.notifier.call("chat_postMessage", channel=target, **message))
+                await self.persist(send)
             except Exception:
                 log.exception("could not deliver a slack reply")
 

@@ -50,7 +50,7 @@ class Endpoint:
             log.warning("teams request refused: %s", problem)
             return web.Response(status=400, text=f"Not a Bot Framework activity: {problem}.")
         try:
-            activity = Activity.deserialize(body)  # type: ignore[no-untyped-call]
+            activity = Activity.deserialize(body)
         except (DeserializationError, AttributeError, TypeError, ValueError) as exc:  # a field of the wrong type
             log.warning("teams request refused: %s", exc.__class__.__name__)
             return web.Response(status=400, text="Not a Bot Framework activity.")

@@ -83,7 +83,7 @@ def _text_activity(text: str) -> Activity:
     return Activity(type="message", text=text)
 
 
-class TeamsHandler(ActivityHandler):
+class TeamsHandler(ActivityHandler):  # type: ignore[misc]  # botbuilder ships no type information
     def __init__(self, core: CouncilBot, book: ReferenceBook, notifier: TeamsNotifier, *,
                  allow_plain_ids: bool, invoke_budget: float = INVOKE_BUDGET_SECONDS) -> None:
         super().__init__()

@@ -93,7 +93,7 @@ async def _as_new_message(context: TurnContext, activities: list[Activity], proc
     """A proactive turn would otherwise send each post as a reply to its made-up continuation
     activity; in a channel that must be a new post (a new thread), not a reply."""
     for activity in activities:
-        activity.reply_to_id = None  # type: ignore[assignment]  # the SDK's annotation says str
+        activity.reply_to_id = None  # the SDK's annotation says str, but None is what it sends
     return await proceed()
 
 
@@ -110,11 +110,11 @@ def sdk_reference(reference: dict[str, Any]) -> ConversationReference:
     if conversation.get("tenantId") and not conversation.get("tenantID"):
         conversation["tenantID"] = conversation["tenantId"]
     data["conversation"] = conversation
-    return cast(ConversationReference, ConversationReference.deserialize(data))  # type: ignore[no-untyped-call]
+    return cast(ConversationReference, ConversationReference.deserialize(data))
 
 
 def to_activity(reply: Reply) -> Activity:
-    return cast(Activity, Activity.deserialize(message_activity(reply)))  # type: ignore[no-untyped-call]
+    return cast(Activity, Activity.deserialize(message_activity(reply)))
 
 
 class TeamsNotifier:
@@ -204,7 +204,7 @@ class TeamsNotifier:
         tenant = member.get("tenant_id")
         params = ConversationParameters(
             is_group=False,
-            bot=ChannelAccount.deserialize(member["bot"]) if member.get("bot") else None,  # type: ignore[no-untyped-call]
+            bot=ChannelAccount.deserialize(member["bot"]) if member.get("bot") else None,
             members=[ChannelAccount(id=member["member_id"])],
             tenant_id=tenant,
             channel_data={"tenant": {"id": tenant}} if tenant else None,

@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import hmac
 import re
-import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Coroutine
@@ -22,11 +21,6 @@ from typing import Any, Self, TypeVar
 
 import aiohttp
 from aiohttp.test_utils import TestServer
-
-_TESTS = Path(__file__).resolve().parent.parent
-for _folder in ("slack", "teams"):  # the Slack and Teams harnesses import their fakes by bare name
-    if str(_TESTS / _folder) not in sys.path:
-        sys.path.insert(0, str(_TESTS / _folder))
 
 from fake_connector import FakeConnector
 from fake_slack import FakeSlack
