@@ -21,6 +21,7 @@ PREFIX = "teams:"
 ARG_COMMANDS = frozenset({"policy", "checkpost", "suggest"})
 BARE_COMMANDS = frozenset({"report", "pending", "reports", "help", "home", "flag", "flags", "moderation", "people",
                            "export"})
+# "escalate S-2026-0007 why" counts only with a suggestion's reference after it.
 # Clerk commands whose arguments start with a known word ("people add ...", "export json"); a
 # draft that begins "People of Castle Cary..." stays a draft.
 SUB_COMMANDS = {"people": frozenset({"add", "remove"}), "export": frozenset({"csv", "json"})}
@@ -152,7 +153,8 @@ def parse_text(user: str, text: str, event_id: str | None = None, name: str | No
     if lead:
         word, rest = lead.group(1).lower(), (lead.group(2) or "").strip()
         sub = rest.split(maxsplit=1)[0].lower() if rest else ""
-        if word in ARG_COMMANDS or (word in BARE_COMMANDS and not rest) or sub in SUB_COMMANDS.get(word, ()):
+        escalation = word == "escalate" and re.match(r"S-\d{4}-\d+\b", rest, re.IGNORECASE) is not None
+        if word in ARG_COMMANDS or (word in BARE_COMMANDS and not rest) or sub in SUB_COMMANDS.get(word, ()) or escalation:
             return Incoming(kind="command", user=user, name=word, text=rest, event_id=event_id, display_name=name)
     return Incoming(kind="message", user=user, text=stripped, event_id=event_id, display_name=name)
 

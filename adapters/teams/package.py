@@ -34,6 +34,7 @@ PERSONAL_COMMANDS = (
     ("suggest", "Suggest a post for the council's pages; the Clerk approves it"),
     ("pending", "Suggested posts waiting for a decision (approvers)"),
     ("reports", "Reports sent to you, with what is overdue (report recipients)"),
+    ("escalate", "escalate S-2026-0007 why: hand a disputed suggestion to the Chair (Castle Cary moderators)"),
     ("help", "What CouncilBot can do for you"),
 )
 TEAM_COMMANDS = (

@@ -27,6 +27,8 @@ def message(text: str, **extra: Any) -> dict[str, Any]:
     ("help", "command", "help", ""),
     ("people add teams:aad-9 councillor Jane Smith", "command", "people", "add teams:aad-9 councillor Jane Smith"),
     ("export json", "command", "export", "json"),
+    ("escalate S-2026-0007 the photo needs consent", "command", "escalate", "S-2026-0007 the photo needs consent"),
+    ("Escalate your concerns to us at the drop-in!", "message", "", "Escalate your concerns to us at the drop-in!"),
     ("Report on tonight's meeting: great turnout!", "message", "", "Report on tonight's meeting: great turnout!"),
     ("People of Castle Cary, the fete is on!", "message", "", "People of Castle Cary, the fete is on!"),
     ("Can I post photos of children?", "message", "", "Can I post photos of children?"),
