@@ -43,22 +43,31 @@ class CouncilBot:
         metrics.EVENTS.labels(incoming.kind).inc()
         # Keyed by person too: a delivery id is only unique within what its platform sends one person.
         key = f"{incoming.user}:{incoming.event_id}" if incoming.event_id else None
-        if key is not None and not self.store.claim(key):
-            metrics.DUPLICATES.inc()
-            log.info("duplicate event ignored", extra={"kind": incoming.kind})
-            return []
+        claimed = False
         try:
+            if key is not None:
+                if not self.store.claim(key):
+                    metrics.DUPLICATES.inc()
+                    log.info("duplicate event ignored", extra={"kind": incoming.kind})
+                    return []
+                claimed = True
             self.people.saw(incoming.user, incoming.display_name)
             replies = self.router.route(incoming)
         except Exception:
-            if key is not None:
-                self.store.delete("events", key)  # let the platform's retry try again
             log.exception("handler failed", extra={"kind": incoming.kind, "handler": incoming.name})
+            if claimed and key is not None:
+                try:
+                    self.store.delete("events", key)  # let the platform's retry try again
+                except Exception:
+                    log.exception("could not release the event claim")
             return [Reply(text="Sorry, something went wrong on our side. Nothing was lost; please try again.", tone="danger")]
         if key is not None and replies and replies[0].title == CHECK_THE_FORM:
             # Turned down as bad input, so nothing was changed: the same submission sent again (a
             # person pressing Submit once more) is judged again, not answered with silence.
-            self.store.delete("events", key)
+            try:
+                self.store.delete("events", key)
+            except Exception:
+                log.exception("could not release the event claim")
         return replies
 
     def can(self, user: str, action: str) -> bool:
@@ -73,7 +82,16 @@ class CouncilBot:
 
     def housekeeping(self) -> dict[str, Any]:
         return {"overdue_reminded": reports.remind_overdue(self.ctx), "purged": reports.purge_closed(self.ctx),
-                "drafts_expired": self._expire_drafts()}
+                "drafts_expired": self._expire_drafts(), "pruned": self._prune()}
+
+    def _prune(self) -> int:
+        """Keep memory and files bounded over years: platform retries come within hours, so event
+        claims go after a week; delivered messages go after 90 days (the records themselves stay)."""
+        now = clock.now().timestamp()
+        old_events = self.store.find("events", lambda d: now - float(d.get("at", now)) > 7 * 86400)
+        done = self.store.find("outbox", lambda d: d["status"] != "pending" and bool(d.get("sent_at"))
+                               and now - clock.parse(str(d["sent_at"])).timestamp() > 90 * 86400)
+        return sum(self.store.delete("events", d["id"]) for d in old_events) + sum(self.store.delete("outbox", d["id"]) for d in done)
 
     def _expire_drafts(self) -> int:
         """Messages waiting for "check or look up?" are kept a day at most."""

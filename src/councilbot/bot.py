@@ -54,6 +54,18 @@ def looks_like_question(text: str) -> bool | None:
     return None
 
 
+# Commands that take no arguments: typed alone as a message, they are the command, on any platform.
+BARE_COMMANDS = frozenset({"pending", "reports", "flags", "moderation", "people", "home"})
+PLATFORMS = frozenset({"slack", "teams", "console"})
+
+
+def known_person_id(ctx: Ctx, person: str) -> bool:
+    """A platform-qualified id on a platform CouncilBot serves (or one a test registers)."""
+    platform, _, rest = person.partition(":")
+    registered = ctx.outbox.notifiers
+    return bool(rest) and (platform in PLATFORMS or platform in registered or not registered)
+
+
 class Router:
     def __init__(self, ctx: Ctx) -> None:
         self.ctx = ctx
@@ -114,6 +126,8 @@ class Router:
         text = incoming.text.strip()
         if not text or text.lower() in {"help", "hi", "hello", "?"}:
             return self._help(incoming)
+        if text.lower().lstrip("/") in BARE_COMMANDS:  # "pending" typed on its own is the command
+            return self.commands[text.lower().lstrip("/")](incoming)
         kind = looks_like_question(text)
         if kind is True:
             return [answer_reply(ask(self.ctx.pack, text))]
@@ -172,10 +186,13 @@ class Router:
         record = self.ctx.store.get("suggestions", incoming.value)
         if record is not None and record["status"] in suggestions.DECIDED:
             return suggestions.decide(self.ctx, incoming.user, incoming.value, action)
-        needed = "escalate" if action == "escalate" else ("settle" if record and record["status"] == "escalated" else "approve")
-        if not self.ctx.people.can(incoming.user, needed):
-            raise Refused("Only the Clerk and the approvers named in the policy can decide on suggested posts."
-                          if needed != "escalate" else "Escalation is not part of this council's policy, or not yours to make.")
+        if action == "escalate":
+            self.ctx.people.require(incoming.user, "escalate")
+        elif record is not None and record["status"] == "escalated":
+            if not suggestions.may_settle(self.ctx, incoming.user, record):
+                raise Refused(f"{record['id']} has been escalated; only the Chair of the Council can decide it now.")
+        else:
+            self.ctx.people.require(incoming.user, "approve")
         return [Reply(text="", form=suggestions.comment_form(action, incoming.value))]
 
     def _escalate_command(self, incoming: Incoming) -> list[Reply]:
@@ -195,9 +212,7 @@ class Router:
         return suggestions.decide(self.ctx, incoming.user, sid, action, comment)
 
     def _report_form(self, incoming: Incoming, name: str, title: str, field: str, label: str) -> list[Reply]:
-        record = self.ctx.store.get("reports", incoming.value)
-        if record is None or incoming.user not in record["recipients"]:
-            raise Refused(f"There is no report {incoming.value} that you can see.")
+        reports.as_recipient(self.ctx, incoming.user, incoming.value)
         return [Reply(text="", form=Form(name=name, title=title, context=incoming.value, inputs=(Input(field, label, "multiline", max_length=3000),)))]
 
     def _flag(self, incoming: Incoming) -> list[Reply]:
@@ -238,19 +253,17 @@ class Router:
         return [Reply(title="People", text="Add with: people add slack:U123 councillor Jane Smith; remove with: people remove slack:U123", fields=fields)]
 
     def _check_person_id(self, person: str) -> None:
-        platform, _, rest = person.partition(":")
-        known = set(self.ctx.outbox.notifiers)
-        if not rest or (known and platform not in known):
-            raise BadInput(f"Give the person's chat id with its platform, like {next(iter(sorted(known)), 'slack')}:U123.")
+        if not known_person_id(self.ctx, person):
+            raise BadInput("Give the person's chat id with its platform, like slack:U123 or teams:<id>.")
 
     def _guard_chain(self, person: str, role: Role | None) -> None:
-        """Who receives reports about the Clerk, and who settles disputes, is set in the config file,
-        not from chat: otherwise the Clerk could route reports about themselves to themselves."""
-        guarded = set(self.ctx.pack.roles.report_fallback) | set(self.ctx.pack.roles.settle_disagreements)
-        current = self.ctx.people.role(person)
-        if (role in guarded) or (current in guarded):
-            raise Refused("The Chair and anyone who settles disagreements or receives reports about the Clerk are set "
-                          "in the config file by the council's operator, not from chat.")
+        """Who receives reports about the Clerk is set in the config file, not from chat: otherwise
+        the Clerk could route reports about themselves to an account of their own."""
+        guarded = set(self.ctx.pack.roles.report_fallback)
+        if role in guarded or self.ctx.people.role(person) in guarded:
+            names = " or ".join(r.value.replace("_", " ") for r in self.ctx.pack.roles.report_fallback)
+            raise Refused(f"Reports that involve the Clerk go to the {names}, so that role is set in the config file "
+                          "by the council's operator, not from chat.")
 
     def _help(self, incoming: Incoming) -> list[Reply]:
         lines = [

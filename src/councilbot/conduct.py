@@ -24,9 +24,9 @@ def form(author: str = "", text: str = "", link: str = "") -> Form:
 def flag(ctx: Ctx, user: str, values: dict[str, Any]) -> list[Reply]:
     ctx.people.require(user, "flag")
     author = text_value(values, "author", label="whose post it is", limit=200)
-    platform, _, rest = author.partition(":")
-    known = set(ctx.outbox.notifiers)
-    if not rest or (known and platform not in known):
+    from .bot import known_person_id
+
+    if not known_person_id(ctx, author):
         raise BadInput("Give the author's chat id with its platform, like slack:U123 or teams:<id>.", "author")
     if author == user:
         raise BadInput("You cannot flag your own post; run /checkpost on it instead.", "author")

@@ -154,6 +154,9 @@ class Outbox:
         return delivered
 
     async def _attempt(self, notifier: Notifier, item: dict[str, Any]) -> bool:
+        if self.store.get("outbox", item["id"]) is None:  # forgotten since the pass began (an erasure)
+            self._pending.discard(item["id"])
+            return False
         reply = reply_from_dict(item["reply"])
         try:
             if item["op"] == "update":
@@ -219,7 +222,14 @@ class Outbox:
                     await asyncio.wait_for(self._wake.wait(), timeout=interval)
                 except asyncio.TimeoutError:
                     pass
-            if self._lanes:  # stopping: let what is on its way finish (stop() bounds the wait)
+            # Stopping: one last pass, so what is due goes out before shutdown, and let what is on
+            # its way finish (stop() bounds the wait).
+            try:
+                async with self._busy:
+                    await self._deliver_due()
+            except Exception:
+                log.exception("last delivery pass failed; what is left goes out at the next start")
+            if self._lanes:
                 await asyncio.wait(list(self._lanes.values()))
         finally:
             for task in self._lanes.values():
@@ -239,9 +249,11 @@ class Outbox:
         self._wake.set()
         if self._task is not None:
             try:
-                await asyncio.wait_for(self._task, timeout=flush_seconds)
+                await asyncio.wait_for(asyncio.shield(self._task), timeout=flush_seconds)
             except asyncio.TimeoutError:
                 self._task.cancel()
+                # Wait for the cancellation to reach the lanes before the store is closed.
+                await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
 
     async def drain(self, timeout: float = 5.0) -> None:

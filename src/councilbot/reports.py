@@ -56,7 +56,8 @@ _ROLE_WORDS = {
     Role.CLERK: re.compile(r"(?<!deputy )(?<!assistant )(?<!deputy town )(?<!assistant town )\b(?:town )?clerk\b"),
     Role.DEPUTY_CLERK: re.compile(r"\bdeputy (?:town )?clerk\b"),
     Role.ASSISTANT_CLERK: re.compile(r"\bassistant (?:town )?clerk\b"),
-    Role.CHAIR: re.compile(r"\b(?:chair(?:man|woman|person)? of the (?:town )?council|council chair(?:man)?|town mayor|the mayor|the chairman)\b"),
+    # Generous on purpose: a wrong match only sends the report further up the chain.
+    Role.CHAIR: re.compile(r"\b(?:(?:vice[- ])?chair(?:man|woman|person)?|council chair|town mayor|the mayor)\b"),
     Role.MODERATOR: re.compile(r"\bmoderators?\b"),
 }
 
@@ -217,7 +218,7 @@ def _is_recipient(ctx: Ctx, user: str, record: dict[str, Any]) -> bool:
     return user in record["recipients"] and user not in record["excluded"] and ctx.people.can(user, "read_reports")
 
 
-def _as_recipient(ctx: Ctx, user: str, ref: str) -> dict[str, Any]:
+def as_recipient(ctx: Ctx, user: str, ref: str) -> dict[str, Any]:
     record = _load(ctx, user, ref)
     if not _is_recipient(ctx, user, record):
         raise Refused("Only the report's recipients can do that.")
@@ -234,7 +235,7 @@ def view(ctx: Ctx, user: str, ref: str) -> list[Reply]:
 
 
 def acknowledge(ctx: Ctx, user: str, ref: str) -> list[Reply]:
-    record = _as_recipient(ctx, user, ref)
+    record = as_recipient(ctx, user, ref)
     if record["status"] != "open":
         return [Reply(text=f"{record['id']} is already {record['status']}.")]
     # The reporter's notice is queued first: a crash before the status is saved leaves the report
@@ -248,7 +249,7 @@ def acknowledge(ctx: Ctx, user: str, ref: str) -> list[Reply]:
 
 
 def add_note(ctx: Ctx, user: str, ref: str, text: str) -> list[Reply]:
-    record = _as_recipient(ctx, user, ref)
+    record = as_recipient(ctx, user, ref)
     note = text_value({"note": text}, "note", label="the note", limit=3000)
     notes = [*record["notes"], {"by": user, "at": clock.iso(clock.now()), "text": note}]
     record = ctx.store.update("reports", record["id"], {"notes": notes})
@@ -257,7 +258,7 @@ def add_note(ctx: Ctx, user: str, ref: str, text: str) -> list[Reply]:
 
 
 def host_reported(ctx: Ctx, user: str, ref: str, detail: str) -> list[Reply]:
-    record = _as_recipient(ctx, user, ref)
+    record = as_recipient(ctx, user, ref)
     detail = text_value({"detail": detail}, "detail", label="what was reported to the platform", limit=1000)
     record = ctx.store.update("reports", record["id"], {"host_reported": f"{detail} ({clock.human(clock.now())})"})
     ctx.audit.record(user, "report.host_reported", record["id"])
@@ -265,7 +266,7 @@ def host_reported(ctx: Ctx, user: str, ref: str, detail: str) -> list[Reply]:
 
 
 def close(ctx: Ctx, user: str, ref: str, outcome: str) -> list[Reply]:
-    record = _as_recipient(ctx, user, ref)
+    record = as_recipient(ctx, user, ref)
     outcome = text_value({"outcome": outcome}, "outcome", label="the outcome", limit=2000)
     if record["status"] == "closed":
         return [Reply(text=f"{record['id']} was already closed: {record['outcome']}")]

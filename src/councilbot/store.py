@@ -248,7 +248,9 @@ class TinyStore:
 
     def claim(self, key: str) -> bool:
         """Record that an incoming event was handled; False if it was already (a platform retry)."""
-        return self.insert("events", {"id": key})
+        from . import clock
+
+        return self.insert("events", {"id": key, "at": clock.now().timestamp()})
 
     def next_number(self, counter: str) -> int:
         with self._lock:

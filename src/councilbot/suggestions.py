@@ -198,7 +198,7 @@ def decide(ctx: Ctx, user: str, sid: str, decision: str, comment: str = "") -> l
                       f"on {clock.human(last['at'])}. Nothing has changed.", tone="info")]
     escalated = record["status"] == "escalated"
     if escalated:
-        if not _may_settle(ctx, user, record):
+        if not may_settle(ctx, user, record):
             raise Refused(f"{record['id']} has been escalated; only the Chair of the Council can decide it now.")
     elif not ctx.people.can(user, "approve"):
         raise Refused(REFUSALS["approve"])
@@ -228,7 +228,7 @@ def _told(ctx: Ctx, record: dict[str, Any], entry: dict[str, Any]) -> Reply:
     return Reply(title=f"Suggestion {record['id']} {verb}", text=text, tone="ok" if verb == "approved" else "caution", buttons=buttons)
 
 
-def _may_settle(ctx: Ctx, user: str, record: dict[str, Any]) -> bool:
+def may_settle(ctx: Ctx, user: str, record: dict[str, Any]) -> bool:
     """The Chair settles; if the Chair wrote the suggestion (and may not decide it), those the
     pack gives the final decision, and failing them the approvers, settle instead."""
     settlers = [u for u in ctx.people.with_roles(ctx.pack.roles.settle_disagreements) if u != record["submitter"]]
@@ -254,19 +254,25 @@ def escalate(ctx: Ctx, user: str, sid: str, comment: str) -> list[Reply]:
         raise BadInput("Please say what the moderators disagree on.", "comment")
     # A decision already taken is kept in the record; the Chair's decision will be final.
     was_decided = record["status"] in DECIDED
-    record = ctx.store.update("suggestions", record["id"], {"status": "escalated", "escalated_by": user, "escalation_note": comment.strip()[:2000]})
-    ctx.audit.record(user, "suggestion.escalated", record["id"])
-    ctx.outbox.update_card(f"{record['id']}:escalated", f"suggestion:{record['id']}", card(ctx, record))
+    changes = {"status": "escalated", "escalated_by": user, "escalation_note": comment.strip()[:2000]}
+    escalated = {**record, **changes}
+    # Notices first (keyed by this round, as a suggestion can be escalated again after a revision),
+    # then the status: a crash in between loses nothing, and escalating again reuses them.
+    round_ = f"v{record['version']}.{len(record['decisions'])}"
+    shown = card(ctx, escalated)
+    ctx.outbox.update_card(f"{record['id']}:escalated:{round_}", f"suggestion:{record['id']}", shown)
     if was_decided:
-        ctx.outbox.send(f"{record['id']}:told-escalated", record["submitter"], Reply(
+        ctx.outbox.send(f"{record['id']}:told-escalated:{round_}", record["submitter"], Reply(
             title=f"Suggestion {record['id']} referred to the Chair",
             text="The moderators disagree about your suggested post, so the Chair of the Council will decide; "
                  "the Chair's decision is final. Please wait for it before anything is published.", tone="caution"))
     for chair in ctx.people.with_roles(ctx.pack.roles.settle_disagreements):
-        ctx.outbox.send(f"{record['id']}:escalated:{chair}", chair, Reply(
+        ctx.outbox.send(f"{record['id']}:escalated:{round_}:{chair}", chair, Reply(
             title=f"Your decision is needed: {record['id']}",
             text=f"The moderators disagree about a suggested post; the policy gives the final say to the Chair of the Council. "
-                 f"Note: {comment.strip() or 'none'}", fields=tuple(card(ctx, record).fields), buttons=card(ctx, record).buttons))
+                 f"Note: {comment.strip()}", fields=shown.fields, buttons=shown.buttons))
+    record = ctx.store.update("suggestions", record["id"], changes)
+    ctx.audit.record(user, "suggestion.escalated", record["id"])
     return [Reply(text=f"{record['id']} escalated to the Chair of the Council.", tone="ok")]
 
 

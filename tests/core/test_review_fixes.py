@@ -33,11 +33,20 @@ async def test_a_full_name_with_a_bracketed_title_still_routes_around(tmp_path, 
     assert bot.store.get("reports", ref)["recipients"] == [CHAIR]
 
 
-async def test_a_platform_handle_never_reroutes_a_report(tmp_path, make_bot):
+async def test_a_platform_display_name_never_reroutes_a_report(tmp_path, make_bot):
     bot = make_bot(tmp_path, names={})
-    await command(bot, CLERK, "help", display_name="will")  # the platform calls the Clerk "will"
-    ref, _ = await _file(bot, what="They said they will keep posting my address.")
-    assert CLERK in bot.store.get("reports", ref)["recipients"]
+    await command(bot, CLERK, "help", display_name="Will Jones")  # what the platform calls the Clerk
+    ref, _ = await _file(bot, what="Will Jones from the football club keeps posting my address.")
+    assert CLERK in bot.store.get("reports", ref)["recipients"]  # a namesake, not the Clerk: only names the Clerk gave count
+    named, _ = await _file(bot, what="Will Jones keeps posting my address.", about="clerk")
+    assert CLERK not in bot.store.get("reports", named)["recipients"]
+
+
+async def test_the_clerk_and_the_chair_named_together_are_both_left_out(tmp_path, make_bot):
+    bot = make_bot(tmp_path)
+    ref, _ = await _file(bot, who="The clerk and the Chair")
+    record = bot.store.get("reports", ref)
+    assert {CLERK, CHAIR} <= set(record["excluded"]) and record["recipients"] == [ASSISTANT]
 
 
 async def test_nobody_safe_to_receive_it_is_told_truthfully(tmp_path, make_bot):
@@ -106,7 +115,8 @@ async def test_delivery_survives_a_record_forgotten_while_sending(tmp_path, make
     rec.send = slow_send  # type: ignore[method-assign]
     await bot.outbox.deliver_due()  # must not raise
     rec.send = real_send  # type: ignore[method-assign]
-    assert bot.outbox.depth() == 0
+    # The one in flight went; the rest of the report's messages, forgotten meanwhile, did not.
+    assert len(rec.sent) == 1 and bot.outbox.depth() == 0 and bot.store.all("outbox") == []
 
 
 async def test_a_card_decided_while_being_posted_is_brought_up_to_date(tmp_path, make_bot):
@@ -175,3 +185,61 @@ async def test_an_ambiguous_message_is_forgotten_once_answered(tmp_path, make_bo
     assert bot.store.get("drafts", draft_id) is not None
     one(await press(bot, COUNCILLOR, "dm.check", draft_id))
     assert bot.store.get("drafts", draft_id) is None
+
+
+async def test_a_second_escalation_after_a_revision_reaches_the_chair_again(tmp_path, make_bot):
+    bot = make_bot(tmp_path, council="castle-cary")
+    rec = notifier(bot)
+    sid = one(await submit(bot, COUNCILLOR, "suggest", {"text": CLEAN_POST, "platforms": ["facebook"], "category": "event"})).title.split()[1]
+    one(await submit(bot, MODERATOR, "decision", {"comment": "We disagree."}, value=f"escalate:{sid}"))
+    one(await submit(bot, CHAIR, "decision", {"comment": "Add the time."}, value=f"changes:{sid}"))
+    one(await submit(bot, COUNCILLOR, "suggest", {"text": CLEAN_POST + " 10am.", "platforms": ["facebook"], "category": "event"}, value=sid))
+    one(await command(bot, MODERATOR, "escalate", f"{sid} Still disagree about the photo."))
+    await bot.outbox.drain()
+    assert len([r for r in rec.to(CHAIR) if r.title.startswith("Your decision is needed")]) == 2
+
+
+async def test_stopping_makes_a_last_delivery_pass(tmp_path, make_bot):
+    bot = make_bot(tmp_path)
+    rec = notifier(bot)
+    bot.outbox.start()
+    await _file(bot)
+    await bot.outbox.stop()
+    assert rec.sent and bot.outbox.depth() == 0
+
+
+async def test_a_former_recipient_cannot_even_open_a_report_form(tmp_path, make_bot):
+    bot = make_bot(tmp_path)
+    ref, _ = await _file(bot)
+    one(await command(bot, CLERK, "people", f"remove {ASSISTANT}"))
+    for action in ("report.close", "report.note", "report.host"):
+        assert refused(await press(bot, ASSISTANT, action, ref))
+
+
+async def test_the_clerk_settles_every_way_when_the_chair_wrote_it(tmp_path, make_bot):
+    bot = make_bot(tmp_path, council="castle-cary")
+    sid = one(await submit(bot, CHAIR, "suggest", {"text": CLEAN_POST, "platforms": ["facebook"], "category": "event"})).title.split()[1]
+    one(await submit(bot, MODERATOR, "decision", {"comment": "We disagree."}, value=f"escalate:{sid}"))
+    assert one(await press(bot, CLERK, "suggestion.reject", sid)).form is not None
+    one(await submit(bot, CLERK, "decision", {"comment": "Not now."}, value=f"reject:{sid}"))
+    assert bot.store.get("suggestions", sid)["status"] == "rejected"
+
+
+async def test_a_bare_command_word_typed_as_a_message_is_the_command(tmp_path, make_bot):
+    bot = make_bot(tmp_path)
+    assert one(await message(bot, CLERK, "pending")).title == "Pending suggestions"
+    assert one(await message(bot, CLERK, "/reports")).title == "Reports"
+
+
+async def test_housekeeping_prunes_old_event_claims_and_delivered_messages(tmp_path, make_bot, clock):
+    bot = make_bot(tmp_path)
+    notifier(bot)
+    ref = next(f.value for f in one(await submit(bot, COUNCILLOR, "report", REPORT, event_id="Ev-old")).fields if f.label == "Reference")
+    one(await press(bot, CLERK, "report.ack", ref))  # acknowledged: no overdue reminders to add
+    await bot.outbox.drain()
+    clock.advance(days=8)
+    bot.housekeeping()
+    assert bot.store.all("events") == [] and bot.store.all("outbox")  # delivered messages stay 90 days
+    clock.advance(days=90)
+    bot.housekeeping()
+    assert bot.store.all("outbox") == [] and len(bot.store.all("reports")) == 1  # the record itself stays
