@@ -12,7 +12,7 @@ from pathlib import Path
 
 
 class BackupError(Exception):
-    pass
+    """A backup or restore that cannot be done; the message names the file and why."""
 
 
 def make_backup(data_dir: Path, target: Path) -> int:
