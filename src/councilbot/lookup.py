@@ -23,6 +23,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "tweet": ("twitter", "tweets"), "tweets": ("twitter",), "x": ("twitter",),
     "fb": ("facebook",), "insta": ("instagram",), "ig": ("instagram",),
     "abuse": ("harassment", "threats", "abusive"), "abused": ("abuse", "harassment"), "trolled": ("abuse", "harassment"),
+    "trolling": ("abuse", "harassment"), "troll": ("abuse", "harassment"), "trolls": ("abuse", "harassment"),
+    "moderates": ("moderation", "moderator"), "moderate": ("moderation", "moderator"), "closed": ("private", "confidential"),
     "bullying": ("harassment",), "threatened": ("threats",), "harassed": ("harassment",),
     "swear": ("offensive", "language"), "swearing": ("offensive", "language"), "rude": ("offensive", "insulting"),
     "say": ("final", "decision"), "decides": ("decision", "final"), "approves": ("decision", "approve"),

@@ -105,3 +105,16 @@ def test_lookup_who_has_the_final_say() -> None:
 def test_lookup_says_when_it_finds_nothing() -> None:
     answer = ask(load_pack("alsager"), "xyzzy plugh")
     assert answer.clauses == () and "could not find" in answer.answer
+
+
+@pytest.mark.parametrize("council, question, clause", [
+    ("castle-cary", "someone is trolling me on facebook what should I do", "CCTC-CL-8"),
+    ("alsager", "who moderates the page?", "ATC-GM-4"),
+    ("castle-cary", "who moderates the page?", "CCTC-MOD-1"),
+    ("alsager", "can I share minutes of a closed meeting", "ATC-AIM-3"),
+    ("castle-cary", "can I share minutes of a closed meeting", "CCTC-CL-6"),
+    ("castle-cary", "can we set up a tiktok account", "CCTC-PS-1"),
+    ("alsager", "may I reply to comments on our page", "ATC-FB-1"),
+])
+def test_lookup_answers_everyday_questions(council: str, question: str, clause: str) -> None:
+    assert ask(load_pack(council), question).clauses[0].id == clause
