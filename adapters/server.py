@@ -45,7 +45,21 @@ async def _observe(request: web.Request, handler: Any) -> web.StreamResponse:
     return response
 
 
-def build_app(bot: CouncilBot, socket_mode: bool = False) -> web.Application:
+def teams_enabled(bot: CouncilBot, host: str) -> bool:
+    """Teams without credentials (the Emulator's no-auth mode) is only ever served on loopback. A
+    council that configured Teams is refused start-up elsewhere (ConfigError); one that configured
+    none of it (Slack only) runs without /api/messages."""
+    from adapters.teams import auth_on, check_bind, is_loopback
+
+    t = bot.settings.teams
+    if auth_on(t) or is_loopback(host):
+        return True
+    if t.app_id or t.app_password or t.tenant_id or t.clerk_channel:
+        check_bind(bot.settings, host)
+    return False
+
+
+def build_app(bot: CouncilBot, socket_mode: bool = False, teams: bool = True) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY, middlewares=[_observe])
     state: dict[str, Any] = {"ready": False}
 
@@ -67,9 +81,10 @@ def build_app(bot: CouncilBot, socket_mode: bool = False) -> web.Application:
         from adapters.slack import mount as mount_slack
 
         mount_slack(app, bot)
-    from adapters.teams import mount as mount_teams
+    if teams:
+        from adapters.teams import mount as mount_teams
 
-    mount_teams(app, bot)
+        mount_teams(app, bot)
 
     async def on_startup(_: web.Application) -> None:
         await bot.start()
@@ -89,12 +104,12 @@ def run_server(bot: CouncilBot, host: str, port: int, socket_mode: bool = False)
 
     logs.configure()
     try:
-        from adapters.teams import check_bind
-
-        check_bind(bot.settings, host)
+        teams = teams_enabled(bot, host)
     except ConfigError as exc:
         print(f"councilbot: {exc}", file=sys.stderr)
         return 2
+    if not teams:
+        log.info("Teams is not configured: /api/messages is off")
     if socket_mode and not bot.settings.slack.app_token:
         print("councilbot: --socket-mode needs SLACK_APP_TOKEN (an app-level token starting xapp-)", file=sys.stderr)
         return 2
@@ -102,7 +117,7 @@ def run_server(bot: CouncilBot, host: str, port: int, socket_mode: bool = False)
         log.info("Slack is not configured (SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET unset): /slack/events is off")
 
     async def main() -> None:
-        app = build_app(bot, socket_mode)
+        app = build_app(bot, socket_mode, teams)
         runner = web.AppRunner(app, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, host, port)

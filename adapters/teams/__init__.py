@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 
-from .auth import BotConfig, auth_on, check_bind, validate
+from .auth import BotConfig, auth_on, check_bind, is_loopback, validate
 from .endpoint import Endpoint
 from .handler import TeamsHandler
 from .notifier import TeamsNotifier
@@ -26,7 +26,7 @@ from .references import ReferenceBook
 if TYPE_CHECKING:
     from councilbot.app import CouncilBot
 
-__all__ = ["ROUTE", "TEAMS", "TeamsParts", "build_package", "check_bind", "mount"]
+__all__ = ["ROUTE", "TEAMS", "TeamsParts", "auth_on", "build_package", "check_bind", "is_loopback", "mount"]
 
 log = logging.getLogger(__name__)
 ROUTE = "/api/messages"

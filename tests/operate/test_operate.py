@@ -159,3 +159,19 @@ async def test_doctor_online_asks_slack_whether_the_token_works(tmp_path: Path) 
     assert good.returncode == 0 and "Slack accepted the bot token" in good.stdout, good.stdout
     assert bad.returncode == 1 and "Slack refused the bot token (invalid_auth)" in bad.stdout
     assert seen == ["Bearer xoxb-good", "Bearer xoxb-bad"]
+
+
+def test_a_slack_only_council_serves_on_any_address_but_teams_without_credentials_only_on_loopback(tmp_path: Path) -> None:
+    import pytest
+
+    from adapters.server import teams_enabled
+    from councilbot.config import ConfigError
+
+    slack_only = CouncilBot(Settings(council="alsager", data_dir=tmp_path / "a"))
+    assert teams_enabled(slack_only, "127.0.0.1") is True      # the Emulator, locally
+    assert teams_enabled(slack_only, "0.0.0.0") is False       # Slack only: /api/messages stays off
+    wants_teams = CouncilBot(Settings(council="alsager", data_dir=tmp_path / "b", teams={"clerk_channel": "19:x"}))
+    with pytest.raises(ConfigError, match="refusing to listen on 0.0.0.0"):
+        teams_enabled(wants_teams, "0.0.0.0")
+    app = build_app(slack_only, teams=False)
+    assert not any(r.resource and r.resource.canonical == "/api/messages" for r in app.router.routes())
