@@ -85,6 +85,12 @@ lisa liz lucy lynn margaret maria mark martin mary matt matthew michael michelle
 olivia oliver pam pat patricia paul pauline peter phil philip rachel ray rebecca richard rob robert roger ron ronald
 rose ruth sally sam samantha sandra sarah scott sharon shirley simon sophie stephen steve stuart sue susan terry
 thomas tim tom tony tracy valerie vicky wendy william
+abigail adrian aileen alfie amelia andrea annette arthur audrey barbara bernard beverley brenda brian bryan carl
+carole cheryl christopher clive colleen connor dawn dean denise doreen eileen elsie emma evelyn florence frances
+freddie gail gareth gavin gerald gladys glenn gordon grace harriet hazel howard irene isabel jacqueline janice janet
+jayne jeremy jill joanne joyce judith june karl kathleen kay kim kirsty leslie lorraine louise lynne malcolm mandy
+marion marjorie maureen mavis megan melanie mervyn mohammed muriel nancy natalie neil norman pamela paula penny
+phyllis raymond rita robin rosemary roy russell sheila sian stanley steven tina trevor vera vincent wayne yvonne
 """.split())
 
 

@@ -98,11 +98,13 @@ _ATTACK: list[Rule] = [
     (rx(rf"\b{_SUBJECT}\s+(?:an?\s+|such an?\s+|a total\s+|an utter\s+|a complete\s+|completely\s+|totally\s+|utterly\s+|so\s+)?(?:\w+\s+)?{_INSULT}\b"), "an insult aimed at a person", "strong"),
     (rx(r"\b(?:you|that|what an?|such an?)\s+(?:\w+\s+)?(?:idiot|moron|imbecile|cretin|halfwit|numpty|muppet|scumbag|loser|clown|buffoon|pillock|plonker|prat|lowlife|hypocrite|coward)s?\b"), "an insult aimed at a person", "strong"),
     (rx(r"\b(?:is|are) an? (?:\w+\s+)?(?:idiot|moron|imbecile|cretin|halfwit|numpty|muppet|scumbag|loser|clown|buffoon|pillock|plonker|prat|lowlife|waste of space)s?\b"), "an insult aimed at a person", "strong"),
+    (rx(r"\b(?:the|our) (?:thickest|stupidest|dumbest|dimmest|laziest|most useless|most incompetent|worst|nastiest) (?:person|councillor|man|woman|clerk|member|mayor|chair)\b"), "an insult aimed at a person", "strong"),
     (rx(r"\b(?:shut up|get a life|nobody (?:likes|wants|asked) you|crawl back under|go back to where you came from|you should be ashamed)\b"), "hostile words aimed at a person", "strong"),
 ]
 
 _THREAT: list[Rule] = [
     (rx(r"\b(?:i|we)(?:'ll| will| am going to|'m going to|'re going to| are going to| shall)\s+(?:\w+\s+)?(?:kill|hurt|smash|batter|burn|stab|shoot|beat|deal with|sort (?:you|him|her|them) out|get|find|come for|come after|destroy|end)\s+(?:you|him|her|them|cllr|councillor|the clerk|your)"), "a threat of harm", "strong"),
+    (rx(r"\b(?:i|we) know where you (?:live|work|park|drive|go|sleep|walk)|i(?:'ve| have) got (?:your|the) (?:address|number plate|reg)\b"), "a threat", "strong"),
     (rx(r"\b(?:watch your back|you(?:'ll| will) (?:regret|pay for) (?:it|this)|know where (?:you|he|she|they) lives?|i know where you live|your days are numbered|you(?:'ve| have) been warned)\b"), "a threat", "strong"),
     (rx(r"\b(?:deserves?|ought) to (?:die|be (?:shot|hanged|hung|stabbed|beaten|killed|strung up))|should be (?:shot|hanged|hung|strung up|lynched|killed|put down)\b"), "wishing harm on someone", "strong"),
     (rx(r"\b(?:i(?:'ll| will)|we(?:'ll| will)) (?:break|smash|snap) (?:their|his|her|your) (?:legs|arms|neck|face|windows)|should be (?:burn(?:ed|t) out|beaten up|run over)\b"), "a threat of harm", "strong"),
@@ -114,7 +116,7 @@ _HARASS: list[Rule] = [
     (rx(r"\b(?:everyone|everybody|all of you|let'?s all|keep|go and|please all)\s+(?:\w+\s+)?(?:message|tag|email|e-mail|ring|call|phone|flood|bombard|spam|troll|hound|pester|door-?step)\s+(?:him|her|them|cllr|councillor|mr|mrs|ms|the clerk|(?-i:[A-Z][a-z]+))"), "encouraging others to target a person", "strong"),
     (rx(r"\b(?:(?:flood|bombard|spam) (?:his|her|their) (?:inbox|page|timeline|phone|dms?)|everyone (?:go and |should )?(?:tell|message|let) (?:this|that|him|her)|until (?:he|she|they) (?:deletes?|closes?) (?:his|her|their) account)\b"), "encouraging others to target a person", "strong"),
     (rx(r"\b(?:name and shame|pile on|make (?:his|her|their) life hell|won't leave (?:him|her|them) alone|until (?:he|she|they) (?:resigns?|quits?|leaves?|gives? in)|hound (?:him|her|them) out|run (?:him|her|them) out of (?:town|the village))\b"), "bullying a person", "strong"),
-    (rx(r"\b(?:i(?:'ll| will) keep (?:posting|messaging|tagging|calling)|stalk(?:ing)? (?:him|her|them))\b"), "persistent targeting of a person", "strong"),
+    (rx(r"\b(?:tag|message|email|call|ring|dm|text) (?:him|her|them|you) every (?:single )?(?:day|morning|night|hour|week)\b|\b(?:i(?:'ll| will) keep (?:posting|messaging|tagging|calling)|stalk(?:ing)? (?:him|her|them))\b"), "persistent targeting of a person", "strong"),
 ]
 
 _INFLAME: list[Rule] = [
@@ -122,6 +124,7 @@ _INFLAME: list[Rule] = [
     (rx(r"\b(?:travellers|gypsies|immigrants|migrants|refugees|asylum seekers|muslims|jews|foreigners|the gays|gay people|disabled people|pensioners)\s+(?:are all|always|should be (?:banned|kicked out|deported|removed|rounded up)|ruin|are ruining|are destroying|don't belong|aren't welcome|are not welcome)"), "a sweeping attack on a group of people", "strong"),
     (rx(r"\b(?:send them (?:all )?back|get (?:them|these people) out|kick them out|they don't belong here|rise up|take to the streets|burn it (?:all )?down|riot)\b"), "an inflammatory call to action", "strong"),
     (rx(r"\b(?:should be (?:driven|run|forced|kicked|burn(?:ed|t)|hounded) out|moved on by force|nothing but (?:thieves|scum|criminals|parasites|vermin|animals|trouble)|(?:community|people|residents|owners|immigrants|migrants|travellers|families|foreigners) (?:are|is) (?:the reason|ruining|destroying|to blame|a plague))\b"), "an inflammatory remark about a group of people", "strong"),
+    (rx(r"\b(?:eastern europeans|poles|romanians|immigrants|migrants|travellers|gypsies|asylum seekers|foreigners|refugees)\b[^.!?\n]{0,80}\b(?:shoplifting|crime|thefts?|thieves|stealing|trouble|lock up your)|\b(?:shoplifting|crime|thefts?|burglar\w*)\b[^.!?\n]{0,80}\b(?:eastern europeans|poles|romanians|immigrants|migrants|travellers|gypsies|asylum seekers|foreigners)\b|\block up your (?:sheds|bikes|daughters|valuables|homes|houses)\b"), "blaming a group of people", "strong"),
     (rx(r"\b(?:second-home owners|incomers|newcomers|students|youths|travellers|gypsies|immigrants|migrants) (?:are|is) (?:ruining|destroying|wrecking)\b"), "a sweeping attack on a group of people", "strong"),
     (rx(r"\b(?:disgusting|sick|vile) (?:people|lot|bunch|creatures|animals)\b"), "an inflammatory remark about people", "strong"),
 ]
@@ -130,6 +133,7 @@ _DEFAME: list[Rule] = [
     (rx(rf"\b{_SUBJECT}\s+(?:a\s+|an\s+|nothing but a\s+|clearly a\s+|obviously a\s+|a known\s+)?(?:\w+\s+)?(?:liar|crook|thief|fraud|fraudster|criminal|corrupt|bent|embezzler|paedophile|pedophile|paedo|nonce|racist|abuser|drug dealer|conman|con man|swindler|cheat)s?\b"), "an accusation against a person stated as fact", "strong"),
     (rx(rf"\b{_NAME}\s+(?:has been |is |was |has )?(?:stole|stealing|steals|embezzled|embezzling|took (?:a )?bribes?|taking (?:a )?bribes?|fiddl(?:ed|ing) (?:the|his|her) (?:books|expenses|accounts)|lied|lying|on the take|in the pocket of|pocketed|fixed the (?:vote|contract|tender)|rigged|defrauded|assaulted|abused|cooked the books)\b"), "an accusation of wrongdoing against a named person", "strong"),
     (rx(r"\b(?:is|are|was) (?:a |an )?(?:known |convicted |notorious |total |complete |proper )?(?:liar|crook|thief|fraud|fraudster|criminal|embezzler|paedophile|conman|con man|swindler|cheat)s?\b|\bcheated (?:his|her|their) (?:suppliers|customers|clients|staff)|\bbrown envelopes?\b|\bbackhanders?\b"), "an accusation of wrongdoing stated as fact", "strong"),
+    (rx(r"\b(?:is|was) (?:the one|the person|the man|the woman|the bloke|the firm|the company) (?:responsible for|behind|doing) (?:the |all the )?(?:fly-?tipping|vandalism|theft|thefts|graffiti|fraud|damage|dumping|break-?ins)\b|\bfunny how\b[^.!?\n]{0,120}\b(?:contract|grant|job|planning|permission)\b|\bbrown envelopes?\b"), "an accusation of wrongdoing, stated or insinuated", "strong"),
     (rx(r"\b(?:everyone knows|it's well known|i can reveal|the truth is)\s+(?:that\s+)?(?:cllr|councillor|mr|mrs|ms|the clerk|the mayor|the chair)\b"), "a rumour about a named person", "soft"),
 ]
 

@@ -24,7 +24,7 @@ _HOUSE = re.compile(rf"\b\d{{1,4}}[a-z]?,?\s+(?-i:[A-Z][a-z]+)(?:\s+(?-i:[A-Z][a
 _NI = re.compile(r"\b[A-CEGHJ-PR-TW-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]\b")
 _BANK = re.compile(r"\b(?:sort code|account (?:number|no\.?))\s*:?\s*[\d-]{6,}", re.IGNORECASE)
 _DOB = re.compile(r"\b(?:date of birth|d\.?o\.?b\.?|born on)\s*:?\s*\d", re.IGNORECASE)
-_HONORIFIC = re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Mx)\.?\s+(?-i:[A-Z][a-z'-]+)(?:\s+(?-i:[A-Z][a-z'-]+))?")
+_HONORIFIC = re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Mx)\.?\s+(?:[A-Z]\.?\s+)?(?-i:[A-Z][a-z'-]+)(?:\s+(?-i:[A-Z][a-z'-]+))?")
 _LISTS = re.compile(r"\b(?:(?:with )?their (?:home )?addresses|home addresses of|list of (?:everyone|all the people|residents) who|their (?:phone|mobile) numbers)\b", re.IGNORECASE)
 _FAMILY = re.compile(r"\bthe (?-i:[A-Z][a-z]+) family\b", re.IGNORECASE)
 _PRIVATE_CONTEXT = re.compile(r"\b(?:lives? at|living at|home address|her address|his address|their address|house is|flat \d+)\b", re.IGNORECASE)
@@ -89,7 +89,7 @@ def minors_media(doc: Doc, ctx: Context) -> Iterable[Hit]:
 
 
 _THIRD_PARTY: list[Rule] = [
-    (rx(r"\b(?:thanks?(?: you)? to|thank you,?|thanking|(?:huge |big |many )?thanks to|shout-?out to|credit to|courtesy of|supplied by|provided by|sponsored by|donated by|kindly (?:donated|provided|supplied) by|in partnership with|with support from|support of|our (?:\w+ ){0,2}(?:contractor|partner|supplier|sponsor)s?,?)\s+(?:our\s+(?:partners?|suppliers?|sponsors?|friends)\s+(?:at\s+)?)?(?:the\s+)?(?:(?-i:[A-Z][\w'&-]+)(?:\s+(?-i:[A-Z&][\w'&-]*))*)"), "naming a resident, partner or supplier", "soft"),
+    (rx(r"\b(?:thanks?(?: you)? to|thank you,?|thanking|(?:huge |big |many )?thanks to|(?:big |huge )?shout[- ]?out to|(?:working|partnering|teaming up) with|(?:supplied|fitted|built|installed|made|designed) (?:and (?:fitted|installed|supplied) )?by|my neighbour|shout-?out to|credit to|courtesy of|supplied by|provided by|sponsored by|donated by|kindly (?:donated|provided|supplied) by|in partnership with|with support from|support of|our (?:\w+ ){0,2}(?:contractor|partner|supplier|sponsor)s?,?)\s+(?:our\s+(?:partners?|suppliers?|sponsors?|friends)\s+(?:at\s+)?)?(?:the\s+)?(?:(?-i:[A-Z][\w'&-]+)(?:\s+(?-i:[A-Z&][\w'&-]*))*)"), "naming a resident, partner or supplier", "soft"),
     (rx(r"\b(?:resident|residents|customer|supplier|contractor|local (?:man|woman|resident|business owner))\s+(?-i:[A-Z][a-z]+)(?:\s+(?-i:[A-Z][a-z]+))?"), "naming a resident or supplier", "soft"),
     (rx(r"\b(?-i:[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)\s+(?-i:Ltd|Limited|plc|& Sons|and Sons|Builders|Contractors|Landscaping|Plumbing|Electrical|Motors|Services)\b"), "naming a business", "soft"),
 ]
