@@ -12,11 +12,6 @@ from .store import Store
 
 CLERKS = {Role.CLERK, Role.DEPUTY_CLERK, Role.ASSISTANT_CLERK}
 
-# Actions a person may take, by the pack's role lists. Anyone (even unknown) may check, ask and report.
-PERMISSIONS = (
-    "approve", "read_reports", "flag", "export", "erase", "manage_people", "moderate", "suggest",
-    "escalate", "settle",
-)
 
 
 REFUSALS = {
@@ -32,6 +27,10 @@ REFUSALS = {
     "escalate": "Escalation is not part of this council's policy, or not yours to make.",
     "settle": "Only the Chair of the Council can settle a disagreement.",
 }
+
+
+# Every action a person may be allowed or refused (anyone, even unknown, may check, ask and report).
+PERMISSIONS = tuple(REFUSALS)
 
 
 class People:

@@ -8,15 +8,16 @@ from .kinds import Verdict
 from .lookup import Answer
 from .messages import Field, Reply, Tone
 
-HEADLINE: dict[Verdict, tuple[str, str]] = {
-    Verdict.OK: ("OK to post", "ok"),
-    Verdict.CAUTION: ("Caution: check before posting", "caution"),
-    Verdict.DO_NOT_POST: ("Do not post", "danger"),
+HEADLINE: dict[Verdict, str] = {
+    Verdict.OK: "OK to post",
+    Verdict.CAUTION: "Caution: check before posting",
+    Verdict.DO_NOT_POST: "Do not post",
 }
+TONE: dict[Verdict, Tone] = {Verdict.OK: "ok", Verdict.CAUTION: "caution", Verdict.DO_NOT_POST: "danger"}
 
 
 def check_reply(result: CheckResult, council: str) -> Reply:
-    title, _ = HEADLINE[result.verdict]
+    title = HEADLINE[result.verdict]
     where = "the council's page" if result.where == "council" else "your personal account"
     if not result.findings:
         text = f"Nothing in this draft conflicts with the {council} social media policy for {where} on {result.platform.title()}."
@@ -32,8 +33,7 @@ def check_reply(result: CheckResult, council: str) -> Reply:
         body.append(f"Fix: {f.fix}")
         fields.append(Field(f"{label} \u2014 {f.verdict.value.replace('_', ' ')}", "\n".join(body)))
     footer = "\n".join(result.reminder) if result.reminder else ""
-    tone_: Tone = "danger" if result.verdict is Verdict.DO_NOT_POST else "caution"
-    return Reply(text=lines[0], title=title, tone=tone_, fields=tuple(fields), footer=footer)
+    return Reply(text=lines[0], title=title, tone=TONE[result.verdict], fields=tuple(fields), footer=footer)
 
 
 def answer_reply(answer: Answer) -> Reply:

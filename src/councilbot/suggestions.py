@@ -129,7 +129,7 @@ def _to_clerk(ctx: Ctx, record: dict[str, Any], forced: bool) -> Reply:
     return Reply(title=f"Suggestion {record['id']} sent to the Clerk",
                  text="You will be told when it is approved, sent back for changes or rejected."
                  + (" The checker's concerns travel with it." if record["findings"] else ""),
-                 tone="ok", fields=(Field("Check", HEADLINE[Verdict(record["verdict"])][0]),))
+                 tone="ok", fields=(Field("Check", HEADLINE[Verdict(record["verdict"])]),))
 
 
 def queue_card(ctx: Ctx, record: dict[str, Any]) -> None:
@@ -155,7 +155,7 @@ def card(ctx: Ctx, record: dict[str, Any]) -> Reply:
         Field("Post", record["text"]),
         Field("Platforms", ", ".join(p.title() for p in record["platforms"])),
         Field("Kind", ctx.pack.category_label(record["category"])),
-        Field("Check", HEADLINE[Verdict(record["verdict"])][0] + (" (the author asked for a look anyway)" if record.get("forced") else "")),
+        Field("Check", HEADLINE[Verdict(record["verdict"])] + (" (the author asked for a look anyway)" if record.get("forced") else "")),
     ]
     fields += [Field(f"Finding: {f['kind']} ({f['clause'] or 'platform'})", f"\u201c{f['evidence']}\u201d \u2014 {f['explanation']} Fix: {f['fix']}") for f in record["findings"]]
     fields += previews(record)

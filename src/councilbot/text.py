@@ -65,12 +65,6 @@ class Doc:
     def span(self, start: int, end: int) -> str:
         return self.text[start:end]
 
-    def sentence_around(self, start: int, end: int) -> tuple[int, int]:
-        """The sentence holding a span, for evidence that reads naturally."""
-        left = max(self.text.rfind(c, 0, start) for c in ".!?\n")
-        right_candidates = [i for i in (self.text.find(c, end) for c in ".!?\n") if i != -1]
-        right = min(right_candidates) + 1 if right_candidates else len(self.text)
-        return left + 1, right
 
 
 # Common first names: a capitalised first name followed by a capitalised word is most likely a
