@@ -4,7 +4,8 @@ documented shapes, and a request that is not one is answered 400, not with a cra
 
 A shape is a type (``str``), a tuple of alternatives (``(str, NULL)``), a dict (an object whose
 listed keys, where present, have those shapes; other keys are free), a one-item list (a list of
-that shape) or ``Each(shape)`` (an object whose every value has that shape)."""
+that shape), ``Each(shape)`` (an object whose every value has that shape) or ``Id(limit)`` (a string
+of at most ``limit`` characters: ids end up in the platform's URLs, and no real one is long)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,11 @@ NULL = type(None)
 @dataclass(frozen=True)
 class Each:
     shape: Any
+
+
+@dataclass(frozen=True)
+class Id:
+    limit: int = 1024
 
 
 def problem(value: Any, shape: Any, path: str = "body") -> str | None:
@@ -41,6 +47,10 @@ def problem(value: Any, shape: Any, path: str = "body") -> str | None:
         if not isinstance(value, dict):
             return f"{path} is not an object"
         return next((p for key, item in value.items() if (p := problem(item, shape.shape, f"{path}.{key}"))), None)
+    if isinstance(shape, Id):
+        if not isinstance(value, str):
+            return f"{path} is not str"
+        return None if len(value) <= shape.limit else f"{path} is longer than {shape.limit} characters"
     if isinstance(value, bool) and shape in (int, float):
         return f"{path} is not a number"
     return None if isinstance(value, shape) else f"{path} is not {getattr(shape, '__name__', shape)}"

@@ -19,6 +19,8 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity
 from botframework.connector.auth import BotFrameworkAuthentication
 
+from councilbot.messages import well_formed
+
 from . import inbound
 from .auth import is_loopback
 from .handler import WIRE
@@ -42,7 +44,7 @@ class Endpoint:
         if "application/json" not in request.headers.get("Content-Type", ""):
             return web.Response(status=415, text="Expected application/json.")
         try:
-            body: Any = await request.json()
+            body: Any = well_formed(await request.json())  # the conversation references we keep must be storable
         except (ValueError, RecursionError):  # not UTF-8 or not JSON, or nested past Python's limit
             return web.Response(status=400, text="Not JSON.")
         problem = inbound.shape_problem(body)

@@ -158,18 +158,38 @@ class TeamsHandler(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
             log.info("could not replace a submitted form card; sending the reply instead", exc_info=True)
             return False
 
+    async def _answer_here(self, turn_context: TurnContext, incoming: Incoming, number: int, reply: Reply) -> None:
+        """Reply in the conversation; if the Bot Connector will not take it (down, throttling, or
+        refusing this conversation), queue it for the person's personal chat through the durable
+        outbox, so a receipt the core has already promised (a report's reference) is not lost."""
+        try:
+            await turn_context.send_activity(to_activity(reply))
+        except Exception as exc:
+            self._queue_for_person(incoming, number, reply, exc)
+
+    def _queue_for_person(self, incoming: Incoming, number: int, reply: Reply, exc: Exception) -> None:
+        log.warning("could not deliver a reply (%s); queued for the personal chat", exc.__class__.__name__)
+        self.core.outbox.send(f"teams-reply:{incoming.event_id or id(reply)}:{number}", incoming.user, reply)
+
+    async def _say(self, turn_context: TurnContext, text: str) -> None:
+        """A short remark about what was just done; if Teams will not take it, the deed still stands."""
+        try:
+            await turn_context.send_activity(_text_activity(text))
+        except Exception as exc:
+            log.warning("could not send a remark (%s)", exc.__class__.__name__)
+
     async def _set_clerk_channel(self, turn_context: TurnContext, wire: dict[str, Any]) -> None:
         channel = inbound.team_channel_id(wire)
         user = inbound.user_id(wire, self.allow_plain_ids)
         if not channel or user is None:
-            await turn_context.send_activity(_text_activity("Say this in the team channel that should become the clerk channel."))
+            await self._say(turn_context, "Say this in the team channel that should become the clerk channel.")
             return
         if not await self._can(user, "manage_people"):
-            await turn_context.send_activity(_text_activity("Only the Clerk can choose the clerk channel."))
+            await self._say(turn_context, "Only the Clerk can choose the clerk channel.")
             return
         self.book.set_clerk_channel(channel, user)
-        await turn_context.send_activity(_text_activity(
-            "This channel is now the clerk channel: report notices and suggested posts for approval will appear here."))
+        await self._say(turn_context,
+                        "This channel is now the clerk channel: report notices and suggested posts for approval will appear here.")
 
     async def _can(self, user: str, action: str) -> bool:
         can = getattr(self.core, "can", None)
@@ -267,14 +287,14 @@ class TeamsHandler(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
 
         async def finish() -> None:
             replies = await task
-            for reply in replies:
+            for number, reply in enumerate(replies):
                 try:
                     if self._shown_here(wire, reply):
                         await self.notifier.post(reference, reply, "slow reply")
                     else:
                         await self.notifier.post(await self.notifier.reference_for(incoming.user), reply, "slow reply")
                 except DeliveryError as exc:
-                    log.warning("could not deliver a slow reply: %s", exc)
+                    self._queue_for_person(incoming, number, reply, exc)
 
         background = asyncio.ensure_future(finish())
         self._background.add(background)
@@ -305,9 +325,9 @@ class TeamsHandler(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
     async def _deliver(self, turn_context: TurnContext, wire: dict[str, Any], incoming: Incoming,
                        replies: list[Reply]) -> None:
         moved = failed = False
-        for reply in replies:
+        for number, reply in enumerate(replies):
             if self._shown_here(wire, reply):
-                await turn_context.send_activity(to_activity(reply))
+                await self._answer_here(turn_context, incoming, number, reply)
                 continue
             try:
                 await self.notifier.post(await self.notifier.reference_for(incoming.user), reply, "private reply")
@@ -316,7 +336,7 @@ class TeamsHandler(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
                 log.warning("could not move a private reply to a personal chat: %s", exc)
                 failed = True
         if failed:
-            await turn_context.send_activity(_text_activity(
-                "I couldn't open a private chat with you. Please start a chat with me (CouncilBot) and try again."))
+            await self._say(turn_context,
+                            "I couldn't open a private chat with you. Please start a chat with me (CouncilBot) and try again.")
         elif moved and wire.get("type") == "message":
-            await turn_context.send_activity(_text_activity("I've answered you in a private chat."))
+            await self._say(turn_context, "I've answered you in a private chat.")

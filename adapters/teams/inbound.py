@@ -11,7 +11,7 @@ from typing import Any
 from councilbot.messages import Incoming
 
 from .. import shapes
-from ..shapes import NULL
+from ..shapes import NULL, Id
 from .cards import ACTION_KEY, CONTEXT_KEY, FORM_KEY, INPUT_PREFIX, KINDS_KEY, VALUE_KEY
 
 PREFIX = "teams:"
@@ -31,14 +31,17 @@ _AT = re.compile(r"<at[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
 
 
 # The fields of an activity (wire format) that botbuilder or this adapter reads, with their types.
-_ACCOUNT = {"id": str, "name": (str, NULL), "aadObjectId": (str, NULL), "role": (str, NULL)}
+# Ids and the service URL go into the Bot Connector's URLs when the bot answers, so an absurd one is
+# refused here rather than failing the reply.
+ID = Id(1024)
+_ACCOUNT = {"id": ID, "name": (str, NULL), "aadObjectId": (ID, NULL), "role": (str, NULL)}
 _ACTIVITY = {
-    "type": str, "id": str, "name": (str, NULL), "text": (str, NULL), "serviceUrl": str, "channelId": str,
-    "from": _ACCOUNT, "recipient": _ACCOUNT, "replyToId": (str, NULL), "action": (str, NULL), "locale": (str, NULL),
-    "conversation": {"id": str, "name": (str, NULL), "conversationType": (str, NULL), "tenantId": (str, NULL),
+    "type": str, "id": ID, "name": (str, NULL), "text": (str, NULL), "serviceUrl": ID, "channelId": ID,
+    "from": _ACCOUNT, "recipient": _ACCOUNT, "replyToId": (ID, NULL), "action": (str, NULL), "locale": (str, NULL),
+    "conversation": {"id": ID, "name": (str, NULL), "conversationType": (str, NULL), "tenantId": (ID, NULL),
                      "isGroup": (bool, NULL)},
-    "channelData": ({"tenant": ({"id": str}, NULL), "team": ({"id": str, "name": (str, NULL)}, NULL),
-                     "channel": ({"id": str, "name": (str, NULL)}, NULL), "eventType": (str, NULL)}, NULL),
+    "channelData": ({"tenant": ({"id": ID}, NULL), "team": ({"id": ID, "name": (str, NULL)}, NULL),
+                     "channel": ({"id": ID, "name": (str, NULL)}, NULL), "eventType": (str, NULL)}, NULL),
     "entities": ([{"type": str, "text": (str, NULL), "mentioned": (_ACCOUNT, NULL)}], NULL),
     "membersAdded": ([_ACCOUNT], NULL), "membersRemoved": ([_ACCOUNT], NULL),
     "attachments": ([dict], NULL), "timestamp": (str, NULL), "localTimestamp": (str, NULL),

@@ -11,7 +11,7 @@ from .audit import Audit
 from .bot import CHECK_THE_FORM, Router
 from .config import Settings
 from .context import Ctx
-from .messages import Incoming, Reply
+from .messages import Incoming, Reply, well_formed_incoming
 from .outbox import Outbox
 from .pack import load_pack
 from .people import People
@@ -40,6 +40,7 @@ class CouncilBot:
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
         """The only door into the core. A platform's retry of an event already handled returns nothing."""
+        incoming = well_formed_incoming(incoming)
         metrics.EVENTS.labels(incoming.kind).inc()
         # Keyed by person too: a delivery id is only unique within what its platform sends one person.
         key = f"{incoming.user}:{incoming.event_id}" if incoming.event_id else None

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Mapping
 
 IncomingKind = Literal["message", "command", "action", "form"]
@@ -133,3 +134,27 @@ def _form_from_dict(data: Mapping[str, Any]) -> Form:
         submit_label=data.get("submit_label", "Submit"),
         context=data.get("context", ""),
     )
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def well_formed(value: Any) -> Any:
+    """``value`` with every string made encodable: JSON may carry lone UTF-16 surrogates
+    (``"\\ud800"``) that no file or API can store, so a pair is joined and a lone one becomes U+FFFD."""
+    if isinstance(value, str):
+        if not _SURROGATE.search(value):
+            return value
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, dict):
+        return {well_formed(k): well_formed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [well_formed(v) for v in value]
+    return value
+
+
+def well_formed_incoming(incoming: Incoming) -> Incoming:
+    return replace(incoming, user=well_formed(incoming.user), name=well_formed(incoming.name),
+                   text=well_formed(incoming.text), value=well_formed(incoming.value),
+                   values=well_formed(dict(incoming.values)), event_id=well_formed(incoming.event_id),
+                   display_name=well_formed(incoming.display_name))

@@ -243,3 +243,15 @@ async def test_housekeeping_prunes_old_event_claims_and_delivered_messages(tmp_p
     clock.advance(days=90)
     bot.housekeeping()
     assert bot.store.all("outbox") == [] and len(bot.store.all("reports")) == 1  # the record itself stays
+
+
+async def test_lone_surrogates_from_a_platform_are_stored_not_crashed_on(tmp_path, make_bot):
+    """JSON may carry "\\ud800"; such text cannot be written to disk, so it is repaired at the door
+    and the suggestion is filed and survives a restart."""
+    bot = make_bot(tmp_path)
+    text = CLEAN_POST + " \ud800 and \ud83d\ude00"
+    sid = one(await submit(bot, COUNCILLOR, "suggest", {"text": text, "platforms": ["facebook"], "category": "event"},
+                           display_name="Sam \udfff")).title.split()[1]
+    again = make_bot(tmp_path)
+    stored = again.store.get("suggestions", sid)["text"]
+    assert stored.endswith(" \ufffd and \U0001F600")

@@ -155,3 +155,27 @@ async def test_what_the_adapter_holds_about_a_person_can_be_erased(teams: Teams)
     assert {d["id"] for d in held} == {"user:aad-cllr", "member:aad-cllr"}
     assert notifier(teams).forget_person("teams:aad-cllr") == 2
     assert teams.bot.store.find(TABLE, lambda d: d.get("person") == "teams:aad-cllr") == []
+
+
+async def test_a_reply_the_connector_refuses_is_queued_not_lost(teams: Teams) -> None:
+    """The Bot Connector failing the in-turn reply must not fail the turn (a 5xx to Teams): the
+    answer goes to the person's personal chat through the outbox once the connector is back."""
+    from teams_helpers import personal_conversation
+
+    teams.connector.fail(503, times=1, only="reply")
+    status, _ = await teams.post(teams.personal("aad-cllr", "may I post: Our litter pick is on Saturday at 10am!"))
+    assert status == 200
+    assert ("reply", 503) in teams.connector.attempts
+    [late] = await teams.connector.wait_for(
+        lambda c: c.op == "send" and c.conversation == personal_conversation("aad-cllr"))
+    assert late.text.startswith("OK to post")
+    [queued] = [d for d in teams.bot.store.all("outbox") if d["id"].startswith("teams-reply:")]
+    assert queued["to"] == "teams:aad-cllr" and queued["status"] == "sent"
+
+
+async def test_absurdly_long_ids_are_refused_before_the_turn(teams: Teams) -> None:
+    activity = teams.personal("aad-cllr", "hello")
+    activity["conversation"]["id"] = "x" * 5000
+    status, body = await teams.post(activity)
+    assert status == 400 and "longer than" in str(body)
+    assert teams.connector.calls == []

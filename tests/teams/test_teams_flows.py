@@ -218,3 +218,27 @@ async def test_slow_invoke_is_answered_in_time_and_the_reply_follows(teams: Team
     assert loop.time() - started < 0.6
     assert status == 200 and body["type"] == MESSAGE and "Working on it" in body["value"]
     await teams.connector.wait_for(to_person("aad-resident", "received"))
+
+
+async def test_a_slow_receipt_teams_refuses_is_retried_from_the_outbox(teams: Teams) -> None:
+    """The reporter's receipt comes after the invoke's answer; if the connector refuses it then,
+    it is queued durably and still arrives."""
+    from adapters.teams import TEAMS
+
+    teams.app[TEAMS].handler.invoke_budget = 0.2
+    real = teams.bot.handle
+
+    async def slow(incoming: Any) -> Any:
+        await asyncio.sleep(0.4)
+        return await real(incoming)
+
+    [form] = await teams.say("aad-resident", "report")
+    teams.bot.handle = slow
+    teams.connector.fail(503, times=1, only="send", conversation=personal_conversation("aad-resident"))
+    data = submit_data(form.card, what="Someone keeps messaging me threats", platform="other", when="all week")
+    status, _ = await teams.post(teams.invoke("aad-resident", data))
+    assert status == 200
+    [receipt] = await teams.connector.wait_for(to_person("aad-resident", "received"))
+    assert ("send", 503) in teams.connector.attempts
+    assert any(d["id"].startswith("teams-reply:") and d["status"] == "sent" for d in teams.bot.store.all("outbox"))
+    assert len([c for c in teams.connector.calls if to_person("aad-resident", "received")(c)]) == 1
