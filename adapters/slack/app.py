@@ -21,6 +21,7 @@ import dataclasses
 import logging
 import re
 import time
+import uuid
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Coroutine, Sequence
 
@@ -219,14 +220,23 @@ class SlackAdapter:
                     pending.insert(form_at, dataclasses.replace(reply, form=None))
         # A form not opened stays on its reply and is drawn as a button that opens it.
         target = channel or inbound.slack_user(user) or user
-        for message in blocks.pack_messages(pending):
+        for message, carried in blocks.pack_messages(pending):
             send: Callable[[], Awaitable[Any]] = (
                 functools.partial(self.respond, response_url, message) if response_url
                 else functools.partial(self.notifier.call, "chat_postMessage", channel=target, **message))
             try:
                 await self.persist(send)
-            except Exception:
-                log.exception("could not deliver a slack reply")
+            except Exception as exc:
+                if isinstance(exc, DeliveryError) and exc.permanent and not response_url:
+                    log.warning("slack refused a reply for good (%s)", exc)
+                    continue
+                # Slack is down for longer than a reply can wait, or the response_url has expired:
+                # the core's durable outbox takes these replies to the person's DM, so a receipt
+                # is never lost.
+                log.warning("could not deliver a slack reply (%s); queued for the person's DM", exc.__class__.__name__)
+                batch = uuid.uuid4().hex
+                for number, reply in enumerate(carried):
+                    self.bot.outbox.send(f"slack-reply:{batch}:{number}", user, reply)
 
     # ------------------------------------------------------------ listeners
 

@@ -203,19 +203,20 @@ def message_payload(reply: Reply) -> dict[str, Any]:
     return {"text": fallback_text(reply), "blocks": reply_blocks(reply)}
 
 
-def pack_messages(replies: Sequence[Reply], limit: int = MAX_MESSAGE_BLOCKS) -> list[dict[str, Any]]:
-    """Several replies in as few messages as fit (50 blocks each), divided. A response_url takes
-    only 5 posts, and chat.postMessage about one a second per channel, so a list of 20 pending
-    suggestions must not be 20 messages."""
-    messages: list[dict[str, Any]] = []
+def pack_messages(replies: Sequence[Reply], limit: int = MAX_MESSAGE_BLOCKS) -> list[tuple[dict[str, Any], list[Reply]]]:
+    """Several replies in as few messages as fit (50 blocks each), divided, each message with the
+    replies it carries. A response_url takes only 5 posts, and chat.postMessage about one a second
+    per channel, so a list of 20 pending suggestions must not be 20 messages."""
+    messages: list[tuple[dict[str, Any], list[Reply]]] = []
     current: list[dict[str, Any]] = []
-    texts: list[str] = []
+    carried: list[Reply] = []
 
     def flush() -> None:
         if current:
-            messages.append({"text": clip("\n\n".join(texts), MAX_FALLBACK_TEXT) or " ", "blocks": list(current)})
+            text = clip("\n\n".join(fallback_text(r) for r in carried), MAX_FALLBACK_TEXT) or " "
+            messages.append(({"text": text, "blocks": list(current)}, list(carried)))
             current.clear()
-            texts.clear()
+            carried.clear()
 
     for reply in replies:
         part = reply_blocks(reply, limit=limit)
@@ -224,7 +225,7 @@ def pack_messages(replies: Sequence[Reply], limit: int = MAX_MESSAGE_BLOCKS) -> 
         if current:
             current.append({"type": "divider"})
         current.extend(part)
-        texts.append(fallback_text(reply))
+        carried.append(reply)
     flush()
     return messages
 

@@ -181,3 +181,16 @@ async def test_a_long_pending_list_is_one_ephemeral_answer(harness: Harness) -> 
     assert answer.data["response_type"] == "ephemeral"  # not in #general, whatever the card says
     approves = [b for b in buttons_of(answer) if b["action_id"] == "suggestion.approve"]
     assert len(approves) == 3 and len(answer.data["blocks"]) <= 50
+
+
+async def test_a_reply_slack_will_not_take_reaches_the_dm_through_the_outbox(harness: Harness) -> None:
+    """A response_url that has expired (or Slack refusing for longer than a reply can wait): the
+    answer is not dropped, the outbox delivers it to the person's DM."""
+    harness.fake.fail(404, 1, method="respond", error="expired_url")
+    answer = await harness.slack.command("/checkpost", "Vote Conservative on Thursday!", user="UCLLR")
+    assert answer.status == 200
+    [dm] = await harness.fake.wait_for("chat.postMessage", channel="UCLLR", timeout=10)
+    assert "do not post" in texts(dm.data).lower()
+    assert "respond" in harness.fake.attempts and harness.fake.of("respond") == []
+    [queued] = [d for d in harness.bot.store.all("outbox") if d["id"].startswith("slack-reply:")]
+    assert queued["to"] == "slack:UCLLR"
