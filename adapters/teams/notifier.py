@@ -8,6 +8,7 @@ POST the SDK retried by itself after a 5xx could be delivered twice.
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import json
 import logging
@@ -36,6 +37,9 @@ from .references import ReferenceBook
 log = logging.getLogger(__name__)
 TEAMS_CHANNEL = "msteams"
 DEFAULT_RATE_LIMIT_WAIT = 2.0
+# Seconds one call to the Bot Connector may take. msrest's own default is 100 s and cannot be set
+# through the adapter; a hung connector must not stall the Teams delivery lane that long.
+CONNECTOR_TIMEOUT = 15.0
 
 
 def encode_ref(reference: dict[str, Any], activity_id: str) -> str:
@@ -74,6 +78,8 @@ def delivery_error(exc: Exception, what: str) -> DeliveryError:
         if status >= 500 or status in (401, 408) or status == 0:
             return DeliveryError(f"{what}: Bot Connector answered {status}")
         return DeliveryError(f"{what}: Bot Connector refused it ({status})", permanent=True)
+    if isinstance(exc, TimeoutError):
+        return DeliveryError(f"{what}: the Bot Connector did not answer within {CONNECTOR_TIMEOUT:g} s")
     if isinstance(exc, ClientRequestError):
         return DeliveryError(f"{what}: could not reach the Bot Connector ({exc.__class__.__name__})")
     log.warning("teams delivery failed unexpectedly", exc_info=exc)
@@ -185,7 +191,8 @@ class TeamsNotifier:
 
     async def _continue(self, reference: dict[str, Any], logic: Callable[[TurnContext], Awaitable[None]], what: str) -> None:
         try:
-            await self.adapter.continue_conversation(sdk_reference(reference), logic, self.app_id)
+            await asyncio.wait_for(self.adapter.continue_conversation(sdk_reference(reference), logic, self.app_id),
+                                   CONNECTOR_TIMEOUT)
         except Exception as exc:
             raise delivery_error(exc, what) from exc
 
