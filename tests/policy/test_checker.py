@@ -88,3 +88,51 @@ def test_councillor_direction_is_alsager_only() -> None:
 def test_bad_drafts_are_refused_clearly(text: str, message: str) -> None:
     with pytest.raises(DraftError, match=message):
         check(Draft(text), ALSAGER)
+
+
+# Look-alikes of the indirect phrasings below: each would be a false alarm if a pattern were loose.
+@pytest.mark.parametrize("text", [
+    "Step outside and enjoy the sunshine: the Mere path is open again.",
+    "You'll be seeing us soon at the Christmas market stall!",
+    "We've published the accounts so everyone can see exactly how the money is spent.",
+    "The real genius behind the fete was our team of volunteers.",
+    "Newcomers welcome! Dogs are not welcome on the football pitch, though.",
+    "Ask yourself why recycling matters: the answer is on our website.",
+    "Live music by The Cary Band at the summer fete on Saturday.",
+    "Councillors will consider the bid at a closed session on Monday; the decision will be published.",
+    "The item on the lease was taken in closed session; the resolution will be published when signed.",
+    "At the Mayor's request, the flag will fly at half mast on Friday.",
+    "It would be a shame if the event fell through, so please book a stall.",
+    "Online login 24/7 to the Cheshire East bins portal.",
+    "A set of *new* benches has been installed on Milton Park.",
+    "#VoteForYourFavourite hanging basket closes on Friday.",
+    "Item (9) on the agenda: photos for the new noticeboard.",
+])
+def test_indirect_pattern_look_alikes_pass(text: str) -> None:
+    assert verdict(text) == (Verdict.OK, [])
+
+
+@pytest.mark.parametrize("text,kind,where,platform", [
+    ("Our Youth Council members at their very first meeting", "minors-media", "council", "instagram"),
+    ("Well done to Alfie Bennett (9) who raised £340, pic posted with his mum's ok", "minors-media", "personal", "facebook"),
+    ("Spoke to Sandra at the Alsager Cafe, she says footfall is down.", "third-party-citation", "personal", "facebook"),
+    ("Fete highlights, set to Mr Blue Sky by ELO", "copyright", "council", "facebook"),
+    ("Lovely photo of the Mere, grabbed it off their website", "copyright", "council", "facebook"),
+    ("Sat in a closed meeting last night. Can't say much but change is coming", "confidential", "personal", "facebook"),
+    ("Posting this at the Chairman's request: please share", "councillor-direction", "council", "facebook"),
+    ("Two-for-one cream teas at Cary Cakes, just mention the Town Council when you order!", "advertising", "council", "facebook"),
+    ("The Canva account: username office@example.org, password Cary2024!", "security", "council", "facebook"),
+    ("We at the council (well, me) think the plans are hideous", "personal-opinion-as-council", "council", "facebook"),
+    ("Bunch of f***wits, the lot of them", "personal-attack", "personal", "facebook"),
+    ("Some on this council couldn't organise a p*ss-up in a brewery", "personal-attack", "personal", "facebook"),
+    ("I'll show him the door myself. And not gently.", "threat", "personal", "facebook"),
+    ("Shame if those lights accidentally ended up in the Mere one night", "unlawful", "personal", "facebook"),
+    ("Go and tell her what you think of her.", "harassment", "personal", "facebook"),
+    ("Don't like the cows? Go home.", "inflammatory", "personal", "facebook"),
+    ("The chap running that page has got form for this sort of thing.", "defamation", "personal", "facebook"),
+    ("Council voted to keep charging, but between us nobody will be enforcing it", "contrary-to-decision", "council", "facebook"),
+])
+def test_indirect_phrasings_are_seen(text: str, kind: str, where: str, platform: str) -> None:
+    pack = CARY if platform in ("instagram", "youtube") or "Cary" in text else ALSAGER
+    _, kinds = verdict(text, pack, where=where, platform=platform)
+    assert kind in kinds, kinds

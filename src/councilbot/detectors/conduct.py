@@ -33,7 +33,7 @@ _MILD_OK_AFTER = {"bloody": re.compile(r"^\s*mar(?:y|ys)\b", re.I)}
 
 def _wild(token: Token) -> bool:
     """'f*ck', 'sh#t', 'c**t': a masked swear word is still a swear word."""
-    if not re.search(r"[*#]", token.norm):
+    if "*" not in token.norm and "#" not in token.norm:
         return False
     pattern = "^" + re.sub(r"[*#]+", "[a-z]{1,3}", re.escape(token.norm).replace("\\*", "*").replace("\\#", "#")) + "$"
     candidates = ("fuck", "fucking", "fucked", "fuckwit", "shit", "shitshow", "shithole", "shitty", "bullshit", "cunt", "twat", "wanker", "bastard", "bitch", "arse", "arsehole", "asshole", "bollocks", "dickhead", "prick")
@@ -99,16 +99,19 @@ _ATTACK: list[Rule] = [
     (rx(r"\b(?:you|that|what an?|such an?)\s+(?:\w+\s+)?(?:idiot|moron|imbecile|cretin|halfwit|numpty|muppet|scumbag|loser|clown|buffoon|pillock|plonker|prat|lowlife|hypocrite|coward)s?\b"), "an insult aimed at a person", "strong"),
     (rx(r"\b(?:is|are) an? (?:\w+\s+)?(?:idiot|moron|imbecile|cretin|halfwit|numpty|muppet|scumbag|loser|clown|buffoon|pillock|plonker|prat|lowlife|waste of space)s?\b"), "an insult aimed at a person", "strong"),
     (rx(r"\b(?:the|our) (?:thickest|stupidest|dumbest|dimmest|laziest|most useless|most incompetent|worst|nastiest) (?:person|councillor|man|woman|clerk|member|mayor|chair)\b"), "an insult aimed at a person", "strong"),
+    (rx(r"\b(?:bunch|load|pack|shower|gang|lot) of (?:\w+\s+)?(?:idiots|morons|clowns|muppets|numpties|halfwits|imbeciles|cretins|losers|amateurs|jokers|fools|buffoons|\w*wits|[a-z]+\*+[a-z]*)(?!\w)"), "an insult aimed at people", "strong"),
+    (rx(r"\b(?:(?:couldn't|could not|can't|cannot) (?:organi[sz]e|run) (?:a|an) (?:p\W{0,3}ss|piss|booze)-?up|couldn't find (?:their|his|her) (?:own )?(?:way out of|arse)|lights are on but (?:nobody|no one)'?s? (?:home|in)|not the sharpest (?:tool|knife)|(?:one|two) brain cells?|thick as (?:two short planks|mince|a brick)|intellectual (?:heavyweight|giant|colossus)|read the papers next time|do (?:your|his|her|their) homework next time)\b"), "a put-down aimed at a person", "strong"),
     (rx(r"\b(?:shut up|get a life|nobody (?:likes|wants|asked) you|crawl back under|go back to where you came from|you should be ashamed)\b"), "hostile words aimed at a person", "strong"),
 ]
 
 _THREAT: list[Rule] = [
     (rx(r"\b(?:i|we)(?:'ll| will| am going to|'m going to|'re going to| are going to| shall)\s+(?:\w+\s+)?(?:kill|hurt|smash|batter|burn|stab|shoot|beat|deal with|sort (?:you|him|her|them) out|get|find|come for|come after|destroy|end)\s+(?:you|him|her|them|cllr|councillor|the clerk|your)"), "a threat of harm", "strong"),
-    (rx(r"\b(?:i|we) know where you (?:live|work|park|drive|go|sleep|walk)|i(?:'ve| have) got (?:your|the) (?:address|number plate|reg)\b"), "a threat", "strong"),
+    (rx(r"\b(?:i|we) know where you (?:live|work|park|drive|drink|go|sleep|walk)|i(?:'ve| have) got (?:your|the) (?:address|number plate|reg)\b"), "a threat", "strong"),
     (rx(r"\b(?:watch your back|you(?:'ll| will) (?:regret|pay for) (?:it|this)|know where (?:you|he|she|they) lives?|i know where you live|your days are numbered|you(?:'ve| have) been warned)\b"), "a threat", "strong"),
     (rx(r"\b(?:deserves?|ought) to (?:die|be (?:shot|hanged|hung|stabbed|beaten|killed|strung up))|should be (?:shot|hanged|hung|strung up|lynched|killed|put down)\b"), "wishing harm on someone", "strong"),
     (rx(r"\b(?:i(?:'ll| will)|we(?:'ll| will)) (?:break|smash|snap) (?:their|his|her|your) (?:legs|arms|neck|face|windows)|should be (?:burn(?:ed|t) out|beaten up|run over)\b"), "a threat of harm", "strong"),
     (rx(r"\b(?:burn|torch|smash up|firebomb)\s+(?:down\s+)?(?:his|her|their|your)\s+(?:house|home|car|shop|office)\b"), "a threat to someone's property", "strong"),
+    (rx(r"\b(?:i|we)(?:'ll| will)\b[^.!?\n]{0,80}\b(?:myself|personally)\b[^!?\n]{0,30}\b(?:and )?not (?:gently|nicely|politely|quietly)\b|\bhe(?:'d| had) better watch (?:it|himself)|\bshe(?:'d| had) better watch (?:it|herself)\b"), "a veiled threat", "strong"),
     (rx(r"\bsomeone (?:should|ought to|needs to) (?:punch|hit|kill|hurt|shoot|deal with|sort out|teach)\b"), "inciting harm", "strong"),
 ]
 
@@ -116,6 +119,7 @@ _HARASS: list[Rule] = [
     (rx(r"\b(?:everyone|everybody|all of you|let'?s all|keep|go and|please all)\s+(?:\w+\s+)?(?:message|tag|email|e-mail|ring|call|phone|flood|bombard|spam|troll|hound|pester|door-?step)\s+(?:him|her|them|cllr|councillor|mr|mrs|ms|the clerk|(?-i:[A-Z][a-z]+))"), "encouraging others to target a person", "strong"),
     (rx(r"\b(?:(?:flood|bombard|spam) (?:his|her|their) (?:inbox|page|timeline|phone|dms?)|everyone (?:go and |should )?(?:tell|message|let) (?:this|that|him|her)|until (?:he|she|they) (?:deletes?|closes?) (?:his|her|their) account)\b"), "encouraging others to target a person", "strong"),
     (rx(r"\b(?:name and shame|pile on|make (?:his|her|their) life hell|won't leave (?:him|her|them) alone|until (?:he|she|they) (?:resigns?|quits?|leaves?|gives? in)|hound (?:him|her|them) out|run (?:him|her|them) out of (?:town|the village))\b"), "bullying a person", "strong"),
+    (rx(r"\b(?:go|pop round|call round) (?:and )?(?:tell|show|let) (?:him|her|them) (?:what you think|how you feel|know what you think)|\bso (?:that )?(?:everyone|everybody|you all|the whole town) can see what (?:you|he|she|they)(?:'ve| have| has)? (?:been )?(?:send|sent|say|said|writ|wrote)\w*|\bhere'?s (?:his|her|their|your) (?:email|number|address|mobile)\b"), "turning others on a person or exposing them", "strong"),
     (rx(r"\b(?:tag|message|email|call|ring|dm|text) (?:him|her|them|you) every (?:single )?(?:day|morning|night|hour|week)\b|\b(?:i(?:'ll| will) keep (?:posting|messaging|tagging|calling)|stalk(?:ing)? (?:him|her|them))\b"), "persistent targeting of a person", "strong"),
 ]
 
@@ -126,14 +130,17 @@ _INFLAME: list[Rule] = [
     (rx(r"\b(?:should be (?:driven|run|forced|kicked|burn(?:ed|t)|hounded) out|moved on by force|nothing but (?:thieves|scum|criminals|parasites|vermin|animals|trouble)|(?:community|people|residents|owners|immigrants|migrants|travellers|families|foreigners) (?:are|is) (?:the reason|ruining|destroying|to blame|a plague))\b"), "an inflammatory remark about a group of people", "strong"),
     (rx(r"\b(?:eastern europeans|poles|romanians|immigrants|migrants|travellers|gypsies|asylum seekers|foreigners|refugees)\b[^.!?\n]{0,80}\b(?:shoplifting|crime|thefts?|thieves|stealing|trouble|lock up your)|\b(?:shoplifting|crime|thefts?|burglar\w*)\b[^.!?\n]{0,80}\b(?:eastern europeans|poles|romanians|immigrants|migrants|travellers|gypsies|asylum seekers|foreigners)\b|\block up your (?:sheds|bikes|daughters|valuables|homes|houses)\b"), "blaming a group of people", "strong"),
     (rx(r"\b(?:second-home owners|incomers|newcomers|students|youths|travellers|gypsies|immigrants|migrants) (?:are|is) (?:ruining|destroying|wrecking)\b"), "a sweeping attack on a group of people", "strong"),
+    (rx(r"\bdon'?t like (?:it|the \w+|our \w+|how we \w+)\?\s*(?:then\s+)?(?:go (?:back )?home|leave|move|clear off|go back|jog on|sling your hook)\b|\b(?:newcomers|incomers|outsiders|townies|tourists|second-home owners|dfls|londoners|foreigners|immigrants|migrants|travellers)\b[^.!?\n]{0,120}\b(?:go back to (?:where|london|their)|need to remember (?:this|where|that this))"), "telling a group of people they do not belong", "strong"),
     (rx(r"\b(?:disgusting|sick|vile) (?:people|lot|bunch|creatures|animals)\b"), "an inflammatory remark about people", "strong"),
 ]
 
 _DEFAME: list[Rule] = [
     (rx(rf"\b{_SUBJECT}\s+(?:a\s+|an\s+|nothing but a\s+|clearly a\s+|obviously a\s+|a known\s+)?(?:\w+\s+)?(?:liar|crook|thief|fraud|fraudster|criminal|corrupt|bent|embezzler|paedophile|pedophile|paedo|nonce|racist|abuser|drug dealer|conman|con man|swindler|cheat)s?\b"), "an accusation against a person stated as fact", "strong"),
     (rx(rf"\b{_NAME}\s+(?:has been |is |was |has )?(?:stole|stealing|steals|embezzled|embezzling|took (?:a )?bribes?|taking (?:a )?bribes?|fiddl(?:ed|ing) (?:the|his|her) (?:books|expenses|accounts)|lied|lying|on the take|in the pocket of|pocketed|fixed the (?:vote|contract|tender)|rigged|defrauded|assaulted|abused|cooked the books)\b"), "an accusation of wrongdoing against a named person", "strong"),
-    (rx(r"\b(?:is|are|was) (?:a |an )?(?:known |convicted |notorious |total |complete |proper )?(?:liar|crook|thief|fraud|fraudster|criminal|embezzler|paedophile|conman|con man|swindler|cheat)s?\b|\bcheated (?:his|her|their) (?:suppliers|customers|clients|staff)|\bbrown envelopes?\b|\bbackhanders?\b"), "an accusation of wrongdoing stated as fact", "strong"),
+    (rx(r"\b(?:is|are|was) (?:a |an )?(?:known |convicted |notorious |total |complete |proper )?(?:liar|crook|thief|fraud|fraudster|criminal|embezzler|paedophile|conman|con man|swindler|cheat)s?\b|\bcheated (?:his|her|their) (?:suppliers|customers|clients|staff)|\b(?:pocketed|trousered|siphoned off|creamed off|ran off with|did a runner with) (?:the|our|their|people's|everyone's) (?:deposits?|money|cash|funds|grant|takings|donations)|\bbrown envelopes?\b|\bbackhanders?\b"), "an accusation of wrongdoing stated as fact", "strong"),
     (rx(r"\b(?:is|was) (?:the one|the person|the man|the woman|the bloke|the firm|the company) (?:responsible for|behind|doing) (?:the |all the )?(?:fly-?tipping|vandalism|theft|thefts|graffiti|fraud|damage|dumping|break-?ins)\b|\bfunny how\b[^.!?\n]{0,120}\b(?:contract|grant|job|planning|permission)\b|\bbrown envelopes?\b"), "an accusation of wrongdoing, stated or insinuated", "strong"),
+    (rx(r"\b(?:(?:has|have|'s|'ve) (?:got )?form for|ask yourselves? why (?:he|she|they|cllr|councill?or|the clerk|the mayor)|on the taxpayer(?:'s)?(?: (?:money|expense|dime|purse))?|(?:certain|some) (?:people|members|councillors|individuals) (?:on|at|in) the council (?:are|have|seem|keep))\b"), "an insinuation of wrongdoing about someone", "strong"),
+    (rx(r"\b(?:naming no names|no names mentioned|draw your own conclusions|make of that what you will|i'll say no more)\b"), "a hint at someone's wrongdoing", "soft"),
     (rx(r"\b(?:everyone knows|it's well known|i can reveal|the truth is)\s+(?:that\s+)?(?:cllr|councillor|mr|mrs|ms|the clerk|the mayor|the chair)\b"), "a rumour about a named person", "soft"),
 ]
 

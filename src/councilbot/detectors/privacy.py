@@ -7,7 +7,7 @@ import re
 from typing import Iterable
 
 from ..kinds import RuleKind
-from ..text import Doc, named_people
+from ..text import Doc, is_first_name, named_people
 from .conduct import patterns
 from . import Context, Detector, Hit, Rule, hits_spans, rx
 
@@ -20,12 +20,13 @@ _PHONE = re.compile(r"(?<![\w+])(?:\+44\s?\(?0?\)?\s?|0)(?:\d[\s-]?){9,10}(?!\w)
 _PUBLIC_PHONE = re.compile(r"^(?:\+44\s?\(?0?\)?\s?|0)\s?(?:800|808|300|30\d|34\d|37\d|845|844|843|870|871)")
 _POSTCODE = re.compile(r"\b(?:[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2})\b")
 _STREET = r"(?:road|rd|street|st|lane|ln|avenue|ave|close|drive|dr|way|crescent|court|grove|gardens|place|terrace|mews|walk|view|rise|hill|green|park|square|row)"
-_HOUSE = re.compile(rf"\b\d{{1,4}}[a-z]?,?\s+(?-i:[A-Z][a-z]+)(?:\s+(?-i:[A-Z][a-z]+))?\s+{_STREET}\b", re.IGNORECASE)
+_HOUSE = re.compile(rf"\b\d{{1,4}}[a-z]?,?\s+(?-i:[A-Z][a-z'’]+)(?:\s+(?-i:[A-Z][a-z'’]+))?\s+{_STREET}\b", re.IGNORECASE)
 _NI = re.compile(r"\b[A-CEGHJ-PR-TW-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]\b")
 _BANK = re.compile(r"\b(?:sort code|account (?:number|no\.?))\s*:?\s*[\d-]{6,}", re.IGNORECASE)
 _DOB = re.compile(r"\b(?:date of birth|d\.?o\.?b\.?|born on)\s*:?\s*\d", re.IGNORECASE)
 _HONORIFIC = re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Mx)\.?\s+(?:[A-Z]\.?\s+)?(?-i:[A-Z][a-z'-]+)(?:\s+(?-i:[A-Z][a-z'-]+))?")
 _LISTS = re.compile(r"\b(?:(?:with )?their (?:home )?addresses|home addresses of|list of (?:everyone|all the people|residents) who|their (?:phone|mobile) numbers)\b", re.IGNORECASE)
+_NAME_AT_PLACE = re.compile(r"\b([A-Z][a-z]+)\s+(?:at|from)\s+(?:[Tt]he\s+)?[A-Z][\w'&-]+")
 _FAMILY = re.compile(r"\bthe (?-i:[A-Z][a-z]+) family\b", re.IGNORECASE)
 _PRIVATE_CONTEXT = re.compile(r"\b(?:lives? at|living at|home address|her address|his address|their address|house is|flat \d+)\b", re.IGNORECASE)
 
@@ -64,23 +65,32 @@ def personal_data(doc: Doc, ctx: Context) -> Iterable[Hit]:
         yield Hit(K.PERSONAL_DATA, start, end, "a named private individual", "soft")
     for m in _HONORIFIC.finditer(doc.text):
         yield Hit(K.PERSONAL_DATA, m.start(), m.end(), "a named private individual", "soft")
+    for m in _NAME_AT_PLACE.finditer(doc.text):
+        before = doc.text[: m.start()].split()
+        if is_first_name(m.group(1)) and not (before and before[-1][:1].isupper()):  # "Bloody Mary at ..."
+            yield Hit(K.PERSONAL_DATA, m.start(), m.end(), "a named person at a business or place", "soft")
 
 
-_MEDIA = r"(?:\[photo\]|\[video\]|here (?:he|she|they) (?:is|are)|look at (?:these|those|their)|here's the team|photos?|photographs?|pictures?|pics?|snaps?|selfies?|videos?|footage|film(?:ed)?|filming|clip|images?|livestream(?:ed)?|camera|shots?|📸|📷|🎥)"
-_CHILDREN = r"(?:children|child|kids|kiddies|pupils|schoolchildren|toddlers|youngsters|babies|baby|minors|juniors|under-?\d+s?|year \d+s?|cubs|brownies|beavers|rainbows|scouts|guides|nursery|primary school|infants|little ones|teenagers|teens|students|boys|girls|sons?|daughters?|daughter's|son's|grandchildren|grandkids|class|aged (?:[1-9]|1[0-7])|under-?\d{1,2}s?|brownies'|happy faces)"
+_MEDIA = r"(?:\[photo\]|(?:look at|see) (?:the|their|those|these) (?:smiles|faces)|\[video\]|here (?:he|she|they) (?:is|are)|look at (?:these|those|their)|here's the team|photos?|photographs?|pictures?|pics?|snaps?|selfies?|videos?|footage|film(?:ed)?|filming|clip|images?|livestream(?:ed)?|camera|shots?|📸|📷|🎥)"
+_CHILDREN = r"(?:children|child|kids|kiddies|pupils|schoolchildren|toddlers|youngsters|babies|baby|minors|juniors|under-?\d+s?|year \d+s?|cubs|brownies|beavers|rainbows|scouts|guides|nursery|primary school|infants|little ones|teenagers|teens|students|boys|girls|sons?|daughters?|daughter's|son's|grandchildren|grandkids|class|aged (?:[1-9]|1[0-7])|under-?\d{1,2}s?|brownies'|happy faces|youth(?: council| club| team| group)?|young people|(?-i:[A-Z][a-z]+ [A-Z][a-z'-]+) \((?:[1-9]|1[0-7])\)|young (?-i:[A-Z][a-z]+))"
 _MEDIA_RE = rx(rf"(?<!\w){_MEDIA}(?!\w)")
 _CHILDREN_RE = rx(rf"(?<!\w){_CHILDREN}(?!\w)")
 _NEAR = 160  # characters: "Photos from the carnival parade … the children's fancy dress"
 
 
+# Every Instagram or YouTube post is a picture or a video, said or not.
+_VISUAL_PLATFORMS = frozenset({"instagram", "youtube"})
+
+
 def minors_media(doc: Doc, ctx: Context) -> Iterable[Hit]:
     """Children and a photo or video mentioned close together: parental permission needed."""
     media = [m.span() for m in hits_spans(_MEDIA_RE, doc)]
-    if not media:
+    visual = ctx.platform in _VISUAL_PLATFORMS
+    if not media and not visual:
         return
     for child in hits_spans(_CHILDREN_RE, doc):
         c_start, c_end = child.span()
-        near = [s for s in media if abs(s[0] - c_start) <= _NEAR]
+        near = [s for s in media if abs(s[0] - c_start) <= _NEAR] or ([(c_start, c_end)] if visual else [])
         if near:
             start = min(c_start, near[0][0])
             end = max(c_end, near[0][1])
@@ -91,6 +101,7 @@ def minors_media(doc: Doc, ctx: Context) -> Iterable[Hit]:
 _THIRD_PARTY: list[Rule] = [
     (rx(r"\b(?:thanks?(?: you)? to|thank you,?|thanking|(?:huge |big |many )?thanks to|(?:big |huge )?shout[- ]?out to|(?:working|partnering|teaming up) with|(?:supplied|fitted|built|installed|made|designed) (?:and (?:fitted|installed|supplied) )?by|my neighbour|shout-?out to|credit to|courtesy of|supplied by|provided by|sponsored by|donated by|kindly (?:donated|provided|supplied) by|in partnership with|with support from|support of|our (?:\w+ ){0,2}(?:contractor|partner|supplier|sponsor)s?,?)\s+(?:our\s+(?:partners?|suppliers?|sponsors?|friends)\s+(?:at\s+)?)?(?:the\s+)?(?:(?-i:[A-Z][\w'&-]+)(?:\s+(?-i:[A-Z&][\w'&-]*))*)"), "naming a resident, partner or supplier", "soft"),
     (rx(r"\b(?:resident|residents|customer|supplier|contractor|local (?:man|woman|resident|business owner))\s+(?-i:[A-Z][a-z]+)(?:\s+(?-i:[A-Z][a-z]+))?"), "naming a resident or supplier", "soft"),
+    (rx(r"\b(?:spoke to|talking to|chatted to|message from|word from|heard from|(?:thanks|thank you) to|told by)\s+(?-i:[A-Z][a-z]+)\s+(?:at|from)\s+(?:the\s+)?(?-i:[A-Z][\w'&-]+)"), "naming a resident or trader", "soft"),
     (rx(r"\b(?-i:[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)\s+(?-i:Ltd|Limited|plc|& Sons|and Sons|Builders|Contractors|Landscaping|Plumbing|Electrical|Motors|Services)\b"), "naming a business", "soft"),
 ]
 
