@@ -8,7 +8,7 @@ from typing import Any, Iterable, Sequence
 from .detectors import Context, Detector, Hit, registry
 from .kinds import Platform, RuleKind, Verdict, Where
 from .pack import Clause, Pack
-from .text import Doc
+from .text import Doc, without_names
 from . import toxicity
 
 MAX_DRAFT = 10_000
@@ -225,7 +225,7 @@ def check_many(items: Sequence[tuple[Draft, Pack]]) -> list[CheckResult]:
     """Judge many drafts, scoring them with the language model in one vectorised call."""
     for draft, _ in items:
         validate(draft)
-    scores = toxicity.score([d.text for d, _ in items])
+    scores = toxicity.score([without_names(d.text) for d, _ in items])
     return [_judge(Doc(d.text, model_score=s), p, d) for (d, p), s in zip(items, scores, strict=True)]
 
 

@@ -85,6 +85,11 @@ freddie gail gareth gavin gerald gladys glenn gordon grace harriet hazel howard 
 jayne jeremy jill joanne joyce judith june karl kathleen kay kim kirsty leslie lorraine louise lynne malcolm mandy
 marion marjorie maureen mavis megan melanie mervyn mohammed muriel nancy natalie neil norman pamela paula penny
 phyllis raymond rita robin rosemary roy russell sheila sian stanley steven tina trevor vera vincent wayne yvonne
+steph stephanie jen jess becky kath kathy pete dom dominic ollie harvey archie noah jake luke ryan tyler kieran
+liam callum jamie danny jo jodie zoe chloe lauren isla evie freya millie rosie reg ted alf bert fred sid wilf gwen
+marge jan viv bev dorothy elsie ethel mabel albert cyril percy harold wilfred norma brenda gareth rhys dylan owen
+aled siobhan niamh ciara aoife sinead declan seamus fergus hamish ewan alasdair moira morag priya ravi sanjay
+amir aisha fatima imran hassan bilal zara yusuf omar ali jasmine
 """.split())
 
 
@@ -95,6 +100,23 @@ def is_first_name(word: str) -> bool:
 _PERSON = re.compile(r"\b([A-Z][a-z]+)\s+([A-Z][a-z'-]+)\b")
 
 
+# Public office holders are named in their role, not as private individuals.
+_OFFICE = re.compile(r"(?:\b(?:cllr|councill?or|mayor|mp|chair(?:man)?|clerk)\.?|\bthe)\s*$", re.IGNORECASE)
+
+
 def named_people(doc: "Doc") -> list[tuple[int, int]]:
     """Spans that look like a private person's full name."""
-    return [(m.start(), m.end()) for m in _PERSON.finditer(doc.text) if is_first_name(m.group(1))]
+    return [(m.start(), m.end()) for m in _PERSON.finditer(doc.text)
+            if is_first_name(m.group(1)) and not _OFFICE.search(doc.text, max(0, m.start() - 14), m.start())]
+
+
+# Names that are also rude words: to the model, "Dick Whittington" is an insult. Not counted as
+# private individuals (the panto and the highwayman are not), only kept from the model.
+_RUDE_NAMES = frozenset({"dick", "willy", "fanny"})
+
+
+def without_names(text: str) -> str:
+    """``text`` with people's full names replaced by "someone", for the offensive-language model,
+    which learnt words, not who is meant."""
+    return _PERSON.sub(lambda m: "someone" if is_first_name(m.group(1)) or m.group(1).lower() in _RUDE_NAMES
+                       else m.group(), text)

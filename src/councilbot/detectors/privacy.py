@@ -28,7 +28,7 @@ _HONORIFIC = re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Mx)\.?\s+(?:[A-Z]\.?\s+)?(?-i:[A-Z
 _LISTS = re.compile(r"\b(?:(?:with )?their (?:home )?addresses|home addresses of|list of (?:everyone|all the people|residents) who|their (?:phone|mobile) numbers)\b", re.IGNORECASE)
 _NAME_AT_PLACE = re.compile(r"\b([A-Z][a-z]+)\s+(?:at|from)\s+(?:[Tt]he\s+)?[A-Z][\w'&-]+")
 _FAMILY = re.compile(r"\bthe (?-i:[A-Z][a-z]+) family\b", re.IGNORECASE)
-_PRIVATE_CONTEXT = re.compile(r"\b(?:lives? at|living at|home address|her address|his address|their address|house is|flat \d+)\b", re.IGNORECASE)
+_PRIVATE_CONTEXT = re.compile(r"\b(?:lives? at|lives? on (?-i:[A-Z])[a-z]+ (?:Street|Road|Lane|Avenue|Close|Drive|Way|Crescent|Hill|Terrace)|living at|home address|her address|his address|their address|house is|flat \d+)\b", re.IGNORECASE)
 
 
 def _public_email(domain: str, ctx: Context) -> bool:
@@ -72,8 +72,10 @@ def personal_data(doc: Doc, ctx: Context) -> Iterable[Hit]:
 
 
 _MEDIA = r"(?:\[photo\]|(?:look at|see) (?:the|their|those|these) (?:smiles|faces)|\[video\]|here (?:he|she|they) (?:is|are)|look at (?:these|those|their)|here's the team|photos?|photographs?|pictures?|pics?|snaps?|selfies?|videos?|footage|film(?:ed)?|filming|clip|images?|livestream(?:ed)?|camera|shots?|📸|📷|🎥)"
-_CHILDREN = r"(?:children|child|kids|kiddies|pupils|schoolchildren|toddlers|youngsters|babies|baby|minors|juniors|under-?\d+s?|year \d+s?|cubs|brownies|beavers|rainbows|scouts|guides|nursery|primary school|infants|little ones|teenagers|teens|students|boys|girls|sons?|daughters?|daughter's|son's|grandchildren|grandkids|class|aged (?:[1-9]|1[0-7])|under-?\d{1,2}s?|brownies'|happy faces|youth(?: council| club| team| group)?|young people|(?-i:[A-Z][a-z]+ [A-Z][a-z'-]+) \((?:[1-9]|1[0-7])\)|young (?-i:[A-Z][a-z]+))"
-_MEDIA_RE = rx(rf"(?<!\w){_MEDIA}(?!\w)")
+_CHILDREN = r"(?:children|child|kids|kiddies|pupils|schoolchildren|toddlers|youngsters|babies|baby|minors|juniors|under-?\d+s?|year \d+s?|cubs|brownies|beavers|rainbows|scouts|guides|nursery|primary school|infants|little ones|teenagers|teens|students|boys|girls|sons?|daughters?|daughter's|son's|grandchildren|grandkids|class|aged (?:[1-9]|1[0-7])|under-?\d{1,2}s?|brownies'|happy faces|youth(?: council| club| team| group)?|junior|granddaughters?|grandsons?|little faces|proud little|prom|young people|(?-i:[A-Z][a-z]+ [A-Z][a-z'-]+) \((?:[1-9]|1[0-7])\)|young (?-i:[A-Z][a-z]+))"
+_MEDIA_RE = rx(rf"(?<!\w){_MEDIA}(?!\w)", need=(
+    "photo", "video", "smiles", "faces", "here ", "here'", "look at", "picture", "pic", "snap", "selfie", "footage", "film",
+    "clip", "image", "livestream", "camera", "shot", "📸", "📷", "🎥"))
 _CHILDREN_RE = rx(rf"(?<!\w){_CHILDREN}(?!\w)")
 _NEAR = 160  # characters: "Photos from the carnival parade … the children's fancy dress"
 
@@ -100,6 +102,7 @@ def minors_media(doc: Doc, ctx: Context) -> Iterable[Hit]:
 
 _THIRD_PARTY: list[Rule] = [
     (rx(r"\b(?:thanks?(?: you)? to|thank you,?|thanking|(?:huge |big |many )?thanks to|(?:big |huge )?shout[- ]?out to|(?:working|partnering|teaming up) with|(?:supplied|fitted|built|installed|made|designed) (?:and (?:fitted|installed|supplied) )?by|my neighbour|shout-?out to|credit to|courtesy of|supplied by|provided by|sponsored by|donated by|kindly (?:donated|provided|supplied) by|in partnership with|with support from|support of|our (?:\w+ ){0,2}(?:contractor|partner|supplier|sponsor)s?,?)\s+(?:our\s+(?:partners?|suppliers?|sponsors?|friends)\s+(?:at\s+)?)?(?:the\s+)?(?:(?-i:[A-Z][\w'&-]+)(?:\s+(?-i:[A-Z&][\w'&-]*))*)"), "naming a resident, partner or supplier", "soft"),
+    (rx(r"\b(?:(?:our )?partners at|(?:shout[- ]?out|thanks?|thank you) to (?:the )?(?:team|staff|folks|crew|lads|ladies|people|volunteers) (?:at|from))\s+(?:the\s+)?(?-i:[A-Z][\w'&-]+)"), "naming a partner or business", "soft"),
     (rx(r"\b(?:resident|residents|customer|supplier|contractor|local (?:man|woman|resident|business owner))\s+(?-i:[A-Z][a-z]+)(?:\s+(?-i:[A-Z][a-z]+))?"), "naming a resident or supplier", "soft"),
     (rx(r"\b(?:spoke to|talking to|chatted to|message from|word from|heard from|(?:thanks|thank you) to|told by)\s+(?-i:[A-Z][a-z]+)\s+(?:at|from)\s+(?:the\s+)?(?-i:[A-Z][\w'&-]+)"), "naming a resident or trader", "soft"),
     (rx(r"\b(?-i:[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)\s+(?-i:Ltd|Limited|plc|& Sons|and Sons|Builders|Contractors|Landscaping|Plumbing|Electrical|Motors|Services)\b"), "naming a business", "soft"),
