@@ -46,17 +46,21 @@ async def _observe(request: web.Request, handler: Any) -> web.StreamResponse:
 
 
 def teams_enabled(bot: CouncilBot, host: str) -> bool:
-    """Teams without credentials (the Emulator's no-auth mode) is only ever served on loopback. A
-    council that configured Teams is refused start-up elsewhere (ConfigError); one that configured
-    none of it (Slack only) runs without /api/messages."""
-    from adapters.teams import auth_on, check_bind, is_loopback
+    """Teams with credentials is served anywhere. Without them only when asked for
+    (``[teams] emulator = true``) and only on loopback; a council that configured Teams but gave no
+    credentials is refused start-up beyond this machine (ConfigError); otherwise /api/messages is off."""
+    from adapters.teams import auth_on, check_bind, validate
 
     t = bot.settings.teams
-    if auth_on(t) or is_loopback(host):
+    validate(t)
+    if auth_on(t):
         return True
-    if t.app_id or t.app_password or t.tenant_id or t.clerk_channel:
+    if t.emulator or t.app_password or t.tenant_id or t.clerk_channel:
         check_bind(bot.settings, host)
-    return False
+    if not t.emulator and (t.tenant_id or t.clerk_channel):
+        log.warning("Teams has no MicrosoftAppId/MicrosoftAppPassword, so /api/messages is off; to try the bot "
+                    "with the Bot Framework Emulator on this machine, set [teams] emulator = true")
+    return t.emulator
 
 
 def build_app(bot: CouncilBot, socket_mode: bool = False, teams: bool = True) -> web.Application:

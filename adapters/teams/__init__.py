@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 
+from councilbot.config import ConfigError
+
 from .auth import BotConfig, auth_on, check_bind, is_loopback, validate
 from .endpoint import Endpoint
 from .handler import TeamsHandler
@@ -26,7 +28,7 @@ from .references import ReferenceBook
 if TYPE_CHECKING:
     from councilbot.app import CouncilBot
 
-__all__ = ["ROUTE", "TEAMS", "TeamsParts", "auth_on", "build_package", "check_bind", "is_loopback", "mount"]
+__all__ = ["ROUTE", "TEAMS", "TeamsParts", "auth_on", "build_package", "check_bind", "is_loopback", "mount", "validate"]
 
 log = logging.getLogger(__name__)
 ROUTE = "/api/messages"
@@ -51,6 +53,9 @@ def mount(web_app: web.Application, bot: CouncilBot) -> None:
     teams = bot.settings.teams
     validate(teams)
     secured = auth_on(teams)
+    if not secured and not teams.emulator:
+        raise ConfigError("Teams has no MicrosoftAppId/MicrosoftAppPassword; set them, or [teams] emulator = true "
+                          "to try the bot with the Bot Framework Emulator on this machine")
     if not secured:
         log.warning("TEAMS AUTHENTICATION IS OFF: no MicrosoftAppId/MicrosoftAppPassword. Any local caller can act as "
                     "any user. This mode is for the Bot Framework Emulator and tests on 127.0.0.1 only.")

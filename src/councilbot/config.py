@@ -36,6 +36,9 @@ class TeamsSettings(BaseModel):
     app_password: SecretStr | None = None
     tenant_id: str = ""
     app_type: str = "MultiTenant"
+    # Serve /api/messages without credentials, for the Bot Framework Emulator on this machine only.
+    # Off by default: a reverse proxy on the same machine would otherwise make "local" mean "anyone".
+    emulator: bool = False
 
 
 class Settings(BaseSettings):

@@ -94,7 +94,8 @@ def test_teams_package_is_a_zip_with_manifest_and_icons(tmp_path: Path) -> None:
 
 
 async def test_health_readiness_and_metrics_over_http(tmp_path: Path) -> None:
-    bot = CouncilBot(Settings(council="alsager", data_dir=tmp_path, people={"slack:UCLERK": "clerk"}))
+    bot = CouncilBot(Settings(council="alsager", data_dir=tmp_path, people={"slack:UCLERK": "clerk"},
+                              teams={"emulator": True}))
     server = TestServer(build_app(bot), host="127.0.0.1")
     await server.start_server()
     try:
@@ -168,8 +169,10 @@ def test_a_slack_only_council_serves_on_any_address_but_teams_without_credential
     from councilbot.config import ConfigError
 
     slack_only = CouncilBot(Settings(council="alsager", data_dir=tmp_path / "a"))
-    assert teams_enabled(slack_only, "127.0.0.1") is True      # the Emulator, locally
-    assert teams_enabled(slack_only, "0.0.0.0") is False       # Slack only: /api/messages stays off
+    assert teams_enabled(slack_only, "127.0.0.1") is False     # Slack only: /api/messages stays off
+    assert teams_enabled(slack_only, "0.0.0.0") is False
+    emulator = CouncilBot(Settings(council="alsager", data_dir=tmp_path / "c", teams={"emulator": True}))
+    assert teams_enabled(emulator, "127.0.0.1") is True        # the Emulator, locally, when asked for
     wants_teams = CouncilBot(Settings(council="alsager", data_dir=tmp_path / "b", teams={"clerk_channel": "19:x"}))
     with pytest.raises(ConfigError, match="refusing to listen on 0.0.0.0"):
         teams_enabled(wants_teams, "0.0.0.0")

@@ -44,7 +44,7 @@ def settings(data_dir: Path, slack_api_url: str) -> Settings:
         council="alsager", data_dir=data_dir, people=PEOPLE,
         slack={"clerk_channel": SLACK_CLERK_CHANNEL, "api_url": slack_api_url, "bot_token": "xoxb-test",
                "signing_secret": SECRET},
-        teams={"clerk_channel": CLERK_CHANNEL},  # no app id: local no-auth mode (127.0.0.1 only)
+        teams={"clerk_channel": CLERK_CHANNEL, "emulator": True},  # no app id: local no-auth mode (127.0.0.1 only)
     )
 
 

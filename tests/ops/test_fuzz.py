@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.server import MAX_BODY
+from adapters.teams.endpoint import MAX_ACTIVITY
 from adapters.slack import blocks
 from councilbot import reports, suggestions
 
@@ -449,8 +450,13 @@ def test_oversized_bodies_are_refused_unread(tmp_path: Path) -> None:
         oversized()
         # A body of exactly the limit is still read and judged on its content.
         body = b"x" * MAX_BODY
-        status, _ = served.run(stack.request("POST", "/api/messages", data=body, headers={"Content-Type": "application/json"}))
-        assert status == 400
+        status, _ = served.run(stack.request("POST", "/slack/events", data=body, headers={"Content-Type": "application/json"}))
+        assert status == 401
+        # Teams has its own, smaller limit (no activity comes near it), checked before the JSON is parsed.
+        for size, expected in ((MAX_ACTIVITY, 400), (MAX_ACTIVITY + 1, 413)):
+            status, _ = served.run(stack.request("POST", "/api/messages", data=b"x" * size,
+                                                 headers={"Content-Type": "application/json"}))
+            assert status == expected, (size, status)
         # Without a Content-Length (chunked), the limit is applied while reading.
         for path in ("/slack/events", "/api/messages"):
             status = served.run(_chunked(stack.base + path, MAX_BODY + 64 * 1024))

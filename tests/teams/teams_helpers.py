@@ -29,7 +29,7 @@ _ids = itertools.count(1)
 
 def make_settings(tmp_path: Path, **teams: Any) -> Settings:
     return Settings(council="castle-cary", data_dir=tmp_path, people=PEOPLE,
-                    teams={"clerk_channel": CLERK_CHANNEL, **teams})
+                    teams={"clerk_channel": CLERK_CHANNEL, "emulator": True, **teams})
 
 
 def personal_conversation(aad: str) -> str:

@@ -68,6 +68,41 @@ async def test_no_auth_mode_serves_this_machine_only(teams: Teams) -> None:
     assert teams.app[TEAMS].handler.allow_plain_ids is True
 
 
+@pytest.mark.parametrize("header", ["X-Forwarded-For", "Forwarded", "X-Real-IP"])
+async def test_no_auth_mode_refuses_what_a_proxy_forwards(teams: Teams, header: str) -> None:
+    """Behind nginx on the same machine every request comes from 127.0.0.1: the proxy's headers
+    give it away, and an unauthenticated stranger must not become the Clerk that way."""
+    value = "for=203.0.113.9" if header == "Forwarded" else "203.0.113.9"
+    status, _ = await teams.post(teams.personal("aad-clerk", "reports"), {header: value})
+    assert status == 403
+    assert teams.connector.calls == [] and teams.bot.store.all("events") == []
+
+
+async def test_no_auth_mode_answers_only_a_service_on_this_machine(teams: Teams) -> None:
+    activity = teams.personal("aad-clerk", "reports")
+    activity["serviceUrl"] = "https://attacker.example/"
+    status, _ = await teams.post(activity)
+    assert status == 403
+    assert teams.bot.store.all("events") == [] and teams.bot.store.all("teams-references") == []
+
+
+async def test_without_credentials_teams_is_off_unless_the_emulator_is_asked_for(tmp_path: Path) -> None:
+    from aiohttp import web
+
+    from adapters.server import teams_enabled
+    from adapters.teams import mount
+    from councilbot.app import CouncilBot
+
+    plain = CouncilBot(make_settings(tmp_path, emulator=False))
+    assert teams_enabled(plain, "127.0.0.1") is False
+    with pytest.raises(ConfigError, match="emulator = true"):
+        mount(web.Application(), plain)
+    emulator = CouncilBot(make_settings(tmp_path / "e"))
+    assert teams_enabled(emulator, "127.0.0.1") is True
+    with pytest.raises(ConfigError, match="refusing to listen"):
+        teams_enabled(emulator, "0.0.0.0")
+
+
 async def test_emulator_without_aad_id_works_locally(teams: Teams) -> None:
     activity = teams.personal("aad-resident", "policy advertising")
     activity["channelId"] = "emulator"
