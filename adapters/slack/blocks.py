@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import re
 import zlib
@@ -37,6 +38,7 @@ MAX_OPTION_VALUE = 150
 MAX_OPTIONS = 100
 MAX_CHECKBOXES = 10
 MAX_METADATA = 3000
+MAX_TEXT_INPUT = 3000  # a plain_text_input's max_length, and so its initial value, cannot be more
 MAX_FALLBACK_TEXT = 3000
 SHORT_FIELD = 60  # longer or multi-line fields get their own section instead of the 2-column grid
 
@@ -87,7 +89,11 @@ def reply_blocks(reply: Reply, *, limit: int = MAX_MESSAGE_BLOCKS) -> list[dict[
         blocks.append({"type": "context", "elements": [mrkdwn(escape(reply.footer))]})
     buttons = list(reply.buttons)
     if reply.form is not None:
-        buttons.append(open_form_button(reply.form))
+        button = open_form_button(reply.form)
+        if button is None:
+            blocks.append({"type": "context", "elements": [mrkdwn(f"Open *{escape(reply.form.title)}* again with its command.")]})
+        else:
+            buttons.append(button)
     actions = action_blocks(buttons)
     room = limit - len(actions)
     if len(blocks) > room:  # keep the buttons: they are how the card gets decided
@@ -178,8 +184,16 @@ def action_blocks(buttons: Sequence[Button]) -> list[dict[str, Any]]:
     return [{"type": "actions", "elements": elements} for elements in blocks]
 
 
-def open_form_button(form: Form) -> Button:
-    return Button(action=OPEN_FORM_ACTION, label=clip(form.title or "Open form", MAX_BUTTON_TEXT), value=encode_form(form), style="primary")
+def open_form_button(form: Form) -> Button | None:
+    """A button that opens ``form``; its answers already filled in only if they fit in a button's
+    2000 characters (a long pasted post does not), and None if even the empty form does not."""
+    for candidate in (form, dataclasses.replace(form, inputs=tuple(dataclasses.replace(i, initial="") for i in form.inputs))):
+        try:
+            value = encode_form(candidate)
+        except ValueError:
+            continue
+        return Button(action=OPEN_FORM_ACTION, label=clip(form.title or "Open form", MAX_BUTTON_TEXT), value=value, style="primary")
+    return None
 
 
 def encode_form(form: Form) -> str:
@@ -322,10 +336,12 @@ def input_block(inp: Input) -> dict[str, Any]:
             element["initial_date"] = initial[0]
     else:  # text, multiline, urls
         element = {"type": "plain_text_input", "multiline": kind in ("multiline", "urls")}
+        # Slack holds a text input to 3000 characters (the core allows more for some fields; what
+        # Slack cannot take is typed in a shorter form or pasted in parts).
+        longest = min(inp.max_length or MAX_TEXT_INPUT, MAX_TEXT_INPUT)
         if initial:
-            element["initial_value"] = "\n".join(initial)
-        if inp.max_length:
-            element["max_length"] = inp.max_length
+            element["initial_value"] = clip("\n".join(initial), longest)
+        element["max_length"] = longest
         if kind == "urls":
             hint = "One link per line."
     element["action_id"] = inp.kind  # the submitted value's type is read back from this

@@ -180,7 +180,11 @@ class FakeSlack:
             users = str(data.get("users", ""))
             return {"ok": True, "channel": {"id": "D" + users[1:]}}
         if method in ("views.open", "views.update", "views.push"):
-            return {"ok": True, "view": {"id": f"V{next(self._views)}", **(data.get("view") or {})}}
+            view = data.get("view") or {}
+            problem = view_problem(view)
+            if problem:  # what Slack answers for a view it will not show
+                return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": [problem]}}
+            return {"ok": True, "view": {"id": f"V{next(self._views)}", **view}}
         if method == "views.publish":
             return {"ok": True, "view": {"id": f"V{next(self._views)}"}}
         return {"ok": True}
@@ -213,3 +217,21 @@ class FakeSlack:
             return failed
         self.calls.append(Call("respond", data, None, request.path))
         return web.Response(text="ok")
+
+
+def view_problem(view: Any) -> str | None:
+    """The documented Block Kit limits a modal is held to (a few of them, the ones forms can reach)."""
+    if isinstance(view, str):
+        view = json.loads(view)
+    if len(view.get("private_metadata", "")) > 3000:
+        return "private_metadata must be 3000 characters or fewer"
+    if len((view.get("title") or {}).get("text", "")) > 24:
+        return "title must be 24 characters or fewer"
+    for block in view.get("blocks", []):
+        element = block.get("element") or {}
+        if element.get("type") == "plain_text_input":
+            if int(element.get("max_length", 0)) > 3000:
+                return f"[{block.get('block_id')}] max_length must be 3000 or less"
+            if len(element.get("initial_value", "")) > int(element.get("max_length", 3000)):
+                return f"[{block.get('block_id')}] initial_value is longer than max_length"
+    return None

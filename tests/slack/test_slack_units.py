@@ -66,7 +66,7 @@ def test_form_view_inputs() -> None:
     assert len(view["title"]["text"]) <= 24
     assert json.loads(view["private_metadata"]) == {"name": "suggest", "context": "S-9"}
     by = {b["block_id"]: b for b in view["blocks"] if b["type"] == "input"}
-    assert by["text"]["element"] == {"type": "plain_text_input", "multiline": True, "initial_value": "hello", "max_length": 5000, "action_id": "multiline"}
+    assert by["text"]["element"] == {"type": "plain_text_input", "multiline": True, "initial_value": "hello", "max_length": 3000, "action_id": "multiline"}
     assert by["platforms"]["element"]["type"] == "checkboxes"
     assert [o["value"] for o in by["platforms"]["element"]["initial_options"]] == ["twitter"]
     assert by["category"]["element"]["initial_option"]["value"] == "event"
@@ -243,3 +243,20 @@ def test_mount_refuses_missing_secrets(tmp_path: Path) -> None:
             mount(web.Application(), bot)
     finally:
         bot.store.close()
+
+
+def test_slack_limits_hold_for_long_fields_and_long_pasted_posts() -> None:
+    """Slack refuses a modal whose text input allows more than 3000 characters (invalid_arguments),
+    and a button value holds 2000: a long flagged post must still give a form that opens."""
+    from fake_slack import view_problem
+
+    from councilbot import conduct
+
+    long_post = " ".join(f"w{i * 7919 % 10007}" for i in range(1200))  # ~7,000 characters that do not compress
+    form = conduct.form(author="slack:U1", text=long_post)
+    assert view_problem(blocks.form_view(form)) is None
+    button = blocks.open_form_button(form)
+    assert button is not None and len(button.value) <= 2000
+    assert blocks.decode_form(button.value).inputs[1].initial == ""  # the empty form, to paste into
+    short = blocks.open_form_button(conduct.form(author="slack:U1", text="A short post"))
+    assert short is not None and blocks.decode_form(short.value).inputs[1].initial == "A short post"
