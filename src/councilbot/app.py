@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from typing import Any
 
@@ -10,7 +11,7 @@ from . import clock, metrics, reports, suggestions, toxicity
 from .audit import Audit
 from .bot import CHECK_THE_FORM, Router
 from .config import Settings
-from .context import Ctx
+from .context import NUMBERED, Ctx
 from .messages import Incoming, Reply, well_formed_incoming
 from .outbox import Outbox
 from .pack import load_pack
@@ -19,6 +20,11 @@ from .store import TinyStore
 
 log = logging.getLogger(__name__)
 HOUSEKEEPING_SECONDS = 300.0
+
+
+def event_digest(key: str) -> str:
+    """An event's claim key without the person's id in it, fit to keep in a record."""
+    return hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
 class CouncilBot:
@@ -47,13 +53,19 @@ class CouncilBot:
         claimed = False
         try:
             if key is not None:
-                if not self.store.claim(key):
+                if not self.store.claim(key) and not self._interrupted(key):
                     metrics.DUPLICATES.inc()
                     log.info("duplicate event ignored", extra={"kind": incoming.kind})
                     return []
                 claimed = True
             self.people.saw(incoming.user, incoming.display_name)
-            replies = self.router.route(incoming)
+            self.ctx.event = event_digest(key) if key is not None else None
+            try:
+                replies = self.router.route(incoming)
+            finally:
+                self.ctx.event = None
+            if claimed and key is not None:
+                self.store.update("events", key, {"state": "done"})
         except Exception:
             log.exception("handler failed", extra={"kind": incoming.kind, "handler": incoming.name})
             if claimed and key is not None:
@@ -70,6 +82,20 @@ class CouncilBot:
             except Exception:
                 log.exception("could not release the event claim")
         return replies
+
+    def _interrupted(self, key: str) -> bool:
+        """A claim still "pending" was taken by a process that died before finishing the event
+        (claim and handling run without a pause, so nothing else can be half-way through it): the
+        platform's retry is handled, so what the person sent is not lost."""
+        claim = self.store.get("events", key)
+        if claim is None or claim.get("state") != "pending":
+            return False
+        digest = event_digest(key)
+        if any(self.store.find(table, lambda d: d.get("event") == digest) for table in NUMBERED):
+            self.store.update("events", key, {"state": "done"})  # its record was written: done after all
+            return False
+        log.warning("handling again an event that a crash interrupted")
+        return True
 
     def can(self, user: str, action: str) -> bool:
         return self.people.can(user, action)

@@ -13,6 +13,10 @@ from .people import People
 from .store import TinyStore
 
 
+# The tables whose records are created by an incoming event and numbered (R-, S-, F-, M-).
+NUMBERED = ("reports", "suggestions", "flags", "moderation")
+
+
 @dataclass
 class Ctx:
     pack: Pack
@@ -20,6 +24,9 @@ class Ctx:
     people: People
     audit: Audit
     outbox: Outbox
+    # A digest of the event being handled: written into the record it creates, in the same write,
+    # so that after a crash the record shows the event was finished (see CouncilBot._interrupted).
+    event: str | None = None
 
 
 def reference(ctx: Ctx, prefix: str) -> str:
@@ -35,7 +42,7 @@ def insert_numbered(ctx: Ctx, table: str, prefix: str, record: dict[str, Any]) -
     """Store a new record under the next free reference. A counter left behind (a restored backup)
     skips numbers already used instead of silently dropping the new record."""
     for _ in range(10_000):
-        doc = {"id": reference(ctx, prefix), **record}
+        doc = {"id": reference(ctx, prefix), **record, **({"event": ctx.event} if ctx.event else {})}
         if ctx.store.insert(table, doc):
             return doc
     raise RuntimeError(f"no free {prefix} reference")

@@ -247,10 +247,11 @@ class TinyStore:
             return True
 
     def claim(self, key: str) -> bool:
-        """Record that an incoming event was handled; False if it was already (a platform retry)."""
+        """Record that an incoming event is being handled ("pending" until the core marks it
+        "done"); False if it was claimed before (a platform retry)."""
         from . import clock
 
-        return self.insert("events", {"id": key, "at": clock.now().timestamp()})
+        return self.insert("events", {"id": key, "at": clock.now().timestamp(), "state": "pending"})
 
     def next_number(self, counter: str) -> int:
         with self._lock:

@@ -255,3 +255,26 @@ async def test_lone_surrogates_from_a_platform_are_stored_not_crashed_on(tmp_pat
     again = make_bot(tmp_path)
     stored = again.store.get("suggestions", sid)["text"]
     assert stored.endswith(" \ufffd and \U0001F600")
+
+
+async def test_a_report_whose_handling_a_crash_interrupted_is_filed_on_the_retry(tmp_path, make_bot):
+    """The claim on the event is written first; if the process dies before the record, the
+    platform's retry of the same event must file it, not be ignored as a duplicate."""
+    bot = make_bot(tmp_path)
+    assert bot.store.claim(f"{COUNCILLOR}:evt-1")  # as the process did just before it died
+    again = make_bot(tmp_path)
+    [receipt] = await submit(again, COUNCILLOR, "report", REPORT, event_id="evt-1")
+    [report] = again.store.all("reports")
+    assert report["id"] in receipt.title + receipt.text + str(receipt.fields)
+    assert again.store.get("events", f"{COUNCILLOR}:evt-1")["state"] == "done"
+    assert await submit(again, COUNCILLOR, "report", REPORT, event_id="evt-1") == []  # and only once
+
+
+async def test_a_retry_after_the_record_was_written_does_not_file_it_twice(tmp_path, make_bot):
+    bot = make_bot(tmp_path)
+    await submit(bot, COUNCILLOR, "report", REPORT, event_id="evt-2")
+    bot.store.update("events", f"{COUNCILLOR}:evt-2", {"state": "pending"})  # died before marking it done
+    again = make_bot(tmp_path)
+    assert await submit(again, COUNCILLOR, "report", REPORT, event_id="evt-2") == []
+    assert len(again.store.all("reports")) == 1
+    assert COUNCILLOR not in again.store.all("reports")[0]["event"]  # a digest, not the person's id
