@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aiohttp import web
-from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.integration.aiohttp import CloudAdapter
 
 from councilbot.config import ConfigError
 
 from .auth import BotConfig, auth_on, check_bind, is_loopback, validate
+from .connector import TunedAuthentication
 from .endpoint import Endpoint
 from .handler import TeamsHandler
 from .notifier import TeamsNotifier
@@ -59,7 +60,7 @@ def mount(web_app: web.Application, bot: CouncilBot) -> None:
     if not secured:
         log.warning("TEAMS AUTHENTICATION IS OFF: no MicrosoftAppId/MicrosoftAppPassword. Any local caller can act as "
                     "any user. This mode is for the Bot Framework Emulator and tests on 127.0.0.1 only.")
-    auth = ConfigurationBotFrameworkAuthentication(BotConfig(teams))
+    auth = TunedAuthentication(BotConfig(teams))
     adapter = CloudAdapter(auth)
     book = ReferenceBook(bot.store, teams.clerk_channel)
     notifier = TeamsNotifier(adapter, book, teams.app_id.strip() or None)

@@ -29,7 +29,6 @@ from councilbot.messages import Incoming, Reply
 from councilbot.ports import DeliveryError
 
 from . import inbound
-from . import notifier as delivery
 from .cards import CONTENT_TYPE, reply_card
 from .notifier import TeamsNotifier, to_activity, to_wire
 from .references import ReferenceBook
@@ -164,7 +163,7 @@ class TeamsHandler(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
         refusing this conversation), queue it for the person's personal chat through the durable
         outbox, so a receipt the core has already promised (a report's reference) is not lost."""
         try:
-            await asyncio.wait_for(turn_context.send_activity(to_activity(reply)), delivery.CONNECTOR_TIMEOUT)
+            await turn_context.send_activity(to_activity(reply))
         except Exception as exc:
             self._queue_for_person(incoming, number, reply, exc)
 

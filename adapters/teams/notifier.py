@@ -8,7 +8,6 @@ POST the SDK retried by itself after a 5xx could be delivered twice.
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import json
 import logging
@@ -24,12 +23,13 @@ from botbuilder.schema import (
     ConversationParameters,
     ConversationReference,
 )
+import requests
 from msrest.exceptions import ClientRequestError, HttpOperationError
-from urllib3 import Retry
 
 from councilbot.messages import Reply
 from councilbot.ports import CLERK_CHANNEL, DeliveryError
 
+from . import connector
 from .cards import message_activity
 from .inbound import aad_of
 from .references import ReferenceBook
@@ -37,9 +37,6 @@ from .references import ReferenceBook
 log = logging.getLogger(__name__)
 TEAMS_CHANNEL = "msteams"
 DEFAULT_RATE_LIMIT_WAIT = 2.0
-# Seconds one call to the Bot Connector may take. msrest's own default is 100 s and cannot be set
-# through the adapter; a hung connector must not stall the Teams delivery lane that long.
-CONNECTOR_TIMEOUT = 15.0
 
 
 def encode_ref(reference: dict[str, Any], activity_id: str) -> str:
@@ -78,21 +75,12 @@ def delivery_error(exc: Exception, what: str) -> DeliveryError:
         if status >= 500 or status in (401, 408) or status == 0:
             return DeliveryError(f"{what}: Bot Connector answered {status}")
         return DeliveryError(f"{what}: Bot Connector refused it ({status})", permanent=True)
-    if isinstance(exc, TimeoutError):
-        return DeliveryError(f"{what}: the Bot Connector did not answer within {CONNECTOR_TIMEOUT:g} s")
+    if isinstance(exc, ClientRequestError) and isinstance(getattr(exc, "inner_exception", None), requests.Timeout):
+        return DeliveryError(f"{what}: the Bot Connector did not answer within {connector.CONNECTOR_TIMEOUT:g} s")
     if isinstance(exc, ClientRequestError):
         return DeliveryError(f"{what}: could not reach the Bot Connector ({exc.__class__.__name__})")
     log.warning("teams delivery failed unexpectedly", exc_info=exc)
     return DeliveryError(f"{what}: {exc.__class__.__name__}")
-
-
-def no_sdk_retries(turn_context: TurnContext, adapter: CloudAdapter) -> None:
-    """Switch off msrest/urllib3 retries on this turn's connector: the outbox retries instead,
-    and sees 429's Retry-After rather than a thread sleeping on it."""
-    client = turn_context.turn_state.get(adapter.BOT_CONNECTOR_CLIENT_KEY)
-    policy = getattr(getattr(client, "config", None), "retry_policy", None)
-    if policy is not None:
-        policy.policy = Retry(total=False, status_forcelist=(), respect_retry_after_header=False)
 
 
 async def _as_new_message(context: TurnContext, activities: list[Activity], proceed: Callable[[], Awaitable[Any]]) -> Any:
@@ -145,7 +133,6 @@ class TeamsNotifier:
         reference, activity_id = decode_ref(ref)
 
         async def replace(context: TurnContext) -> None:
-            no_sdk_retries(context, self.adapter)
             activity = to_activity(reply)
             activity.id = activity_id
             await context.update_activity(activity)
@@ -181,7 +168,6 @@ class TeamsNotifier:
         posted: dict[str, str] = {}
 
         async def send(context: TurnContext) -> None:
-            no_sdk_retries(context, self.adapter)
             context.on_send_activities(_as_new_message)
             response = await context.send_activity(to_activity(reply))
             posted["id"] = (response.id if response else None) or ""
@@ -191,8 +177,7 @@ class TeamsNotifier:
 
     async def _continue(self, reference: dict[str, Any], logic: Callable[[TurnContext], Awaitable[None]], what: str) -> None:
         try:
-            await asyncio.wait_for(self.adapter.continue_conversation(sdk_reference(reference), logic, self.app_id),
-                                   CONNECTOR_TIMEOUT)
+            await self.adapter.continue_conversation(sdk_reference(reference), logic, self.app_id)
         except Exception as exc:
             raise delivery_error(exc, what) from exc
 

@@ -119,7 +119,7 @@ async def file_records(stack: Stack, found: dict[str, dict[str, Any]]) -> None:
 async def test_notices_survive_500s_429s_and_hangs_and_are_delivered_once(tmp_path: Path,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("adapters.slack.notifier.API_TIMEOUT", SLACK_TIMEOUT)
-    monkeypatch.setattr("adapters.teams.notifier.CONNECTOR_TIMEOUT", TEAMS_TIMEOUT)
+    monkeypatch.setattr("adapters.teams.connector.CONNECTOR_TIMEOUT", TEAMS_TIMEOUT)
     # The backoff's growth (to 5 minutes) is tested in tests/core; a low ceiling keeps recovery quick here.
     monkeypatch.setattr("councilbot.outbox.MAX_BACKOFF", 2.0)
     fake, connector = FailingSlack(), FailingConnector()
