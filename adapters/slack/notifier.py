@@ -92,7 +92,7 @@ class SlackNotifier:
             return self.clerk_channel
         user = slack_user(to)
         if not user:
-            raise DeliveryError(f"{to!r} is not a Slack user", permanent=True)
+            raise DeliveryError("the recipient is not a Slack user", permanent=True)
         # chat.postMessage with a user id posts in the app's DM with that person (its Messages
         # tab): no conversations.open round trip and no im:write scope needed.
         return user

@@ -169,7 +169,8 @@ class TeamsHandler(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
 
     def _queue_for_person(self, incoming: Incoming, number: int, reply: Reply, exc: Exception) -> None:
         log.warning("could not deliver a reply (%s); queued for the personal chat", exc.__class__.__name__)
-        self.core.outbox.send(f"teams-reply:{incoming.event_id or id(reply)}:{number}", incoming.user, reply)
+        # Keyed by person too: an activity id is only unique within what Teams sends one person.
+        self.core.outbox.send(f"teams-reply:{incoming.user}:{incoming.event_id or id(reply)}:{number}", incoming.user, reply)
 
     async def _say(self, turn_context: TurnContext, text: str) -> None:
         """A short remark about what was just done; if Teams will not take it, the deed still stands."""
@@ -333,8 +334,12 @@ class TeamsHandler(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
                 await self.notifier.post(await self.notifier.reference_for(incoming.user), reply, "private reply")
                 moved = True
             except DeliveryError as exc:
-                log.warning("could not move a private reply to a personal chat: %s", exc)
-                failed = True
+                if exc.permanent:  # no personal chat can be opened: say so here
+                    log.warning("could not move a private reply to a personal chat: %s", exc)
+                    failed = True
+                else:  # Teams is struggling: the outbox brings it when it can
+                    self._queue_for_person(incoming, number, reply, exc)
+                    moved = True
         if failed:
             await self._say(turn_context,
                             "I couldn't open a private chat with you. Please start a chat with me (CouncilBot) and try again.")

@@ -27,7 +27,8 @@ BARE_COMMANDS = frozenset({"report", "pending", "reports", "help", "home", "flag
 SUB_COMMANDS = {"people": frozenset({"add", "remove"}), "export": frozenset({"csv", "json"})}
 SET_CLERK_CHANNEL = re.compile(r"^\s*/?set\s+(?:the\s+)?clerk(?:'s)?\s+channel\s*[.!]?\s*$", re.IGNORECASE)
 _LEAD = re.compile(r"^/?([A-Za-z]+):?(?:\s+(.*))?$", re.DOTALL)
-_AT = re.compile(r"<at[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
+# Linear: neither part can run past the next "<", so many "<at" without "</at>" cost little.
+_AT = re.compile(r"<at(?:\s[^<>]*)?>([^<]*)</at>", re.IGNORECASE)
 
 
 # The fields of an activity (wire format) that botbuilder or this adapter reads, with their types.

@@ -126,7 +126,7 @@ class TeamsNotifier:
 
     async def send(self, to: str, reply: Reply) -> str | None:
         reference = await self.reference_for(to)
-        activity_id = await self.post(reference, reply, what=f"message to {'the clerk channel' if to == CLERK_CHANNEL else to}")
+        activity_id = await self.post(reference, reply, what="message to the clerk channel" if to == CLERK_CHANNEL else "message to a person")
         return encode_ref(reference, activity_id)
 
     async def update(self, ref: str, reply: Reply) -> None:
@@ -157,7 +157,7 @@ class TeamsNotifier:
             return reference
         aad = aad_of(to)
         if aad is None:
-            raise DeliveryError(f"{to} is not a Teams user", permanent=True)
+            raise DeliveryError("the recipient is not a Teams user", permanent=True)
         reference = self.book.personal(aad)
         if reference is None:
             reference = await self._open_personal(aad)
@@ -190,7 +190,7 @@ class TeamsNotifier:
             # installed for that person or in a team they belong to.
             service = self.book.service()
             if service is None or not service.get("service_url"):
-                raise DeliveryError(f"no Teams conversation with teams:{aad} yet, and the bot has not been "
+                raise DeliveryError("no Teams conversation with this person yet, and the bot has not been "
                                     "reached from Teams at all", permanent=True)
             member = {**service, "member_id": aad}
         tenant = member.get("tenant_id")

@@ -11,6 +11,8 @@ from typing import Any
 from slack_harness import Harness, texts
 from fake_slack import Call
 
+from councilbot import clock
+
 
 def buttons_of(call: Call) -> list[dict[str, Any]]:
     return [e for b in call.data.get("blocks", []) if b["type"] == "actions" for e in b["elements"]]
@@ -40,7 +42,8 @@ async def test_report_modal_submission_receipt_and_clerk_notice(harness: Harness
     # The modal itself now shows the receipt with the reference, inside the HTTP response.
     shown = json.loads(answer.text)
     assert answer.status == 200 and shown["response_action"] == "update"
-    assert "R-2026-0001" in json.dumps(shown["view"]) and "submit" not in shown["view"]
+    [report] = harness.bot.store.all("reports")
+    assert report["id"] == f"R-{clock.now().year}-0001" and report["id"] in json.dumps(shown["view"]) and "submit" not in shown["view"]
     # The receipt also arrives as a DM to the reporter, to keep.
     receipt = await harness.fake.wait_for("chat.postMessage", channel="UCLLR")
     assert "received" in texts(receipt[0].data)

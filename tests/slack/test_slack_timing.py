@@ -7,6 +7,7 @@ import asyncio
 
 from slack_harness import Harness
 
+from councilbot import clock
 from councilbot.messages import Incoming
 
 FAST = 1.0
@@ -28,7 +29,7 @@ async def test_everything_acks_fast_while_the_web_api_takes_10s(harness: Harness
         "form command": await harness.slack.command("/suggest", user="UCLLR"),
         "dm": await harness.slack.dm("may I post: Our litter pick is on Saturday!"),
         "home": await harness.slack.event({"type": "app_home_opened", "user": "UCLLR", "tab": "home"}),
-        "action": await harness.slack.press({"action_id": "report.view", "value": "R-2026-0001"}, user="UCLERK"),
+        "action": await harness.slack.press({"action_id": "report.view", "value": f"R-{clock.now().year}-0001"}, user="UCLERK"),
         "shortcut": await harness.slack.shortcut("check_message", "Vote for me!", author="UOTHER", user="UCLLR"),
         "flag": await harness.slack.shortcut("flag_conduct", "You are a liar", author="UOTHER", user="UCLERK"),
         "submission": await harness.slack.submit(view, {"what": "Threats by email.", "platform": "email", "when": "today"}, user="UCLLR"),

@@ -179,3 +179,22 @@ async def test_absurdly_long_ids_are_refused_before_the_turn(teams: Teams) -> No
     status, body = await teams.post(activity)
     assert status == 400 and "longer than" in str(body)
     assert teams.connector.calls == []
+
+
+async def test_failed_deliveries_never_log_who_they_were_for(teams: Teams, caplog: pytest.LogCaptureFixture) -> None:
+    """A report routed round the Clerk must not show up in the logs the Clerk reads as "a notice
+    for the Chair": the recipient's id stays out of every log line about the failure."""
+    import logging
+
+    await teams.say("aad-chair", "help")  # a conversation exists, and Teams then refuses for good
+    teams.connector.fail(403, times=5)
+    caplog.set_level(logging.INFO)  # what a deployment logs
+    teams.bot.outbox.send("R-2026-0099:notice", "teams:aad-chair", Reply(text="Confidential report"))
+    for _ in range(50):
+        if any(d["status"] == "failed" for d in teams.bot.store.all("outbox")):
+            break
+        await asyncio.sleep(0.1)
+    assert any(d["status"] == "failed" for d in teams.bot.store.all("outbox"))
+    ours = [r for r in caplog.records if r.name.startswith(("councilbot", "adapters"))]  # not the fake's access log
+    logged = " ".join(f"{r.getMessage()} {r.__dict__}" for r in ours)
+    assert "delivery failed for good" in logged and "aad-chair" not in logged

@@ -206,7 +206,7 @@ async def test_slow_invoke_is_answered_in_time_and_the_reply_follows(teams: Team
     real = teams.bot.handle
 
     async def slow(incoming: Any) -> Any:
-        await asyncio.sleep(0.6)
+        await asyncio.sleep(1.5)
         return await real(incoming)
 
     teams.bot.handle = slow
@@ -215,7 +215,7 @@ async def test_slow_invoke_is_answered_in_time_and_the_reply_follows(teams: Team
     loop = asyncio.get_running_loop()
     started = loop.time()
     status, body = await teams.post(teams.invoke("aad-resident", data))
-    assert loop.time() - started < 0.6
+    assert loop.time() - started < 1.2  # answered on the budget (0.2 s), long before the core (1.5 s)
     assert status == 200 and body["type"] == MESSAGE and "Working on it" in body["value"]
     await teams.connector.wait_for(to_person("aad-resident", "received"))
 
