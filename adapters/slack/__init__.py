@@ -58,16 +58,20 @@ def mount(web_app: web.Application, bot: CouncilBot) -> None:
     async def slack_events(request: web.Request) -> web.StreamResponse:
         # Bolt verifies the signature too, but only after parsing the body, and its parsing
         # assumes Slack's shapes: so the signature is checked here first, on the raw bytes (401),
-        # then the body's shape (400), and only a signed, well-formed request reaches bolt.
+        # before anything is parsed (a stranger's megabyte costs one HMAC), then the body's shape
+        # (400), and only a signed, well-formed request reaches bolt.
         raw = await request.read()
+        verified = signed(raw, request)
+        # Slack's SSL check carries no signature (a few bytes); bolt answers it (200), nothing else.
+        if not verified and not (len(raw) <= 512 and b"ssl_check=1" in raw):
+            return web.json_response({"error": "invalid request"}, status=401)
         body: dict[str, object] | None = None
         problem = ""
         try:
             body = inbound.parse_request(raw, request.headers.get("Content-Type"))
         except inbound.Malformed as exc:
             problem = str(exc)
-        # Slack's SSL check carries no signature; bolt answers it (200) and does nothing else.
-        if not signed(raw, request) and not (body is not None and body.get("ssl_check") == "1"):
+        if not verified and not (body is not None and body.get("ssl_check") == "1"):
             return web.json_response({"error": "invalid request"}, status=401)
         if body is None:
             log.warning("slack request refused: %s", problem)

@@ -10,6 +10,8 @@ Bot Framework Emulator): either way the data comes back as ``{"action", "value"}
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -32,6 +34,12 @@ _BUTTON_STYLE = {"primary": "positive", "danger": "destructive"}
 # Fields whose values are short and single-line read well as a FactSet; long ones (check
 # findings, a report's account) are unreadable squeezed into a fact's value column.
 _FACT_MAX = 90
+# Teams refuses a message over about 28 KB, counted as sent: JSON with non-ASCII escaped, so a
+# report written in Welsh or emoji weighs up to twelve bytes a character. Cards are kept under
+# this by shortening their longest texts; the fallback text (for clients without cards) is short.
+CARD_BUDGET = 24_000
+_FALLBACK_MAX = 300
+SHORTENED = " … (shortened to fit Teams)"
 
 
 def input_id(name: str) -> str:
@@ -109,12 +117,36 @@ def reply_card(reply: Reply) -> dict[str, Any]:
     loses its Approve/Reject buttons when it is updated."""
     if reply.form is not None:
         return form_card(reply.form, reply)
+    card = _reply_card(reply)
+    longest = max([len(reply.text), *(len(f.value) for f in reply.fields)])
+    while _weight(card) > CARD_BUDGET and longest > 200:
+        longest //= 2
+        card = _reply_card(_shortened(reply, longest))
+    return card
+
+
+def _reply_card(reply: Reply) -> dict[str, Any]:
     body = _header(reply) + _fields(reply.fields)
     if reply.footer:
         body.append(_text_block(reply.footer, size="Small", isSubtle=True, spacing="Medium"))
     if not body:
         body.append(_text_block(" "))
-    return _card(body, [button_action(b) for b in reply.buttons], reply.tone, reply.plain())
+    fallback = reply.plain()
+    if len(fallback) > _FALLBACK_MAX:
+        fallback = fallback[:_FALLBACK_MAX] + "…"
+    return _card(body, [button_action(b) for b in reply.buttons], reply.tone, fallback)
+
+
+def _weight(card: dict[str, Any]) -> int:
+    return len(json.dumps(card))  # ensure_ascii, as the connector client sends it
+
+
+def _shortened(reply: Reply, limit: int) -> Reply:
+    def cut(text: str) -> str:
+        return text if len(text) <= limit else text[:limit] + SHORTENED
+
+    return dataclasses.replace(reply, text=cut(reply.text),
+                               fields=tuple(dataclasses.replace(f, value=cut(f.value)) for f in reply.fields))
 
 
 def _input(item: Input) -> list[dict[str, Any]]:

@@ -169,7 +169,11 @@ async def test_a_reply_the_connector_refuses_is_queued_not_lost(teams: Teams) ->
     [late] = await teams.connector.wait_for(
         lambda c: c.op == "send" and c.conversation == personal_conversation("aad-cllr"))
     assert late.text.startswith("OK to post")
-    [queued] = [d for d in teams.bot.store.all("outbox") if d["id"].startswith("teams-reply:")]
+    for _ in range(50):  # the outbox records the delivery just after the connector took it
+        [queued] = [d for d in teams.bot.store.all("outbox") if d["id"].startswith("teams-reply:")]
+        if queued["status"] == "sent":
+            break
+        await asyncio.sleep(0.05)
     assert queued["to"] == "teams:aad-cllr" and queued["status"] == "sent"
 
 

@@ -140,3 +140,19 @@ def test_invoke_data_is_read_from_the_action() -> None:
     assert incoming is not None and (incoming.kind, incoming.name, incoming.value) == ("action", "report.view", "R-1")
     assert inbound.to_incoming(message("", type="invoke", name="task/fetch")) is None
     assert inbound.from_card_data("teams:u", {"something": "else"}) is None
+
+
+def test_a_long_report_in_emoji_still_fits_a_teams_message() -> None:
+    """Teams refuses messages over about 28 KB as sent (non-ASCII escaped): a 5,000-character report
+    written in emoji would be 60 KB. The card is shortened to fit, and says so."""
+    import json as _json
+
+    from adapters.teams.cards import CARD_BUDGET, SHORTENED, reply_card
+    from councilbot.messages import Field, Reply
+
+    what = "😡" * 5000
+    card = reply_card(Reply(text="Confidential", title="New report R-2026-0001", fields=(Field("What happened", what),)))
+    sent = _json.dumps(card)
+    assert len(sent) <= CARD_BUDGET and SHORTENED.strip() in _json.loads(sent)["body"][-1]["items"][-1]["text"]
+    short = reply_card(Reply(text="", title="New report", fields=(Field("What happened", "Abuse on Facebook"),)))
+    assert SHORTENED.strip() not in _json.dumps(short) and len(short["fallbackText"]) < 300
