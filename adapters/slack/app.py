@@ -220,12 +220,18 @@ class SlackAdapter:
                     pending.insert(form_at, dataclasses.replace(reply, form=None))
         # A form not opened stays on its reply and is drawn as a button that opens it.
         target = channel or inbound.slack_user(user) or user
-        for message, carried in blocks.pack_messages(pending):
+        messages = blocks.pack_messages(pending)
+        for at, (message, carried) in enumerate(messages):
             send: Callable[[], Awaitable[Any]] = (
                 functools.partial(self.respond, response_url, message) if response_url
                 else functools.partial(self.notifier.call, "chat_postMessage", channel=target, **message))
             try:
                 await self.persist(send)
+            except asyncio.CancelledError:
+                # Shutting down while Slack is slow: what is still to say goes to the outbox,
+                # which the next start delivers.
+                self._queue_for_dm(user, [r for _, rest in messages[at:] for r in rest])
+                raise
             except Exception as exc:
                 if isinstance(exc, DeliveryError) and exc.permanent and not response_url:
                     log.warning("slack refused a reply for good (%s)", exc)
@@ -234,9 +240,12 @@ class SlackAdapter:
                 # the core's durable outbox takes these replies to the person's DM, so a receipt
                 # is never lost.
                 log.warning("could not deliver a slack reply (%s); queued for the person's DM", exc.__class__.__name__)
-                batch = uuid.uuid4().hex
-                for number, reply in enumerate(carried):
-                    self.bot.outbox.send(f"slack-reply:{batch}:{number}", user, reply)
+                self._queue_for_dm(user, carried)
+
+    def _queue_for_dm(self, user: str, replies: Sequence[Reply]) -> None:
+        batch = uuid.uuid4().hex
+        for number, reply in enumerate(replies):
+            self.bot.outbox.send(f"slack-reply:{batch}:{number}", user, reply)
 
     # ------------------------------------------------------------ listeners
 

@@ -197,3 +197,18 @@ async def test_a_reply_slack_will_not_take_reaches_the_dm_through_the_outbox(har
     assert "respond" in harness.fake.attempts and harness.fake.of("respond") == []
     [queued] = [d for d in harness.bot.store.all("outbox") if d["id"].startswith("slack-reply:")]
     assert queued["to"] == "slack:UCLLR"
+
+
+async def test_replies_still_owed_at_shutdown_go_to_the_outbox(harness: Harness) -> None:
+    """SIGTERM while Slack hangs: the answer the person was promised is kept for the next start."""
+    harness.fake.slow(30)
+    answer = await harness.slack.command("/checkpost", "Vote Conservative on Thursday!", user="UCLLR")
+    assert answer.status == 200
+    for _ in range(50):  # the core has answered; the reply is now waiting on Slack
+        if "respond" in harness.fake.attempts:
+            break
+        await asyncio.sleep(0.05)
+    await harness.adapter.close(grace=0.2)
+    harness.fake.release()
+    [kept] = [d for d in harness.bot.store.all("outbox") if d["id"].startswith("slack-reply:")]
+    assert kept["to"] == "slack:UCLLR" and "post" in json.dumps(kept["reply"]).lower()
