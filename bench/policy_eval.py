@@ -42,8 +42,9 @@ def evaluate(path: Path = DATA) -> dict[str, object]:
     dnp_recall = confusion[("do_not_post", "do_not_post")] / dnp if dnp else 1.0
     benign = sum(confusion[("ok", v)] for v in VERDICTS)
     blocked = confusion[("ok", "do_not_post")] / benign if benign else 0.0
+    passed = confusion[("do_not_post", "ok")] / dnp if dnp else 0.0
     return {"rows": total, "confusion": confusion, "accuracy": accuracy, "dnp_recall": dnp_recall,
-            "benign_blocked": blocked, "tp": tp, "fp": fp, "fn": fn, "misses": misses}
+            "benign_blocked": blocked, "dnp_passed": passed, "tp": tp, "fp": fp, "fn": fn, "misses": misses}
 
 
 def main() -> int:
@@ -65,6 +66,7 @@ def main() -> int:
     print(f"\nverdict accuracy        {r['accuracy']:.3f}  (target >= 0.90)")
     print(f"do_not_post recall      {r['dnp_recall']:.3f}  (target >= 0.97)")
     print(f"benign wrongly blocked  {r['benign_blocked']:.3f}  (target <= 0.03)")
+    print(f"do_not_post passed OK   {r['dnp_passed']:.3f}  (the ones no check caught at all)")
     if "-v" in sys.argv:
         print("\nmisses:")
         for m in r["misses"]:

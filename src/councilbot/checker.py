@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
@@ -9,7 +10,7 @@ from .detectors import Context, Detector, Hit, registry
 from .kinds import Platform, RuleKind, Verdict, Where
 from .pack import Clause, Pack
 from .text import Doc, without_names
-from . import toxicity
+from . import learned, toxicity
 
 MAX_DRAFT = 10_000
 TWEET_LIMIT = 280
@@ -175,6 +176,8 @@ def _findings(doc: Doc, pack: Pack, draft: Draft) -> list[Finding]:
                 verdict=verdict,
             )
         )
+    if not any(f.verdict is Verdict.DO_NOT_POST for f in out):
+        out = _second_opinion(doc, pack, draft, out)
     if draft.platform == Platform.TWITTER.value and len(draft.text) > TWEET_LIMIT:
         out.append(
             Finding(
@@ -190,6 +193,38 @@ def _findings(doc: Doc, pack: Pack, draft: Draft) -> list[Finding]:
         )
     out.sort(key=lambda f: -f.verdict.rank)
     return out
+
+
+def _second_opinion(doc: Doc, pack: Pack, draft: Draft, found: list[Finding]) -> list[Finding]:
+    """When the detectors found nothing to block, ask the learned model (``learned``): if the
+    draft reads like those the policies rule out, say so, citing the kind of rule it most
+    resembles, as a caution. Never a block: a model that has read a few hundred drafts also
+    flags some innocent ones that share their words ("I could murder a bacon roll"), so it
+    asks for a second pair of eyes instead of deciding."""
+    p = learned.probability(doc.text)
+    if p < learned.model().threshold:
+        return found
+    kind = learned.likely_kind(doc.text, learned.model().classes)
+    if kind is None or not pack.governs(RuleKind(kind)):
+        return found
+    if getattr(pack.severities[RuleKind(kind)], draft.where) is Verdict.OK:
+        return found
+    verdict = Verdict.CAUTION
+    note = (f"It reads like drafts the policy rules out ({p:.0%} by a model trained on {learned.model().drafts} "
+            f"labelled council drafts), though no single phrase gives it away: ask the Clerk before posting.")
+    for i, existing in enumerate(found):
+        if existing.kind == kind:
+            found[i] = dataclasses.replace(existing, verdict=max(existing.verdict, verdict, key=lambda v: v.rank),
+                                           explanation=f"{existing.explanation} {note}")
+            return found
+    start, end = learned.worst_sentence(doc.text)
+    clause = _clause_for(pack, RuleKind(kind), draft.role)
+    return [*found, Finding(
+        kind=kind, clause=clause.id, clause_text=clause.text, section=clause.section,
+        evidence=doc.span(start, end).strip() or doc.text[:200],
+        explanation=f"{note} {_WHY[kind]}",
+        fix=clause.fix or _FIX.get(kind, "Say it plainly and kindly, or ask the Clerk before posting."),
+        verdict=verdict)]
 
 
 def _reminder(pack: Pack, draft: Draft, findings: Iterable[Finding]) -> tuple[str, ...]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from typing import Any
 
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "|": "i"})
 _TOKEN = re.compile(r"[A-Za-z0-9@$*#!|]+(?:['’][A-Za-z]+)?")
@@ -39,6 +40,11 @@ class Doc:
     @cached_property
     def lower(self) -> str:
         return self.text.lower()
+
+    @cached_property
+    def memo(self) -> dict[str, Any]:
+        """What the detectors work out once per draft and share (the gate words present)."""
+        return {}
 
     @cached_property
     def tokens(self) -> tuple[Token, ...]:

@@ -120,7 +120,11 @@ def test_bad_drafts_are_refused_clearly(text: str, message: str) -> None:
     "Great to see @SomersetCouncil sorting the drains on Station Road.",
 ])
 def test_indirect_pattern_look_alikes_pass(text: str) -> None:
-    assert verdict(text) == (Verdict.OK, [])
+    """No pattern fires. (The learned second opinion may still ask for a check on a few of these,
+    written to share the words of drafts that must not go out; it never blocks.)"""
+    result = check(Draft(text, "council", "facebook"), ALSAGER)
+    assert result.verdict is not Verdict.DO_NOT_POST
+    assert all("model trained on" in f.explanation for f in result.findings), result.findings
 
 
 @pytest.mark.parametrize("text,kind,where,platform", [

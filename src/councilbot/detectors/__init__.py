@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable, Iterable, Literal
+from typing import Any, Callable, Iterable, Literal
+
+import ahocorasick
 
 from ..kinds import RuleKind
 from ..text import Doc
@@ -95,9 +97,36 @@ def _need(items: list) -> frozenset[str] | None:  # type: ignore[type-arg]
 def hits_spans(pattern: re.Pattern[str], doc: Doc) -> Iterable[re.Match[str]]:
     """Matches of one gated pattern."""
     gate = _GATES.get(pattern)
-    if gate is not None and not any(map(doc.lower.__contains__, gate)):  # map: no Python frame per word
+    if gate is not None and gate.isdisjoint(_present(doc)):
         return ()
     return pattern.finditer(doc.text)
+
+
+def _present(doc: Doc) -> frozenset[str]:
+    """Every gate word in the draft, found in one pass (Aho-Corasick) instead of one search per
+    word per pattern, then shared by all the patterns."""
+    found = doc.memo.get("gate_words")
+    if found is None:
+        automaton = _automaton()
+        found = doc.memo["gate_words"] = frozenset(word for _, word in automaton.iter(doc.lower)) if len(automaton) else frozenset()
+    return found
+
+
+# Built on first use, and again if patterns were added since (they only ever are, at import).
+_AUTOMATON: dict[int, Any] = {}
+
+
+def _automaton() -> Any:
+    automaton = _AUTOMATON.get(len(_GATES))
+    if automaton is None:
+        automaton = ahocorasick.Automaton()
+        for word in frozenset().union(*(g for g in _GATES.values() if g)):
+            automaton.add_word(word, word)
+        if len(automaton):
+            automaton.make_automaton()
+        _AUTOMATON.clear()
+        _AUTOMATON[len(_GATES)] = automaton
+    return automaton
 
 
 def hits_for(kind: RuleKind, doc: Doc, rules: Iterable[Rule]) -> Iterable[Hit]:

@@ -1,0 +1,1 @@
+"""Model weights shipped with CouncilBot (data, not code): see ``councilbot.learned``."""
