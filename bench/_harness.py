@@ -492,7 +492,7 @@ def check_store(data_dir: Path, told: dict[str, str], tokens: dict[str, str], re
 
 async def run_crash(workdir: Path, kills: int = 20, filers: int = 8, seed: int | None = None,
                     window: tuple[float, float] = (0.05, 2.5), say: Callable[[str], None] = lambda s: None,
-                    notice_wait: float = 30.0) -> CrashResult:
+                    notice_wait: float = 120.0) -> CrashResult:
     """Continuous report filings by ``filers`` users; ``kills`` times SIGKILL the server at a random
     moment (uniform in ``window`` seconds after it became healthy and the load began), check the
     store, restart. After the last kill: one more restart, which must come up healthy and deliver the
@@ -553,12 +553,17 @@ async def run_crash(workdir: Path, kills: int = 20, filers: int = 8, seed: int |
             result.restarts.append(await server.start())
         told = _told(fake, users_ids, result, shown)
         result.notices_expected = len(told)
-        deadline = time.monotonic() + notice_wait
+        waited = time.monotonic()
+        deadline = waited + notice_wait
+        depth = None
         while time.monotonic() < deadline:
             status, ready = await server.get_json("/readyz")
-            if status == 200 and ready.get("outbox_depth") == 0:
+            depth = ready.get("outbox_depth") if status == 200 else None
+            if depth == 0:
                 break
             await asyncio.sleep(0.2)
+        say(f"after the final restart the outbox {'emptied' if depth == 0 else f'still held {depth}'} "
+            f"in {time.monotonic() - waited:.1f} s")
         notices: dict[str, int] = defaultdict(int)
         for c in fake.posts_to(CLERK_CHANNEL):
             m = re.search(r"New report (R-\d{4}-\d{4,})", texts(c.data))
