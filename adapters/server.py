@@ -7,6 +7,7 @@ import asyncio
 import logging
 import signal
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aiohttp import web
@@ -121,6 +122,10 @@ def run_server(bot: CouncilBot, host: str, port: int, socket_mode: bool = False)
         log.info("Slack is not configured (SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET unset): /slack/events is off")
 
     async def main() -> None:
+        # The Teams connector client sends through ``requests`` in worker threads, and DNS lookups
+        # use the same pool: with the default (CPU count + 4, so 6 here) a few slow Teams calls
+        # would hold up Slack's. Blocking calls wait on the network, not the CPU, so allow more.
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="io"))
         app = build_app(bot, socket_mode, teams)
         runner = web.AppRunner(app, handle_signals=False)
         await runner.setup()
