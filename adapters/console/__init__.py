@@ -85,6 +85,10 @@ class Session:
 
     async def send(self, incoming: Incoming) -> None:
         replies = await self.bot.handle(incoming)
+        # Buttons are numbered across all the replies to one input, so "1" under the third card
+        # of /pending cannot press the first card's button.
+        fresh: list[Button] = []
+        shown = False
         for reply in replies:
             if reply.form is not None:
                 values = self.fill(reply.form)
@@ -93,8 +97,10 @@ class Session:
                     continue
                 await self.send(Incoming("form", self.user, name=reply.form.name, value=reply.form.context, values=values))
                 continue
-            self.buttons = []
-            self.write(render(reply, self.buttons))
+            self.write(render(reply, fresh))
+            shown = True
+        if shown:
+            self.buttons = fresh
         await self.bot.outbox.drain(timeout=2.0)
 
     def fill(self, form: Form) -> dict[str, Any] | None:

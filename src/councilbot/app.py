@@ -30,6 +30,7 @@ def event_digest(key: str) -> str:
 class CouncilBot:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        clock.use_zone(settings.timezone)
         self.pack = load_pack(settings.council)
         self.store = TinyStore(settings.data_dir)
         self.people = People(self.store, self.pack, settings.people, settings.names)
@@ -108,7 +109,8 @@ class CouncilBot:
             suggestions.queue_card(self.ctx, record)
 
     def housekeeping(self) -> dict[str, Any]:
-        return {"overdue_reminded": reports.remind_overdue(self.ctx), "purged": reports.purge_closed(self.ctx),
+        return {"routed": reports.route_unrouted(self.ctx), "overdue_reminded": reports.remind_overdue(self.ctx),
+                "purged": reports.purge_closed(self.ctx),
                 "drafts_expired": self._expire_drafts(), "pruned": self._prune()}
 
     def _prune(self) -> int:

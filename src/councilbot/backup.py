@@ -4,11 +4,15 @@ so a backup taken under heavy traffic may hold a record a moment newer than anot
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tarfile
 import tempfile
 from pathlib import Path
+
+from . import clock
+from .store import tinydb_shaped
 
 
 class BackupError(Exception):
@@ -18,6 +22,8 @@ class BackupError(Exception):
 def make_backup(data_dir: Path, target: Path) -> int:
     if not data_dir.is_dir():
         raise BackupError(f"{data_dir}: no data folder to back up")
+    if not target.name or target.is_dir():
+        raise BackupError(f"{target}: give the backup a file name, such as councilbot-backup.tar.gz")
     files = sorted(p for p in data_dir.rglob("*.json") if not p.name.startswith("."))
     tmp = target.with_name(f".{target.name}.tmp")
     try:
@@ -43,9 +49,27 @@ def restore_backup(source: Path, data_dir: Path) -> int:
             tar.extractall(staging, members=members, filter="data")
     except (tarfile.TarError, OSError) as exc:
         raise BackupError(f"{source}: not a readable backup ({exc})") from None
+    try:
+        _check_restored(source, staging, members)
+    except BackupError:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     if data_dir.exists():
-        aside = data_dir.with_name(data_dir.name + ".before-restore")
-        shutil.rmtree(aside, ignore_errors=True)
+        # Kept, never overwritten: a second restore must not destroy the only copy of the first data.
+        aside = data_dir.with_name(f"{data_dir.name}.before-restore-{clock.now():%Y%m%dT%H%M%S%f}")
         data_dir.rename(aside)
     staging.rename(data_dir)
     return len(members)
+
+
+def _check_restored(source: Path, staging: Path, members: list[tarfile.TarInfo]) -> None:
+    """A backup replaces the live data only if it is one: table files, each a whole TinyDB file."""
+    if not any(len(Path(m.name).parts) == 2 for m in members):
+        raise BackupError(f"{source}: not a CouncilBot backup (it holds no data tables); nothing was changed")
+    for m in members:
+        try:
+            data = json.loads((staging / m.name).read_text(encoding="utf-8"))
+        except (ValueError, OSError) as exc:
+            raise BackupError(f"{source}: {m.name} in the backup is damaged ({exc}); nothing was changed") from None
+        if not tinydb_shaped(data):
+            raise BackupError(f"{source}: {m.name} in the backup is not a CouncilBot data file; nothing was changed")

@@ -241,11 +241,13 @@ class Router:
                 raise BadInput(f"Unknown role {words[2]!r}; one of: {', '.join(r.value for r in Role)}.") from None
             self._check_person_id(words[1])
             self._guard_chain(words[1], role)
+            self._guard_last_manager(words[1], role)
             self.ctx.people.set(words[1], role, " ".join(words[3:]) or None)
             self.ctx.audit.record(incoming.user, "people.added", words[1], role=role.value)
             return [Reply(text=f"{words[1]} is now {role.value.replace('_', ' ')}.", tone="ok")]
         if len(words) == 2 and words[0] == "remove":
             self._guard_chain(words[1], None)
+            self._guard_last_manager(words[1], None)
             self.ctx.people.set(words[1], None)
             self.ctx.audit.record(incoming.user, "people.removed", words[1])
             return [Reply(text=f"{words[1]} no longer has a role.", tone="ok")]
@@ -264,6 +266,16 @@ class Router:
             names = " or ".join(r.value.replace("_", " ") for r in self.ctx.pack.roles.report_fallback)
             raise Refused(f"Reports that involve the Clerk go to the {names}, so that role is set in the config file "
                           "by the council's operator, not from chat.")
+
+    def _guard_last_manager(self, person: str, role: Role | None) -> None:
+        """Nobody can take away the last role that manages people: the council would be locked out
+        of its own bot, and a role changed in chat outranks the config file."""
+        managers = self.ctx.pack.roles.manage_people
+        if role in managers or self.ctx.people.role(person) not in managers:
+            return
+        if [u for u in self.ctx.people.with_roles(managers) if u != person]:
+            return
+        raise Refused(f"{person} is the only person who can manage people here; give someone else that role first.")
 
     def _help(self, incoming: Incoming) -> list[Reply]:
         lines = [

@@ -92,6 +92,18 @@ def _lines(source: str) -> Iterator[bytes]:
         fail(f"cannot read {source}: {exc.strerror}")
 
 
+def _no_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not JSON")  # Python's json accepts NaN and Infinity; other tools do not
+
+
+def _writable(value: Any) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _batch(source: str, default_pack: Any, where: str, platform: str) -> int:
     """Each line in, one JSON object out, in order; a bad line gets an error object and the rest go on."""
     from .checker import Draft, DraftError, check_many, validate
@@ -113,15 +125,23 @@ def _batch(source: str, default_pack: Any, where: str, platform: str) -> int:
             continue
         ident: Any = None
         try:
-            line = raw.decode("utf-8")
-            item = json.loads(line)
+            line = raw.decode("utf-8-sig" if number == 1 else "utf-8")  # a BOM a Windows editor left
+            item = json.loads(line, parse_constant=_no_constant)
             if not isinstance(item, dict):
                 raise ValueError("each line must be a JSON object")
             ident = item.get("id", number)
+            if not _writable(ident):  # echoed back, so it must be writable as UTF-8 JSON
+                ident = None
+                raise ValueError("'id' is not valid UTF-8 text (a lone surrogate escape)")
             text = item.get("text")
             if not isinstance(text, str):
                 raise ValueError("'text' must be a string")
-            pack = load_pack(str(item["council"])) if item.get("council") else default_pack
+            if not _writable(text):
+                raise ValueError("'text' is not valid UTF-8 text (a lone surrogate escape)")
+            council = item.get("council")
+            if council is not None and not isinstance(council, str):
+                raise ValueError("'council' must be a string")
+            pack = load_pack(council) if council else default_pack
             draft = Draft(text, str(item.get("where") or where), str(item.get("platform") or platform))
             validate(draft)
             chunk.append((ident, (draft, pack), None))
@@ -251,7 +271,7 @@ def chat(
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", "--host"),
-    port: int = typer.Option(3000, "--port"),
+    port: int = typer.Option(3000, "--port", min=1, max=65535),
     socket_mode: bool = typer.Option(False, "--socket-mode", help="Connect to Slack over Socket Mode (SLACK_APP_TOKEN) instead of serving HTTP for Slack."),
     config: Optional[Path] = CONFIG,
 ) -> None:
@@ -350,10 +370,14 @@ def teams_package(out: Path = typer.Option(..., "--out"), host: str = typer.Opti
 
     from .config import ConfigError
 
+    if out.exists() and not out.is_dir():
+        fail(f"{out}: --out is a folder to write the package into, and this is a file")
     try:
         typer.echo(str(build_package(_settings(config), out, host)))
     except ConfigError as exc:
         fail(str(exc))
+    except OSError as exc:
+        fail(f"{out}: cannot write the package ({exc.strerror})")
 
 
 def main() -> None:

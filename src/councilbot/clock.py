@@ -1,8 +1,20 @@
-"""Time in one place, so tests can move it and deadlines count working days."""
+"""Time in one place, so tests can move it and deadlines count working days.
+
+Records keep UTC; people see the council's local time (``timezone`` in the config, Europe/London by
+default), and working days are counted on the council's calendar."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+_zone = ZoneInfo("Europe/London")
+
+
+def use_zone(name: str) -> None:
+    """The council's zone for what people read; one council per process, set once at start."""
+    global _zone
+    _zone = ZoneInfo(name)
 
 
 def now() -> datetime:
@@ -19,7 +31,7 @@ def parse(text: str) -> datetime:
 
 def add_working_days(start: datetime, days: int) -> datetime:
     """Deadlines in working days skip Saturdays and Sundays (bank holidays are the Clerk's call)."""
-    moment = start
+    moment = start.astimezone(_zone)
     left = days
     while left > 0:
         moment += timedelta(days=1)
@@ -31,7 +43,7 @@ def add_working_days(start: datetime, days: int) -> datetime:
 def human(moment: datetime | str) -> str:
     if isinstance(moment, str):
         moment = parse(moment)
-    return moment.strftime("%a %d %b %Y %H:%M UTC")
+    return moment.astimezone(_zone).strftime("%a %d %b %Y %H:%M %Z")
 
 
 def today() -> date:

@@ -7,9 +7,10 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from .kinds import Role
 
@@ -56,6 +57,15 @@ class Settings(BaseSettings):
     slack: SlackSettings = Field(default_factory=SlackSettings)
     teams: TeamsSettings = Field(default_factory=TeamsSettings)
 
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ValueError, ZoneInfoNotFoundError):
+            raise ValueError(f"unknown time zone {name!r}; use a name like \"Europe/London\"") from None
+        return name
+
     @field_validator("people")
     @classmethod
     def _qualified(cls, people: dict[str, Role]) -> dict[str, Role]:
@@ -92,6 +102,7 @@ def config_path() -> Path:
 
 def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     """Read the config file (if there is one), add secrets from the environment, validate."""
+    named = path is not None or "COUNCILBOT_CONFIG" in os.environ
     path = path or config_path()
     data: dict[str, Any] = {}
     if path.is_file():
@@ -99,8 +110,8 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    elif "COUNCILBOT_CONFIG" in os.environ:
-        raise ConfigError(f"{path}: COUNCILBOT_CONFIG names a file that does not exist")
+    elif named:  # a file asked for by name must be there; only the default may be absent
+        raise ConfigError(f"{path}: the config file does not exist")
     for (section, key), env in _SECRET_ENV.items():
         value = os.environ.get(env)
         if value:
@@ -113,6 +124,8 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg'].removeprefix('Value error, ')}" for e in err.errors()
         )
         raise ConfigError(f"{path}: {problems}") from None
+    except SettingsError as err:  # a COUNCILBOT_* variable pydantic-settings cannot parse (e.g. not JSON)
+        raise ConfigError(f"environment: {err}") from None
     if not settings.data_dir.is_absolute() and path.is_file():
         settings = settings.model_copy(update={"data_dir": (path.parent / settings.data_dir)})
     return settings

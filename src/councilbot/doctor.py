@@ -91,7 +91,9 @@ def _slack(settings: Settings) -> list[Line]:
 def _teams(settings: Settings) -> list[Line]:
     t = settings.teams
     if not (t.app_id or t.app_password or t.clerk_channel):
-        return [Line(True, "Teams is not set up: /api/messages runs in local no-auth mode (loopback only)", warning=True)]
+        if t.emulator:
+            return [Line(True, "Teams is in Emulator mode: /api/messages answers this machine only, without sign-in", warning=True)]
+        return [Line(True, "Teams is not set up (no MicrosoftAppId): /api/messages is off", warning=True)]
     out = [Line(bool(t.app_id and t.app_password), "MicrosoftAppId and MicrosoftAppPassword are set" if t.app_id and t.app_password
                 else "set both MicrosoftAppId and MicrosoftAppPassword, or neither")]
     if t.app_type == "SingleTenant" and not t.tenant_id:

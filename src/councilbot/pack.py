@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -90,17 +90,7 @@ class Pack(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> "Pack":
-        problems: list[str] = []
-        seen: set[str] = set()
-        for i, clause in enumerate(self.clauses):
-            if clause.id in seen:
-                problems.append(f"clauses.{i}.id: duplicate clause id {clause.id!r}")
-            seen.add(clause.id)
-            for kind in clause.kinds:
-                if kind not in self.severities:
-                    problems.append(
-                        f"clauses.{i}.kinds: {kind.value!r} has no entry under severities"
-                    )
+        problems = consistency_problems(self.model_dump(mode="json"))
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -117,6 +107,32 @@ class Pack(_Strict):
 
     def category_label(self, category_id: str) -> str:
         return next((c.label for c in self.categories if c.id == category_id), category_id)
+
+
+_KIND_NAMES = frozenset(k.value for k in RuleKind)
+
+
+def consistency_problems(data: dict[str, Any]) -> list[str]:
+    """Problems between fields (a duplicate clause id, a kind with no severity), found in the raw
+    data too, so ``policy validate`` lists them beside any field errors rather than after a fix."""
+    problems: list[str] = []
+    severities = data.get("severities")
+    known = set(severities) if isinstance(severities, dict) else None
+    clauses = data.get("clauses")
+    seen: set[str] = set()
+    for i, clause in enumerate(clauses if isinstance(clauses, list | tuple) else ()):
+        if not isinstance(clause, dict):
+            continue
+        ident = clause.get("id")
+        if isinstance(ident, str):
+            if ident in seen:
+                problems.append(f"clauses.{i}.id: duplicate clause id {ident!r}")
+            seen.add(ident)
+        kinds = clause.get("kinds")
+        for kind in kinds if isinstance(kinds, list | tuple) and known is not None else ():
+            if kind in _KIND_NAMES and kind not in known:  # an unknown kind is a field error already
+                problems.append(f"clauses.{i}.kinds: {kind!r} has no entry under severities")
+    return problems
 
 
 def _format_error(err: ValidationError) -> list[str]:
@@ -137,10 +153,13 @@ def parse_pack(text: str, source: str = "<pack>") -> Pack:
         raise PackError(source, [f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})"]) from None
     if not isinstance(data, dict):
         raise PackError(source, ["(top level): a pack must be a mapping of keys to values"])
+    problems = consistency_problems(data)
     try:
-        return Pack.model_validate(data)
+        pack = Pack.model_validate(data)
     except ValidationError as err:
-        raise PackError(source, _format_error(err)) from None
+        fields = [p for p in _format_error(err) if not p.startswith("(top level): ")]  # the same problems again
+        raise PackError(source, fields + problems) from None
+    return pack
 
 
 def load_pack_file(path: Path) -> Pack:

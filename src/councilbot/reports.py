@@ -150,7 +150,7 @@ def queue_notices(ctx: Ctx, record: dict[str, Any]) -> None:
     copy = recipient_view(ctx, record)
     for recipient in record["recipients"]:
         ctx.outbox.send(f"{ref}:notice:{recipient}", recipient, copy)
-    if not record["excluded"]:
+    if record["recipients"] and not record["excluded"]:
         # The channel learns that a report exists, never what it says.
         urgent = "URGENT: someone may be in danger. " if record["urgent"] else ""
         notice = Reply(text=f"{urgent}A new confidential report, {ref}, has been sent to the report recipients by direct message.",
@@ -307,6 +307,29 @@ def remind_overdue(ctx: Ctx) -> int:
                 text=f"Report {record['id']} has not been acknowledged and is past its deadline ({clock.human(record['due'])}).",
                 title=f"Overdue: report {record['id']}", tone="caution", buttons=(Button("report.view", "Open report", record["id"]),)))
         ctx.store.update("reports", record["id"], {"reminded_on": today})
+        count += 1
+    return count
+
+
+def route_unrouted(ctx: Ctx) -> int:
+    """A report filed while nobody could receive it goes to whoever can now (once the operator has
+    set people up), and its reporter is told it has arrived. One about someone in the chain waits
+    for the fallback (the Chair, set only in the config file), never for a person added from chat."""
+    count = 0
+    for record in ctx.store.find("reports", lambda r: r["status"] != "closed" and not r["recipients"]):
+        if record["excluded"]:
+            fallback = ctx.people.with_roles(ctx.pack.roles.report_fallback)
+            recipients = [u for u in fallback if u not in record["excluded"]]
+        else:
+            recipients = route(ctx, [])
+        if not recipients:
+            continue
+        record = ctx.store.update("reports", record["id"], {"recipients": recipients})
+        queue_notices(ctx, record)
+        ctx.outbox.send(f"{record['id']}:routed", record["reporter"], Reply(
+            text=f"Your report {record['id']} has now reached the people who receive reports, in confidence.",
+            title=f"Report {record['id']} delivered", tone="ok"))
+        ctx.audit.record("system", "report.routed", record["id"])
         count += 1
     return count
 

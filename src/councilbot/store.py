@@ -53,8 +53,11 @@ class DataLock:
     def acquire(self) -> None:
         import fcntl
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path, "a+", encoding="utf-8")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(self.path, "a+", encoding="utf-8")
+        except OSError as exc:
+            raise StoreError(f"{self.path.parent}: cannot use the data folder ({exc.strerror})") from None
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -88,12 +91,17 @@ class AtomicJSONStorage(Storage):
             if not self.path.exists():
                 return None
             try:
-                self._cache = json.loads(self.path.read_text(encoding="utf-8") or "{}")
+                # Never "" -> {}: this store never writes an empty file, so an empty one is damage.
+                loaded = json.loads(self.path.read_text(encoding="utf-8"))
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 raise StoreError(f"{self.path}: the data file is damaged ({exc}); it has not been changed. "
                                  "Restore it from a backup (councilbot restore) or move it aside.") from None
-            if not isinstance(self._cache, dict):
-                raise StoreError(f"{self.path}: the data file does not hold TinyDB tables; it has not been changed.")
+            except OSError as exc:
+                raise StoreError(f"{self.path}: cannot read the data file ({exc.strerror})") from None
+            if not tinydb_shaped(loaded):
+                raise StoreError(f"{self.path}: the data file does not hold TinyDB tables; it has not been changed. "
+                                 "Restore it from a backup (councilbot restore) or move it aside.")
+            self._cache = loaded
         return self._cache
 
     def write(self, data: dict[str, Any]) -> None:
@@ -112,6 +120,13 @@ class AtomicJSONStorage(Storage):
 
     def close(self) -> None:
         self._cache = None
+
+
+def tinydb_shaped(data: Any) -> bool:
+    """TinyDB's layout: {table: {"<doc id>": {record}}}. Anything else would fail deep inside TinyDB."""
+    return isinstance(data, dict) and all(
+        isinstance(table, dict) and all(isinstance(k, str) and k.isdigit() and isinstance(v, dict) for k, v in table.items())
+        for table in data.values())
 
 
 def _fsync_dir(path: Path) -> None:
@@ -138,8 +153,13 @@ class _Table:
         self.shards: list[TinyDB] = []
         self.where: dict[str, tuple[int, int]] = {}  # record id -> (shard index, TinyDB doc id)
         self.docs: dict[str, Doc] = {}
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{folder}: cannot use this table's folder ({exc.strerror}); it has not been changed.") from None
         for path in sorted(folder.glob("*.json")):
+            if not path.is_file():
+                raise StoreError(f"{path}: expected a data file, found something else; it has not been changed.")
             self._open(path)
         if not self.shards:
             self._open(folder / "0000.json")

@@ -278,3 +278,50 @@ async def test_a_retry_after_the_record_was_written_does_not_file_it_twice(tmp_p
     assert await submit(again, COUNCILLOR, "report", REPORT, event_id="evt-2") == []
     assert len(again.store.all("reports")) == 1
     assert COUNCILLOR not in again.store.all("reports")[0]["event"]  # a digest, not the person's id
+
+
+async def test_the_last_person_who_manages_people_cannot_remove_or_demote_themselves(tmp_path, make_bot):
+    bot = make_bot(tmp_path)
+    for words in (f"remove {CLERK}", f"add {CLERK} councillor"):
+        assert refused(await command(bot, CLERK, "people", words))
+        assert bot.ctx.people.role(CLERK) == Role.CLERK
+    # With a second clerk, the first may step down; the second keeps the bot manageable.
+    one(await command(bot, CLERK, "people", "add test:newclerk clerk Nia Evans"))
+    assert not refused(await command(bot, CLERK, "people", f"remove {CLERK}"))
+    assert bot.ctx.people.role(CLERK) is None
+    assert refused(await command(bot, "test:newclerk", "people", "remove test:newclerk"))
+
+
+async def test_a_report_filed_before_anyone_can_receive_it_reaches_them_once_they_are_set_up(tmp_path, make_bot):
+    bot = make_bot(tmp_path, people={COUNCILLOR: Role.COUNCILLOR}, names={})
+    chat = notifier(bot)
+    ref, reply = await _file(bot)
+    assert "nobody who could receive it" in reply.text
+    assert bot.store.get("reports", ref)["recipients"] == []
+    await bot.outbox.drain(timeout=2)
+    assert chat.to(CLERK_CHANNEL) == []  # the channel is not told a report went to recipients that do not exist
+    await bot.stop()
+
+    # The operator adds the Clerk to the config and restarts: housekeeping routes the report.
+    bot = make_bot(tmp_path, people={COUNCILLOR: Role.COUNCILLOR, CLERK: Role.CLERK}, names={})
+    chat = notifier(bot)
+    assert bot.housekeeping()["routed"] == 1
+    await bot.outbox.drain(timeout=2)
+    assert any(ref in (r.title or "") for r in chat.to(CLERK))
+    assert any("now reached" in r.text for r in chat.to(COUNCILLOR))
+    assert len(chat.to(CLERK_CHANNEL)) == 1
+    assert not refused(await press(bot, CLERK, "report.view", ref))
+    assert bot.housekeeping()["routed"] == 0  # once
+
+
+
+async def test_a_report_about_the_clerk_with_no_chair_waits_for_the_chair_not_for_a_clerk_appointee(tmp_path, make_bot):
+    bot = make_bot(tmp_path, people={COUNCILLOR: Role.COUNCILLOR, CLERK: Role.CLERK}, names={})
+    ref, _ = await _file(bot, who="the Town Clerk")
+    assert bot.store.get("reports", ref)["recipients"] == []
+    one(await command(bot, CLERK, "people", f"add {ASSISTANT} assistant_clerk Sam Okafor"))
+    assert bot.housekeeping()["routed"] == 0  # someone the Clerk just appointed is not who should read it
+    await bot.stop()
+    bot = make_bot(tmp_path, people={COUNCILLOR: Role.COUNCILLOR, CLERK: Role.CLERK, CHAIR: Role.CHAIR}, names={})
+    assert bot.housekeeping()["routed"] == 1
+    assert bot.store.get("reports", ref)["recipients"] == [CHAIR]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -136,7 +137,9 @@ async def test_failed_write_leaves_memory_and_disk_agreeing(tmp_path, make_bot, 
     assert make_bot(tmp_path).store.get("reports", ref)["status"] == "acknowledged"
 
 
-@pytest.mark.parametrize("damage", [b'{"reports": {"1": {"id": "R-2026-0001", "wh', b"\xff\xfe\x00garbage", b"[1, 2, 3]"])
+@pytest.mark.parametrize("damage", [b'{"reports": {"1": {"id": "R-2026-0001", "wh', b"\xff\xfe\x00garbage", b"[1, 2, 3]",
+                                    b"", b'{"reports": []}', b'{"reports": {"1": "x"}}', b'{"reports": {"abc": {"id": "R"}}}'],
+                         ids=["truncated", "not utf-8", "a list", "empty", "table a list", "record a string", "bad doc id"])
 async def test_corrupt_shard_is_reported_at_start_up_and_left_untouched(tmp_path, make_bot, damage):
     bot = make_bot(tmp_path)
     await file_report(bot)
@@ -214,3 +217,20 @@ async def test_handler_failure_answers_with_an_apology(tmp_path, make_bot, monke
     assert one(replies).tone == "danger" and "try again" in replies[0].text
     monkeypatch.undo()
     assert len(await bot.handle(Incoming("form", COUNCILLOR, name="report", values=REPORT, event_id="Ev-1"))) == 1
+
+
+@pytest.mark.parametrize("damage", ["table is a file", "shard is a folder"])
+async def test_data_folder_of_the_wrong_shape_is_reported_plainly(tmp_path, make_bot, damage):
+    bot = make_bot(tmp_path)
+    await file_report(bot)
+    await bot.stop()
+    if damage == "table is a file":
+        target = tmp_path / "data" / "suggestions"
+        shutil.rmtree(target, ignore_errors=True)
+        target.write_text("not a folder")
+    else:
+        target = tmp_path / "data" / "reports" / "0001.json"
+        target.mkdir()
+    with pytest.raises(StoreError) as err:
+        make_bot(tmp_path).store.all("suggestions")
+    assert str(target) in str(err.value)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
 import aiohttp
+import pytest
 from aiohttp.test_utils import TestServer
 
 from adapters.server import build_app
@@ -64,8 +67,52 @@ async def test_backup_and_restore_round_trip(tmp_path: Path) -> None:
     assert restored.returncode == 0, restored.stderr
     bot = CouncilBot(Settings(council="castle-cary", data_dir=tmp_path / "data"))
     assert [r["id"] for r in bot.store.all("reports")] == [ref]
-    assert (tmp_path / "data.before-restore").is_dir()  # what was there is kept aside, not lost
+    asides = list(tmp_path.glob("data.before-restore-*"))
+    assert len(asides) == 1 and (asides[0] / "reports").is_dir()  # what was there is kept aside, not lost
     assert cli("restore", "missing.tar.gz", cwd=tmp_path).returncode == 2
+    # A second restore keeps the first one's set-aside copy too: nothing is ever deleted.
+    assert cli("restore", "b.tar.gz", cwd=tmp_path).returncode == 0
+    assert len(list(tmp_path.glob("data.before-restore-*"))) == 2
+
+
+@pytest.mark.parametrize("content", ["not a backup", "damaged table", "not a table"])
+def test_restore_refuses_what_is_not_a_backup_and_changes_nothing(tmp_path: Path, content: str) -> None:
+    (tmp_path / "councilbot.toml").write_text(CONFIG)
+    data = tmp_path / "data"
+    (data / "reports").mkdir(parents=True)
+    (data / "reports" / "0000.json").write_text('{"reports": {"1": {"id": "R-2026-0001"}}}')
+    before = (data / "reports" / "0000.json").read_bytes()
+    member = {"not a backup": ("notes.json", b'{"a": 1}'), "damaged table": ("reports/0000.json", b'{"reports": {'),
+              "not a table": ("reports/0000.json", b"[1, 2]")}[content]
+    with tarfile.open(tmp_path / "x.tar.gz", "w:gz") as tar:
+        info = tarfile.TarInfo(member[0])
+        info.size = len(member[1])
+        tar.addfile(info, io.BytesIO(member[1]))
+    out = cli("restore", "x.tar.gz", cwd=tmp_path)
+    assert out.returncode == 2 and "nothing was changed" in out.stderr and "Traceback" not in out.stderr
+    assert (data / "reports" / "0000.json").read_bytes() == before
+    assert not list(tmp_path.glob("data.before-restore*")) and not list(tmp_path.glob(".restore-*"))
+
+
+@pytest.mark.parametrize("args,env,message", [
+    (["export-moderation", "--config", "missing.toml"], {}, "the config file does not exist"),
+    (["export-moderation"], {"COUNCILBOT_PEOPLE": "not json"}, "environment:"),
+    (["backup", "."], {}, "give the backup a file name"),
+    (["teams-package", "--out", "councilbot.toml"], {"MicrosoftAppId": "6f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f"}, "this is a file"),
+    (["serve", "--port", "99999"], {}, "--port"),
+])
+def test_odd_arguments_get_one_plain_message(tmp_path: Path, args: list[str], env: dict[str, str], message: str) -> None:
+    (tmp_path / "councilbot.toml").write_text(CONFIG)
+    (tmp_path / "data").mkdir()
+    out = cli(*args, cwd=tmp_path, **env)
+    assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr, out.stderr
+
+
+def test_a_data_folder_that_cannot_be_made_is_a_plain_message(tmp_path: Path) -> None:
+    (tmp_path / "blocker").write_text("a file where the data folder should be")
+    (tmp_path / "councilbot.toml").write_text(CONFIG.replace('data_dir = "data"', 'data_dir = "blocker/data"'))
+    out = cli("export-moderation", cwd=tmp_path)
+    assert out.returncode == 2 and "blocker" in out.stderr and "Traceback" not in out.stderr, out.stderr
 
 
 async def test_subject_access_and_erasure_from_the_command_line(tmp_path: Path) -> None:

@@ -44,6 +44,25 @@ def test_batch_keeps_order_and_reports_bad_lines() -> None:
     assert out.returncode == 2
 
 
+
+def test_batch_lines_other_tools_cannot_read_back_are_refused_line_by_line() -> None:
+    body = b"\n".join([
+        b'\xef\xbb\xbf{"id": "bom", "text": "Litter pick on Saturday"}',  # a BOM a Windows editor left
+        b'{"id": "s", "text": "The bypass\\ud800 again"}',  # a lone surrogate: valid JSON, not text
+        b'{"id": "\\udfff", "text": "hello"}',
+        b'{"id": NaN, "text": "hello"}',
+        b'{"id": "n", "text": "hello", "council": 0}',
+        b'{"id": "last", "text": "hello"}',
+    ]) + b"\n"
+    out = run("check", "--council", "alsager", "--json", "--batch", "-", stdin=body)
+    assert b"Traceback" not in out.stderr and out.returncode == 2
+    results = [json.loads(line) for line in out.stdout.decode("utf-8").splitlines()]  # strict UTF-8 and JSON, NaN-free
+    assert [r["id"] for r in results] == ["bom", "s", None, None, "n", "last"]
+    assert [("error" in r) for r in results] == [False, True, True, True, True, False]
+    assert "surrogate" in results[1]["error"] and "NaN" in results[3]["error"] and "council" in results[4]["error"]
+    assert b"NaN" not in out.stdout.replace(b"NaN is not JSON", b"")
+
+
 @pytest.mark.parametrize("args,message", [
     (["check", "--council", "atlantis", "hello"], b"unknown council 'atlantis'"),
     (["check", "--council", "alsager", ""], b"empty"),
@@ -69,6 +88,18 @@ def test_policy_validate_and_show(tmp_path: Path) -> None:
     bad.write_text("id: Bad Id\ncouncil: x\n")
     out = run("policy", "validate", str(bad))
     assert out.returncode == 2 and b"id:" in out.stderr and b"roles: Field required" in out.stderr
+    # Field errors and problems between fields are listed together, each with its own path.
+    pack = (Path(__file__).resolve().parents[2] / "policy" / "alsager.yaml").read_text(encoding="utf-8")
+    first_id = pack.split("- id: ", 1)[1].split("\n", 1)[0].strip()
+    second_id = pack.split("- id: ", 2)[2].split("\n", 1)[0].strip()
+    bad.write_text(pack.replace("channels: [facebook, twitter]", "channels: [facebook, myspace]")
+                   .replace(f"- id: {second_id}\n", f"- id: {first_id}\n", 1), encoding="utf-8")
+    out = run("policy", "validate", str(bad))
+    lines = out.stderr.decode().splitlines()
+    assert out.returncode == 2
+    assert any("channels.1:" in line for line in lines), lines
+    assert any(f"clauses.1.id: duplicate clause id '{first_id}'" in line for line in lines), lines
+    assert not any("(top level)" in line for line in lines)
     shown = run("policy", "show", "castle-cary")
     assert b"Chair of the Council" in shown.stdout and b"CCTC-MOD-3" in shown.stdout
 
@@ -85,3 +116,18 @@ def test_console_walks_a_suggestion_from_councillor_to_clerk(tmp_path: Path) -> 
     assert "Suggestion S-" in text and "approved. The author has been told." in text
     assert "a private message to sam" in text and "was approved by jane" in text
     assert (tmp_path / "data" / "suggestions").is_dir()
+
+
+
+def test_console_buttons_are_numbered_across_every_card_of_one_answer(tmp_path: Path) -> None:
+    script = "\n".join([
+        "/suggest", "Litter pick on Saturday at 10am, all welcome!", "1", "7", "n",
+        "/suggest", "Christmas lights switch-on on Friday at 6pm in the Town Square.", "1", "7", "n",
+        "/as clerk:jane", "/pending", "4", "/quit", "",
+    ])
+    out = subprocess.run([sys.executable, "-m", "councilbot.cli", "chat", "--as", "councillor:sam", "--council", "alsager"],
+                         input=script.encode(), capture_output=True, cwd=tmp_path, timeout=60)
+    text = out.stdout.decode()
+    assert out.returncode == 0, out.stderr.decode()
+    assert "[4] Approve" in text  # the second card's first button is 4, not 1 again
+    assert "-0002 approved. The author has been told." in text and "-0001 approved" not in text
