@@ -40,8 +40,11 @@ def validate(teams: TeamsSettings) -> None:
         return
     if app_type != "UserAssignedMSI" and not _password(teams):
         raise ConfigError("MicrosoftAppId (teams.app_id) is set but MicrosoftAppPassword is not")
-    if app_type in ("SingleTenant", "UserAssignedMSI") and not teams.tenant_id.strip():
-        raise ConfigError(f"teams.app_type {app_type} needs MicrosoftAppTenantId (teams.tenant_id)")
+    if not teams.tenant_id.strip():
+        # Without it any Microsoft 365 organisation that installs the bot would be served, as the
+        # council; the endpoint admits only this tenant.
+        raise ConfigError("MicrosoftAppTenantId (teams.tenant_id) is needed: the council's Microsoft 365 tenant id, "
+                          "so that only the council's own organisation can use the bot")
 
 
 def auth_on(teams: TeamsSettings) -> bool:

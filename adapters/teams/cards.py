@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -25,7 +27,7 @@ VERSION = "1.4"
 # the keys we put in the action data (Teams merges input values into that same object).
 INPUT_PREFIX = "in:"
 # Data keys the adapter owns.
-FORM_KEY, CONTEXT_KEY, KINDS_KEY = "form", "context", "kinds"
+FORM_KEY, CONTEXT_KEY, KINDS_KEY, SHEET_KEY = "form", "context", "kinds", "sheet"
 ACTION_KEY, VALUE_KEY = "action", "value"
 
 _TONE_COLOR = {"info": "Default", "ok": "Good", "caution": "Warning", "danger": "Attention"}
@@ -51,8 +53,18 @@ def _paragraphs(text: str) -> str:
     return "\n\n".join(line for line in text.split("\n"))
 
 
+# Teams renders TextBlock and FactSet text as Markdown. What the core says is plain text, and much
+# of it is what people typed: "[verify your account](https://…)" in a report must not become a link
+# on the Clerk's card. Backslash escapes are what the Adaptive Card Markdown parser honours.
+_MARKDOWN = re.compile(r"([\\*_\[\]])")  # the characters of its emphasis and links, and the escape itself
+
+
+def plain(text: str) -> str:
+    return _MARKDOWN.sub(r"\\\1", text)
+
+
 def _text_block(text: str, **extra: Any) -> dict[str, Any]:
-    return {"type": "TextBlock", "text": _paragraphs(text), "wrap": True, **extra}
+    return {"type": "TextBlock", "text": _paragraphs(plain(text)), "wrap": True, **extra}
 
 
 def _header(reply: Reply) -> list[dict[str, Any]]:
@@ -69,7 +81,7 @@ def _fields(fields: Iterable[Field]) -> list[dict[str, Any]]:
     facts: list[dict[str, str]] = []
     for f in fields:
         if len(f.value) <= _FACT_MAX and "\n" not in f.value:
-            facts.append({"title": f.label, "value": f.value})
+            facts.append({"title": plain(f.label), "value": plain(f.value)})
             continue
         if facts:
             out.append({"type": "FactSet", "facts": facts})
@@ -214,7 +226,9 @@ def form_card(form: Form, reply: Reply | None = None) -> dict[str, Any]:
         body.extend(_input(item))
     if reply is not None and reply.footer:
         body.append(_text_block(reply.footer, size="Small", isSubtle=True))
-    data = {FORM_KEY: form.name, CONTEXT_KEY: form.context, KINDS_KEY: form_kinds(form)}
+    # Each card sent gets its own id: pressing Submit twice on one card (Teams showed a spinner, the
+    # network hiccuped) is one submission, though each press is a new activity.
+    data = {FORM_KEY: form.name, CONTEXT_KEY: form.context, KINDS_KEY: form_kinds(form), SHEET_KEY: uuid.uuid4().hex}
     submit = _execute(form.submit_label, f"form:{form.name}", data, "positive")
     submit["associatedInputs"] = "auto"
     return _card(body, [submit], reply.tone if reply is not None else "info", form.title)

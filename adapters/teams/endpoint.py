@@ -26,6 +26,7 @@ from councilbot.messages import well_formed
 from . import inbound
 from .auth import is_loopback
 from .handler import WIRE
+from .notifier import TEAMS_CHANNEL
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,12 @@ class Endpoint:
         except (DeserializationError, AttributeError, TypeError, ValueError) as exc:  # a field of the wrong type
             log.warning("teams request refused: %s", exc.__class__.__name__)
             return web.Response(status=400, text="Not a Bot Framework activity.")
-        if self.auth_on and self.tenant_id and (inbound.tenant_id(body) or "").lower() != self.tenant_id:
+        if self.auth_on and body.get("channelId") != TEAMS_CHANNEL:
+            # Web Chat and Direct Line are on by default for an Azure Bot, and their clients choose
+            # their own ids: only Teams vouches for the AAD identity that roles are keyed on.
+            log.warning("request from a channel other than Teams refused", extra={"channel": str(body.get("channelId"))[:40]})
+            return web.Response(status=403, text="This bot answers in Microsoft Teams only.")
+        if self.auth_on and (inbound.tenant_id(body) or "").lower() != self.tenant_id:
             log.warning("teams request from another tenant refused", extra={"tenant": inbound.tenant_id(body)})
             return web.Response(status=403, text="This bot serves one organisation only.")
         token = WIRE.set(body)

@@ -4,6 +4,8 @@ survives a move to the Agents SDK (which speaks the same wire format)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -12,7 +14,7 @@ from councilbot.messages import Incoming
 
 from .. import shapes
 from ..shapes import NULL, Id
-from .cards import ACTION_KEY, CONTEXT_KEY, FORM_KEY, INPUT_PREFIX, KINDS_KEY, VALUE_KEY
+from .cards import ACTION_KEY, CONTEXT_KEY, FORM_KEY, INPUT_PREFIX, KINDS_KEY, SHEET_KEY, VALUE_KEY
 
 PREFIX = "teams:"
 # Leading words that are commands. Those that take arguments take the rest of the message; the
@@ -191,11 +193,21 @@ def from_card_data(user: str, data: Any, event_id: str | None = None, name: str 
         for field, kind in kinds.items():  # an untouched optional input may be left out entirely
             values.setdefault(str(field), _typed(None, str(kind)))
         return Incoming(kind="form", user=user, name=data[FORM_KEY], value=str(data.get(CONTEXT_KEY) or ""),
-                        values=values, event_id=event_id, display_name=name)
+                        values=values, event_id=submission_id(data.get(SHEET_KEY), values) or event_id,
+                        display_name=name)
     if isinstance(data.get(ACTION_KEY), str):
         return Incoming(kind="action", user=user, name=data[ACTION_KEY], value=str(data.get(VALUE_KEY) or ""),
                         event_id=event_id, display_name=name)
     return None
+
+
+def submission_id(sheet: Any, values: Mapping[str, Any]) -> str | None:
+    """One card submitted with the same answers is one submission, however many presses or
+    redeliveries bring it; different answers (after fixing an error) are a new one."""
+    if not isinstance(sheet, str) or not sheet or len(sheet) > 64:
+        return None
+    answers = hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return f"form:{sheet}:{answers}"
 
 
 def invoke_data(activity: Mapping[str, Any]) -> Any:

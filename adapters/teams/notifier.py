@@ -209,7 +209,7 @@ class TeamsNotifier:
         try:
             await self.adapter.create_conversation(self.app_id, keep, params, TEAMS_CHANNEL, member["service_url"])
         except Exception as exc:
-            raise delivery_error(exc, f"opening a chat with teams:{aad}") from exc
+            raise delivery_error(exc, "opening a personal chat") from exc  # no id: errors reach the logs
         reference: dict[str, Any] = created["reference"]
         self.book.remember_personal(aad, reference)
         return reference

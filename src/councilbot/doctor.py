@@ -96,8 +96,8 @@ def _teams(settings: Settings) -> list[Line]:
         return [Line(True, "Teams is not set up (no MicrosoftAppId): /api/messages is off", warning=True)]
     out = [Line(bool(t.app_id and t.app_password), "MicrosoftAppId and MicrosoftAppPassword are set" if t.app_id and t.app_password
                 else "set both MicrosoftAppId and MicrosoftAppPassword, or neither")]
-    if t.app_type == "SingleTenant" and not t.tenant_id:
-        out.append(Line(False, "MicrosoftAppTenantId is needed for a single-tenant bot"))
+    if not t.tenant_id:
+        out.append(Line(False, "MicrosoftAppTenantId is needed, so that only the council's own Microsoft 365 organisation is served"))
     out.append(Line(True, f"Teams clerk channel {t.clerk_channel}" if t.clerk_channel else
                     "no [teams] clerk_channel yet: a clerk can say '@CouncilBot set clerk channel' in it", warning=not t.clerk_channel))
     return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,13 +45,18 @@ class Call:
         return "\n".join(p for p in parts if p)
 
 
+def rendered(markdown: str) -> str:
+    """What Teams shows for a card's Markdown text once its backslash escapes are read."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
 def _card_text(node: Any) -> list[str]:
     out: list[str] = []
     if isinstance(node, dict):
         if node.get("type") == "TextBlock":
-            out.append(str(node.get("text", "")))
+            out.append(rendered(str(node.get("text", ""))))
         if node.get("type") == "FactSet":
-            out.extend(f"{f.get('title')}: {f.get('value')}" for f in node.get("facts", ()))
+            out.extend(f"{rendered(str(f.get('title')))}: {rendered(str(f.get('value')))}" for f in node.get("facts", ()))
         for key in ("body", "items", "columns", "inlines"):
             out.extend(_card_text(node.get(key)))
     elif isinstance(node, list):

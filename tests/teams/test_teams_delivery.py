@@ -185,12 +185,14 @@ async def test_absurdly_long_ids_are_refused_before_the_turn(teams: Teams) -> No
     assert teams.connector.calls == []
 
 
-async def test_failed_deliveries_never_log_who_they_were_for(teams: Teams, caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize("known", [True, False], ids=["chat exists", "chat must be opened"])
+async def test_failed_deliveries_never_log_who_they_were_for(teams: Teams, caplog: pytest.LogCaptureFixture, known: bool) -> None:
     """A report routed round the Clerk must not show up in the logs the Clerk reads as "a notice
     for the Chair": the recipient's id stays out of every log line about the failure."""
     import logging
 
-    await teams.say("aad-chair", "help")  # a conversation exists, and Teams then refuses for good
+    if known:
+        await teams.say("aad-chair", "help")  # a conversation exists, and Teams then refuses for good
     teams.connector.fail(403, times=5)
     caplog.set_level(logging.INFO)  # what a deployment logs
     teams.bot.outbox.send("R-2026-0099:notice", "teams:aad-chair", Reply(text="Confidential report"))

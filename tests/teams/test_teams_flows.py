@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from fake_connector import Call
 from teams_helpers import (
     CLERK_CHANNEL,
@@ -164,6 +165,42 @@ async def test_same_activity_twice_makes_one_record(teams: Teams) -> None:
     await teams.connector.wait_for(in_clerk_channel)
     await settled(teams)
     assert len(teams.connector.ops("send", CLERK_CHANNEL)) == 1
+
+
+async def test_one_form_submitted_twice_makes_one_record(teams: Teams) -> None:
+    """Two presses of Submit on one card are two activities with their own ids: still one report."""
+    await teams.post(teams.bot_added_to_team())
+    [form] = await teams.say("aad-resident", "report")
+    data = submit_data(form.card, what="Abusive comments under the flood post", platform="facebook", when="today")
+    assert (await teams.post(teams.invoke("aad-resident", data)))[0] == 200
+    assert (await teams.post(teams.personal("aad-resident", value=data)))[0] == 200  # the Action.Submit fallback
+    assert len(teams.bot.store.all("reports")) == 1
+    # The same card with the answers changed (after fixing a mistake) is a new submission; a new card too.
+    assert (await teams.post(teams.invoke("aad-resident", {**data, "in:when": "yesterday"})))[0] == 200
+    [again] = await teams.say("aad-resident", "report")
+    assert (await teams.post(teams.invoke("aad-resident", submit_data(again.card, what="Abusive comments under the flood post",
+                                                                      platform="facebook", when="today"))))[0] == 200
+    assert len(teams.bot.store.all("reports")) == 3
+
+
+async def test_other_bot_framework_channels_are_refused_when_signed_in(serve: Any, tmp_path: Any,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Web Chat and Direct Line clients choose their own ids; roles are keyed on the AAD id Teams vouches for."""
+    from adapters.teams import TEAMS
+
+    secured = await serve(make_settings(tmp_path, app_id="5f0c6a4e-6a43-4bd4-9d0b-3f3b0e0b1c2d", app_password="x",
+                                        tenant_id="tenant-castle-cary"))
+
+    async def accept(activity: Any, header: str) -> object:
+        return object()  # as if the token were valid
+
+    monkeypatch.setattr(secured.app[TEAMS].endpoint.auth, "authenticate_request", accept)
+    for channel in ("webchat", "directline", "emulator"):
+        activity = secured.personal("aad-clerk", "reports")
+        activity["channelId"] = channel
+        status, text = await secured.post(activity, {"Authorization": "Bearer anything"})
+        assert status == 403 and "Teams only" in str(text), (channel, status)
+    assert secured.bot.store.all("events") == [] and secured.connector.calls == []
 
 
 async def test_set_clerk_channel_is_for_the_clerk_and_survives_restart(serve: Any, tmp_path: Any) -> None:

@@ -130,7 +130,9 @@ def test_check_bind_allows_loopback_without_credentials(tmp_path: Path, host: st
 def test_check_bind_with_credentials_and_half_credentials(tmp_path: Path) -> None:
     from adapters.teams import check_bind
 
-    check_bind(make_settings(tmp_path, **SECURED), "0.0.0.0")
+    check_bind(make_settings(tmp_path, **SECURED, tenant_id="tenant-castle-cary"), "0.0.0.0")
+    with pytest.raises(ConfigError, match="MicrosoftAppTenantId"):  # otherwise any organisation would be served
+        check_bind(make_settings(tmp_path, **SECURED), "0.0.0.0")
     with pytest.raises(ConfigError, match="MicrosoftAppPassword"):
         check_bind(make_settings(tmp_path, app_id=APP_ID), "127.0.0.1")
     with pytest.raises(ConfigError, match="MicrosoftAppId"):

@@ -103,12 +103,44 @@ def test_form_submission_comes_back_typed() -> None:
     data = {**card["actions"][0]["data"], "in:what": "Threats", "in:platform": "facebook", "in:where": "facebook,youtube",
             "in:danger": "true", "in:evidence": "https://a\nhttps://b", "in:form": "clash"}
     incoming = inbound.from_card_data("teams:aad-1", data, "e1")
-    assert incoming == Incoming(kind="form", user="teams:aad-1", name="report", value="ctx-1", event_id="e1", values={
-        "what": "Threats", "platform": "facebook", "where": ["facebook", "youtube"], "danger": True,
-        "on": "", "evidence": "https://a\nhttps://b", "form": "clash"})
+    assert incoming is not None and incoming.event_id
+    assert incoming == Incoming(kind="form", user="teams:aad-1", name="report", value="ctx-1", event_id=incoming.event_id,
+                                values={"what": "Threats", "platform": "facebook", "where": ["facebook", "youtube"],
+                                        "danger": True, "on": "", "evidence": "https://a\nhttps://b", "form": "clash"})
+    # One card and the same answers is one submission, whichever activity brings it.
+    assert inbound.from_card_data("teams:aad-1", data, "e2").event_id == incoming.event_id  # type: ignore[union-attr]
+    changed = inbound.from_card_data("teams:aad-1", {**data, "in:what": "Threats again"}, "e3")
+    other_card = inbound.from_card_data("teams:aad-1", {**cards.form_card(FORM)["actions"][0]["data"], **{
+        k: v for k, v in data.items() if k.startswith("in:")}}, "e4")
+    assert len({incoming.event_id, changed.event_id, other_card.event_id}) == 3  # type: ignore[union-attr]
+    # A card we did not make (no sheet id) falls back to the activity's id.
+    assert inbound.from_card_data("teams:aad-1", {k: v for k, v in data.items() if k != "sheet"}, "e5").event_id == "e5"  # type: ignore[union-attr]
     # Untouched optional inputs that the client leaves out still arrive, empty.
     sparse = inbound.from_card_data("teams:aad-1", {**card["actions"][0]["data"], "in:what": "x", "in:platform": "other"})
     assert sparse is not None and sparse.values["where"] == [] and sparse.values["danger"] is False
+
+
+def _texts(node: Any) -> list[str]:
+    """Every TextBlock text and FactSet value in a card, as sent (Markdown)."""
+    if isinstance(node, list):
+        return [t for item in node for t in _texts(item)]
+    if not isinstance(node, dict):
+        return []
+    own = [node["text"]] if node.get("type") == "TextBlock" else []
+    own += [f["value"] for f in node.get("facts", ())]
+    return own + [t for key in ("body", "items") for t in _texts(node.get(key))]
+
+
+def test_what_people_typed_is_shown_as_typed_not_as_markdown() -> None:
+    from fake_connector import rendered
+
+    typed = "They wrote: [verify your account](https://evil.example) **now**"
+    reply = Reply(title="Confidential report R-1", text=typed,
+                  fields=(Field("From", "user_name_1"), Field("What happened", "a\n[link](https://x)")))
+    sent = _texts(cards.reply_card(reply))
+    assert r"They wrote: \[verify your account\](https://evil.example) \*\*now\*\*" in sent  # no live link, no bold
+    assert r"user\_name\_1" in sent
+    assert typed in [rendered(t) for t in sent] and "user_name_1" in [rendered(t) for t in sent]
 
 
 def test_reply_card_renders_title_text_fields_footer_and_buttons() -> None:
