@@ -5,7 +5,8 @@ weights in ``models/drafts.json``.
 Why: the detectors' patterns miss what they were never written for (sarcasm, hints, euphemism).
 A model that has read a few hundred drafts of each kind catches much of that. It only speaks when
 the patterns found nothing to block, and a finding it makes cites the clause of the kind of rule
-the draft most resembles.
+the draft most resembles. Usually it asks for a check; only when it is as sure as it is about
+almost no fine draft (cross-validated) does it answer as that rule does.
 
 Scoring is plain Python (a dictionary lookup per word), as scikit-learn's TfidfVectorizer and
 LogisticRegression compute it (tests check they agree), so using it costs no start-up time.
@@ -29,6 +30,7 @@ _SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
 class Model:
     drafts: int
     threshold: float
+    block_threshold: float
     binary: dict[str, list[float]]
     binary_intercept: float
     classes: tuple[str, ...]
@@ -39,7 +41,8 @@ class Model:
 @lru_cache(maxsize=1)
 def model() -> Model:
     data: dict[str, Any] = json.loads(resources.files("councilbot.models").joinpath("drafts.json").read_text(encoding="utf-8"))
-    return Model(drafts=int(data["drafts"]), threshold=float(data["threshold"]), binary=data["binary"]["terms"],
+    return Model(drafts=int(data["drafts"]), threshold=float(data["threshold"]),
+                 block_threshold=float(data["block_threshold"]), binary=data["binary"]["terms"],
                  binary_intercept=float(data["binary"]["intercept"]), classes=tuple(data["kinds"]["classes"]),
                  kinds=data["kinds"]["terms"], kind_intercepts=tuple(data["kinds"]["intercepts"]))
 
@@ -66,6 +69,20 @@ def probability(text: str) -> float:
 
 def flagged(text: str) -> bool:
     return probability(text) >= model().threshold
+
+
+# A short draft gives a bag of words too little to go on: a dozen words, two of them "we all know",
+# can score as high as a long veiled threat. Below this many words the model only ever asks for a check.
+MIN_WORDS_TO_BLOCK = 15
+
+
+def words(text: str) -> int:
+    return len(_TOKEN.findall(text))
+
+
+def sure(text: str, p: float) -> bool:
+    """Whether the model may answer as the rule does, not just ask for a check."""
+    return p >= model().block_threshold and words(text) >= MIN_WORDS_TO_BLOCK
 
 
 def likely_kind(text: str, allowed: Iterable[str]) -> str | None:

@@ -20,14 +20,15 @@ def test_dev_set_meets_targets() -> None:
     assert result["benign_blocked"] <= 0.03
 
 
-def test_the_held_out_final_set_does_not_slip() -> None:
-    """Not a target (see the README for why), a floor: the figures the final set gave when it was
+def test_the_held_out_set_does_not_slip() -> None:
+    """Not a target (see the README for why), a floor: the figures the held-out set gave when it was
     run, so a change that lets more bad posts through as "OK", or blocks more fine ones, is seen."""
     spec = importlib.util.spec_from_file_location("policy_eval", ROOT / "bench" / "policy_eval.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    result = module.evaluate(ROOT / "tests" / "data" / "drafts_final.jsonl")
-    assert result["rows"] == 120
-    assert result["dnp_passed"] <= 0.17
-    assert result["benign_blocked"] <= 0.02
+    result = module.evaluate(ROOT / "tests" / "data" / "drafts_sixth.jsonl")
+    assert result["rows"] == 200
+    assert result["dnp_recall"] >= 0.71
+    assert result["dnp_passed"] <= 0.20
+    assert result["benign_blocked"] <= 0.015

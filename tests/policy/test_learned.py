@@ -28,9 +28,10 @@ def trained():  # type: ignore[no-untyped-def]
 
 
 def test_the_shipped_model_is_what_the_script_trains_and_scores_the_same(trained) -> None:  # type: ignore[no-untyped-def]
-    script, (binary, kinds, threshold, _) = trained
+    script, (binary, kinds, threshold, figures) = trained
     assert learned.model().threshold == pytest.approx(threshold, abs=1e-3)
-    unseen = [json.loads(line)["text"] for line in (ROOT / "tests/data/drafts_final.jsonl").read_text().splitlines()]
+    assert learned.model().block_threshold == pytest.approx(figures["block_threshold"], abs=1e-3)
+    unseen = [json.loads(line)["text"] for line in (ROOT / f"tests/data/{script.HELD_OUT}.jsonl").read_text().splitlines()]
     expected = binary.predict_proba(unseen)[:, 1]
     for text, p in zip(unseen, expected, strict=True):
         assert learned.probability(text) == pytest.approx(p, abs=1e-3), text
@@ -38,11 +39,23 @@ def test_the_shipped_model_is_what_the_script_trains_and_scores_the_same(trained
     assert [learned.likely_kind(t, classes) for t in unseen] == list(kinds.predict(unseen))
 
 
-def test_the_final_set_was_kept_out_of_training(trained) -> None:  # type: ignore[no-untyped-def]
+def test_the_held_out_set_was_kept_out_of_training(trained) -> None:  # type: ignore[no-untyped-def]
     script, _ = trained
-    assert "drafts_final" not in script.TRAINING_SETS
-    final = {json.loads(line)["text"] for line in (ROOT / "tests/data/drafts_final.jsonl").read_text().splitlines()}
-    assert not final & {r["text"] for r in script.training_rows()}
+    assert script.HELD_OUT not in script.TRAINING_SETS
+    held_out = {json.loads(line)["text"] for line in (ROOT / f"tests/data/{script.HELD_OUT}.jsonl").read_text().splitlines()}
+    assert len(held_out) >= 150 and not held_out & {r["text"] for r in script.training_rows()}
+
+
+def test_it_blocks_alone_only_a_long_draft_it_is_sure_about() -> None:
+    threat = ("To whoever keeps keying cars on the High Street: I know your face from the doorbell camera now. "
+              "I won't be troubling the police with it. You'll find out soon enough what that means, believe me.")
+    p = learned.probability(threat)
+    assert p >= learned.model().block_threshold and learned.sure(threat, p)
+    result = check(Draft(threat, "personal", "twitter"), load_pack("castle-cary"))
+    assert result.verdict is Verdict.DO_NOT_POST and "rewrite it" in result.findings[0].explanation
+    # The same words cut short: too little for a bag of words to go on, so at most a check.
+    short = "We all know who you are now. You'll find out what that means."
+    assert learned.words(short) < learned.MIN_WORDS_TO_BLOCK and not learned.sure(short, 0.99)
 
 
 def test_it_asks_for_a_check_on_a_sweeping_remark_no_pattern_was_written_for() -> None:

@@ -12,7 +12,8 @@ from . import Context, Detector, Hit, Rule, rx
 
 K = RuleKind
 
-_PARTY = r"(?:labour|conservatives?|tory|tories|lib ?dems?|liberal democrats?|reform uk|reform party|green party|the greens|ukip|plaid cymru|snp|independents? for \w+|(?:my|our|the) party)"
+# "Labour" the party has its capital; "labour costs", "Labour Day" and the labour ward are not politics.
+_PARTY = r"(?:(?-i:Labour)(?! (?:Day|[Ww]ard|[Mm]arket|[Cc]osts?|[Ss]hortages?))|conservatives?|tory|tories|lib ?dems?|liberal democrats?|reform uk|reform party|green party|the greens|ukip|plaid cymru|snp|independents? for \w+|(?:my|our|the) party)"
 _POLITICAL: list[Rule] = [
     (rx(rf"\bvote\s+(?:for\s+)?(?:me|us|{_PARTY}|(?:your|the) (?:local )?{_PARTY}|(?:labour|conservative|tory|lib dem|green|reform|independent) candidate)\b"), "asking for votes for a party or candidate", "strong"),
     (rx(r"\b(?:re-?elect(?: me)?|vote (?:me|us) (?:in|back)|my (?:re-?)?election campaign|campaign(?:ing)? (?:for|trail)|canvass(?:ing|ed)?|on the doorstep(?:s)? for|election leaflet|manifesto|polling day.{0,40}(?:vote|support)|support (?:me|our candidate) (?:on|at) the (?:election|polls?))\b"), "election campaigning", "strong"),
