@@ -30,8 +30,8 @@ from councilbot import learned
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
 OUT = ROOT / "src" / "councilbot" / "models" / "drafts.json"
-TRAINING_SETS = ("drafts", "drafts_holdout", "drafts_blind", "drafts_fresh", "drafts_final")
-HELD_OUT = "drafts_sixth"
+TRAINING_SETS = ("drafts", "drafts_holdout", "drafts_blind", "drafts_fresh", "drafts_final", "drafts_sixth")
+HELD_OUT = "drafts_seventh"
 CONTEXT_ONLY = "unapproved-channel"  # decided by where a post goes, not by its words
 MAX_BENIGN_FLAGGED = 0.02
 MAX_BENIGN_BLOCKED = 0.005

@@ -200,9 +200,9 @@ def _second_opinion(doc: Doc, pack: Pack, draft: Draft, found: list[Finding]) ->
     draft reads like those the policies rule out, say so, citing the kind of rule it most
     resembles. Usually as a caution: a model that has read a few hundred drafts also flags some
     innocent ones that share their words ("I could murder a bacon roll"), so it asks for a second
-    pair of eyes. Only for a draft long enough to judge, above its block threshold (reached, in
-    cross-validation, by about one fine draft in three hundred), does it answer as that rule does
-    in this place."""
+    pair of eyes. Only when nothing else was found, for a draft long enough to judge, above its
+    block threshold (reached, in cross-validation, by about one fine draft in three hundred), does
+    it answer as that rule does in this place."""
     m = learned.model()
     p = learned.probability(doc.text)
     if p < m.threshold:
@@ -213,7 +213,9 @@ def _second_opinion(doc: Doc, pack: Pack, draft: Draft, found: list[Finding]) ->
     severity = getattr(pack.severities[RuleKind(kind)], draft.where)
     if severity is Verdict.OK:
         return found
-    sure = learned.sure(doc.text, p)
+    # Alone means alone: where a detector found something it can name (a name, an address), the
+    # model's different guess only asks for a check.
+    sure = not found and learned.sure(doc.text, p)
     verdict = severity if sure else Verdict.CAUTION
     note = (f"It reads like drafts the policy rules out ({p:.0%} by a model trained on {m.drafts} labelled council "
             f"drafts), though no single phrase gives it away: "

@@ -27,8 +27,8 @@ def test_the_held_out_set_does_not_slip() -> None:
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    result = module.evaluate(ROOT / "tests" / "data" / "drafts_sixth.jsonl")
+    result = module.evaluate(ROOT / "tests" / "data" / "drafts_seventh.jsonl")
     assert result["rows"] == 200
-    assert result["dnp_recall"] >= 0.71
-    assert result["dnp_passed"] <= 0.20
-    assert result["benign_blocked"] <= 0.015
+    assert result["dnp_recall"] >= 0.62
+    assert result["dnp_passed"] <= 0.13
+    assert result["benign_blocked"] <= 0.0375

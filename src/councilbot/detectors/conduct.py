@@ -95,6 +95,9 @@ _INSULT = (
     r"incompetent|pathetic|brainless|spineless|clueless|vile|nasty piece of work)"
 )
 _ATTACK: list[Rule] = [
+    (rx(r"\b(?:old|little|stupid|miserable|grumpy|lazy|silly|daft|useless|nosy) (?:git|gits|sods|bugger|buggers|cow|bag|goat|codger|fart|windbag|busybody|busybodies)\b"), "name-calling aimed at a person", "strong"),
+    (rx(r"\b(?:couldn't|could not|can't|cannot) (?:organi[sz]e|run|manage) (?:a|an) [\w-]+(?: [\w-]+)?,? (?:let alone|in a|at a|if)\b"), "a put-down aimed at a person", "strong"),
+    (rx(r"\byou know who you are\b"), "a dig at someone readers can identify", "soft"),
     (rx(rf"\b{_SUBJECT}\s+(?:an?\s+|such an?\s+|a total\s+|an utter\s+|a complete\s+|completely\s+|totally\s+|utterly\s+|so\s+)?(?:\w+\s+)?{_INSULT}\b"), "an insult aimed at a person", "strong"),
     (rx(r"\b(?:you|that|what an?|such an?)\s+(?:\w+\s+)?(?:idiot|moron|imbecile|cretin|halfwit|numpty|muppet|scumbag|loser|clown|buffoon|pillock|plonker|prat|lowlife|hypocrite|coward)s?\b"), "an insult aimed at a person", "strong"),
     (rx(r"\b(?:is|are) an? (?:\w+\s+)?(?:idiot|moron|imbecile|cretin|halfwit|numpty|muppet|scumbag|loser|clown|buffoon|pillock|plonker|prat|lowlife|waste of space)s?\b"), "an insult aimed at a person", "strong"),
@@ -105,6 +108,8 @@ _ATTACK: list[Rule] = [
 ]
 
 _THREAT: list[Rule] = [
+    (rx(r"\bwe know (?:your|who your|where your) (?:cars?|mums?|mothers?|dads?|faces?|names?|houses?|address(?:es)?|kids|famil(?:y|ies)|number plates?)\b"), "a threat to people who can be identified", "strong"),
+    (rx(r"\b(?:this is your |consider this your )?(?:last|final) warning\b"), "a warning that may read as a threat", "soft"),
     (rx(r"\b(?:i|we)(?:'ll| will| am going to|'m going to|'re going to| are going to| shall)\s+(?:\w+\s+)?(?:kill|hurt|smash|batter|burn|stab|shoot|beat|deal with|sort (?:you|him|her|them) out|get|find|come for|come after|destroy|end)\s+(?:you|him|her|them|cllr|councillor|the clerk|your)"), "a threat of harm", "strong"),
     (rx(r"\b(?:i|we) know where you (?:live|work|park|drive|drink|go|sleep|walk)|i(?:'ve| have) got (?:your|the) (?:address|number plate|reg)\b"), "a threat", "strong"),
     (rx(r"\b(?:watch your back|you(?:'ll| will) (?:regret|pay for) (?:it|this)|know where (?:you|he|she|they) lives?|i know where you live|your days are numbered|you(?:'ve| have) been warned)\b"), "a threat", "strong"),
@@ -125,6 +130,7 @@ _HARASS: list[Rule] = [
 ]
 
 _INFLAME: list[Rule] = [
+    (rx(r"\b(?:couldn't|could not|can't|cannot|didn't|did not) hear (?:a (?:single )?word of|any) english\b|\bthe only (?:english|british|white) (?:person|people|face|one|family)\b|\b(?:hardly|barely) (?:any|an) english (?:voices?|spoken|people|faces)\b", need=("english", "british", "white")), "a remark setting people apart by where they come from", "strong"),
     (rx(r"\b(?:scum|vermin|subhuman|sub-human|invaders|swarm(?:ing)? of (?:migrants|immigrants|travellers|refugees)|flood of (?:migrants|immigrants|refugees)|breed like)\b"), "dehumanising language", "strong"),
     (rx(r"\b(?:travellers|gypsies|immigrants|migrants|refugees|asylum seekers|muslims|jews|foreigners|the gays|gay people|disabled people|pensioners)\s+(?:are all|always|should be (?:banned|kicked out|deported|removed|rounded up)|ruin|are ruining|are destroying|don't belong|aren't welcome|are not welcome)"), "a sweeping attack on a group of people", "strong"),
     (rx(r"\b(?:send them (?:all )?back|get (?:them|these people) out|kick them out|they don't belong here|rise up|take to the streets|burn it (?:all )?down|riot)\b"), "an inflammatory call to action", "strong"),
@@ -137,6 +143,7 @@ _INFLAME: list[Rule] = [
 ]
 
 _DEFAME: list[Rule] = [
+    (rx(r"\btook (?:the|our|your|their|people's) (?:money|cash|deposit) and (?:ran|did (?:half|a bodge|a botch)|disappeared|did a runner|never came back|vanished)\b"), "an accusation of wrongdoing against someone readers can identify", "strong"),
     (rx(rf"\b{_SUBJECT}\s+(?:a\s+|an\s+|nothing but a\s+|clearly a\s+|obviously a\s+|a known\s+)?(?:\w+\s+)?(?:liar|crook|thief|fraud|fraudster|criminal|corrupt|bent|embezzler|paedophile|pedophile|paedo|nonce|racist|abuser|drug dealer|conman|con man|swindler|cheat)s?\b"), "an accusation against a person stated as fact", "strong"),
     (rx(rf"\b{_NAME}\s+(?:has been |is |was |has )?(?:stole|stealing|steals|embezzled|embezzling|took (?:a )?bribes?|taking (?:a )?bribes?|fiddl(?:ed|ing) (?:the|his|her) (?:books|expenses|accounts)|lied|lying|on the take|in the pocket of|pocketed|fixed the (?:vote|contract|tender)|rigged|defrauded|assaulted|abused|cooked the books)\b"), "an accusation of wrongdoing against a named person", "strong"),
     (rx(r"\b(?:is|are|was) (?:a |an )?(?:known |convicted |notorious |total |complete |proper )?(?:liar|crook|thief|fraud|fraudster|criminal|embezzler|paedophile|conman|con man|swindler|cheat)s?\b|\bcheated (?:his|her|their) (?:suppliers|customers|clients|staff)|\bpalms? (?:crossed|greased) with\b|\bgreased (?:his|her|their|the) palms?\b|\bkick-?backs?\b|\bin (?:his|her|their) back pocket\b|\b(?:pocketed|trousered|siphoned off|creamed off|ran off with|did a runner with) (?:the|our|their|people's|everyone's) (?:deposits?|money|cash|funds|grant|takings|donations)|\bbrown envelopes?\b|\bbackhanders?\b"), "an accusation of wrongdoing stated as fact", "strong"),

@@ -12,8 +12,9 @@ from . import Context, Detector, Hit, Rule, rx
 
 K = RuleKind
 
-# "Labour" the party has its capital; "labour costs", "Labour Day" and the labour ward are not politics.
-_PARTY = r"(?:(?-i:Labour)(?! (?:Day|[Ww]ard|[Mm]arket|[Cc]osts?|[Ss]hortages?))|conservatives?|tory|tories|lib ?dems?|liberal democrats?|reform uk|reform party|green party|the greens|ukip|plaid cymru|snp|independents? for \w+|(?:my|our|the) party)"
+# The parties have their capitals: "labour costs", "Labour Day", "a conservative estimate", the bowling
+# greens and "Party in the Park" are not politics.
+_PARTY = r"(?:(?-i:Labour)(?! (?:Day|[Ww]ard|[Mm]arket|[Cc]osts?|[Ss]hortages?))|(?-i:Conservatives?)|tory|tories|lib ?dems?|liberal democrats?|reform uk|reform party|green party|(?-i:the Greens)|ukip|plaid cymru|snp|independents? for \w+|(?:my|our|the) party(?:'s)? (?:manifesto|leader|leadership|candidates?|members?|policy|policies|whip|conference|colleagues))"
 _POLITICAL: list[Rule] = [
     (rx(rf"\bvote\s+(?:for\s+)?(?:me|us|{_PARTY}|(?:your|the) (?:local )?{_PARTY}|(?:labour|conservative|tory|lib dem|green|reform|independent) candidate)\b"), "asking for votes for a party or candidate", "strong"),
     (rx(r"\b(?:re-?elect(?: me)?|vote (?:me|us) (?:in|back)|my (?:re-?)?election campaign|campaign(?:ing)? (?:for|trail)|canvass(?:ing|ed)?|on the doorstep(?:s)? for|election leaflet|manifesto|polling day.{0,40}(?:vote|support)|support (?:me|our candidate) (?:on|at) the (?:election|polls?))\b"), "election campaigning", "strong"),
@@ -29,12 +30,13 @@ _POLITICAL: list[Rule] = [
 
 _ADVERT: list[Rule] = [
     (rx(r"\b\d{1,2}\s?% off\b|\b(?:discount code|promo code|voucher code|coupon|use code \w+)\b"), "a discount offer", "strong"),
-    (rx(r"\b(?:special offer|limited (?:time )?offer|buy now|shop now|order now|best prices?|lowest prices?|free quote|free estimates?|\d for \d on|(?:2|two)[- ]for[- ](?:1|one)|mention (?:the (?:town |parish )?council|us|cllr \w+|this post|our page) (?:when|at the till|to get|for)|show this (?:post|message) at the till|mention this post|tell them (?:the (?:town )?council|we|i|cllr \w+) sent you|quote (?:code )?\w+ for|competitive rates|call us (?:today|now)|dm (?:us|me) for (?:prices|a quote)|book (?:your|a) (?:free )?(?:consultation|quote)|mates'? rates)\b"), "commercial promotion", "strong"),
+    (rx(r"\b(?:special offer|limited (?:time )?offer|buy now|shop now|order now|best prices?|lowest prices?|free quotes?|free estimates?|\d for \d on|(?:2|two)[- ]for[- ](?:1|one)|mention (?:the (?:town |parish )?council|us|cllr \w+|this post|our page) (?:when|at the till|to get|for)|show this (?:post|message) at the till|mention this post|tell them (?:the (?:town )?council|we|i|cllr \w+) sent you|quote (?:code )?\w+ for|competitive rates|call us (?:today|now)|dm (?:us|me) for (?:prices|a quote)|book (?:your|a) (?:free )?(?:consultation|quote)|mates'? rates)\b"), "commercial promotion", "strong"),
     (rx(r"\b(?:my|our|my (?:husband|wife|son|daughter|brother|sister|friend)'s|his|her)\s+(?:new\s+)?(?:business|shop|company|salon|cafe|café|restaurant|firm|store|bakery|garage)\b[^.!?\n]{0,60}\b(?:open|offer|sale|discount|prices?|visit|pop in|book|order|call)\b"), "promoting a private business", "strong"),
     (rx(r"\b(?:grand opening sale|clearance sale|half price|bogof|buy one get one)\b"), "a sale", "strong"),
 ]
 
 _CONFIDENTIAL: list[Rule] = [
+    (rx(r"\b(?:closed|private|confidential|secret|exempt) (?:bit|part|section|end|portion|half|item) of (?:the|last night's|tonight's|yesterday's|today's|this week's|(?-i:[A-Z][a-z]+day)'s) (?:meeting|session|agenda)\b"), "telling what the closed part of a meeting heard", "strong"),
     # Saying that an item "was taken in closed session" is what public minutes do; telling what
     # was said there is the breach.
     (rx(r"\b(?:(?<!taken )(?<!held )(?<!considered )(?:in|under|during) part (?:2|ii|two)\b|part (?:2|ii|two) (?:item|session|business|agenda|report|minutes|discussion|meeting)s?|exempt (?:item|business|information|report)|(?<!taken in )(?<!held in )(?<!considered in )(?<!at a )closed session|in camera|private session|confidential (?:item|session|report|minutes|papers|briefing|meeting|discussion|email|matter|information)|confidential(?:ly)? (?:discussed|agreed)|behind closed doors|not for publication|not (?:yet )?public|off the record|strictly confidential|commercially sensitive|under embargo|embargoed)\b"), "confidential council business", "strong"),
@@ -55,6 +57,10 @@ _COPYRIGHT: list[Rule] = [
     (rx(r"\bhope (?:the (?:photographer|paper|owner|artist|band|label|record label|newspaper)) (?:don't|doesn't|won't) (?:mind|notice|sue|come after)|\b(?:record label|copyright police)\b[^.!?\n]{0,30}\b(?:come after|sue|notice|mind)"), "using someone else's work and hoping it goes unnoticed", "strong"),
     (rx(r"\bset (?:it |this |the (?:video|film|clip) )?to (?:(?-i:[A-Z][\w'’]*|the|of|a|an|in|on|and|to|for|my|me|you)\s?){1,7}(?:by|from) (?-i:[A-Z])|\b(?:soundtrack|music|song|track|tune)s?\s*[:\-–]\s*(?:(?-i:[A-Z][\w'’]*|the|of|a|an|in|on|and|to|for|my|me|you)\s?){1,7}by (?-i:[A-Z])|\b(?:soundtrack|backing track)(?: is)? (?:by|from) (?-i:[A-Z][\w'’]+)"), "using music without a licence", "strong"),
     (rx(r"\b(?:removed the watermark|cropped (?:out )?the watermark|without crediting|no need to credit)\b"), "using someone's work without credit", "strong"),
+    (rx(r"\b(?:cropped|removed|took|edited|photoshopped|cut) (?:out |off )?(?:the|his|her|their)(?: \w+'s)? watermarks?|\bwatermarks? (?:cropped|removed|taken) off\b", need=("watermark",)), "removing the photographer's watermark", "strong"),
+    # A picture, then where it was found: "Found this on the Cheshire East website: new bin dates" is a link.
+    (rx(r"\b(?:photo|picture|pic|image|shot|video|clip|footage)s?\b[^.!?\n]{0,80}\bfound (?:it|this|them) on (?:the |a |an )?(?-i:[A-Z][\w'’-]+)(?: (?-i:[A-Z][\w'’-]+)){0,3}(?:'s|’s)? (?:website|site|page|feed|instagram|facebook|account)\b|\bfound the (?:photo|picture|pic|image|shot|video|clip) on (?:the |a |an )?(?-i:[A-Z][\w'’-]+)(?: (?-i:[A-Z][\w'’-]+)){0,3}(?:'s|’s)? (?:website|site|page|feed|instagram|facebook|account)\b",
+        need=("found",)), "using someone else's photo or video found online", "strong"),
 ]
 
 _OPINION: list[Rule] = [
@@ -68,6 +74,7 @@ _OPINION: list[Rule] = [
 ]
 
 _CONTRARY: list[Rule] = [
+    (rx(r"\b(?:voted|decided|resolved|agreed) (?:to|for|against) [^.!?\n]{0,80}[.!?]\s*(?:we|i) (?:think|believe|feel|reckon) (?:that's|that is|it's|it is|it was|this is|they've made) (?:the |a |completely |totally )?(?:wrong|mistake|bad call|terrible|poor|madness)|\b(?:voted|decided|resolved|agreed) to (?:scrap|cancel|close|stop|end|remove|cut)\b[^.!?\n]{0,80}[.!?][^.!?\n]{0,80}\bsign (?:the|our) petition\b"), "the council's page disagreeing with the council's decision", "strong"),
     (rx(r"\b(?:despite|ignore|ignoring|disregard(?:ing)?|defy(?:ing)?|won't (?:follow|accept|respect)|will not (?:follow|accept|respect)|don't (?:follow|accept|comply with)|refuse to (?:follow|accept|comply with))\s+(?:what\s+)?(?:the\s+)?(?:town\s+)?council(?:'s)?\s+(?:decision|decided|vote|voted|resolution|resolved|policy)\b"), "going against a decision of the council", "strong"),
     (rx(r"\bdespite (?:what|how) (?:was|were|the council|councillors|members|we|they) (?:voted|decided|resolved|agreed)\b|\b(?:voted|decided|resolved|agreed) (?:to|for|against) [^.!?\n]{0,80}\bbut (?:between us|nobody|we|i|you)\b[^.!?\n]{0,60}\b(?:won't|will not|isn't|aren't|anyway|ignore|don't)|\bdespite (?:[\w']+\s+){0,3}(?:vote|decision|resolution)\b|\b(?:voted|decided|resolved|agreed)(?: through| to \w+| for| against)?\b[^.!?\n]{0,80}\bbut\b[^.!?\n]{0,40}\b(?:not happening on my watch|not on my watch|over my dead body|needn't (?:pay|follow|bother with|comply)|don't have to (?:pay|follow|comply)|no need to (?:pay|follow|comply)|i'll be (?:urging|telling) (?:everyone|every|people|residents|groups))|\b(?:voted|decided|resolved|agreed) (?:to|for|against) [^.!?\n]{0,80}\bbut\b[^.!?\n]{0,30}\b(?:nobody|no one|no-one)(?:'ll| will)(?: be)? (?:enforc\w*|check\w*|polic\w*|fin\w*|bother\w*)|\b(?:council|committee) (?:voted|decided|resolved|agreed) to [^.!?\n]{0,80}\bbut (?:we|i)(?:'ll| will| are going to|'re going to| are) "), "going against a decision of the council", "strong"),
     (rx(r"\b(?:the council(?:'s)? (?:decision|vote|resolution) (?:is|was) (?:wrong|a disgrace|a mistake|rubbish|a joke|stupid|shameful)|the council got it (?:badly |completely )?wrong|overturn the (?:council's )?(?:decision|vote|resolution)|boycott (?:the council's|the new)|i (?:voted against|opposed) (?:it|this|the \w+)[^.!?\n]{0,60}(?:ignore|wrong|disgrace|don't|won't))\b"), "contradicting a democratic decision of the council", "strong"),
@@ -81,6 +88,7 @@ _UNLAWFUL: list[Rule] = [
     (rx(r"\b(?:a few|some|a couple of) keyed (?:[\w-]+ ){0,2}(?:cars?|range rovers?|vans?|motors?|4x4s?)\b|\b(?:should|might|could|would)\b[^.!?\n]{0,30}\bkey(?:ed|ing)? (?:their|his|her|the|a few|some) (?:[\w-]+ ){0,2}(?:cars?|range rovers?|vans?|motors?|4x4s?)\b",
         need=("key",)), "encouraging damage to property", "strong"),
     (rx(r"\bfair game (?:after dark|at night|if nobody'?s looking)\b"), "encouraging theft", "strong"),
+    (rx(r"\b(?:skip|avoid|dodge|get away without) (?:buying|paying for|paying) (?:a |the |your )?(?:ticket|parking|fare)\b|\b(?:enforcement officers?|parking wardens?|traffic wardens?|wardens|ticket inspectors?) (?:never|don't|do not|rarely|won't) (?:come|check|patrol|bother|turn up)\b"), "a tip for dodging parking charges or fares", "strong"),
     (rx(r"\b(?:naming|name) (?:the|a) (?:victim|juror|child in the case)|contempt of court|before the trial[^.!?\n]{0,40}(?:guilty|did it)\b"), "risking contempt of court", "strong"),
 ]
 
@@ -91,10 +99,14 @@ _SECURITY: list[Rule] = [
     (rx(r"\blog-?\s?in\b[^.!?\n]{0,40}\b(?:it's|is|:|as|with)\s*\S+\s*/\s*\S+"), "sharing account login details", "strong"),
     (rx(r"\bhttps?://\S+\.(?:exe|apk|msi|zip|dmg|bat|scr)\b|\b\w+\.(?:exe|apk|msi|scr)\b"), "a link to a program file", "strong"),
     (rx(r"\b(?:password|passcode|username|user ?name|login)\s+(?=[^\s,;]*[a-z])(?=[^\s,;]*[\d!@#$%^&*])[^\s,;]{4,}"), "sharing a password or login", "strong"),
+    (rx(r"\b(?:not|isn't|is not|isn't yet|not yet) (?:on )?(?:the |our )?(?:approved list|officially approved|vetted|on the approved)\b|\bnot official,? but\b[^.!?\n]{0,80}\b(?:app|download|install|better)|\b(?:download|install|get)\b[^.!?\n]{0,60}\bnot (?:official|approved)\b|\bunofficial app\b"), "software the Clerk has not approved", "strong"),
     (rx(r"\b(?:share (?:the|our) (?:account|page) (?:login|password)|here(?:'s| is| are) the (?:login|password|log-in details))\b"), "sharing account access", "strong"),
 ]
 
 _DIRECTION: list[Rule] = [
+    (rx(r"\b(?:cllr|councill?or|the chair(?:man)?|the mayor|the leader)\.?\s*(?:(?-i:[A-Z][a-z]+)\s+){0,2}(?:has\s+)?(?:asked|told|instructed|wants|requested)\s+(?:us|the office|me|the clerk)\s+to\s+(?:let (?:everyone|you all|residents|people|you) know|tell (?:everyone|residents|people|you)|announce|remind (?:everyone|residents|people|you)|say)\b"), "a post made at a councillor's request", "strong"),
+    (rx(r"\bat (?:the )?(?:chair(?:man)?|mayor|leader|cllr \w+|councill?or \w+)'s (?:request|direction|insistence|behest|instruction),? (?:we(?:'re| are)|i(?:'m| am)|the office is) (?:posting|sharing|publishing|putting)\b",
+        need=("'s request", "'s direction", "'s insistence", "'s behest", "'s instruction")), "a post made at a councillor's request", "strong"),
     (rx(r"\b(?:(?:cllr|councill?or|the chair(?:man)?|the mayor|the leader)\.?\s*(?:[A-Z][a-z]+\s+){0,2}(?:has\s+)?(?:asked|told|instructed|directed|wants|insisted|requested)\s+(?:me|us|the office|the clerk)?\s*(?:to\s+)?(?:post|share|publish|tweet|put (?:this|it) (?:up|out|on))|(?:at the|at) (?:request|direction|insistence|behest) of (?:cllr|councill?or|the chair(?:man)?|the mayor|councillors)|(?:posting|sharing|publishing|putting|tweeting) this (?:up )?(?:for|on behalf of) (?:the )?(?:chair(?:man)?|mayor|cllr|councill?or)|as (?:requested|instructed|directed) by (?:cllr|councill?or|the chair(?:man)?|the mayor)|on behalf of (?:cllr|councill?or)\.?\s*[A-Z]?\w*|(?:the|a) group of councillors (?:has |have )?(?:asked|want))"), "a post made at a councillor's direction", "strong"),
     (rx(r"\b(?:post|posting|share|sharing|publish|publishing|put|putting)\b[^.!?\n]{0,40}\bat (?:the )?(?:chair(?:man)?|mayor|leader|cllr \w+|councill?or \w+)'s (?:request|direction|insistence|behest|instruction)",
         need=("'s request", "'s direction", "'s insistence", "'s behest", "'s instruction")), "a post made at a councillor's request", "strong"),

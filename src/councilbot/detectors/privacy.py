@@ -27,6 +27,8 @@ _DOB = re.compile(r"\b(?:date of birth|d\.?o\.?b\.?|born on)\s*:?\s*\d", re.IGNO
 _HONORIFIC = re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Mx)\.?\s+(?:[A-Z]\.?\s+)?(?-i:[A-Z][a-z'-]+)(?:\s+(?-i:[A-Z][a-z'-]+))?")
 _LISTS = re.compile(r"\b(?:(?:with )?their (?:home )?addresses|home addresses of|list of (?:everyone|all the people|residents) who|their (?:phone|mobile) numbers)\b", re.IGNORECASE)
 _NAME_AT_PLACE = re.compile(r"\b([A-Z][a-z]+)\s+(?:at|from)\s+(?:[Tt]he\s+)?[A-Z][\w'&-]+")
+_OFFICE_PHONE = re.compile(r"\b(?:office|council|town hall|civic cent(?:re|er)|library|clerk|reception|tel|telephone)\b[^.!?\n]{0,40}$", re.IGNORECASE)
+_NOT_A_HOME = re.compile(r"\s+(?:Business|Industrial|Trading|Retail|Enterprise)\s+(?:Units?|Estate|Park|Centre)\b", re.IGNORECASE)
 _FAMILY = re.compile(r"\bthe (?-i:[A-Z][a-z]+) family\b", re.IGNORECASE)
 _PRIVATE_CONTEXT = re.compile(r"\b(?:lives? at|lives? on (?-i:[A-Z])[a-z]+ (?:Street|Road|Lane|Avenue|Close|Drive|Way|Crescent|Hill|Terrace)|living at|home address|her address|his address|their address|house is|flat \d+)\b", re.IGNORECASE)
 
@@ -42,6 +44,8 @@ def personal_data(doc: Doc, ctx: Context) -> Iterable[Hit]:
             yield Hit(K.PERSONAL_DATA, m.start(), m.end(), "a personal email address")
     for m in _PHONE.finditer(doc.text):
         digits = re.sub(r"\D", "", m.group())
+        if _OFFICE_PHONE.search(doc.text[max(0, m.start() - 60):m.start()]) and digits[-10:-9] in {"1", "2"}:
+            continue  # "ring the office on 01632 960218": the council's own landline
         if not _PUBLIC_PHONE.match(m.group()) and len(digits) >= 10:
             yield Hit(K.PERSONAL_DATA, m.start(), m.end(), "a personal phone number")
     for pattern, reason in ((_NI, "a National Insurance number"), (_BANK, "bank details"), (_DOB, "a date of birth")):
@@ -49,6 +53,7 @@ def personal_data(doc: Doc, ctx: Context) -> Iterable[Hit]:
             yield Hit(K.PERSONAL_DATA, m.start(), m.end(), reason)
     houses = list(_HOUSE.finditer(doc.text))
     postcodes = list(_POSTCODE.finditer(doc.text))
+    houses = [m for m in houses if not _NOT_A_HOME.match(doc.text, m.end())]
     for m in houses:
         # A full home address (house number with a postcode, or "lives at") is published
         # personal data; a street on its own asks for written permission.
@@ -71,10 +76,10 @@ def personal_data(doc: Doc, ctx: Context) -> Iterable[Hit]:
             yield Hit(K.PERSONAL_DATA, m.start(), m.end(), "a named person at a business or place", "soft")
 
 
-_MEDIA = r"(?:\[photo\]|(?:look at|see) (?:the|their|those|these) (?:smiles|faces)|\[video\]|here (?:he|she|they) (?:is|are)|look at (?:these|those|their)|here's the team|photos?|photographs?|pictures?|pics?|snaps?|selfies?|videos?|footage|film(?:ed)?|filming|clip|images?|livestream(?:ed)?|camera|shots?|📸|📷|🎥)"
-_CHILDREN = r"(?:children|child|kids|kiddies|pupils|schoolchildren|toddlers|youngsters|babies|baby|minors|juniors|under-?\d+s?|year \d+s?|cubs|brownies|beavers|rainbows|scouts|guides|nursery|primary school|infants|little ones|teenagers|teens|students|boys|girls|sons?|daughters?|daughter's|son's|grandchildren|grandkids|class|aged (?:[1-9]|1[0-7])|under-?\d{1,2}s?|brownies'|happy faces|youth(?: council| club| team| group)?|junior|granddaughters?|grandsons?|little faces|proud little|prom|young people|(?-i:[A-Z][a-z]+ [A-Z][a-z'-]+) \((?:[1-9]|1[0-7])\)|young (?-i:[A-Z][a-z]+)|(?-i:U)-?\d{1,2}s|our youngest|little (?:lad|lass|boy|girl|man|madam)s?|primary(?:'s)? (?:choir|class|team|pupils)|school (?:choir|team|band|class))"
+_MEDIA = r"(?:\[photo\]|here are (?:the|our) (?:girls|boys|kids|children|youngsters|pupils)|(?:look at|see) (?:the|their|those|these) (?:smiles|faces)|\[video\]|here (?:he|she|they) (?:is|are)|look at (?:these|those|their)|here's the team|photos?|photographs?|pictures?|pics?|snaps?|selfies?|videos?|footage|film(?:ed)?|filming|clip|images?|livestream(?:ed)?|camera|shots?|📸|📷|🎥)"
+_CHILDREN = r"(?:children|child|kids|kiddies|pupils|schoolchildren|toddlers|youngsters|babies|baby|minors|juniors|under-?\d+s?|year \d+s?|cubs|brownies|beavers|rainbows|scouts|guides|nursery|primary school|infants|little ones|teenagers|teens|students|boys|girls|sons?|daughters?|daughter's|son's|grandchildren|grandkids|class|aged (?:[1-9]|1[0-7])|under-?\d{1,2}s?|brownies'|happy faces|youth(?: council| club| team| group)?|junior|grand(?:daughter|son|child|kid)s?(?:'s)?|half[- ]term (?:club|craft|activit(?:y|ies)|fun|session)s?|little (?:[\w-]+ )?(?:helpers|carvers|bakers|artists|painters|gardeners|stars|angels|monsters|sods|devils|terrors|rascals)|little faces|proud little|prom|young people|(?-i:[A-Z][a-z]+ [A-Z][a-z'-]+) \((?:[1-9]|1[0-7])\)|young (?-i:[A-Z][a-z]+)|(?-i:U)-?\d{1,2}s|our youngest|little (?:lad|lass|boy|girl|man|madam)s?|primary(?:'s)? (?:choir|class|team|pupils)|school (?:choir|team|band|class))"
 _MEDIA_RE = rx(rf"(?<!\w){_MEDIA}(?!\w)", need=(
-    "photo", "video", "smiles", "faces", "here ", "here'", "look at", "picture", "pic", "snap", "selfie", "footage", "film",
+    "photo", "video", "smiles", "faces", "here ", "here'", "here are", "look at", "picture", "pic", "snap", "selfie", "footage", "film",
     "clip", "image", "livestream", "camera", "shot", "📸", "📷", "🎥"))
 _CHILDREN_RE = rx(rf"(?<!\w){_CHILDREN}(?!\w)")
 _NEAR = 160  # characters: "Photos from the carnival parade … the children's fancy dress"
@@ -97,7 +102,18 @@ def minors_media(doc: Doc, ctx: Context) -> Iterable[Hit]:
             start = min(c_start, near[0][0])
             end = max(c_end, near[0][1])
             yield Hit(K.MINORS_MEDIA, start, end, "children in a photo or video")
+            yield from minors_without_permission(doc)
             return
+
+
+# Saying the parents were not asked turns "needs a check" into "do not post".
+_NO_PERMISSION = rx(r"\b(?:didn't|did not|without|haven't|have not|never|not) (?:[\w']+ ){0,4}?ask(?:ed|ing)? (?:the|their|his|her|any of the) parents\b",
+                    need=("parents",))
+
+
+def minors_without_permission(doc: Doc) -> Iterable[Hit]:
+    for m in hits_spans(_NO_PERMISSION, doc):
+        yield Hit(K.MINORS_MEDIA, m.start(), m.end(), "children pictured without asking their parents")
 
 
 _THIRD_PARTY: list[Rule] = [
@@ -105,6 +121,9 @@ _THIRD_PARTY: list[Rule] = [
     (rx(r"\b(?:(?:our )?partners at|(?:shout[- ]?out|thanks?|thank you) to (?:the )?(?:team|staff|folks|crew|lads|ladies|people|volunteers) (?:at|from))\s+(?:the\s+)?(?-i:[A-Z][\w'&-]+)"), "naming a partner or business", "soft"),
     (rx(r"\b(?:resident|residents|customer|supplier|contractor|local (?:man|woman|resident|business owner))\s+(?-i:[A-Z][a-z]+)(?:\s+(?-i:[A-Z][a-z]+))?"), "naming a resident or supplier", "soft"),
     (rx(r"\b(?:spoke to|talking to|chatted to|message from|word from|heard from|(?:thanks|thank you) to|told by)\s+(?-i:[A-Z][a-z]+)\s+(?:at|from)\s+(?:the\s+)?(?-i:[A-Z][\w'&-]+)"), "naming a resident or trader", "soft"),
+    (rx(r"\b(?:coordinator|co-ordinator|manager|organiser|organizer|secretary|treasurer|owner|landlord|landlady|headteacher|head teacher|vicar|warden|volunteer)\s+(?-i:[A-Z][a-z]+(?:\s+[A-Z][a-z'-]+)?)\s+(?:says|said|told|tells|explains|reports)\b"), "quoting a named volunteer or partner", "soft"),
+    (rx(r"\b(?:chat|chatted|spoke|speaking|talking|talked) (?:with|to) (?:(?-i:[A-Z][a-z]+)\b|the (?:manager|owner|landlord|landlady|head|staff|team) (?:of|at) (?:the )?(?-i:[A-Z]))"), "citing a named resident or business", "soft"),
+    (rx(r"\b(?:messages?|comments?|emails?|letters?|screenshots?|reviews?) (?:like this(?: one)? )?(?:we've had |we have had |we got |we received )?from (?:a |one of our |our )?(?:residents?|neighbours?|customers?|parents?)\b|\bone of the (?:\w+ )?comments we'?ve had\b|\bresidents? (?:who )?(?:spoke|speaking|spoke up)\b"), "quoting residents", "soft"),
     (rx(r"\b(?-i:[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)\s+(?-i:Ltd|Limited|plc|& Sons|and Sons|Builders|Contractors|Landscaping|Plumbing|Electrical|Motors|Services)\b"), "naming a business", "soft"),
 ]
 
