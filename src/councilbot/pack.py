@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +96,12 @@ class Pack(_Strict):
         return self
 
     def clauses_of(self, kind: RuleKind) -> tuple[Clause, ...]:
-        return tuple(c for c in self.clauses if kind in c.kinds)
+        return self._by_kind.get(kind, ())
+
+    @cached_property
+    def _by_kind(self) -> dict[RuleKind, tuple[Clause, ...]]:
+        """Every check asks this for each kind: worked out once per pack, not once per draft."""
+        return {kind: tuple(c for c in self.clauses if kind in c.kinds) for kind in RuleKind}
 
     def clause(self, clause_id: str) -> Clause | None:
         return next((c for c in self.clauses if c.id == clause_id), None)

@@ -130,8 +130,12 @@ def _automaton() -> Any:
 
 
 def hits_for(kind: RuleKind, doc: Doc, rules: Iterable[Rule]) -> Iterable[Hit]:
+    present = _present(doc)  # once for the list, not once per pattern: this loop is the checker's hot path
     for pattern, reason, strength in rules:
-        for m in hits_spans(pattern, doc):
+        gate = _GATES.get(pattern)
+        if gate is not None and gate.isdisjoint(present):
+            continue
+        for m in pattern.finditer(doc.text):
             yield Hit(kind, m.start(), m.end(), reason, strength)
 
 
