@@ -104,30 +104,25 @@ def test_policy_validate_and_show(tmp_path: Path) -> None:
     assert b"Chair of the Council" in shown.stdout and b"CCTC-MOD-3" in shown.stdout
 
 
-def test_console_walks_a_suggestion_from_councillor_to_clerk(tmp_path: Path) -> None:
-    script = "\n".join([
-        "/suggest", "Litter pick on Saturday at 10am, all welcome!", "1", "7", "n",
-        "/as clerk:jane", "/pending", "1", "/quit", "",
-    ])
+def console(tmp_path: Path, *lines: str) -> str:
+    """Type ``lines`` into ``councilbot chat`` as councillor sam of Alsager; what it printed."""
     out = subprocess.run([sys.executable, "-m", "councilbot.cli", "chat", "--as", "councillor:sam", "--council", "alsager"],
-                         input=script.encode(), capture_output=True, cwd=tmp_path, timeout=60)
-    text = out.stdout.decode()
+                         input="\n".join([*lines, "/quit", ""]).encode(), capture_output=True, cwd=tmp_path, timeout=60)
     assert out.returncode == 0, out.stderr.decode()
+    return out.stdout.decode()
+
+
+def test_console_walks_a_suggestion_from_councillor_to_clerk(tmp_path: Path) -> None:
+    text = console(tmp_path, "/suggest", "Litter pick on Saturday at 10am, all welcome!", "1", "7", "n",
+                   "/as clerk:jane", "/pending", "1")
     assert "Suggestion S-" in text and "approved. The author has been told." in text
     assert "a private message to sam" in text and "was approved by jane" in text
     assert (tmp_path / "data" / "suggestions").is_dir()
 
 
-
 def test_console_buttons_are_numbered_across_every_card_of_one_answer(tmp_path: Path) -> None:
-    script = "\n".join([
-        "/suggest", "Litter pick on Saturday at 10am, all welcome!", "1", "7", "n",
-        "/suggest", "Christmas lights switch-on on Friday at 6pm in the Town Square.", "1", "7", "n",
-        "/as clerk:jane", "/pending", "4", "/quit", "",
-    ])
-    out = subprocess.run([sys.executable, "-m", "councilbot.cli", "chat", "--as", "councillor:sam", "--council", "alsager"],
-                         input=script.encode(), capture_output=True, cwd=tmp_path, timeout=60)
-    text = out.stdout.decode()
-    assert out.returncode == 0, out.stderr.decode()
+    text = console(tmp_path, "/suggest", "Litter pick on Saturday at 10am, all welcome!", "1", "7", "n",
+                   "/suggest", "Christmas lights switch-on on Friday at 6pm in the Town Square.", "1", "7", "n",
+                   "/as clerk:jane", "/pending", "4")
     assert "[4] Approve" in text  # the second card's first button is 4, not 1 again
     assert "-0002 approved. The author has been told." in text and "-0001 approved" not in text
