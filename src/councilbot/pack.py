@@ -122,7 +122,8 @@ def consistency_problems(data: dict[str, Any]) -> list[str]:
     data too, so ``policy validate`` lists them beside any field errors rather than after a fix."""
     problems: list[str] = []
     severities = data.get("severities")
-    known = set(severities) if isinstance(severities, dict) else None
+    # Without a readable severities table the field errors already say so; nothing to compare with.
+    known = set(severities) if isinstance(severities, dict) else set(_KIND_NAMES)
     clauses = data.get("clauses")
     seen: set[str] = set()
     for i, clause in enumerate(clauses if isinstance(clauses, list | tuple) else ()):
@@ -134,7 +135,7 @@ def consistency_problems(data: dict[str, Any]) -> list[str]:
                 problems.append(f"clauses.{i}.id: duplicate clause id {ident!r}")
             seen.add(ident)
         kinds = clause.get("kinds")
-        for kind in kinds if isinstance(kinds, list | tuple) and known is not None else ():
+        for kind in kinds if isinstance(kinds, list | tuple) else ():
             if kind in _KIND_NAMES and kind not in known:  # an unknown kind is a field error already
                 problems.append(f"clauses.{i}.kinds: {kind!r} has no entry under severities")
     return problems
