@@ -4,6 +4,7 @@ so a backup taken under heavy traffic may hold a record a moment newer than anot
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -13,6 +14,10 @@ from pathlib import Path
 
 from . import clock
 from .store import tinydb_shaped
+
+
+MARKER = ".councilbot-backup"
+MARKER_TEXT = b"CouncilBot data folder backup, format 1\n"
 
 
 class BackupError(Exception):
@@ -28,6 +33,9 @@ def make_backup(data_dir: Path, target: Path) -> int:
     tmp = target.with_name(f".{target.name}.tmp")
     try:
         with tarfile.open(tmp, "w:gz") as tar:
+            mark = tarfile.TarInfo(MARKER)  # says "a CouncilBot backup", even of a folder with no records yet
+            mark.size = len(MARKER_TEXT)
+            tar.addfile(mark, io.BytesIO(MARKER_TEXT))
             for path in files:
                 tar.add(path, arcname=str(path.relative_to(data_dir)))
         os.replace(tmp, target)
@@ -41,7 +49,9 @@ def restore_backup(source: Path, data_dir: Path) -> int:
         raise BackupError(f"{source}: no such backup file")
     try:
         with tarfile.open(source, "r:gz") as tar:
-            members = [m for m in tar.getmembers() if m.isfile() and m.name.endswith(".json")]
+            everything = tar.getmembers()
+            marked = any(m.name == MARKER for m in everything)
+            members = [m for m in everything if m.isfile() and m.name.endswith(".json")]
             for m in members:
                 if m.name.startswith("/") or ".." in Path(m.name).parts:
                     raise BackupError(f"{source}: unsafe path {m.name!r} in the backup")
@@ -50,7 +60,7 @@ def restore_backup(source: Path, data_dir: Path) -> int:
     except (tarfile.TarError, OSError) as exc:
         raise BackupError(f"{source}: not a readable backup ({exc})") from None
     try:
-        _check_restored(source, staging, members)
+        _check_restored(source, staging, members, marked)
     except BackupError:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -62,9 +72,10 @@ def restore_backup(source: Path, data_dir: Path) -> int:
     return len(members)
 
 
-def _check_restored(source: Path, staging: Path, members: list[tarfile.TarInfo]) -> None:
-    """A backup replaces the live data only if it is one: table files, each a whole TinyDB file."""
-    if not any(len(Path(m.name).parts) == 2 for m in members):
+def _check_restored(source: Path, staging: Path, members: list[tarfile.TarInfo], marked: bool) -> None:
+    """A backup replaces the live data only if it is one: marked as ours (or, from before the mark,
+    holding table files), each file a whole TinyDB file."""
+    if not marked and not any(len(Path(m.name).parts) == 2 for m in members):
         raise BackupError(f"{source}: not a CouncilBot backup (it holds no data tables); nothing was changed")
     for m in members:
         try:

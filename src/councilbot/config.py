@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     def _zone(cls, name: str) -> str:
         try:
             ZoneInfo(name)
-        except (ValueError, ZoneInfoNotFoundError):
+        except (ValueError, OSError, ZoneInfoNotFoundError):  # "Europe" is a folder of zones, not one
             raise ValueError(f"unknown time zone {name!r}; use a name like \"Europe/London\"") from None
         return name
 

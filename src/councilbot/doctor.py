@@ -24,10 +24,10 @@ OnlineCheck = Callable[[Settings], Line]
 def diagnose(path: Path | None = None, online: Sequence[OnlineCheck] = ()) -> list[Line]:
     """``online`` checks (each platform adapter offers one) ask the platform whether the tokens work."""
     lines: list[Line] = []
-    path = path or config_path()
-    lines.append(Line(True, f"config file {path}" if path.is_file() else f"no config file at {path}: using defaults", warning=not path.is_file()))
+    shown = path or config_path()
+    lines.append(Line(True, f"config file {shown}" if shown.is_file() else f"no config file at {shown}: using defaults", warning=not shown.is_file()))
     try:
-        settings = load_settings(path)
+        settings = load_settings(path)  # None: the default file, which may be absent
     except ConfigError as exc:
         return [*lines, Line(False, str(exc))]
     try:

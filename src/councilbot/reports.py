@@ -118,7 +118,7 @@ def file(ctx: Ctx, user: str, values: dict[str, Any]) -> list[Reply]:
     record: dict[str, Any] = {
         "reporter": user, "created": clock.iso(now), "status": "open", "urgent": danger,
         "what": what, "platform": platform, "link": link, "when": when, "who": who, "evidence": evidence,
-        "recipients": recipients, "excluded": excluded, "notes": [], "due": clock.iso(due),
+        "recipients": recipients, "excluded": excluded, "about": about, "notes": [], "due": clock.iso(due),
         "acknowledged_at": None, "closed_at": None, "outcome": None, "host_reported": None,
         "notices_queued": False, "reminded_on": None,
     }
@@ -317,14 +317,19 @@ def route_unrouted(ctx: Ctx) -> int:
     for the fallback (the Chair, set only in the config file), never for a person added from chat."""
     count = 0
     for record in ctx.store.find("reports", lambda r: r["status"] != "closed" and not r["recipients"]):
-        if record["excluded"]:
+        # Who the report involves is worked out again with the people set up now: "the Town Clerk"
+        # in a report filed before there was a Clerk means the Clerk who has just been added.
+        excluded = sorted(set(record["excluded"]) | set(involved(ctx, record.get("about") or "", record["who"], record["what"])))
+        if excluded:
             fallback = ctx.people.with_roles(ctx.pack.roles.report_fallback)
-            recipients = [u for u in fallback if u not in record["excluded"]]
+            recipients = [u for u in fallback if u not in excluded]
         else:
             recipients = route(ctx, [])
         if not recipients:
+            if excluded != record["excluded"]:
+                ctx.store.update("reports", record["id"], {"excluded": excluded})
             continue
-        record = ctx.store.update("reports", record["id"], {"recipients": recipients})
+        record = ctx.store.update("reports", record["id"], {"recipients": recipients, "excluded": excluded})
         queue_notices(ctx, record)
         ctx.outbox.send(f"{record['id']}:routed", record["reporter"], Reply(
             text=f"Your report {record['id']} has now reached the people who receive reports, in confidence.",

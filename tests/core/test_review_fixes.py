@@ -325,3 +325,24 @@ async def test_a_report_about_the_clerk_with_no_chair_waits_for_the_chair_not_fo
     bot = make_bot(tmp_path, people={COUNCILLOR: Role.COUNCILLOR, CLERK: Role.CLERK, CHAIR: Role.CHAIR}, names={})
     assert bot.housekeeping()["routed"] == 1
     assert bot.store.get("reports", ref)["recipients"] == [CHAIR]
+
+
+async def test_a_report_naming_a_clerk_who_was_not_yet_set_up_never_reaches_that_clerk(tmp_path, make_bot):
+    """Who a report involves is worked out again when it is finally routed: "the Town Clerk" in a
+    report filed before there was a Clerk means the Clerk who has just been added."""
+    bot = make_bot(tmp_path, people={COUNCILLOR: Role.COUNCILLOR}, names={})
+    ref, _ = await _file(bot, about="clerk", who="The Town Clerk")
+    assert bot.store.get("reports", ref)["recipients"] == []
+    await bot.stop()
+    bot = make_bot(tmp_path, people={COUNCILLOR: Role.COUNCILLOR, CLERK: Role.CLERK}, names={})
+    chat = notifier(bot)
+    assert bot.housekeeping()["routed"] == 0
+    record = bot.store.get("reports", ref)
+    assert record["recipients"] == [] and CLERK in record["excluded"]
+    await bot.outbox.drain(timeout=2)
+    assert chat.to(CLERK) == [] and refused(await press(bot, CLERK, "report.view", ref))
+    await bot.stop()
+    bot = make_bot(tmp_path, people={COUNCILLOR: Role.COUNCILLOR, CLERK: Role.CLERK, CHAIR: Role.CHAIR}, names={})
+    assert bot.housekeeping()["routed"] == 1
+    assert bot.store.get("reports", ref)["recipients"] == [CHAIR]
+    assert refused(await press(bot, CLERK, "report.view", ref))

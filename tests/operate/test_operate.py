@@ -75,6 +75,22 @@ async def test_backup_and_restore_round_trip(tmp_path: Path) -> None:
     assert len(list(tmp_path.glob("data.before-restore-*"))) == 2
 
 
+def test_a_backup_of_a_folder_with_no_records_yet_restores(tmp_path: Path) -> None:
+    (tmp_path / "councilbot.toml").write_text(CONFIG)
+    (tmp_path / "data").mkdir()
+    made = cli("backup", "empty.tar.gz", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    restored = cli("restore", "empty.tar.gz", cwd=tmp_path)
+    assert restored.returncode == 0, restored.stderr
+    assert cli("export-moderation", cwd=tmp_path).returncode == 0  # the restored (empty) folder opens
+
+
+def test_doctor_without_a_config_file_uses_the_defaults(tmp_path: Path) -> None:
+    out = cli("doctor", cwd=tmp_path)
+    assert "no config file" in out.stdout and "does not exist" not in out.stdout and "Traceback" not in out.stderr
+    assert "policy pack alsager" in out.stdout
+
+
 @pytest.mark.parametrize("content", ["not a backup", "damaged table", "not a table"])
 def test_restore_refuses_what_is_not_a_backup_and_changes_nothing(tmp_path: Path, content: str) -> None:
     (tmp_path / "councilbot.toml").write_text(CONFIG)
@@ -100,6 +116,7 @@ def test_restore_refuses_what_is_not_a_backup_and_changes_nothing(tmp_path: Path
     (["backup", "."], {}, "give the backup a file name"),
     (["teams-package", "--out", "councilbot.toml"], {"MicrosoftAppId": "6f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f"}, "this is a file"),
     (["serve", "--port", "99999"], {}, "--port"),
+    (["export-moderation"], {"COUNCILBOT_TIMEZONE": "Europe"}, "unknown time zone"),
 ])
 def test_odd_arguments_get_one_plain_message(tmp_path: Path, args: list[str], env: dict[str, str], message: str) -> None:
     (tmp_path / "councilbot.toml").write_text(CONFIG)

@@ -50,6 +50,18 @@ def test_unapproved_channel_only_for_the_council_page() -> None:
     assert verdict(text, where="personal", platform="instagram") == (Verdict.OK, [])
 
 
+@pytest.mark.parametrize("text,blocked", [
+    ("Any problems with the bins? Ring the office on 01270 873223, Monday to Friday.", False),  # the council's own line
+    ("Please ring the owner, Dave Smith, at home, tel 01270 555123.", True),  # "tel" is no sign of an office
+    ("The hall is at 1 Bailey Hill Business Units; planning application 24/0012 is on the website.", False),
+])
+def test_landlines_and_addresses_that_are_not_a_person_s(text: str, blocked: bool) -> None:
+    result = check(Draft(text), ALSAGER)
+    assert (result.verdict is Verdict.DO_NOT_POST) is blocked, result.findings
+    if not blocked:
+        assert "personal-data" not in result.kinds
+
+
 def test_finding_cites_clause_quotes_evidence_and_fix() -> None:
     result = check(Draft("Please ring Mrs Jones on 07700 900123 about the allotment."), ALSAGER)
     assert result.verdict is Verdict.DO_NOT_POST
@@ -118,10 +130,26 @@ def test_bad_drafts_are_refused_clearly(text: str, message: str) -> None:
     "Found this on the Cheshire East website: new bin collection dates.",
     "Welcome Cllr Priya Shah, co-opted for Alsager East ward.",
     "Great to see @SomersetCouncil sorting the drains on Station Road.",
+    # Look-alikes of the patterns written from the sixth set's misses (a review found each one blocked).
+    "Please bring an old bag for the litter pick.",
+    "Meet the silly goat at the farm open day!",
+    "The council cannot run a car park at a loss, so charges will start in April.",
+    "We can't organise a fireworks display in a field this wet, so it moves to the Civic Centre.",
+    "We know your kids love half-term, so the library has crafts every morning.",
+    "Roll up for the only British family-run circus in the county, on Milton Park this weekend!",
+    "Members of the public were asked to leave for the closed part of the meeting; the resolution will be published.",
+    "Members voted to close the toilets. Residents who disagree can sign the petition at the Civic Centre.",
+    "Parking wardens don't patrol on Sundays, but the two-hour limit still applies.",
+    "The new booking form is not yet officially approved, so please keep using paper for now.",
+    "Volunteers who are not vetted cannot work with children at the fete.",
+    "Thank you to all our volunteers - you know who you are!",
+    "Final warning: the consultation closes on Friday at 5pm.",
+    "We spoke to Highways about the pothole on Crewe Road.",
+    "Any problems with the bins? Ring the office on 01270 873223, Monday to Friday.",
 ])
 def test_indirect_pattern_look_alikes_pass(text: str) -> None:
     """No pattern fires. (The learned second opinion may still ask for a check on a few of these,
-    written to share the words of drafts that must not go out; it never blocks.)"""
+    written to share the words of drafts that must not go out; on drafts this short it never blocks.)"""
     result = check(Draft(text, "council", "facebook"), ALSAGER)
     assert result.verdict is not Verdict.DO_NOT_POST
     assert all("model trained on" in f.explanation for f in result.findings), result.findings

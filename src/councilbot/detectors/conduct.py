@@ -95,9 +95,8 @@ _INSULT = (
     r"incompetent|pathetic|brainless|spineless|clueless|vile|nasty piece of work)"
 )
 _ATTACK: list[Rule] = [
-    (rx(r"\b(?:old|little|stupid|miserable|grumpy|lazy|silly|daft|useless|nosy) (?:git|gits|sods|bugger|buggers|cow|bag|goat|codger|fart|windbag|busybody|busybodies)\b"), "name-calling aimed at a person", "strong"),
-    (rx(r"\b(?:couldn't|could not|can't|cannot) (?:organi[sz]e|run|manage) (?:a|an) [\w-]+(?: [\w-]+)?,? (?:let alone|in a|at a|if)\b"), "a put-down aimed at a person", "strong"),
-    (rx(r"\byou know who you are\b"), "a dig at someone readers can identify", "soft"),
+    (rx(r"\b(?:old|little|stupid|miserable|grumpy|lazy|silly|daft|useless|nosy) (?:git|gits|sods|bugger|buggers|codger|fart|farts|windbag|busybody|busybodies)\b"), "name-calling aimed at a person", "strong"),
+    (rx(r"\b(?:couldn't|could not|can't|cannot) (?:organi[sz]e|run|manage) (?:a|an) [\w-]+(?: [\w-]+)?,? let alone\b"), "a put-down aimed at a person", "strong"),
     (rx(rf"\b{_SUBJECT}\s+(?:an?\s+|such an?\s+|a total\s+|an utter\s+|a complete\s+|completely\s+|totally\s+|utterly\s+|so\s+)?(?:\w+\s+)?{_INSULT}\b"), "an insult aimed at a person", "strong"),
     (rx(r"\b(?:you|that|what an?|such an?)\s+(?:\w+\s+)?(?:idiot|moron|imbecile|cretin|halfwit|numpty|muppet|scumbag|loser|clown|buffoon|pillock|plonker|prat|lowlife|hypocrite|coward)s?\b"), "an insult aimed at a person", "strong"),
     (rx(r"\b(?:is|are) an? (?:\w+\s+)?(?:idiot|moron|imbecile|cretin|halfwit|numpty|muppet|scumbag|loser|clown|buffoon|pillock|plonker|prat|lowlife|waste of space)s?\b"), "an insult aimed at a person", "strong"),
@@ -108,8 +107,8 @@ _ATTACK: list[Rule] = [
 ]
 
 _THREAT: list[Rule] = [
-    (rx(r"\bwe know (?:your|who your|where your) (?:cars?|mums?|mothers?|dads?|faces?|names?|houses?|address(?:es)?|kids|famil(?:y|ies)|number plates?)\b"), "a threat to people who can be identified", "strong"),
-    (rx(r"\b(?:this is your |consider this your )?(?:last|final) warning\b"), "a warning that may read as a threat", "soft"),
+    # "We know your cars, we know your mums": said twice, it is a warning to people, not a welcome.
+    (rx(r"\bwe know (?:your|who|where)\b[^.!?\n]{0,40}\bwe know (?:your|who|where)\b"), "a threat to people who can be identified", "strong"),
     (rx(r"\b(?:i|we)(?:'ll| will| am going to|'m going to|'re going to| are going to| shall)\s+(?:\w+\s+)?(?:kill|hurt|smash|batter|burn|stab|shoot|beat|deal with|sort (?:you|him|her|them) out|get|find|come for|come after|destroy|end)\s+(?:you|him|her|them|cllr|councillor|the clerk|your)"), "a threat of harm", "strong"),
     (rx(r"\b(?:i|we) know where you (?:live|work|park|drive|drink|go|sleep|walk)|i(?:'ve| have) got (?:your|the) (?:address|number plate|reg)\b"), "a threat", "strong"),
     (rx(r"\b(?:watch your back|you(?:'ll| will) (?:regret|pay for) (?:it|this)|know where (?:you|he|she|they) lives?|i know where you live|your days are numbered|you(?:'ve| have) been warned)\b"), "a threat", "strong"),
@@ -130,7 +129,7 @@ _HARASS: list[Rule] = [
 ]
 
 _INFLAME: list[Rule] = [
-    (rx(r"\b(?:couldn't|could not|can't|cannot|didn't|did not) hear (?:a (?:single )?word of|any) english\b|\bthe only (?:english|british|white) (?:person|people|face|one|family)\b|\b(?:hardly|barely) (?:any|an) english (?:voices?|spoken|people|faces)\b", need=("english", "british", "white")), "a remark setting people apart by where they come from", "strong"),
+    (rx(r"\b(?:couldn't|could not|can't|cannot|didn't|did not) hear (?:a (?:single )?word of|any) english\b|\bthe only (?:english|british|white) (?:person|people|face|one) (?:in|on|at) (?:the|this|that|our)\b|\b(?:hardly|barely) (?:any|an) english (?:voices?|spoken|people|faces)\b", need=("english", "british", "white")), "a remark setting people apart by where they come from", "strong"),
     (rx(r"\b(?:scum|vermin|subhuman|sub-human|invaders|swarm(?:ing)? of (?:migrants|immigrants|travellers|refugees)|flood of (?:migrants|immigrants|refugees)|breed like)\b"), "dehumanising language", "strong"),
     (rx(r"\b(?:travellers|gypsies|immigrants|migrants|refugees|asylum seekers|muslims|jews|foreigners|the gays|gay people|disabled people|pensioners)\s+(?:are all|always|should be (?:banned|kicked out|deported|removed|rounded up)|ruin|are ruining|are destroying|don't belong|aren't welcome|are not welcome)"), "a sweeping attack on a group of people", "strong"),
     (rx(r"\b(?:send them (?:all )?back|get (?:them|these people) out|kick them out|they don't belong here|rise up|take to the streets|burn it (?:all )?down|riot)\b"), "an inflammatory call to action", "strong"),

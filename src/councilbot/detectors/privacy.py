@@ -27,7 +27,7 @@ _DOB = re.compile(r"\b(?:date of birth|d\.?o\.?b\.?|born on)\s*:?\s*\d", re.IGNO
 _HONORIFIC = re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Mx)\.?\s+(?:[A-Z]\.?\s+)?(?-i:[A-Z][a-z'-]+)(?:\s+(?-i:[A-Z][a-z'-]+))?")
 _LISTS = re.compile(r"\b(?:(?:with )?their (?:home )?addresses|home addresses of|list of (?:everyone|all the people|residents) who|their (?:phone|mobile) numbers)\b", re.IGNORECASE)
 _NAME_AT_PLACE = re.compile(r"\b([A-Z][a-z]+)\s+(?:at|from)\s+(?:[Tt]he\s+)?[A-Z][\w'&-]+")
-_OFFICE_PHONE = re.compile(r"\b(?:office|council|town hall|civic cent(?:re|er)|library|clerk|reception|tel|telephone)\b[^.!?\n]{0,40}$", re.IGNORECASE)
+_OFFICE_PHONE = re.compile(r"\b(?:office|council|town hall|civic cent(?:re|er)|library|clerk|reception)\b[^.!?\n]{0,40}$", re.IGNORECASE)
 _NOT_A_HOME = re.compile(r"\s+(?:Business|Industrial|Trading|Retail|Enterprise)\s+(?:Units?|Estate|Park|Centre)\b", re.IGNORECASE)
 _FAMILY = re.compile(r"\bthe (?-i:[A-Z][a-z]+) family\b", re.IGNORECASE)
 _PRIVATE_CONTEXT = re.compile(r"\b(?:lives? at|lives? on (?-i:[A-Z])[a-z]+ (?:Street|Road|Lane|Avenue|Close|Drive|Way|Crescent|Hill|Terrace)|living at|home address|her address|his address|their address|house is|flat \d+)\b", re.IGNORECASE)
@@ -122,7 +122,7 @@ _THIRD_PARTY: list[Rule] = [
     (rx(r"\b(?:resident|residents|customer|supplier|contractor|local (?:man|woman|resident|business owner))\s+(?-i:[A-Z][a-z]+)(?:\s+(?-i:[A-Z][a-z]+))?"), "naming a resident or supplier", "soft"),
     (rx(r"\b(?:spoke to|talking to|chatted to|message from|word from|heard from|(?:thanks|thank you) to|told by)\s+(?-i:[A-Z][a-z]+)\s+(?:at|from)\s+(?:the\s+)?(?-i:[A-Z][\w'&-]+)"), "naming a resident or trader", "soft"),
     (rx(r"\b(?:coordinator|co-ordinator|manager|organiser|organizer|secretary|treasurer|owner|landlord|landlady|headteacher|head teacher|vicar|warden|volunteer)\s+(?-i:[A-Z][a-z]+(?:\s+[A-Z][a-z'-]+)?)\s+(?:says|said|told|tells|explains|reports)\b"), "quoting a named volunteer or partner", "soft"),
-    (rx(r"\b(?:chat|chatted|spoke|speaking|talking|talked) (?:with|to) (?:(?-i:[A-Z][a-z]+)\b|the (?:manager|owner|landlord|landlady|head|staff|team) (?:of|at) (?:the )?(?-i:[A-Z]))"), "citing a named resident or business", "soft"),
+    (rx(r"\b(?:chat|chatted) (?:with|to) (?:(?-i:[A-Z][a-z]+)\b|the (?:manager|owner|landlord|landlady|head|staff|team) (?:of|at) (?:the )?(?-i:[A-Z]))"), "citing a named resident or business", "soft"),
     (rx(r"\b(?:messages?|comments?|emails?|letters?|screenshots?|reviews?) (?:like this(?: one)? )?(?:we've had |we have had |we got |we received )?from (?:a |one of our |our )?(?:residents?|neighbours?|customers?|parents?)\b|\bone of the (?:\w+ )?comments we'?ve had\b|\bresidents? (?:who )?(?:spoke|speaking|spoke up)\b"), "quoting residents", "soft"),
     (rx(r"\b(?-i:[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)\s+(?-i:Ltd|Limited|plc|& Sons|and Sons|Builders|Contractors|Landscaping|Plumbing|Electrical|Motors|Services)\b"), "naming a business", "soft"),
 ]
