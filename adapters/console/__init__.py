@@ -86,9 +86,8 @@ class Session:
     async def send(self, incoming: Incoming) -> None:
         replies = await self.bot.handle(incoming)
         # Buttons are numbered across all the replies to one input, so "1" under the third card
-        # of /pending cannot press the first card's button.
-        fresh: list[Button] = []
-        shown = False
+        # of /pending cannot press the first card's button; numbering carries on after a form's answer.
+        numbered: list[Button] | None = None
         for reply in replies:
             if reply.form is not None:
                 values = self.fill(reply.form)
@@ -96,11 +95,11 @@ class Session:
                     self.write("(cancelled)")
                     continue
                 await self.send(Incoming("form", self.user, name=reply.form.name, value=reply.form.context, values=values))
+                numbered = self.buttons
                 continue
-            self.write(render(reply, fresh))
-            shown = True
-        if shown:
-            self.buttons = fresh
+            if numbered is None:
+                numbered = self.buttons = []
+            self.write(render(reply, numbered))
         await self.bot.outbox.drain(timeout=2.0)
 
     def fill(self, form: Form) -> dict[str, Any] | None:
