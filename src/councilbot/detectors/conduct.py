@@ -4,11 +4,12 @@ threats, inflammatory remarks and defamation."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Iterable
 
 from ..kinds import RuleKind
 from ..text import Doc, Token, is_first_name, without_names
-from . import Context, Detector, Hit, Rule, extra_term_hits, hits_for, rx
+from . import Context, Detector, Hit, Rule, RuleIndex, extra_term_hits, rx
 
 K = RuleKind
 
@@ -40,6 +41,15 @@ def _wild(token: Token) -> bool:
     return any(re.match(pattern, c) for c in candidates) and len(token.norm.strip("*#")) >= 1
 
 
+@lru_cache(maxsize=8192)
+def _word_kind(word: str) -> str | None:
+    """"slur", "profane" or None for one normalised word; most words of a draft are common ones
+    met before, so this is a lookup rather than two regular expressions per word."""
+    if _SLUR.match(word):
+        return "slur"
+    return "profane" if _PROFANE.match(word) else None
+
+
 def _mild_is_benign(doc: Doc, tok: Token) -> bool:
     after = _MILD_OK_AFTER.get(tok.norm)
     return bool(after and after.match(doc.text[tok.end :]))
@@ -50,10 +60,11 @@ def offensive_language(doc: Doc, ctx: Context) -> Iterable[Hit]:
     tokens = doc.tokens
     for i, tok in enumerate((*tokens, *doc.spaced_words)):
         word = tok.norm.strip("'’")
-        if _SLUR.match(word) and not (i and i < len(tokens) and tok.raw[:1].isupper() and is_first_name(tokens[i - 1].raw)):
+        kind = _word_kind(word)
+        if kind == "slur" and not (i and i < len(tokens) and tok.raw[:1].isupper() and is_first_name(tokens[i - 1].raw)):
             found = True
             yield Hit(K.OFFENSIVE_LANGUAGE, tok.start, tok.end, "a slur")
-        elif _PROFANE.match(word) or _wild(tok):
+        elif kind == "profane" or _wild(tok):
             if word in _MILD:
                 if _mild_is_benign(doc, tok):
                     continue
@@ -154,8 +165,10 @@ _DEFAME: list[Rule] = [
 
 
 def patterns(kind: RuleKind, rules: list[Rule]) -> Detector:
+    index = RuleIndex(rules)
+
     def detect(doc: Doc, ctx: Context) -> Iterable[Hit]:
-        yield from hits_for(kind, doc, rules)
+        yield from index.hits(kind, doc)
         yield from extra_term_hits(kind, doc, ctx, "a term the council's pack lists")
 
     return detect
