@@ -19,7 +19,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "kids": ("children", "minors"), "kid": ("children", "minors"), "child": ("children", "minors"),
     "children": ("minors",), "pupils": ("children", "minors"), "school": ("children",),
     "photo": ("photographs", "photographs", "pictures", "image"), "photos": ("photographs", "pictures", "image"),
-    "pictures": ("photographs",), "picture": ("photographs",), "pics": ("photographs",), "video": ("videos",),
+    "pictures": ("photographs",), "picture": ("photographs",), "pics": ("photographs",),
     "tweet": ("twitter", "tweets"), "tweets": ("twitter",), "x": ("twitter",),
     "fb": ("facebook",), "insta": ("instagram",), "ig": ("instagram",),
     "abuse": ("harassment", "threats", "abusive"), "abused": ("abuse", "harassment"), "trolled": ("abuse", "harassment"),
@@ -37,6 +37,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "thank": ("cite", "reference"), "mention": ("cite", "reference"), "residents": ("residents", "individual"),
     "disagree": ("disagreement",), "disagreement": ("final", "say"),
     "software": ("download", "software"), "app": ("software", "download"),
+    "song": ("copyright",), "songs": ("copyright",), "music": ("copyright",), "track": ("copyright",),
+    "copied": ("copyright",), "copy": ("copyright",), "meeting": ("meetings",),
     "password": ("secure", "security"), "hacked": ("security", "secure"),
     "reply": ("response", "respond"), "comments": ("response", "comments"),
 }
@@ -100,13 +102,15 @@ class Index:
         best = scores[ranked[0]] - floor
         chosen = tuple(self.clauses[i] for i in ranked[:limit] if scores[i] - floor >= best * 0.45)
         top = chosen[0]
-        answer = f"{self.pack.council} policy, {top.section} ({top.id}): \u201c{_first_sentence(top.text)}\u201d"
+        answer = f"{self.pack.council} policy, {top.section} ({top.id}): \u201c{_best_sentence(top.text, terms)}\u201d"
         return Answer(answer, chosen)
 
 
-def _first_sentence(text: str) -> str:
-    match = re.match(r"(.{40,}?[.!?])\s", text + " ")
-    sentence = match.group(1) if match else text
+def _best_sentence(text: str, terms: set[str]) -> str:
+    """The sentence of the clause that answers the question ("They must not publish or report on
+    meetings ... meant to be private"), not merely its first; the first when none says more."""
+    sentences = [m.group(0).strip() for m in re.finditer(r".{40,}?(?:[.!?](?=\s)|$)", text, re.DOTALL)] or [text]
+    sentence = max(sentences, key=lambda s: len(set(tokens(s)) & terms))  # max keeps the first of equals
     return sentence if len(sentence) <= 400 else sentence[:397] + "…"
 
 

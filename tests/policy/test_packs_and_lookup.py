@@ -115,6 +115,17 @@ def test_lookup_says_when_it_finds_nothing() -> None:
     ("castle-cary", "can I share minutes of a closed meeting", "CCTC-CL-6"),
     ("castle-cary", "can we set up a tiktok account", "CCTC-PS-1"),
     ("alsager", "may I reply to comments on our page", "ATC-FB-1"),
+    ("alsager", "can I use a song in a video", "ATC-MN-8"),
+    ("alsager", "can I post a video of the school choir", "ATC-MN-10"),
+    ("castle-cary", "can I put music on our youtube video", "CCTC-CL-4"),
 ])
 def test_lookup_answers_everyday_questions(council: str, question: str, clause: str) -> None:
     assert ask(load_pack(council), question).clauses[0].id == clause
+
+
+def test_the_short_answer_quotes_the_sentence_that_answers() -> None:
+    """Not merely the clause's first sentence: the one about private meetings."""
+    answer = ask(load_pack("castle-cary"), "is it ok to post about a closed meeting")
+    assert answer.clauses[0].id == "CCTC-CL-6"
+    assert "must not publish or report on meetings" in answer.answer
+    assert "public domain" not in answer.answer
