@@ -106,10 +106,14 @@ class Index:
         return Answer(answer, chosen)
 
 
+# A sentence ends at . ! or ? and a space, but not at "i.e." or "e.g.", which policies use mid-sentence.
+_SENTENCE_END = re.compile(r"(?<=[.!?])(?<!\bi\.e\.)(?<!\be\.g\.)(?<!\betc\.)\s+")
+
+
 def _best_sentence(text: str, terms: set[str]) -> str:
     """The sentence of the clause that answers the question ("They must not publish or report on
     meetings ... meant to be private"), not merely its first; the first when none says more."""
-    sentences = [m.group(0).strip() for m in re.finditer(r".{40,}?(?:[.!?](?=\s)|$)", text, re.DOTALL)] or [text]
+    sentences = [part for part in _SENTENCE_END.split(text.strip()) if part] or [text]
     sentence = max(sentences, key=lambda s: len(set(tokens(s)) & terms))  # max keeps the first of equals
     return sentence if len(sentence) <= 400 else sentence[:397] + "…"
 

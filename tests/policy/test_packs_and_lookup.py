@@ -129,3 +129,9 @@ def test_the_short_answer_quotes_the_sentence_that_answers() -> None:
     assert answer.clauses[0].id == "CCTC-CL-6"
     assert "must not publish or report on meetings" in answer.answer
     assert "public domain" not in answer.answer
+
+
+def test_a_short_last_sentence_can_be_the_answer_and_i_e_does_not_end_one() -> None:
+    assert "\u201cPlease adhere to the Code of Conduct.\u201d" in ask(load_pack("castle-cary"), "code of conduct").answer
+    answer = ask(load_pack("alsager"), "does copyright and contempt of court apply to social media?").answer
+    assert "i.e. libel, slander, copyright and contempt of court." in answer
