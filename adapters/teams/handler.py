@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from councilbot.app import CouncilBot
 
 log = logging.getLogger(__name__)
+ALREADY_RECEIVED = "Already received: this was dealt with when it first arrived."
 
 # Teams shows an error if an invoke is not answered within 5 s; leave room for the network.
 INVOKE_BUDGET_SECONDS = 4.0
@@ -259,8 +260,8 @@ class TeamsHandler(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
 
     async def _answer_invoke(self, turn_context: TurnContext, wire: dict[str, Any], incoming: Incoming,
                              replies: list[Reply]) -> InvokeResponse:
-        if not replies:  # a retried delivery the core has already handled
-            return invoke_message("Done.")
+        if not replies:  # a redelivery, or the same card sent again: the core handled it the first time
+            return invoke_message(ALREADY_RECEIVED)
         first, rest = replies[0], list(replies[1:])
         personal = inbound.is_personal(wire)
         if is_validation_error(first, incoming):

@@ -152,7 +152,7 @@ async def _assert_one_of_each(stack: Stack, teams_answers: dict[str, list[Any]])
     assert len([c for c in teams_sends if c.conversation == CLERK_CHANNEL]) == 2 * N + 2 * N
 
     # One answer per event too: one receipt per Slack report, one reply per DM, one receipt per
-    # Teams report among all the copies' answers (the others answer "Done.").
+    # Teams report among all the copies' answers (the others answer "Already received").
     for r in (r for r in reports if r["reporter"].startswith("slack:")):
         user = r["reporter"].removeprefix("slack:")
         assert slack_count(user, f"Your report {r['id']}") == 1, r["id"]
@@ -181,10 +181,10 @@ async def test_a_refused_submission_sent_again_is_judged_again(tmp_path: Path) -
         assert not any(a.text and "errors" in a.text for a in answers)  # the modal closes every time
         assert [r["what"] for r in stack.bot.store.all("reports")] == ["Threats in my inbox"]
 
-        # Teams redelivering a refused form gets the same message, not "Done.".
+        # Teams redelivering a refused form gets the same message, not "Already received".
         [card] = [c.card for c in await stack.teams.say("aad-resident", "report") if c.card]
         activity = stack.teams.invoke("aad-resident", submit_data(card, platform="facebook", when="today"))
         for _ in range(2):
             status, body = await stack.teams.post(activity)
-            assert status == 200 and "Done." not in json.dumps(body) and "what" in json.dumps(body).lower(), body
+            assert status == 200 and "Already received" not in json.dumps(body) and "what" in json.dumps(body).lower(), body
         assert len(stack.bot.store.all("reports")) == 1
