@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -20,15 +22,19 @@ def test_dev_set_meets_targets() -> None:
     assert result["benign_blocked"] <= 0.03
 
 
-def test_the_held_out_set_does_not_slip() -> None:
-    """Not a target (see the README for why), a floor: the figures the held-out set gave when it was
+@pytest.mark.parametrize("name,floors", [
+    ("drafts_seventh", {"dnp_recall": 0.62, "dnp_passed": 0.13, "benign_blocked": 0.0375}),
+    ("drafts_eighth", {"dnp_recall": 0.60, "dnp_passed": 0.10, "benign_blocked": 0.0}),
+])
+def test_the_held_out_sets_do_not_slip(name: str, floors: dict[str, float]) -> None:
+    """Not targets (see the README for why), floors: the figures each held-out set gave when it was
     run, so a change that lets more bad posts through as "OK", or blocks more fine ones, is seen."""
     spec = importlib.util.spec_from_file_location("policy_eval", ROOT / "bench" / "policy_eval.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    result = module.evaluate(ROOT / "tests" / "data" / "drafts_seventh.jsonl")
+    result = module.evaluate(ROOT / "tests" / "data" / f"{name}.jsonl")
     assert result["rows"] == 200
-    assert result["dnp_recall"] >= 0.62
-    assert result["dnp_passed"] <= 0.13
-    assert result["benign_blocked"] <= 0.0375
+    assert result["dnp_recall"] >= floors["dnp_recall"]
+    assert result["dnp_passed"] <= floors["dnp_passed"]
+    assert result["benign_blocked"] <= floors["benign_blocked"]
