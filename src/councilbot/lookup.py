@@ -38,7 +38,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "disagree": ("disagreement",), "disagreement": ("final", "say"),
     "software": ("download", "software"), "app": ("software", "download"),
     "song": ("copyright",), "songs": ("copyright",), "music": ("copyright",), "track": ("copyright",),
-    "copied": ("copyright",), "copy": ("copyright",), "meeting": ("meetings",),
+    "copied": ("copyright",), "copy": ("copyright",),
     "password": ("secure", "security"), "hacked": ("security", "secure"),
     "reply": ("response", "respond"), "comments": ("response", "comments"),
 }
