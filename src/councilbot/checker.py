@@ -10,7 +10,7 @@ from .detectors import Context, Detector, Hit, registry
 from .kinds import Platform, RuleKind, Verdict, Where
 from .pack import Clause, Pack
 from .text import Doc, without_names
-from . import learned, toxicity
+from . import judge, toxicity
 
 MAX_DRAFT = 10_000
 TWEET_LIMIT = 280
@@ -58,9 +58,13 @@ class Finding:
     explanation: str
     fix: str
     verdict: Verdict
+    # "detector": a phrase or pattern found it; "hint": a soft hint the judge agreed with;
+    # "judge": the learned judge read the whole draft so.
+    basis: str = "detector"
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "basis": self.basis,
             "kind": self.kind,
             "clause": self.clause,
             "clause_text": self.clause_text,
@@ -140,15 +144,30 @@ def _evidence(doc: Doc, hits: Sequence[Hit]) -> str:
     return " … ".join(spans[:3])
 
 
-def _findings(doc: Doc, pack: Pack, draft: Draft) -> list[Finding]:
-    ctx = Context(
+def _context(pack: Pack, draft: Draft) -> Context:
+    return Context(
         where=draft.where,
         platform=draft.platform,
         approved_channels=tuple(c.value for c in pack.channels),
         public_email_domains=pack.public_email_domains,
         extra_terms=dict(pack.extra_terms),
     )
+
+
+@dataclass(frozen=True)
+class Found:
+    """What the detectors found: findings they can quote, and whether any was certain enough to
+    block (``dnp``), certain but only asking for care (``caution``), or a soft hint (``soft``)."""
+
+    findings: tuple[Finding, ...]
+    flags: dict[str, bool]
+
+
+def detected(doc: Doc, pack: Pack, draft: Draft) -> Found:
+    """The detectors' findings alone, before the judge reads the draft."""
+    ctx = _context(pack, draft)
     out: list[Finding] = []
+    flags = {"dnp": False, "caution": False, "soft": False}
     for kind, detector in _DETECTORS.items():
         if not pack.governs(kind):
             continue
@@ -160,9 +179,15 @@ def _findings(doc: Doc, pack: Pack, draft: Draft) -> list[Finding]:
         verdict = severity if strong else min(severity, Verdict.CAUTION, key=lambda v: v.rank)
         if verdict is Verdict.OK:
             continue
+        if kind is not RuleKind.UNAPPROVED_CHANNEL:
+            if not strong:
+                flags["soft"] = True
+            elif verdict is Verdict.DO_NOT_POST:
+                flags["dnp"] = True
+            else:
+                flags["caution"] = True
         used = strong or hits
         clause = _clause_for(pack, kind, draft.role)
-        evidence = _evidence(doc, used) or draft.platform
         reasons = sorted({h.reason for h in used})
         out.append(
             Finding(
@@ -170,14 +195,33 @@ def _findings(doc: Doc, pack: Pack, draft: Draft) -> list[Finding]:
                 clause=clause.id,
                 clause_text=clause.text,
                 section=clause.section,
-                evidence=evidence,
+                evidence=_evidence(doc, used) or draft.platform,
                 explanation=f"Found {', '.join(reasons)}. {_WHY[kind.value]}",
                 fix=clause.fix or _FIX.get(kind.value, "Remove or reword the passage quoted."),
                 verdict=verdict,
+                basis="detector" if strong else "hint",
             )
         )
-    if not any(f.verdict is Verdict.DO_NOT_POST for f in out):
-        out = _second_opinion(doc, pack, draft, out)
+    return Found(tuple(out), flags)
+
+
+def severities(pack: Pack, where: str) -> dict[str, Verdict]:
+    """The council's verdict for each kind of rule it governs, in this place."""
+    return {k.value: getattr(pack.severities[k], where) for k in RuleKind
+            if k is not RuleKind.UNAPPROVED_CHANNEL and pack.governs(k)}
+
+
+def _findings(doc: Doc, pack: Pack, draft: Draft) -> list[Finding]:
+    found = detected(doc, pack, draft)
+    out = list(found.findings)
+    # A soft hint (a first name, "the Smith family") is the judge's to weigh: it stays as evidence
+    # only when the judge agrees the draft needs at least that much care.
+    severity = severities(pack, draft.where)
+    a = judge.assess(doc.text, draft.where, severity, found.flags, doc.model_score)
+    judged = a.verdict
+    out = [f for f in out if not _soft(f) or f.verdict.rank <= judged.rank]
+    if judged.rank > max((f.verdict.rank for f in out), default=0):
+        out = _judged(doc, pack, draft, a, judged, severity, out)
     if draft.platform == Platform.TWITTER.value and len(draft.text) > TWEET_LIMIT:
         out.append(
             Finding(
@@ -195,45 +239,43 @@ def _findings(doc: Doc, pack: Pack, draft: Draft) -> list[Finding]:
     return out
 
 
-def _second_opinion(doc: Doc, pack: Pack, draft: Draft, found: list[Finding]) -> list[Finding]:
-    """When the detectors found nothing to block, ask the learned model (``learned``): if the
-    draft reads like those the policies rule out, say so, citing the kind of rule it most
-    resembles. Usually as a caution: a model that has read a few hundred drafts also flags some
-    innocent ones that share their words ("I could murder a bacon roll"), so it asks for a second
-    pair of eyes. Only when nothing else was found, for a draft long enough to judge, above its
-    block threshold (reached, in cross-validation, by about one fine draft in three hundred), does
-    it answer as that rule does in this place."""
-    m = learned.model()
-    p = learned.probability(doc.text)
-    if p < m.threshold:
+def _soft(f: Finding) -> bool:
+    return f.basis == "hint"
+
+
+def _judged(doc: Doc, pack: Pack, draft: Draft, a: judge.Assessment, verdict: Verdict,
+            severity: dict[str, Verdict], found: list[Finding]) -> list[Finding]:
+    """The judge read the draft as worse than anything the detectors can name: say so, cite the
+    clause of the kind it most resembles among those that give this verdict here, and quote the
+    words that weighed most."""
+    fitting = [k for k, v in severity.items() if v is verdict] or [k for k, v in severity.items() if v.rank >= verdict.rank]
+    kind = max(fitting, key=lambda k: a.kinds.get(k, 0.0)) if fitting else None
+    if kind is None:
         return found
-    kind = learned.likely_kind(doc.text, m.classes)
-    if kind is None or not pack.governs(RuleKind(kind)):
-        return found
-    severity = getattr(pack.severities[RuleKind(kind)], draft.where)
-    if severity is Verdict.OK:
-        return found
-    # Alone means alone: where a detector found something it can name (a name, an address), the
-    # model's different guess only asks for a check.
-    sure = not found and learned.sure(doc.text, p)
-    verdict = severity if sure else Verdict.CAUTION
-    note = (f"It reads like drafts the policy rules out ({p:.0%} by a model trained on {m.drafts} labelled council "
-            f"drafts), though no single phrase gives it away: "
-            + ("rewrite it, or ask the Clerk if you think it is fine." if sure and verdict is Verdict.DO_NOT_POST
-               else "ask the Clerk before posting."))
+    words = judge.weightiest(a, draft.where, verdict)
+    spans = [s for s in (judge.span_of(doc.text, w) for w in words) if s]
+    quoted = [doc.text[s:e] for s, e in spans]
+    if spans:
+        start, end = judge.sentence_around(doc.text, spans[0][0])
+    else:
+        start, end = 0, len(doc.text)
+    m = judge.model()
+    said = ", ".join(f"“{q}”" for q in quoted)
+    note = (f"The judge (a model trained on {m.drafts:,} drafts labelled from the councils' policies, not a single phrase) "
+            f"reads this as {'one the policy rules out' if verdict is Verdict.DO_NOT_POST else 'one to check first'}"
+            + (f"; the words that weighed most: {said}." if said else ".")
+            + " If you think it is fine, ask the Clerk.")
     for i, existing in enumerate(found):
         if existing.kind == kind:
-            found[i] = dataclasses.replace(existing, verdict=max(existing.verdict, verdict, key=lambda v: v.rank),
-                                           explanation=f"{existing.explanation} {note}")
+            found[i] = dataclasses.replace(existing, verdict=verdict, explanation=f"{existing.explanation} {note}", basis="judge")
             return found
-    start, end = learned.worst_sentence(doc.text)
     clause = _clause_for(pack, RuleKind(kind), draft.role)
     return [*found, Finding(
         kind=kind, clause=clause.id, clause_text=clause.text, section=clause.section,
         evidence=doc.span(start, end).strip() or doc.text[:200],
         explanation=f"{note} {_WHY[kind]}",
         fix=clause.fix or _FIX.get(kind, "Say it plainly and kindly, or ask the Clerk before posting."),
-        verdict=verdict)]
+        verdict=verdict, basis="judge")]
 
 
 def _reminder(pack: Pack, draft: Draft, findings: Iterable[Finding]) -> tuple[str, ...]:

@@ -1,0 +1,215 @@
+"""The learned judge: a verdict (ok / caution / do not post) over the whole draft, and a score for each
+kind of rule, from models trained on thousands of labelled drafts by blind authors
+(``scripts/train_judge.py``, shipped as ``models/judge.npz``).
+
+Why a model decides: patterns fit the drafts they were written for and miss the next person's way of
+saying the same thing (insinuation, sarcasm, a veiled threat). Three small linear models, read together:
+
+* a 3-way verdict over word and word-pair TF-IDF, with a copy of every term for the council's page and
+  for a personal account, so "vote for me" can weigh differently in the two places;
+* one score per kind of rule, so a finding cites the clause of the kind the draft most resembles;
+* a combiner over those scores passed through the council's own severities (its pack), what the detectors
+  found, and the offensive-language model. The pack enters through its severities, so a new council's
+  pack is judged without retraining.
+
+Thresholds were chosen by cross-validation over whole authors (``scripts/train_judge.py``). Scoring is a
+lookup per word and a few small dot products in numpy: well under a millisecond a draft.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from .kinds import Verdict
+
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's TfidfVectorizer token_pattern
+VERDICTS: tuple[str, ...] = ("ok", "caution", "do_not_post")
+WHERES: tuple[str, ...] = ("council", "personal")
+# The combiner's inputs, in order (see ``combined_features``).
+STAGE2: tuple[str, ...] = ("text_caution", "text_dnp", "kind_dnp", "kind_caution", "found_dnp", "found_caution",
+                           "found_soft", "offensive", "personal")
+
+
+@dataclass(frozen=True)
+class Model:
+    meta: dict[str, Any]
+    vocab: dict[str, int]
+    idf: np.ndarray
+    verdict_w: np.ndarray  # (terms, 9): ok/caution/dnp for every place, then for the council's page, then personal
+    verdict_b: np.ndarray
+    kind_w: np.ndarray  # (terms, kinds)
+    kind_b: np.ndarray
+    kinds: tuple[str, ...]
+    stage2_w: np.ndarray  # (3, len(STAGE2))
+    stage2_b: np.ndarray
+    block_at: float  # P(do not post) from which the judge blocks
+    caution_at: float  # P(caution or worse) from which it asks for a check
+
+    @property
+    def drafts(self) -> int:
+        return int(self.meta["drafts"])
+
+    @property
+    def authors(self) -> int:
+        return int(self.meta["authors"])
+
+
+def _load(raw: bytes) -> Model:
+    data = np.load(io.BytesIO(raw), allow_pickle=False)
+    meta = json.loads(bytes(data["meta"]).decode("utf-8"))
+    terms = bytes(data["vocab"]).decode("utf-8").split("\n")
+    return Model(meta=meta, vocab={t: i for i, t in enumerate(terms)}, idf=data["idf"], verdict_w=data["verdict_w"],
+                 verdict_b=data["verdict_b"], kind_w=data["kind_w"], kind_b=data["kind_b"], kinds=tuple(meta["kinds"]),
+                 stage2_w=data["stage2_w"], stage2_b=data["stage2_b"], block_at=float(meta["block_at"]),
+                 caution_at=float(meta["caution_at"]))
+
+
+@lru_cache(maxsize=1)
+def model() -> Model:
+    return _load(resources.files("councilbot.models").joinpath("judge.npz").read_bytes())
+
+
+def grams(text: str) -> list[str]:
+    """Words and word pairs, as the vectoriser the model was trained with makes them."""
+    words = _TOKEN.findall(text.lower())
+    return [*words, *(f"{a} {b}" for a, b in zip(words, words[1:], strict=False))]
+
+
+@dataclass(frozen=True)
+class Vector:
+    """A draft's known terms and their sublinear, l2-normalised TF-IDF weights."""
+
+    terms: tuple[str, ...]
+    rows: np.ndarray
+    weights: np.ndarray
+
+
+def vectorise(text: str, m: Model | None = None) -> Vector:
+    m = m or model()
+    counts: dict[str, int] = {}
+    for g in grams(text):
+        if g in m.vocab:
+            counts[g] = counts.get(g, 0) + 1
+    terms = tuple(counts)
+    rows = np.fromiter((m.vocab[t] for t in terms), dtype=np.int64, count=len(terms))
+    weights = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(terms)))) * m.idf[rows]
+    norm = float(np.sqrt(weights @ weights)) if len(terms) else 0.0
+    return Vector(terms, rows, weights / norm if norm else weights)
+
+
+def _block(where: str) -> slice:
+    offset = 3 + 3 * WHERES.index(where)
+    return slice(offset, offset + 3)
+
+
+def text_logits(v: Vector, where: str, m: Model | None = None) -> np.ndarray:
+    """The 3-way text model's logits for this place."""
+    m = m or model()
+    w = m.verdict_w[v.rows]
+    return np.asarray(m.verdict_b + v.weights @ (w[:, 0:3] + w[:, _block(where)]), dtype=np.float64)
+
+
+def kind_scores(v: Vector, m: Model | None = None) -> dict[str, float]:
+    """How much the draft reads like a breach of each kind of rule (0 to 1, independently)."""
+    m = m or model()
+    z = m.kind_b + v.weights @ m.kind_w[v.rows]
+    return {k: 1.0 / (1.0 + math.exp(-float(s))) for k, s in zip(m.kinds, z, strict=True)}
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max())
+    return np.asarray(e / e.sum(), dtype=np.float64)
+
+
+def combined_features(text_p: Sequence[float], kinds: Mapping[str, float], severity: Mapping[str, Verdict],
+                      found: Mapping[str, bool], offensive: float, where: str) -> list[float]:
+    """The combiner's inputs. ``severity`` is the council's verdict for each kind it governs, in this
+    place: the pack decides which kinds can block here, the kind scores say how much the draft reads
+    like each. ``found`` says what the detectors found (a certain finding that blocks, one that asks for
+    care, a soft hint)."""
+    def strongest(level: Verdict) -> float:
+        return max((p for k, p in kinds.items() if severity.get(k) is level), default=0.0)
+
+    def logit(p: float) -> float:
+        p = min(max(p, 1e-4), 1 - 1e-4)
+        return math.log(p / (1 - p))
+
+    return [logit(text_p[1]), logit(text_p[2]), logit(strongest(Verdict.DO_NOT_POST)), logit(strongest(Verdict.CAUTION)),
+            float(found.get("dnp", False)), float(found.get("caution", False)), float(found.get("soft", False)),
+            logit(offensive), float(where == "personal")]
+
+
+@dataclass(frozen=True)
+class Assessment:
+    probabilities: tuple[float, float, float]  # ok, caution, do not post
+    kinds: dict[str, float]
+    vector: Vector
+
+    @property
+    def verdict(self) -> Verdict:
+        m = model()
+        if self.probabilities[2] >= m.block_at:
+            return Verdict.DO_NOT_POST
+        if self.probabilities[1] + self.probabilities[2] >= m.caution_at:
+            return Verdict.CAUTION
+        return Verdict.OK
+
+
+def assess(text: str, where: str, severity: Mapping[str, Verdict], found: Mapping[str, bool], offensive: float) -> Assessment:
+    m = model()
+    v = vectorise(text, m)
+    text_p = _softmax(text_logits(v, where, m))
+    kinds = kind_scores(v, m)
+    x = np.array(combined_features(text_p, kinds, severity, found, offensive, where))
+    p = _softmax(m.stage2_b + m.stage2_w @ x)
+    return Assessment((float(p[0]), float(p[1]), float(p[2])), kinds, v)
+
+
+def weightiest(a: Assessment, where: str, verdict: Verdict, limit: int = 3) -> list[str]:
+    """The terms of the draft that pushed the text model hardest from "ok" towards ``verdict``: what
+    the judge's reply quotes. A word pair wins over the words inside it."""
+    m = model()
+    v = a.vector
+    if not v.terms:
+        return []
+    cls = VERDICTS.index(verdict.value)
+    w = m.verdict_w[v.rows]
+    both = w[:, 0:3] + w[:, _block(where)]
+    push = v.weights * (both[:, cls] - both[:, 0])
+    order = np.argsort(-push)
+    chosen: list[str] = []
+    for i in order:
+        if push[i] <= 0 or len(chosen) >= limit:
+            break
+        term = v.terms[i]
+        if any(term in c.split() or c in term.split() for c in chosen if " " in c or " " in term):
+            continue
+        chosen.append(term)
+    return chosen
+
+
+def span_of(text: str, term: str) -> tuple[int, int] | None:
+    """Where a term (one or two lower-cased words) sits in the original text."""
+    parts = term.split(" ")
+    pattern = r"\b" + r"\W+".join(re.escape(p) for p in parts) + r"\b"
+    m = re.search(pattern, text, re.IGNORECASE)
+    return (m.start(), m.end()) if m else None
+
+
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
+
+
+def sentence_around(text: str, start: int) -> tuple[int, int]:
+    for s in _SENTENCE.finditer(text):
+        if s.start() <= start < s.end():
+            return (s.start(), s.end())
+    return (0, len(text))

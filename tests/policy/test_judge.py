@@ -1,0 +1,78 @@
+"""The learned judge: scored in numpy exactly as scikit-learn would, trained only on training authors,
+allowed to decide, and saying so with the words that weighed most."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from councilbot import judge
+from councilbot.checker import Draft, check
+from councilbot.kinds import Verdict
+from councilbot.pack import load_pack
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+import corpus  # noqa: E402
+import train_judge  # noqa: E402
+
+ALSAGER = load_pack("alsager")
+CARY = load_pack("castle-cary")
+
+
+def test_numpy_scoring_is_what_scikit_learn_computes() -> None:
+    """Export a small model the way the script does, load it the way the checker does, and compare."""
+    rows = [r for r in corpus.drafts("train") if r["author"].startswith("earlier:")][:400]
+    kinds = ["political", "personal-data", "defamation"]
+    small = train_judge.TextModels(rows, kinds)
+    s2 = LogisticRegression(max_iter=500).fit(np.random.default_rng(0).normal(size=(30, len(judge.STAGE2))), [0, 1, 2] * 10)
+    m = judge._load(train_judge.export(small, s2, {"drafts": len(rows), "authors": 1, "block_at": 0.5, "caution_at": 0.5}))
+    unseen = [r for r in corpus.drafts("train") if r["author"].startswith("earlier:")][400:440]
+    p3, pk = small.predict(unseen)
+    for row, want3, wantk in zip(unseen, p3, pk, strict=True):
+        v = judge.vectorise(row["text"], m)
+        z = judge.text_logits(v, row["where"], m)
+        got3 = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
+        assert got3 == pytest.approx(want3, abs=1e-4), row["text"]
+        assert list(judge.kind_scores(v, m).values()) == pytest.approx(list(wantk), abs=1e-4)
+
+
+def test_held_out_authors_never_trained_the_judge() -> None:
+    trained_on = set(judge.model().meta["trained_on"])
+    held = {a for a, info in corpus.authors().items() if info["split"] == "heldout"}
+    assert len(held) >= 5 and not trained_on & held
+    held_texts = {r["text"] for r in corpus.drafts("heldout")}
+    assert len(held_texts) >= 1000 and not held_texts & {r["text"] for r in corpus.drafts("train")}
+
+
+def test_it_decides_and_says_so_quoting_the_words_that_weighed_most() -> None:
+    text = ("Funny how the same councillor who pushed the car park contract through now drives a brand new Range Rover. "
+            "Everyone in town knows where that money came from.")
+    result = check(Draft(text, "council", "facebook"), ALSAGER)
+    assert result.verdict is Verdict.DO_NOT_POST
+    [finding] = [f for f in result.findings if f.basis == "judge"]
+    assert finding.clause and finding.clause.startswith("ATC-") and finding.fix
+    assert "judge" in finding.explanation and "weighed most" in finding.explanation
+    quoted = finding.explanation.split("weighed most: ")[1]
+    assert all(q.strip("“”., ").lower() in text.lower() for q in quoted.split("”, “"))
+
+
+def test_the_same_words_weigh_differently_by_place() -> None:
+    text = "Proud to be knocking on doors with the Labour team in Castle Cary today. Vote for us on 1 May!"
+    assert check(Draft(text, "council", "facebook"), CARY).verdict is Verdict.DO_NOT_POST
+    assert check(Draft(text, "personal", "facebook"), CARY).verdict is not Verdict.DO_NOT_POST
+
+
+@pytest.mark.parametrize("text", [
+    "Bin collections move to Tuesday next week because of the bank holiday.",
+    "The Mayor's charity quiz raised £1,200 for the hospice. Thank you all!",
+    "Full Council meets on Monday at 7pm in the Civic Centre; the agenda is on our website.",
+    "Police are appealing for witnesses after a van was stolen from Crewe Road overnight. Call 101 quoting the crime number.",
+    "Scam warning: nobody from the council will ever text you asking for your bank details.",
+])
+def test_ordinary_council_business_is_ok(text: str) -> None:
+    assert check(Draft(text, "council", "facebook"), ALSAGER).verdict is Verdict.OK
