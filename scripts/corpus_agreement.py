@@ -33,6 +33,7 @@ def main() -> int:
             by_id.update({r["id"]: r for r in map(json.loads, path.read_text(encoding="utf-8").splitlines()) if r})
     pairs: dict[str, list[tuple[str, str]]] = {}
     disagreements: Counter[tuple[str, str, str]] = Counter()
+    kinds_same = kinds_total = 0
     for path in sorted((corpus.CORPUS / "relabels").glob("*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
             if not line.strip():
@@ -42,6 +43,8 @@ def main() -> int:
             if first is None:
                 continue
             pairs.setdefault(first["author"], []).append((first["verdict"], second["verdict"]))
+            kinds_total += 1
+            kinds_same += set(first["kinds"]) == set(second["kinds"])
             if first["verdict"] != second["verdict"]:
                 kind = (first["kinds"] or second["kinds"] or ["-"])[0]
                 disagreements[(kind, first["verdict"], second["verdict"])] += 1
@@ -54,6 +57,7 @@ def main() -> int:
         print(f"{author:<8}{len(ps):>7}{sum(a == b for a, b in ps) / len(ps):>8.2f}{kappa(ps):>8.2f}")
     agree = sum(a == b for a, b in everything) / len(everything)
     print(f"{'all':<8}{len(everything):>7}{agree:>8.2f}{kappa(everything):>8.2f}")
+    print(f"\nthe same set of kinds: {kinds_same / kinds_total:.2f} of {kinds_total} drafts")
     print("\nconfusion (rows: the author; columns: the second labeller)")
     c = Counter(everything)
     print(f"{'':>14}" + "".join(f"{v:>13}" for v in VERDICTS))

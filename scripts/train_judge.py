@@ -13,6 +13,7 @@ the caution threshold then gives the best accuracy. The held-out authors are nev
 from __future__ import annotations
 
 import io
+import os
 import json
 import sys
 from pathlib import Path
@@ -36,15 +37,21 @@ from councilbot.text import Doc, without_names  # noqa: E402
 OUT = corpus.ROOT / "src" / "councilbot" / "models" / "judge.npz"
 CONTEXT_ONLY = "unapproved-channel"  # decided by where a post goes, not by its words
 MAX_FINE_BLOCKED = 0.025  # the issue allows 3% in cross-validation; keep a margin
+MAX_DNP_PASSED = 0.018  # a post that must not go out answered "OK" is the worst mistake: at most this many
 MIN_KIND_EXAMPLES = 8
 FOLDS = 5
-C_VERDICT = 8.0
-C_KIND = 8.0
+C_VERDICT = float(os.environ.get('CV_C', 8.0))
+C_KIND = float(os.environ.get('CK_C', 8.0))
 RANK = {"ok": 0, "caution": 1, "do_not_post": 2}
 
 
 def vectoriser() -> TfidfVectorizer:
     return TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2, dtype=np.float64)
+
+
+def char_vectoriser() -> TfidfVectorizer:
+    """Letter runs inside words: sees "councillors" in "councilors", "f**kwits" near "fuckwits"."""
+    return TfidfVectorizer(analyzer="char_wb", ngram_range=judge.CHAR_RANGE, sublinear_tf=True, min_df=2, dtype=np.float64)
 
 
 def placed(x: sparse.csr_matrix, wheres: list[str]) -> sparse.csr_matrix:
@@ -62,15 +69,21 @@ class TextModels:
         self.vec = vectoriser().fit(texts)
         x = self.vec.transform(texts)
         y = np.array([RANK[r["verdict"]] for r in rows])
-        self.verdict = LogisticRegression(C=C_VERDICT, class_weight="balanced", max_iter=3000).fit(placed(x, [r["where"] for r in rows]), y)
+        wheres = [r["where"] for r in rows]
+        self.verdict = LogisticRegression(C=C_VERDICT, class_weight="balanced", max_iter=3000).fit(placed(x, wheres), y)
+        self.char_vec = char_vectoriser().fit(texts)
+        self.char_verdict = LogisticRegression(C=C_VERDICT, class_weight="balanced", max_iter=3000).fit(
+            placed(self.char_vec.transform(texts), wheres), y)
         self.kind_models = []
         for k in kinds:
             yk = np.array([k in r["kinds"] for r in rows])
             self.kind_models.append(LogisticRegression(C=C_KIND, class_weight="balanced", max_iter=3000, solver="liblinear").fit(x, yk))
 
     def predict(self, rows: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
-        x = self.vec.transform([r["text"] for r in rows])
-        p3 = self.verdict.predict_proba(placed(x, [r["where"] for r in rows]))
+        texts, wheres = [r["text"] for r in rows], [r["where"] for r in rows]
+        x = self.vec.transform(texts)
+        p3 = (self.verdict.predict_proba(placed(x, wheres))
+              + self.char_verdict.predict_proba(placed(self.char_vec.transform(texts), wheres))) / 2
         pk = np.column_stack([m.predict_proba(x)[:, 1] for m in self.kind_models])
         return p3, pk
 
@@ -92,7 +105,8 @@ def detections(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def stage2_matrix(rows: list[dict[str, Any]], det: list[dict[str, Any]], p3: np.ndarray, pk: np.ndarray, kinds: list[str]) -> np.ndarray:
     return np.array([judge.combined_features(p3[i], dict(zip(kinds, pk[i], strict=True)), det[i]["severity"], det[i]["flags"],
-                                             det[i]["offensive"], rows[i]["where"]) for i in range(len(rows))])
+                                             det[i]["offensive"], rows[i]["where"], judge.words(rows[i]["text"]))
+                     for i in range(len(rows))])
 
 
 def final_verdicts(p: np.ndarray, det: list[dict[str, Any]], block_at: float, caution_at: float) -> np.ndarray:
@@ -113,22 +127,29 @@ def choose(p: np.ndarray, det: list[dict[str, Any]], expected: np.ndarray) -> tu
     grid = np.round(np.arange(0.20, 0.99, 0.01), 2)
     fine = expected == 0
     block_at = next(float(t) for t in grid if (final_verdicts(p, det, t, 1.0)[fine] == 2).mean() <= MAX_FINE_BLOCKED)
-    caution_at = max((float(t) for t in grid if t <= 0.98),
-                     key=lambda t: ((final_verdicts(p, det, block_at, t) == expected).mean(), t))
+    bad = expected == 2
+    caution_at = max((float(t) for t in grid if (final_verdicts(p, det, block_at, t)[bad] == 0).mean() <= MAX_DNP_PASSED),
+                     default=float(grid[0]))
     return block_at, caution_at
 
 
 def export(final: TextModels, s2: LogisticRegression, meta: dict[str, Any]) -> bytes:
     """The models as judge.npz: float32 weights, the vocabulary as one UTF-8 string."""
+    def by_place(model: LogisticRegression, v: int) -> np.ndarray:
+        coef = model.coef_
+        return np.column_stack([coef[:, 0:v].T, coef[:, v:2 * v].T, coef[:, 2 * v:3 * v].T]).astype(np.float32)
+
     vocab = final.vec.get_feature_names_out()
-    v = len(vocab)
-    coef = final.verdict.coef_
-    verdict_w = np.column_stack([coef[:, 0:v].T, coef[:, v:2 * v].T, coef[:, 2 * v:3 * v].T]).astype(np.float32)
+    char_vocab = final.char_vec.get_feature_names_out()
+    verdict_w = by_place(final.verdict, len(vocab))
     kind_w = np.column_stack([m.coef_[0] for m in final.kind_models]).astype(np.float32)
     buf = io.BytesIO()
     np.savez_compressed(buf, meta=np.frombuffer(json.dumps({**meta, "kinds": final.kinds}).encode(), dtype=np.uint8),
                         vocab=np.frombuffer("\n".join(vocab).encode("utf-8"), dtype=np.uint8),
                         idf=final.vec.idf_.astype(np.float32), verdict_w=verdict_w,
+                        char_vocab=np.frombuffer("\n".join(char_vocab).encode("utf-8"), dtype=np.uint8),
+                        char_idf=final.char_vec.idf_.astype(np.float32), char_w=by_place(final.char_verdict, len(char_vocab)),
+                        char_b=final.char_verdict.intercept_.astype(np.float32),
                         verdict_b=final.verdict.intercept_.astype(np.float32), kind_w=kind_w,
                         kind_b=np.array([m.intercept_[0] for m in final.kind_models], dtype=np.float32),
                         stage2_w=s2.coef_.astype(np.float32), stage2_b=s2.intercept_.astype(np.float32))
@@ -167,6 +188,9 @@ def main() -> int:
     print(f"  the text model alone, argmax: {json.dumps({k: round(v, 3) for k, v in text_only.items()})}")
     print(f"  thresholds: block at P(dnp) >= {block_at}, caution at P(caution or worse) >= {caution_at}")
     if dry:
+        for t in (0.3, 0.4, 0.5, 0.6, caution_at, 0.7, 0.8):
+            f = figures(expected, final_verdicts(p2, det, block_at, t))
+            print(f"  caution at {t:.2f}: " + json.dumps({k: round(v, 3) for k, v in f.items()}))
         return 0
 
     final = TextModels(rows, kinds)

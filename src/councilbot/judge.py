@@ -6,7 +6,9 @@ Why a model decides: patterns fit the drafts they were written for and miss the 
 saying the same thing (insinuation, sarcasm, a veiled threat). Three small linear models, read together:
 
 * a 3-way verdict over word and word-pair TF-IDF, with a copy of every term for the council's page and
-  for a personal account, so "vote for me" can weigh differently in the two places;
+  for a personal account, so "vote for me" can weigh differently in the two places; and the same over
+  letter runs inside words (which see "f**kwits" near "fuckwits" and "councilors" in "councillors"), the
+  two averaged;
 * one score per kind of rule, so a finding cites the clause of the kind the draft most resembles;
 * a combiner over those scores passed through the council's own severities (its pack), what the detectors
   found, and the offensive-language model. The pack enters through its severities, so a new council's
@@ -32,11 +34,12 @@ import numpy as np
 from .kinds import Verdict
 
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's TfidfVectorizer token_pattern
+CHAR_RANGE = (3, 5)  # letter runs of three to five, within words (scikit-learn's "char_wb")
 VERDICTS: tuple[str, ...] = ("ok", "caution", "do_not_post")
 WHERES: tuple[str, ...] = ("council", "personal")
 # The combiner's inputs, in order (see ``combined_features``).
 STAGE2: tuple[str, ...] = ("text_caution", "text_dnp", "kind_dnp", "kind_caution", "found_dnp", "found_caution",
-                           "found_soft", "offensive", "personal")
+                           "found_soft", "offensive", "personal", "length")
 
 
 @dataclass(frozen=True)
@@ -46,9 +49,15 @@ class Model:
     idf: np.ndarray
     verdict_w: np.ndarray  # (terms, 9): ok/caution/dnp for every place, then for the council's page, then personal
     verdict_b: np.ndarray
+    char_vocab: dict[str, int]
+    char_idf: np.ndarray
+    char_w: np.ndarray  # (letter runs, 9), laid out as verdict_w
+    char_b: np.ndarray
     kind_w: np.ndarray  # (terms, kinds)
     kind_b: np.ndarray
     kinds: tuple[str, ...]
+    terms: tuple[str, ...]  # row -> word or word pair, for quoting
+    run_rows: dict[str, tuple[int, ...]]  # word -> its letter runs' rows, filled as words are met
     stage2_w: np.ndarray  # (3, len(STAGE2))
     stage2_b: np.ndarray
     block_at: float  # P(do not post) from which the judge blocks
@@ -67,8 +76,10 @@ def _load(raw: bytes) -> Model:
     data = np.load(io.BytesIO(raw), allow_pickle=False)
     meta = json.loads(bytes(data["meta"]).decode("utf-8"))
     terms = bytes(data["vocab"]).decode("utf-8").split("\n")
-    return Model(meta=meta, vocab={t: i for i, t in enumerate(terms)}, idf=data["idf"], verdict_w=data["verdict_w"],
-                 verdict_b=data["verdict_b"], kind_w=data["kind_w"], kind_b=data["kind_b"], kinds=tuple(meta["kinds"]),
+    runs = bytes(data["char_vocab"]).decode("utf-8").split("\n")
+    return Model(meta=meta, vocab={t: i for i, t in enumerate(terms)}, terms=tuple(terms), run_rows={}, idf=data["idf"], verdict_w=data["verdict_w"],
+                 verdict_b=data["verdict_b"], char_vocab={t: i for i, t in enumerate(runs)}, char_idf=data["char_idf"],
+                 char_w=data["char_w"], char_b=data["char_b"], kind_w=data["kind_w"], kind_b=data["kind_b"], kinds=tuple(meta["kinds"]),
                  stage2_w=data["stage2_w"], stage2_b=data["stage2_b"], block_at=float(meta["block_at"]),
                  caution_at=float(meta["caution_at"]))
 
@@ -86,24 +97,53 @@ def grams(text: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Vector:
-    """A draft's known terms and their sublinear, l2-normalised TF-IDF weights."""
+    """A draft's known terms (as rows of the model) and their sublinear, l2-normalised TF-IDF weights."""
 
-    terms: tuple[str, ...]
     rows: np.ndarray
     weights: np.ndarray
 
 
+def _vector(rows: list[int], idf: np.ndarray) -> Vector:
+    found, counts = np.unique(np.array(rows, dtype=np.int64), return_counts=True)
+    weights = (1.0 + np.log(counts)) * idf[found]
+    norm = float(np.sqrt(weights @ weights)) if len(found) else 0.0
+    return Vector(found, weights / norm if norm else weights)
+
+
 def vectorise(text: str, m: Model | None = None) -> Vector:
     m = m or model()
-    counts: dict[str, int] = {}
-    for g in grams(text):
-        if g in m.vocab:
-            counts[g] = counts.get(g, 0) + 1
-    terms = tuple(counts)
-    rows = np.fromiter((m.vocab[t] for t in terms), dtype=np.int64, count=len(terms))
-    weights = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(terms)))) * m.idf[rows]
-    norm = float(np.sqrt(weights @ weights)) if len(terms) else 0.0
-    return Vector(terms, rows, weights / norm if norm else weights)
+    get = m.vocab.get
+    return _vector([i for i in map(get, grams(text)) if i is not None], m.idf)
+
+
+def _runs(word: str) -> list[str]:
+    """One word's letter runs, exactly as scikit-learn's char_wb analyser makes them."""
+    w = f" {word} "
+    out: list[str] = []
+    for n in range(CHAR_RANGE[0], CHAR_RANGE[1] + 1):
+        offset = 0
+        out.append(w[offset:offset + n])
+        while offset + n < len(w):
+            offset += 1
+            out.append(w[offset:offset + n])
+        if offset == 0:  # a word shorter than n is counted once
+            break
+    return out
+
+
+def char_vectorise(text: str, m: Model | None = None) -> Vector:
+    m = m or model()
+    cache, get = m.run_rows, m.char_vocab.get
+    rows: list[int] = []
+    for word in text.lower().split():
+        known = cache.get(word)
+        if known is None:
+            # Words recur from draft to draft: each is cut into letter runs once.
+            if len(cache) > 200_000:
+                cache.clear()
+            known = cache[word] = tuple(i for i in map(get, _runs(word)) if i is not None)
+        rows.extend(known)
+    return _vector(rows, m.char_idf)
 
 
 def _block(where: str) -> slice:
@@ -111,11 +151,21 @@ def _block(where: str) -> slice:
     return slice(offset, offset + 3)
 
 
+def _logits(v: Vector, where: str, weights: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+    w = weights[v.rows]
+    return np.asarray(intercept + v.weights @ (w[:, 0:3] + w[:, _block(where)]), dtype=np.float64)
+
+
 def text_logits(v: Vector, where: str, m: Model | None = None) -> np.ndarray:
-    """The 3-way text model's logits for this place."""
+    """The word model's 3-way logits for this place."""
     m = m or model()
-    w = m.verdict_w[v.rows]
-    return np.asarray(m.verdict_b + v.weights @ (w[:, 0:3] + w[:, _block(where)]), dtype=np.float64)
+    return _logits(v, where, m.verdict_w, m.verdict_b)
+
+
+def char_logits(v: Vector, where: str, m: Model | None = None) -> np.ndarray:
+    """The letter-run model's 3-way logits for this place."""
+    m = m or model()
+    return _logits(v, where, m.char_w, m.char_b)
 
 
 def kind_scores(v: Vector, m: Model | None = None) -> dict[str, float]:
@@ -130,12 +180,16 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return np.asarray(e / e.sum(), dtype=np.float64)
 
 
+def words(text: str) -> int:
+    return len(_TOKEN.findall(text))
+
+
 def combined_features(text_p: Sequence[float], kinds: Mapping[str, float], severity: Mapping[str, Verdict],
-                      found: Mapping[str, bool], offensive: float, where: str) -> list[float]:
+                      found: Mapping[str, bool], offensive: float, where: str, length: int) -> list[float]:
     """The combiner's inputs. ``severity`` is the council's verdict for each kind it governs, in this
     place: the pack decides which kinds can block here, the kind scores say how much the draft reads
     like each. ``found`` says what the detectors found (a certain finding that blocks, one that asks for
-    care, a soft hint)."""
+    care, a soft hint). ``length`` (in words) lets it trust a short draft's few words less."""
     def strongest(level: Verdict) -> float:
         return max((p for k, p in kinds.items() if severity.get(k) is level), default=0.0)
 
@@ -145,7 +199,7 @@ def combined_features(text_p: Sequence[float], kinds: Mapping[str, float], sever
 
     return [logit(text_p[1]), logit(text_p[2]), logit(strongest(Verdict.DO_NOT_POST)), logit(strongest(Verdict.CAUTION)),
             float(found.get("dnp", False)), float(found.get("caution", False)), float(found.get("soft", False)),
-            logit(offensive), float(where == "personal")]
+            logit(offensive), float(where == "personal"), math.log1p(length)]
 
 
 @dataclass(frozen=True)
@@ -167,9 +221,9 @@ class Assessment:
 def assess(text: str, where: str, severity: Mapping[str, Verdict], found: Mapping[str, bool], offensive: float) -> Assessment:
     m = model()
     v = vectorise(text, m)
-    text_p = _softmax(text_logits(v, where, m))
+    text_p = (_softmax(text_logits(v, where, m)) + _softmax(char_logits(char_vectorise(text, m), where, m))) / 2
     kinds = kind_scores(v, m)
-    x = np.array(combined_features(text_p, kinds, severity, found, offensive, where))
+    x = np.array(combined_features(text_p, kinds, severity, found, offensive, where, words(text)))
     p = _softmax(m.stage2_b + m.stage2_w @ x)
     return Assessment((float(p[0]), float(p[1]), float(p[2])), kinds, v)
 
@@ -179,7 +233,7 @@ def weightiest(a: Assessment, where: str, verdict: Verdict, limit: int = 3) -> l
     the judge's reply quotes. A word pair wins over the words inside it."""
     m = model()
     v = a.vector
-    if not v.terms:
+    if not len(v.rows):
         return []
     cls = VERDICTS.index(verdict.value)
     w = m.verdict_w[v.rows]
@@ -190,7 +244,7 @@ def weightiest(a: Assessment, where: str, verdict: Verdict, limit: int = 3) -> l
     for i in order:
         if push[i] <= 0 or len(chosen) >= limit:
             break
-        term = v.terms[i]
+        term = m.terms[v.rows[i]]
         if any(term in c.split() or c in term.split() for c in chosen if " " in c or " " in term):
             continue
         chosen.append(term)

@@ -30,7 +30,7 @@ from rank_bm25 import BM25Plus
 from . import judge
 from .pack import Clause, Pack
 
-MAX_QUESTION = 1_000  # characters: a question, not a document; longer ones are cut before any work
+MAX_QUESTION = 2_000  # characters: a question, not a document; longer ones are cut before any work
 
 _STOP = frozenset(
     "a an the of to and or in on for is are be can i we you it my our your this that with at by from as do does "

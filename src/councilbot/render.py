@@ -38,4 +38,5 @@ def check_reply(result: CheckResult, council: str) -> Reply:
 
 def answer_reply(answer: Answer) -> Reply:
     fields = tuple(Field(f"{c.id} \u2014 {c.section}", c.text) for c in answer.clauses)
-    return Reply(text=answer.answer, title="From the policy" if fields else "Not found", fields=fields)
+    title = "From the policy" if answer.covered else ("Not in the policy" if fields else "Not found")
+    return Reply(text=answer.answer, title=title, fields=fields)

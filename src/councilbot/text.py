@@ -8,7 +8,10 @@ from functools import cached_property, lru_cache
 from typing import Any
 
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "|": "i"})
-_TOKEN = re.compile(r"[A-Za-z0-9@$*#!|]+(?:['’][A-Za-z]+)?")
+# Emoji and other pictographs inside a word mask letters ("f🤬ck"): they join the token and read as '*'.
+_MASKS = "\u2600-\u27bf\U0001f300-\U0001faff"
+_TOKEN = re.compile(rf"[A-Za-z0-9@$*#!|{_MASKS}]+(?:['’][A-Za-z]+)?")
+_MASK = re.compile(rf"[{_MASKS}]")
 _REPEATS = re.compile(r"(.)\1{2,}")
 
 
@@ -22,7 +25,7 @@ class Token:
 
 @lru_cache(maxsize=65536)
 def _normalise_token(raw: str) -> str:
-    low = raw.lower()
+    low = _MASK.sub("*", raw.lower())
     # Only undo leetspeak inside words that have letters; "2026" and "07700" stay numbers.
     if re.search(r"[a-z]", low):
         low = low.translate(_LEET)

@@ -16,10 +16,10 @@ K = RuleKind
 # Whole-token forms, after leetspeak and letter runs are undone. Whole tokens, not substrings,
 # so "Scunthorpe", "shiitake" and "cocktail" pass.
 _PROFANE = re.compile(
-    r"^(?:f+u+c+k+(?:s|in|ing|ed|er|ers|wit|wits|head|face|off)?|fck|fcking|fk|fuk|fukin|fuking|"
+    r"^(?:(?:f+|ph)[uv]+c+k+(?:s|in|ing|ed|er|ers|wit|wits|head|face|off)?|fck|fcking|fk|fuk|fukin|fuking|"
     r"motherf\w*|sh(?:i|y)te?(?:s|ty|hole|head|ting|bag)?|bullshit|horseshit|cunts?|twats?|wank(?:s|er|ers|ing)?|"
     r"bollocks|bastards?|arseholes?|assholes?|arsehole|bitch(?:es|ing|y)?|dickheads?|pricks?|"
-    r"piss(?:ed|ing)?|tosser?s?|bellend|knobhead|slags?|whores?|sluts?|crap(?:py)?|bloody)$"
+    r"piss(?:ed|ing)?|tosser?s?|bellend|knobhead|slags?|whores?|sluts?|crap(?:py)?|bloody|effing|effin|frigging|feckin[g]?)$"
 )
 # Slurs about race, religion, sexuality, disability, gender: offensive whatever the context.
 _SLUR = re.compile(
@@ -28,7 +28,7 @@ _SLUR = re.compile(
     r"poofs?|poofters?|ragheads?|towelheads?|golliwogs?|coloureds)$"
 )
 # "bloody" and "crap" are rude, not abusive, unless aimed at someone; "bloody mary" is a drink.
-_MILD = {"bloody", "crap", "crappy", "piss", "pissed", "pissing"}
+_MILD = {"bloody", "crap", "crappy", "piss", "pissed", "pissing", "effing", "effin", "frigging", "feckin", "fecking"}
 _MILD_OK_AFTER = {"bloody": re.compile(r"^\s*mar(?:y|ys)\b", re.I)}
 
 
@@ -37,7 +37,7 @@ def _wild(token: Token) -> bool:
     if "*" not in token.norm and "#" not in token.norm:
         return False
     pattern = "^" + re.sub(r"[*#]+", "[a-z]{1,3}", re.escape(token.norm).replace("\\*", "*").replace("\\#", "#")) + "$"
-    candidates = ("fuck", "fucking", "fucked", "fuckwit", "shit", "shitshow", "shithole", "shitty", "bullshit", "cunt", "twat", "wanker", "bastard", "bitch", "arse", "arsehole", "asshole", "bollocks", "dickhead", "prick")
+    candidates = ("fuck", "fucking", "fucked", "fuckwit", "shit", "shitshow", "shithole", "shitty", "bullshit", "cunt", "twat", "wanker", "bastard", "bitch", "arse", "arsehole", "asshole", "bollocks", "dickhead", "prick", "piss", "pissed", "wank")
     return any(re.match(pattern, c) for c in candidates) and len(token.norm.strip("*#")) >= 1
 
 
@@ -106,61 +106,29 @@ _INSULT = (
     r"incompetent|pathetic|brainless|spineless|clueless|vile|nasty piece of work)"
 )
 _ATTACK: list[Rule] = [
-    (rx(r"\b(?:old|little|stupid|miserable|grumpy|lazy|silly|daft|useless|nosy) (?:git|gits|sods|bugger|buggers|codger|fart|farts|windbag|busybody|busybodies)\b"), "name-calling aimed at a person", "strong"),
-    (rx(r"\b(?:couldn't|could not|can't|cannot) (?:organi[sz]e|run|manage) (?:a|an) [\w-]+(?: [\w-]+)?,? let alone\b"), "a put-down aimed at a person", "strong"),
     (rx(rf"\b{_SUBJECT}\s+(?:an?\s+|such an?\s+|a total\s+|an utter\s+|a complete\s+|completely\s+|totally\s+|utterly\s+|so\s+)?(?:\w+\s+)?{_INSULT}\b"), "an insult aimed at a person", "strong"),
-    (rx(r"\b(?:you|that|what an?|such an?)\s+(?:\w+\s+)?(?:idiot|moron|imbecile|cretin|halfwit|numpty|muppet|scumbag|loser|clown|buffoon|pillock|plonker|prat|lowlife|hypocrite|coward)s?\b"), "an insult aimed at a person", "strong"),
-    (rx(r"\b(?:is|are) an? (?:\w+\s+)?(?:idiot|moron|imbecile|cretin|halfwit|numpty|muppet|scumbag|loser|clown|buffoon|pillock|plonker|prat|lowlife|waste of space)s?\b"), "an insult aimed at a person", "strong"),
-    (rx(r"\b(?:the|our) (?:thickest|stupidest|dumbest|dimmest|laziest|most useless|most incompetent|worst|nastiest) (?:person|councillor|man|woman|clerk|member|mayor|chair)\b"), "an insult aimed at a person", "strong"),
-    (rx(r"\b(?:bunch|load|pack|shower|gang|lot) of (?:\w+\s+)?(?:idiots|morons|clowns|muppets|numpties|halfwits|imbeciles|cretins|losers|amateurs|jokers|fools|buffoons|\w*wits|[a-z]+\*+[a-z]*)(?!\w)"), "an insult aimed at people", "strong"),
-    (rx(r"\b(?:(?:couldn't|could not|can't|cannot) (?:organi[sz]e|run) (?:a|an) (?:p\W{0,3}ss|piss|booze)-?up|couldn't find (?:their|his|her) (?:own )?(?:way out of|arse)|lights are on but (?:nobody|no one)'?s? (?:home|in)|not the sharpest (?:tool|knife)|(?:one|two) brain cells?|thick as (?:two short planks|mince|a brick)|intellectual (?:heavyweight|giant|colossus)|(?:couldn't|could not|can't) find (?:a|an|the|his|her|their) [\w-]+ with both hands|before (?:opening|you open|he opens|she opens) (?:your|his|her|their) (?:big )?mouth|read the papers next time|do (?:your|his|her|their) homework next time)\b"), "a put-down aimed at a person", "strong"),
     (rx(r"\b(?:shut up|get a life|nobody (?:likes|wants|asked) you|crawl back under|go back to where you came from|you should be ashamed)\b"), "hostile words aimed at a person", "strong"),
 ]
 
 _THREAT: list[Rule] = [
-    # "We know your cars, we know your mums": said twice, it is a warning to people, not a welcome.
-    (rx(r"\bwe know (?:your|who|where)\b[^.!?\n]{0,40}\bwe know (?:your|who|where)\b"), "a threat to people who can be identified", "strong"),
-    (rx(r"\b(?:i|we)(?:'ll| will| am going to|'m going to|'re going to| are going to| shall)\s+(?:\w+\s+)?(?:kill|hurt|smash|batter|burn|stab|shoot|beat|deal with|sort (?:you|him|her|them) out|get|find|come for|come after|destroy|end)\s+(?:you|him|her|them|cllr|councillor|the clerk|your)"), "a threat of harm", "strong"),
-    (rx(r"\b(?:i|we) know where you (?:live|work|park|drive|drink|go|sleep|walk)|i(?:'ve| have) got (?:your|the) (?:address|number plate|reg)\b"), "a threat", "strong"),
     (rx(r"\b(?:watch your back|you(?:'ll| will) (?:regret|pay for) (?:it|this)|know where (?:you|he|she|they) lives?|i know where you live|your days are numbered|you(?:'ve| have) been warned)\b"), "a threat", "strong"),
-    (rx(r"\b(?:deserves?|ought) to (?:die|be (?:shot|hanged|hung|stabbed|beaten|killed|strung up))|should be (?:shot|hanged|hung|strung up|lynched|killed|put down)\b"), "wishing harm on someone", "strong"),
-    (rx(r"\b(?:i(?:'ll| will)|we(?:'ll| will)) (?:break|smash|snap) (?:their|his|her|your) (?:legs|arms|neck|face|windows)|should be (?:burn(?:ed|t) out|beaten up|run over)\b"), "a threat of harm", "strong"),
-    (rx(r"\b(?:burn|torch|smash up|firebomb)\s+(?:down\s+)?(?:his|her|their|your)\s+(?:house|home|car|shop|office)\b"), "a threat to someone's property", "strong"),
     (rx(r"\b(?:i|we)(?:'ll| will)\b[^.!?\n]{0,80}\b(?:myself|personally)\b[^!?\n]{0,30}\b(?:and )?not (?:gently|nicely|politely|quietly)\b|\bhe(?:'d| had) better watch (?:it|himself)|\b(?:carry on|keep (?:it|this|that) up|do (?:it|that) again|try (?:it|that) again)\b[^.!?\n]{0,40}\byou(?:'ll| will) find out\b|\bshe(?:'d| had) better watch (?:it|herself)\b"), "a veiled threat", "strong"),
-    (rx(r"\bsomeone (?:should|ought to|needs to) (?:punch|hit|kill|hurt|shoot|deal with|sort out|teach)\b"), "inciting harm", "strong"),
-    (rx(r"\bconsider yourselves? warned\b"), "a warning that may read as a threat", "soft"),
 ]
 
 _HARASS: list[Rule] = [
     (rx(r"\b(?:everyone|everybody|all of you|let'?s all|keep|go and|please all)\s+(?:\w+\s+)?(?:message|tag|email|e-mail|ring|call|phone|flood|bombard|spam|troll|hound|pester|door-?step)\s+(?:him|her|them|cllr|councillor|mr|mrs|ms|the clerk|(?-i:[A-Z][a-z]+))"), "encouraging others to target a person", "strong"),
-    (rx(r"\b(?:(?:flood|bombard|spam) (?:his|her|their) (?:inbox|page|timeline|phone|dms?)|everyone (?:go and |should )?(?:tell|message|let) (?:this|that|him|her)|until (?:he|she|they) (?:deletes?|closes?) (?:his|her|their) account)\b"), "encouraging others to target a person", "strong"),
-    (rx(r"\b(?:name and shame|pile on|make (?:his|her|their) life hell|won't leave (?:him|her|them) alone|until (?:he|she|they) (?:resigns?|quits?|leaves?|gives? in)|hound (?:him|her|them) out|run (?:him|her|them) out of (?:town|the village))\b"), "bullying a person", "strong"),
     (rx(r"\b(?:go|pop round|call round) (?:and )?(?:tell|show|let) (?:him|her|them) (?:what you think|how you feel|know what you think)|\bfeel free to (?:let|tell|show) (?:him|her|them) (?:know )?(?:what|how) you (?:think|feel)|\bso (?:that )?(?:everyone|everybody|you all|the whole town) can see what (?:you|he|she|they)(?:'ve| have| has)? (?:been )?(?:send|sent|say|said|writ|wrote)\w*|\bhere'?s (?:his|her|their|your) (?:email|number|address|mobile)\b"), "turning others on a person or exposing them", "strong"),
-    (rx(r"\b(?:tag|message|email|call|ring|dm|text) (?:him|her|them|you) every (?:single )?(?:day|morning|night|hour|week)\b|\b(?:i(?:'ll| will) keep (?:posting|messaging|tagging|calling)|stalk(?:ing)? (?:him|her|them))\b"), "persistent targeting of a person", "strong"),
 ]
 
 _INFLAME: list[Rule] = [
-    (rx(r"\b(?:couldn't|could not|can't|cannot|didn't|did not) hear (?:a (?:single )?word of|any) english\b|\bthe only (?:english|british|white) (?:person|people|face|one) (?:in|on|at) (?:the|this|that|our)\b|\b(?:hardly|barely) (?:any|an) english (?:voices?|spoken|people|faces)\b", need=("english", "british", "white")), "a remark setting people apart by where they come from", "strong"),
-    (rx(r"\b(?:scum|vermin|subhuman|sub-human|invaders|swarm(?:ing)? of (?:migrants|immigrants|travellers|refugees)|flood of (?:migrants|immigrants|refugees)|breed like)\b"), "dehumanising language", "strong"),
-    (rx(r"\b(?:travellers|gypsies|immigrants|migrants|refugees|asylum seekers|muslims|jews|foreigners|the gays|gay people|disabled people|pensioners)\s+(?:are all|always|should be (?:banned|kicked out|deported|removed|rounded up)|ruin|are ruining|are destroying|don't belong|aren't welcome|are not welcome)"), "a sweeping attack on a group of people", "strong"),
-    (rx(r"\b(?:send them (?:all )?back|get (?:them|these people) out|kick them out|they don't belong here|rise up|take to the streets|burn it (?:all )?down|riot)\b"), "an inflammatory call to action", "strong"),
-    (rx(r"\b(?:should be (?:driven|run|forced|kicked|burn(?:ed|t)|hounded) out|moved on by force|nothing but (?:thieves|scum|criminals|parasites|vermin|animals|trouble)|(?:community|people|residents|owners|immigrants|migrants|travellers|families|foreigners) (?:are|is) (?:the reason|ruining|destroying|to blame|a plague))\b"), "an inflammatory remark about a group of people", "strong"),
     (rx(r"\b(?:eastern europeans|poles|romanians|immigrants|migrants|travellers|gypsies|asylum seekers|foreigners|refugees)\b[^.!?\n]{0,80}\b(?:shoplifting|crime|thefts?|thieves|stealing|trouble|lock up your)|\b(?:shoplifting|crime|thefts?|burglar\w*)\b[^.!?\n]{0,80}\b(?:eastern europeans|poles|romanians|immigrants|migrants|travellers|gypsies|asylum seekers|foreigners)\b|\block up your (?:sheds|bikes|daughters|valuables|homes|houses)\b"), "blaming a group of people", "strong"),
-    (rx(r"\b(?:second-home owners|incomers|newcomers|students|youths|travellers|gypsies|immigrants|migrants) (?:are|is) (?:ruining|destroying|wrecking)\b"), "a sweeping attack on a group of people", "strong"),
-    (rx(r"\bdon'?t like (?:it|the \w+|our \w+|how we \w+)\?\s*(?:then\s+)?(?:go (?:back )?home|leave|move|clear off|go back|jog on|sling your hook)\b|\b(?:newcomers|incomers|outsiders|townies|tourists|second-home owners|dfls|londoners|foreigners|immigrants|migrants|travellers)\b[^.!?\n]{0,120}\b(?:go back to (?:where|london|their)|need to remember (?:this|where|that this))"), "telling a group of people they do not belong", "strong"),
-    (rx(r"\bwhat comes with (?:that|those|these|them|their) (?:community|communities|lot|people|sort|type|kind|crowd|families|folk)\b|\b(?:second[- ]homers?|second-home owners|dfls|incomers|newcomers|outsiders|immigrants|migrants|travellers|foreigners|londoners|tourists)\b[^.!?\n]{0,40}\b(?:bleeding|sucking|draining) (?:this|the|our) (?:town|village|place|community) dry\b"), "blaming a group of people", "strong"),
-    (rx(r"\b(?:disgusting|sick|vile) (?:people|lot|bunch|creatures|animals)\b"), "an inflammatory remark about people", "strong"),
 ]
 
 _DEFAME: list[Rule] = [
-    (rx(r"\btook (?:the|our|your|their|people's) (?:money|cash|deposit) and (?:ran|did (?:half|a bodge|a botch)|disappeared|did a runner|never came back|vanished)\b"), "an accusation of wrongdoing against someone readers can identify", "strong"),
-    (rx(rf"\b{_SUBJECT}\s+(?:a\s+|an\s+|nothing but a\s+|clearly a\s+|obviously a\s+|a known\s+)?(?:\w+\s+)?(?:liar|crook|thief|fraud|fraudster|criminal|corrupt|bent|embezzler|paedophile|pedophile|paedo|nonce|racist|abuser|drug dealer|conman|con man|swindler|cheat)s?\b"), "an accusation against a person stated as fact", "strong"),
     (rx(rf"\b{_NAME}\s+(?:has been |is |was |has )?(?:stole|stealing|steals|embezzled|embezzling|took (?:a )?bribes?|taking (?:a )?bribes?|fiddl(?:ed|ing) (?:the|his|her) (?:books|expenses|accounts)|lied|lying|on the take|in the pocket of|pocketed|fixed the (?:vote|contract|tender)|rigged|defrauded|assaulted|abused|cooked the books)\b"), "an accusation of wrongdoing against a named person", "strong"),
     (rx(r"\b(?:is|are|was) (?:a |an )?(?:known |convicted |notorious |total |complete |proper )?(?:liar|crook|thief|fraud|fraudster|criminal|embezzler|paedophile|conman|con man|swindler|cheat)s?\b|\bcheated (?:his|her|their) (?:suppliers|customers|clients|staff)|\bpalms? (?:crossed|greased) with\b|\bgreased (?:his|her|their|the) palms?\b|\bkick-?backs?\b|\bin (?:his|her|their) back pocket\b|\b(?:pocketed|trousered|siphoned off|creamed off|ran off with|did a runner with) (?:the|our|their|people's|everyone's) (?:deposits?|money|cash|funds|grant|takings|donations)|\bbrown envelopes?\b|\bbackhanders?\b"), "an accusation of wrongdoing stated as fact", "strong"),
     (rx(r"\b(?:is|was) (?:the one|the person|the man|the woman|the bloke|the firm|the company) (?:responsible for|behind|doing) (?:the |all the )?(?:fly-?tipping|vandalism|theft|thefts|graffiti|fraud|damage|dumping|break-?ins)\b|\bfunny how\b[^.!?\n]{0,120}\b(?:contract|grant|job|planning|permission)\b|\bbrown envelopes?\b"), "an accusation of wrongdoing, stated or insinuated", "strong"),
-    (rx(r"\b(?:(?:has|have|'s|'ve) (?:got )?form for|ask yourselves? why (?:he|she|they|cllr|councill?or|the clerk|the mayor)|on the taxpayer(?:'s)?(?: (?:money|expense|dime|purse))?|(?:certain|some) (?:people|members|councillors|individuals) (?:on|at|in) the council (?:are|have|seem|keep))\b"), "an insinuation of wrongdoing about someone", "strong"),
     (rx(r"\b(?:naming no names|no names mentioned|draw your own conclusions|make of that what you will|i'll say no more)\b"), "a hint at someone's wrongdoing", "soft"),
-    (rx(r"\b(?:everyone knows|it's well known|i can reveal|the truth is)\s+(?:that\s+)?(?:cllr|councillor|mr|mrs|ms|the clerk|the mayor|the chair)\b"), "a rumour about a named person", "soft"),
 ]
 
 
