@@ -46,7 +46,7 @@ def kind_words() -> dict[str, str]:
 
 
 def model_with(words: dict[str, str], examples: dict[str, list[tuple[str, tuple[str, ...]]]],
-               rank: tuple[list[float], float] = ([0.0] * 5, 0.0), cover: tuple[list[float], float] = ([0.0] * 6, 0.0),
+               rank: tuple[list[float], float] = ([0.0] * len(lookup.RANK_FEATURES), 0.0), cover: tuple[list[float], float] = ([0.0] * len(lookup.COVER_FEATURES), 0.0),
                covered_at: float = 0.5, questions: int = 0) -> lookup.LookupModel:
     return lookup.LookupModel(rank_w=tuple(rank[0]), rank_b=rank[1], cover_w=tuple(cover[0]), cover_b=cover[1],
                               covered_at=covered_at, kind_words=words, examples=examples, questions=questions)
@@ -100,10 +100,7 @@ def cover_matrix(feats: list[Any], m: lookup.LookupModel) -> np.ndarray:
     out = []
     for index, crows, qf in feats:
         index.model = m
-        scores = index.rank_scores(crows)
-        top = max(range(len(crows)), key=lambda i: scores[i])
-        best, _, not_covered, matched = qf
-        out.append([scores[top], best, crows[top][2], crows[top][3], not_covered, matched])
+        out.append(index.cover_features(crows, qf)[0])
     return np.array(out)
 
 

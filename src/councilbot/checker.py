@@ -218,10 +218,10 @@ def _findings(doc: Doc, pack: Pack, draft: Draft) -> list[Finding]:
     # only when the judge agrees the draft needs at least that much care.
     severity = severities(pack, draft.where)
     a = judge.assess(doc.text, draft.where, severity, found.flags, doc.model_score)
-    judged = a.verdict
+    judged, kind = judge.settle(a.verdict, a.kinds, severity)
     out = [f for f in out if not _soft(f) or f.verdict.rank <= judged.rank]
-    if judged.rank > max((f.verdict.rank for f in out), default=0):
-        out = _judged(doc, pack, draft, a, judged, severity, out)
+    if kind is not None and judged.rank > max((f.verdict.rank for f in out), default=0):
+        out = _judged(doc, pack, draft, a, judged, kind, out)
     if draft.platform == Platform.TWITTER.value and len(draft.text) > TWEET_LIMIT:
         out.append(
             Finding(
@@ -243,16 +243,12 @@ def _soft(f: Finding) -> bool:
     return f.basis == "hint"
 
 
-def _judged(doc: Doc, pack: Pack, draft: Draft, a: judge.Assessment, verdict: Verdict,
-            severity: dict[str, Verdict], found: list[Finding]) -> list[Finding]:
+def _judged(doc: Doc, pack: Pack, draft: Draft, a: judge.Assessment, verdict: Verdict, kind: str,
+            found: list[Finding]) -> list[Finding]:
     """The judge read the draft as worse than anything the detectors can name: say so, cite the
     clause of the kind it most resembles among those that give this verdict here, and quote the
     words that weighed most."""
-    fitting = [k for k, v in severity.items() if v is verdict] or [k for k, v in severity.items() if v.rank >= verdict.rank]
-    kind = max(fitting, key=lambda k: a.kinds.get(k, 0.0)) if fitting else None
-    if kind is None:
-        return found
-    words = judge.weightiest(a, draft.where, verdict)
+    words = judge.weightiest(a, draft.where, verdict, kind)
     spans = [s for s in (judge.span_of(doc.text, w) for w in words) if s]
     quoted = [doc.text[s:e] for s, e in spans]
     if spans:

@@ -228,24 +228,59 @@ def assess(text: str, where: str, severity: Mapping[str, Verdict], found: Mappin
     return Assessment((float(p[0]), float(p[1]), float(p[2])), kinds, v)
 
 
-def weightiest(a: Assessment, where: str, verdict: Verdict, limit: int = 3) -> list[str]:
-    """The terms of the draft that pushed the text model hardest from "ok" towards ``verdict``: what
-    the judge's reply quotes. A word pair wins over the words inside it."""
+# Words too common to explain anything on their own ("who", "her", "might"): never quoted alone.
+_PLAIN = frozenset(
+    "a an the of to and or in on for is are be can i we you it my our your this that with at by from as do does "
+    "may might must should would could will what who whom which when where how about any if me us they their "
+    "them he she him her his its was were been has have had get got just there here so not no all some one "
+    "people everyone everybody anyone someone whoever".split())
+
+
+# The judge gives a verdict only with a clause that explains it: the draft must read at least this much
+# like a kind of rule that gives that verdict here; otherwise it answers as the kind it most resembles
+# does. (Chosen by cross-validation in scripts/train_judge.py: it costs almost nothing there, and keeps a
+# pack with milder severities from being given its neighbours' verdicts.)
+MIN_KIND_FIT = 0.2
+
+
+def settle(verdict: Verdict, kinds: Mapping[str, float], severity: Mapping[str, Verdict]) -> tuple[Verdict, str | None]:
+    """The judge's verdict as the council's own rules allow it, and the kind of rule to cite."""
+    if verdict is Verdict.OK:
+        return verdict, None
+    fitting = [k for k, v in severity.items() if v is verdict]
+    best = max(fitting, key=lambda k: kinds.get(k, 0.0), default=None)
+    if best is not None and kinds.get(best, 0.0) >= MIN_KIND_FIT:
+        return verdict, best
+    usable = [k for k, v in severity.items() if v is not Verdict.OK]
+    nearest = max(usable, key=lambda k: kinds.get(k, 0.0), default=None)
+    if nearest is None:
+        return Verdict.OK, None
+    return min(verdict, severity[nearest], key=lambda v: v.rank), nearest
+
+
+def weightiest(a: Assessment, where: str, verdict: Verdict, kind: str | None = None, limit: int = 3) -> list[str]:
+    """The terms of the draft that weighed most towards ``verdict`` (for ``kind``, as the kind's own
+    model reads them, when given): what the judge's reply quotes. A word pair wins over the words
+    inside it; words too plain to explain anything alone are skipped."""
     m = model()
     v = a.vector
     if not len(v.rows):
         return []
-    cls = VERDICTS.index(verdict.value)
     w = m.verdict_w[v.rows]
     both = w[:, 0:3] + w[:, _block(where)]
+    cls = VERDICTS.index(verdict.value)
     push = v.weights * (both[:, cls] - both[:, 0])
-    order = np.argsort(-push)
+    if kind in m.kinds:
+        # The kind's own model names the words that make it that kind; the verdict model breaks ties.
+        push = v.weights * m.kind_w[v.rows, m.kinds.index(kind)] + 0.25 * push
     chosen: list[str] = []
-    for i in order:
+    for i in np.argsort(-push):
         if push[i] <= 0 or len(chosen) >= limit:
             break
-        term = m.terms[v.rows[i]]
-        if any(term in c.split() or c in term.split() for c in chosen if " " in c or " " in term):
+        term = str(m.terms[v.rows[i]])
+        if all(part in _PLAIN for part in term.split(" ")):
+            continue
+        if any(set(term.split(" ")) & set(c.split(" ")) for c in chosen):
             continue
         chosen.append(term)
     return chosen

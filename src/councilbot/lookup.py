@@ -126,7 +126,7 @@ def lookup_model() -> LookupModel:
 
 
 RANK_FEATURES = ("bm25", "bm25_share", "kind", "example", "keyword")
-COVER_FEATURES = ("rank_score", "bm25", "kind", "example", "not_covered_example", "matched_share")
+COVER_FEATURES = ("rank_score", "bm25", "kind", "example", "not_covered_example", "matched_share", "keyword")
 
 
 def _sigmoid(z: float) -> float:
@@ -206,11 +206,15 @@ class Index:
         m = self.model
         return [m.rank_b + sum(w * x for w, x in zip(m.rank_w, r, strict=True)) for r in rows]
 
-    def cover_probability(self, rows: list[list[float]], question_features: list[float]) -> tuple[float, list[float]]:
+    def cover_features(self, rows: list[list[float]], question_features: list[float]) -> tuple[list[float], list[float]]:
+        """The inputs of "is it covered at all" (``COVER_FEATURES``), and each clause's rank score."""
         scores = self.rank_scores(rows)
         top = max(range(len(rows)), key=lambda i: scores[i])
-        best, kind, not_covered, matched = question_features
-        x = [scores[top], best, rows[top][2], rows[top][3], not_covered, matched]
+        best, _, not_covered, matched = question_features
+        return [scores[top], best, rows[top][2], rows[top][3], not_covered, matched, max(r[4] for r in rows)], scores
+
+    def cover_probability(self, rows: list[list[float]], question_features: list[float]) -> tuple[float, list[float]]:
+        x, scores = self.cover_features(rows, question_features)
         m = self.model
         return _sigmoid(m.cover_b + sum(w * v for w, v in zip(m.cover_w, x, strict=True))), scores
 

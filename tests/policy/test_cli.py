@@ -79,7 +79,12 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str], message: bytes) -> No
 def test_ask_json() -> None:
     out = run("ask", "--council", "alsager", "--json", "Can I put photos of kids from the carnival on Facebook?")
     data = json.loads(out.stdout)
-    assert data["clauses"][0]["id"] == "ATC-MN-10" and data["answer"]
+    assert data["clauses"][0]["id"] == "ATC-MN-10" and data["answer"] and data["covered"] is True
+    # Castle Cary's policy says nothing about children's photos: covered is false exactly when the
+    # answer says the policy is silent.
+    out = run("ask", "--council", "castle-cary", "--json", "Can I put photos of kids from the carnival on Facebook?")
+    data = json.loads(out.stdout)
+    assert data["covered"] is False and "doesn't say" in data["answer"] and "ask the Clerk" in data["answer"]
 
 
 def test_policy_validate_and_show(tmp_path: Path) -> None:

@@ -135,3 +135,31 @@ def test_a_short_last_sentence_can_be_the_answer_and_i_e_does_not_end_one() -> N
     assert "\u201cPlease adhere to the Code of Conduct.\u201d" in ask(load_pack("castle-cary"), "code of conduct").answer
     answer = ask(load_pack("alsager"), "does copyright and contempt of court apply to social media?").answer
     assert "i.e. libel, slander, copyright and contempt of court." in answer
+
+
+@pytest.mark.parametrize("council, question, clause", [
+    ("alsager", "can I answer the trolls under a made-up name so they don't know it's me?", "ATC-MN-1"),  # false names
+    ("alsager", "can we share the bakery's half-price sale on the council page?", "ATC-GM-2"),  # advertising
+    ("alsager", "can the page share the local Labour branch's coffee morning?", "ATC-GM-2"),  # political party
+    ("castle-cary", "someone rang pretending to be from the bank and asked for our login, what does the policy say?",
+     "CCTC-PS-4"),  # social engineering
+])
+def test_lookup_understands_paraphrases(council: str, question: str, clause: str) -> None:
+    answer = ask(load_pack(council), question)
+    assert clause in [c.id for c in answer.clauses[:3]], answer
+
+
+@pytest.mark.parametrize("council, question", [
+    ("castle-cary", "Can we put photos of the children from the carnival on our Facebook page?"),
+    ("alsager", "Are councillors allowed to claim expenses for their mobile phone bills?"),
+])
+def test_lookup_says_when_the_policy_is_silent(council: str, question: str) -> None:
+    answer = ask(load_pack(council), question)
+    assert not answer.covered
+    assert "doesn't say" in answer.answer and "ask the Clerk" in answer.answer
+    assert answer.clauses  # the nearest clauses are still offered
+
+
+def test_a_long_question_is_cut_not_choked_on() -> None:
+    answer = ask(load_pack("alsager"), "photos of children " * 50_000)
+    assert answer.clauses and answer.clauses[0].id == "ATC-MN-10"
