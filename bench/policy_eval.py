@@ -115,7 +115,13 @@ def main() -> int:
         print(f"{k:<30}{overall['kind_recall'][k]:>8.2f}{overall['kind_support'][k]:>6}")
     print("\ntargets: accuracy >= 0.90, dnp recall >= 0.93, fine blocked <= 0.03, dnp answered OK <= 0.02")
     if not args:
-        q = evaluate_questions(corpus.questions("heldout"))
+        questions = corpus.questions("heldout")
+        print(f"\n{'questions by':<14}{'asked':>6}{'top 3':>8}{'silent rec':>12}{'silent prec':>13}{'wrongly silent':>16}")
+        for author in sorted({q["author"] for q in questions}):
+            a = evaluate_questions([q for q in questions if q["author"] == author])
+            print(f"{author:<14}{a['questions']:>6}{a['top3_hit']:>8.3f}{a['silent_recall']:>12.3f}{a['silent_precision']:>13.3f}"
+                  f"{a['wrongly_silent']:>16.3f}")
+        q = evaluate_questions(questions)
         print(f"\nlookup, held-out authors' questions ({q['questions']}: {q['covered']} covered, {q['uncovered']} not)")
         print(f"  right clause in the top three   {q['top3_hit']:.3f}  (target >= 0.90)")
         print(f"  'the policy doesn't say': recall {q['silent_recall']:.3f} (target >= 0.80), precision "

@@ -16,6 +16,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
 EARLIER = ROOT / "tests" / "data"
+_WORD = re.compile(r"[a-z0-9]+")
 EARLIER_SETS = ("drafts", "drafts_holdout", "drafts_blind", "drafts_fresh", "drafts_final", "drafts_sixth",
                 "drafts_seventh", "drafts_eighth")
 
@@ -51,15 +52,21 @@ def drafts(split: str) -> list[Row]:
 
 
 def questions(split: str) -> list[Row]:
+    """Every labelled question of one split; a held-out question that a training author also asked,
+    word for word ("tiktok?"), is left out of the held-out split."""
     rows: list[Row] = []
     for author, info in sorted(authors().items()):
         path = CORPUS / "questions" / f"{author}.jsonl"
         if info["split"] == split and path.exists():
             rows += _read(path)
+    if split == "heldout":
+        asked = {_same(q["question"]) for q in questions("train")}
+        rows = [q for q in rows if _same(q["question"]) not in asked]
     return rows
 
 
-_WORD = re.compile(r"[a-z0-9]+")
+def _same(question: str) -> str:
+    return " ".join(_WORD.findall(question.lower()))
 
 
 def shingles(text: str, n: int = 3) -> frozenset[tuple[str, ...]]:

@@ -98,7 +98,7 @@ def detections(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         found = detected(Doc(r["text"], model_score=s), pack, draft)
         certain = max((RANK[f.verdict.value] for f in found.findings if f.basis != "hint"), default=0)
         hint = max((RANK[f.verdict.value] for f in found.findings if f.basis == "hint"), default=0)
-        out.append({"flags": found.flags, "certain": certain, "hint": hint, "offensive": float(s),
+        out.append({"flags": found.flags, "certain": certain, "hint": hint, "offensive": float(s), "length": judge.words(r["text"]),
                     "severity": severities(pack, r["where"])})
     return out
 
@@ -113,9 +113,8 @@ def final_verdicts(p: np.ndarray, det: list[dict[str, Any]], block_at: float, ca
     """The checker's verdicts, as checker._findings gives them: the judge's, settled against the pack's
     severities and the kind scores (judge.settle), never below a detector's certain finding. A soft hint
     counts only where the judge agrees: it never raises the verdict."""
-    judged = np.where(p[:, 2] >= block_at, 2, np.where(p[:, 1] + p[:, 2] >= caution_at, 1, 0))
-    levels = (Verdict.OK, Verdict.CAUTION, Verdict.DO_NOT_POST)
-    settled = np.array([RANK[judge.settle(levels[j], d["kinds"], d["severity"])[0].value] for j, d in zip(judged, det, strict=True)])
+    settled = np.array([RANK[judge.settle(judge.decide(row, d["length"], block_at, caution_at), d["kinds"], d["severity"])[0].value]
+                        for row, d in zip(p, det, strict=True)])
     certain = np.array([d["certain"] for d in det])
     return np.maximum(settled, certain)
 

@@ -168,8 +168,9 @@ def detected(doc: Doc, pack: Pack, draft: Draft) -> Found:
     ctx = _context(pack, draft)
     out: list[Finding] = []
     flags = {"dnp": False, "caution": False, "soft": False}
-    for kind, detector in _DETECTORS.items():
-        if not pack.governs(kind):
+    for kind in pack.governed:
+        detector = _DETECTORS.get(kind)
+        if detector is None:
             continue
         hits = list(detector(doc, ctx))
         if not hits:
@@ -206,9 +207,16 @@ def detected(doc: Doc, pack: Pack, draft: Draft) -> Found:
 
 
 def severities(pack: Pack, where: str) -> dict[str, Verdict]:
-    """The council's verdict for each kind of rule it governs, in this place."""
-    return {k.value: getattr(pack.severities[k], where) for k in RuleKind
-            if k is not RuleKind.UNAPPROVED_CHANNEL and pack.governs(k)}
+    """The council's verdict for each kind of rule it governs, in this place (the channel rule aside:
+    where a post goes decides it, not its words)."""
+    cached = _SEVERITIES.get((id(pack), where))
+    if cached is None or cached[0] is not pack:
+        verdicts = {k: v for k, v in pack.verdicts[where].items() if k != RuleKind.UNAPPROVED_CHANNEL.value}
+        cached = _SEVERITIES[(id(pack), where)] = (pack, verdicts)
+    return cached[1]
+
+
+_SEVERITIES: dict[tuple[int, str], tuple[Pack, dict[str, Verdict]]] = {}
 
 
 def _findings(doc: Doc, pack: Pack, draft: Draft) -> list[Finding]:

@@ -103,6 +103,17 @@ class Pack(_Strict):
         """Every check asks this for each kind: worked out once per pack, not once per draft."""
         return {kind: tuple(c for c in self.clauses if kind in c.kinds) for kind in RuleKind}
 
+    @cached_property
+    def governed(self) -> tuple[RuleKind, ...]:
+        """The kinds this council's policy has a clause for, in the shared vocabulary's order."""
+        return tuple(k for k in RuleKind if self.governs(k))
+
+    @cached_property
+    def verdicts(self) -> dict[str, dict[str, Verdict]]:
+        """For each place (council page, personal account), the verdict of each kind this policy
+        governs, as the checker's judge reads them on every draft."""
+        return {where: {k.value: getattr(self.severities[k], where) for k in self.governed} for where in ("council", "personal")}
+
     def clause(self, clause_id: str) -> Clause | None:
         return next((c for c in self.clauses if c.id == clause_id), None)
 

@@ -33,7 +33,8 @@ def test_batch_keeps_order_and_reports_bad_lines() -> None:
         "{not json",
         json.dumps({"id": "c", "text": "Vote Labour", "where": "personal"}),
         json.dumps({"id": "d", "text": ""}),
-        json.dumps({"id": "e", "text": "Our new Instagram page!", "platform": "instagram", "council": "castle-cary"}),
+        json.dumps({"id": "e", "text": "Our new Instagram page is live: follow us for news and events from the Market House.",
+                    "platform": "instagram", "council": "castle-cary"}),
     ]
     body = ("\n".join(lines) + "\n").encode() + b'{"id": "f", "text": "caf\xe9"}\n'
     out = run("check", "--council", "alsager", "--json", "--batch", "-", stdin=body)
