@@ -93,3 +93,21 @@ def near_copies(held: list[Row], train: list[Row], at: float = 0.5) -> list[tupl
         if best[0] >= at:
             out.append((r["id"], train[best[1]]["id"], round(best[0], 3)))
     return out
+
+
+def write_near_copies(at: float = 0.4) -> list[tuple[str, str, float]]:
+    """Find the held-out drafts that are near-copies of a training draft and write them down, so the
+    held-out split leaves them out."""
+    held: list[Row] = []
+    for author, info in sorted(authors().items()):
+        path = CORPUS / "drafts" / f"{author}.jsonl"
+        if info["split"] == "heldout" and path.exists():
+            held += _read(path)
+    found = near_copies(held, drafts("train"), at)
+    (CORPUS / "near_copies.json").write_text(json.dumps(sorted(h for h, _, _ in found), indent=0) + "\n", encoding="utf-8")
+    return found
+
+
+if __name__ == "__main__":
+    for held_id, train_id, overlap in write_near_copies():
+        print(f"{held_id} is a near-copy of {train_id} ({overlap:.0%} of word triples shared)")
