@@ -134,7 +134,7 @@ def main() -> int:
           "silent_recall": float(silent[~y].mean()), "silent_precision": float((~y)[silent].mean()) if silent.any() else 0.0,
           "wrongly_silent": float(silent[y].mean())}
     print("cross-validated by author:", json.dumps({k: round(v, 3) for k, v in cv.items()}))
-    print(f"  rank weights {dict(zip(lookup.RANK_FEATURES, np.round(rank[0], 2)))}; covered at {covered_at}")
+    print(f"  rank weights {dict(zip(lookup.RANK_FEATURES, np.round(rank[0], 2), strict=True))}; covered at {covered_at}")
     if dry:
         return 0
     data = {"about": "Trained by scripts/train_lookup.py on the training authors' questions in corpus/questions.",

@@ -47,8 +47,10 @@ def _print_result(result: Any, as_json: bool, council: str) -> None:
 
 
 def _public(data: dict[str, Any]) -> dict[str, Any]:
-    """The JSON contract other tools rely on: verdict, then findings with kind, clause, evidence, explanation, fix."""
-    findings = [{k: f[k] for k in ("kind", "clause", "evidence", "explanation", "fix", "verdict", "clause_text", "section")} for f in data["findings"]]
+    """The JSON contract other tools rely on: verdict, then findings with kind, clause, evidence, explanation, fix,
+    and basis ("detector", "hint" or "judge": what found it)."""
+    findings = [{k: f[k] for k in ("kind", "clause", "evidence", "explanation", "fix", "verdict", "basis", "clause_text", "section")}
+                for f in data["findings"]]
     out = {"verdict": data["verdict"], "findings": findings}
     if "reminder" in data:
         out["reminder"] = data["reminder"]

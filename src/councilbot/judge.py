@@ -233,9 +233,10 @@ def assess(text: str, where: str, severity: Mapping[str, Verdict], found: Mappin
     m = model()
     v = vectorise(text, m)
     length = words(text)
-    text_p = (_softmax(text_logits(v, where, m)) + _softmax(char_logits(char_vectorise(text, m), where, m))) / 2
+    cw = float(m.meta.get("char_weight", 0.5))
+    text_p = (1 - cw) * _softmax(text_logits(v, where, m)) + cw * _softmax(char_logits(char_vectorise(text, m), where, m))
     kinds = kind_scores(v, m)
-    x = np.array(combined_features(text_p, kinds, severity, found, offensive, where, length))
+    x = np.array(combined_features([float(t) for t in text_p], kinds, severity, found, offensive, where, length), dtype=np.float64)
     p = _softmax(m.stage2_b + m.stage2_w @ x)
     return Assessment((float(p[0]), float(p[1]), float(p[2])), kinds, v, length)
 
@@ -248,10 +249,9 @@ _PLAIN = frozenset(
     "people everyone everybody anyone someone whoever".split())
 
 
-# The judge gives a verdict only with a clause that explains it: the draft must read at least this much
-# like a kind of rule that gives that verdict here; otherwise it answers as the kind it most resembles
-# does. (Chosen by cross-validation in scripts/train_judge.py: it costs almost nothing there, and keeps a
-# pack with milder severities from being given its neighbours' verdicts.)
+# The judge blocks only with a clause that explains it: the draft must read at least this much like a
+# kind of rule that blocks here. Otherwise it asks for a check, citing the rule the draft most resembles.
+# (0.2, 0.35 and 0.5 tried in cross-validation, scripts/train_judge.py: higher fits cost recall.)
 MIN_KIND_FIT = 0.2
 
 
@@ -259,15 +259,17 @@ def settle(verdict: Verdict, kinds: Mapping[str, float], severity: Mapping[str, 
     """The judge's verdict as the council's own rules allow it, and the kind of rule to cite."""
     if verdict is Verdict.OK:
         return verdict, None
-    fitting = [k for k, v in severity.items() if v is verdict]
-    best = max(fitting, key=lambda k: kinds.get(k, 0.0), default=None)
-    if best is not None and kinds.get(best, 0.0) >= MIN_KIND_FIT:
-        return verdict, best
     usable = [k for k, v in severity.items() if v is not Verdict.OK]
-    nearest = max(usable, key=lambda k: kinds.get(k, 0.0), default=None)
-    if nearest is None:
+    if not usable:
         return Verdict.OK, None
-    return min(verdict, severity[nearest], key=lambda v: v.rank), nearest
+
+    def best(level: Verdict) -> str | None:
+        fitting = [k for k in usable if severity[k] is level and kinds.get(k, 0.0) >= MIN_KIND_FIT]
+        return max(fitting, key=lambda k: kinds.get(k, 0.0), default=None)
+
+    if verdict is Verdict.DO_NOT_POST and (kind := best(Verdict.DO_NOT_POST)):
+        return verdict, kind
+    return Verdict.CAUTION, best(Verdict.CAUTION) or max(usable, key=lambda k: kinds.get(k, 0.0))
 
 
 def weightiest(a: Assessment, where: str, verdict: Verdict, kind: str | None = None, limit: int = 3) -> list[str]:

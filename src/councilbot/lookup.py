@@ -189,8 +189,8 @@ class Index:
         for sim, clauses in self.examples.similarities(asked):
             if not clauses:
                 not_covered = max(not_covered, sim)
-            for c in clauses:
-                near[c] = max(near.get(c, 0.0), sim)
+            for clause_id in clauses:
+                near[clause_id] = max(near.get(clause_id, 0.0), sim)
         low = question.lower()
         rows = []
         for i, c in enumerate(self.clauses):

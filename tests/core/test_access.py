@@ -122,10 +122,12 @@ async def test_unknown_user_gets_policy_tools_and_report_form_only(tmp_path, mak
     for permission in PERMISSIONS:
         assert not bot.can(STRANGER, permission), permission
 
+    # Alsager's policy covers children's photos; Castle Cary's says nothing, and the answer says so.
+    title = "From the policy" if council == "alsager" else "Not in the policy"
     answer = one(await command(bot, STRANGER, "policy", "photos of children"))
-    assert answer.title == "From the policy" and answer.fields
+    assert answer.title == title and answer.fields
     answer = one(await message(bot, STRANGER, "Can I post photos of children?"))
-    assert answer.title == "From the policy"
+    assert answer.title == title
     assert one(await command(bot, STRANGER, "checkpost", CLEAN_POST)).title == "OK to post"
     form = one(await command(bot, STRANGER, "report")).form
     assert form is not None and form.name == "report"

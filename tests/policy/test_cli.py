@@ -19,7 +19,11 @@ def test_check_json_contract() -> None:
     assert out.returncode == 0
     data = json.loads(out.stdout)
     assert data["verdict"] == "do_not_post"
-    assert {"kind", "clause", "evidence", "explanation", "fix"} <= set(data["findings"][0])
+    assert {"kind", "clause", "evidence", "explanation", "fix", "basis"} <= set(data["findings"][0])
+    assert data["findings"][0]["basis"] == "detector"  # a phone number is found, not guessed
+    veiled = "Whoever keeps leaving bin bags by my gate should remember I have a long memory and a lot of friends."
+    data = json.loads(run("check", "--council", "alsager", "--where", "personal", "--json", veiled).stdout)
+    assert data["verdict"] == "do_not_post" and data["findings"][0]["basis"] == "judge"
 
 
 def test_check_human_readable() -> None:

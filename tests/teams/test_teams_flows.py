@@ -39,7 +39,7 @@ def to_person(aad: str, text: str) -> Any:
 
 
 async def test_policy_question_is_answered_in_the_personal_chat(teams: Teams) -> None:
-    [answer] = await teams.say("aad-cllr", "policy photos of children")
+    [answer] = await teams.say("aad-cllr", "policy who has the final say")
     assert answer.op == "reply" and answer.card is not None
     assert answer.body["replyToId"].startswith("activity-")
     assert "From the policy" in answer.text
@@ -228,7 +228,7 @@ async def test_set_clerk_channel_is_for_the_clerk_and_survives_restart(serve: An
 
 async def test_private_answer_to_a_channel_mention_goes_to_a_personal_chat(teams: Teams) -> None:
     before = len(teams.connector.calls)
-    await teams.post(teams.in_channel("aad-chair", "policy photos of children", channel="19:general@thread.tacv2"))
+    await teams.post(teams.in_channel("aad-chair", "policy who has the final say", channel="19:general@thread.tacv2"))
     turn = teams.connector.calls[before:]
     created = [c for c in turn if c.op == "create"]
     assert created and created[0].body["members"][0]["id"] == "29:aad-chair"
