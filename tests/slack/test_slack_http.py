@@ -57,7 +57,7 @@ async def test_checkpost_ok_draft(harness: Harness) -> None:
 
 async def test_a_command_mentioning_payload_is_still_a_command(harness: Harness) -> None:
     # slack_bolt treats any body containing "payload" as interactivity and would drop this command.
-    answer = await harness.slack.command("/checkpost", "The payload of the new bin lorry is 12 tonnes.")
+    answer = await harness.slack.command("/checkpost", "The new bin lorry carries a bigger payload, so collections will be quicker from Monday.")
     assert answer.status == 200
     [call] = await harness.fake.wait_for("respond")
     assert "OK to post" in call.data["blocks"][0]["text"]["text"]
