@@ -15,8 +15,11 @@ from aiohttp import web
 from councilbot import logs, metrics
 from councilbot.app import CouncilBot
 
+from .door import HANDLER_ARGS, MAX_BODY, UNMATCHED, add_unmatched_route, expect_handler, refusal
+
+__all__ = ["MAX_BODY", "build_app", "run_server", "teams_enabled"]
+
 log = logging.getLogger("councilbot.server")
-MAX_BODY = 1024 * 1024  # Slack and Bot Framework payloads are far smaller; refuse anything larger early
 
 
 def _slack_configured(bot: CouncilBot) -> bool:
@@ -26,12 +29,15 @@ def _slack_configured(bot: CouncilBot) -> bool:
 
 @web.middleware
 async def _observe(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Request id and metrics for every request; bodies over the limit are refused before reading."""
+    """Request id and metrics for every request; encoded bodies and bodies over the limit are
+    refused before reading (on every route, matched or not)."""
     logs.new_request_id()
-    route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
-    if (request.content_length or 0) > MAX_BODY:
-        metrics.REQUESTS.labels(route, "413").inc()
-        return web.json_response({"error": "request body too large"}, status=413)
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None and resource.name != UNMATCHED else "unmatched"
+    refused = refusal(request, MAX_BODY)
+    if refused is not None:
+        metrics.REQUESTS.labels(route, str(refused.status)).inc()
+        return refused
     with metrics.LATENCY.labels(route).time():
         try:
             response: web.StreamResponse = await handler(request)
@@ -65,7 +71,8 @@ def teams_enabled(bot: CouncilBot, host: str) -> bool:
 
 
 def build_app(bot: CouncilBot, socket_mode: bool = False, teams: bool = True) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[_observe])
+    # handler_args: aiohttp must never decompress a request body (see adapters/door.py).
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[_observe], handler_args=HANDLER_ARGS)
     state: dict[str, Any] = {"ready": False}
 
     async def healthz(_: web.Request) -> web.Response:
@@ -79,9 +86,10 @@ def build_app(bot: CouncilBot, socket_mode: bool = False, teams: bool = True) ->
         body = metrics.render(bot.outbox.depth, bot.outbox.oldest_age)
         return web.Response(body=body, content_type="text/plain", charset="utf-8")
 
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", prometheus)
+    expect = expect_handler(MAX_BODY)  # answer an oversized or encoded body before inviting it
+    app.router.add_get("/healthz", healthz, expect_handler=expect)
+    app.router.add_get("/readyz", readyz, expect_handler=expect)
+    app.router.add_get("/metrics", prometheus, expect_handler=expect)
     if _slack_configured(bot) and not socket_mode:
         from adapters.slack import mount as mount_slack
 
@@ -90,6 +98,7 @@ def build_app(bot: CouncilBot, socket_mode: bool = False, teams: bool = True) ->
         from adapters.teams import mount as mount_teams
 
         mount_teams(app, bot)
+    add_unmatched_route(app)  # last: every other path and method, with the same door
 
     async def on_startup(_: web.Application) -> None:
         await bot.start()

@@ -7,7 +7,9 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import re
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -18,6 +20,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 
 from councilbot.config import ConfigError
 
+from .. import door
 from . import inbound
 from .app import SlackAdapter
 from .lane import RESPONDED
@@ -30,6 +33,9 @@ __all__ = ["ADAPTER_KEY", "PATH", "SlackAdapter", "SlackNotifier", "mount", "run
 
 log = logging.getLogger(__name__)
 PATH = "/slack/events"
+# Slack's timestamps are Unix seconds: ASCII digits, ten of them until the year 2286. Anything else
+# (400 digits, Arabic-Indic digits, a sign, spaces) is not Slack, and must not reach int() or encode().
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
 ADAPTER_KEY = web.AppKey("slack_adapter", SlackAdapter)
 
 
@@ -47,10 +53,7 @@ def mount(web_app: web.Application, bot: CouncilBot) -> None:
         decodes the body first, so it cannot vouch for a signed body that is not UTF-8)."""
         timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
         signature = request.headers.get("X-Slack-Signature", "")
-        try:
-            if abs(time.time() - int(timestamp)) > 5 * 60:
-                return False
-        except ValueError:
+        if not _TIMESTAMP.fullmatch(timestamp) or abs(time.time() - int(timestamp)) > 5 * 60:
             return False
         digest = hmac.new(key, f"v0:{timestamp}:".encode() + raw, hashlib.sha256).hexdigest()
         return hmac.compare_digest(f"v0={digest}".encode(), signature.encode("utf-8", "surrogateescape"))
@@ -59,7 +62,11 @@ def mount(web_app: web.Application, bot: CouncilBot) -> None:
         # Bolt verifies the signature too, but only after parsing the body, and its parsing
         # assumes Slack's shapes: so the signature is checked here first, on the raw bytes (401),
         # before anything is parsed (a stranger's megabyte costs one HMAC), then the body's shape
-        # (400), and only a signed, well-formed request reaches bolt.
+        # (400), and only a signed, well-formed request reaches bolt. An encoded or oversized body
+        # is refused before it is read at all (this route may be mounted without server.py's door).
+        refused = door.refusal(request)
+        if refused is not None:
+            return refused
         raw = await request.read()
         verified = signed(raw, request)
         # Slack's SSL check carries no signature (a few bytes); bolt answers it (200), nothing else.
@@ -78,7 +85,7 @@ def mount(web_app: web.Application, bot: CouncilBot) -> None:
             return web.json_response({"error": f"malformed request: {problem}"}, status=400)
         try:  # bolt parses the body again here, and reads its context out of it
             bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), query=request.query_string,
-                                            headers=request.headers)  # type: ignore[arg-type]
+                                            headers=bolt_headers(request))
             if bolt_request.body != body:  # bolt's parse lost a command that mentions "payload"
                 bolt_request.body = body
                 bolt_request.context = build_async_context(AsyncBoltContext({}), body)
@@ -103,11 +110,17 @@ def mount(web_app: web.Application, bot: CouncilBot) -> None:
     async def close(_: web.Application) -> None:
         await adapter.close()
 
-    web_app.router.add_post(PATH, slack_events)
+    web_app.router.add_post(PATH, slack_events, expect_handler=door.expect_handler())
     web_app.on_startup.append(start)
     web_app.on_cleanup.append(close)
     web_app[ADAPTER_KEY] = adapter
     bot.outbox.register(adapter.notifier)
+
+
+def bolt_headers(request: web.Request) -> dict[str, str | Sequence[str]]:
+    """One value per header, the first, as the signature check above read them: bolt keeps the
+    last of a repeated header, so a second X-Slack-Request-Timestamp would reach its own int()."""
+    return {name.lower(): request.headers[name] for name in request.headers.keys()}
 
 
 async def run_socket_mode(bot: CouncilBot) -> None:

@@ -289,12 +289,16 @@ class SlackAdapter:
 
     async def on_open_form(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
+        trigger_id = body.get("trigger_id")
         try:
-            form = blocks.decode_form(action.get("value", ""))
+            form = blocks.decode_form(action.get("value") or "")
         except Exception:
             log.warning("an open-form button carried no readable form")
             return
-        self.spawn(self.open_form(body["trigger_id"], form))
+        if not isinstance(trigger_id, str) or not trigger_id:  # Slack always sends one with a button press
+            log.warning("an open-form button press came without a trigger_id")
+            return
+        self.spawn(self.open_form(trigger_id, form))
 
     async def on_action(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()

@@ -31,6 +31,7 @@ MAX_FIELDS = 10
 MAX_HEADER = 150
 MAX_BUTTON_TEXT = 75
 MAX_BUTTON_VALUE = 2000
+MAX_FORM_JSON = 64 * 1024  # a packed form unpacks to a few kilobytes
 MAX_ACTIONS = 25
 MAX_MODAL_TITLE = 24
 MAX_OPTION_TEXT = 75
@@ -206,7 +207,15 @@ def encode_form(form: Form) -> str:
 
 
 def decode_form(value: str) -> Form:
-    form = reply_from_dict(json.loads(zlib.decompress(base64.urlsafe_b64decode(value.encode())))).form
+    """The form ``encode_form`` packed. A value longer than any it makes, or one that would unpack
+    to more than a form ever is (a zlib bomb in a button press), is refused before it is unpacked."""
+    if len(value) > MAX_BUTTON_VALUE:
+        raise ValueError("button value is longer than any form's")
+    unpacker = zlib.decompressobj()
+    raw = unpacker.decompress(base64.urlsafe_b64decode(value.encode()), MAX_FORM_JSON)
+    if unpacker.unconsumed_tail:
+        raise ValueError("button value unpacks to more than any form")
+    form = reply_from_dict(json.loads(raw)).form
     if form is None:
         raise ValueError("button value holds no form")
     return form

@@ -58,6 +58,12 @@ _BODY = {
     "response_urls": [{"response_url": str, "block_id": str, "action_id": str, "channel_id": str}], "command": str, "text": str, "thread_ts": str, "challenge": str,
     "function_execution_id": str, "bot_access_token": str,
 }
+# The events the listeners read, with the types Slack documents for each: the generic ``_EVENT``
+# must allow a user object (``team_join``, ``user_change``), but these two carry a user id.
+_EVENTS = {
+    "message": {"user": str, "channel": str, "text": str},
+    "app_home_opened": {"user": str, "channel": str, "tab": str},
+}
 # What each kind of request cannot do without (bolt indexes these directly).
 _INTERACTIVE = ("block_actions", "view_submission", "view_closed", "shortcut", "message_action")
 
@@ -89,6 +95,13 @@ def parse_request(raw: bytes, content_type: str | None) -> dict[str, Any]:
     kind = body.get("type")
     if kind == "event_callback" and not isinstance((body.get("event") or {}).get("type"), str):
         raise Malformed("an event_callback without event.type")
+    event = body.get("event") if kind == "event_callback" else None
+    if event is not None:
+        problem = shapes.problem(event, _EVENTS.get(event["type"], {}), "body.event")
+        if problem:
+            raise Malformed(problem)
+        if event["type"] == "app_home_opened" and not event.get("user"):
+            raise Malformed("an app_home_opened without event.user")
     if kind in _INTERACTIVE and not (body.get("user") or {}).get("id"):
         raise Malformed(f"a {kind} without user.id")
     if kind == "block_actions" and not body.get("actions"):

@@ -1,9 +1,10 @@
 """Where the core's work runs: after the ack has left, one item at a time, and never hogging the
 event loop that has to ack the next request.
 
-Why: ``CouncilBot.handle`` is ``async`` but does its checking synchronously (about 7 ms a draft,
-over a second for the first one while the model loads). Run straight after ``ack()`` it would
-hold up the HTTP response it follows and every ack behind it; Slack gives each request 3 s.
+Why: ``CouncilBot.handle`` checks a draft in a worker thread (about 7 ms; over a second for the
+first one while the model loads) and writes records, with fsync, on the event loop. Run straight
+after ``ack()`` it would hold up the HTTP response it follows; under a backlog, checks back to back
+would take the CPU (one interpreter lock) from the acks behind them. Slack gives each request 3 s.
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ class CoreLane:
                 busy = 0.0
             finally:
                 self._queue.task_done()
-            # Yield to the acks: with more waiting, rest in proportion to the time just used.
+            # Yield to the acks: with more waiting, rest in proportion to the time just used (a
+            # check's time counts too: its thread shares the CPU and the interpreter with the acks).
             await asyncio.sleep(busy * (1 - CORE_SHARE) / CORE_SHARE if not self._queue.empty() else 0)
 
     async def drain(self, timeout: float) -> None:

@@ -14,17 +14,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aiohttp import web
-from botbuilder.integration.aiohttp import CloudAdapter
+from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationServiceClientCredentialFactory
 
 from councilbot.config import ConfigError
 
+from .. import door
+from . import openid
 from .auth import BotConfig, auth_on, check_bind, is_loopback, validate
 from .connector import TunedAuthentication
-from .endpoint import Endpoint
+from .endpoint import MAX_ACTIVITY, Endpoint
 from .handler import TeamsHandler
 from .notifier import TeamsNotifier
 from .package import build_package
 from .references import ReferenceBook
+from .tokens import KeptCredentialsFactory
 
 if TYPE_CHECKING:
     from councilbot.app import CouncilBot
@@ -44,6 +47,8 @@ class TeamsParts:
     handler: TeamsHandler
     notifier: TeamsNotifier
     references: ReferenceBook
+    tokens: KeptCredentialsFactory
+    keys: list[openid.KeySet]
 
 
 TEAMS = web.AppKey("councilbot.teams", TeamsParts)
@@ -60,13 +65,28 @@ def mount(web_app: web.Application, bot: CouncilBot) -> None:
     if not secured:
         log.warning("TEAMS AUTHENTICATION IS OFF: no MicrosoftAppId/MicrosoftAppPassword. Any local caller can act as "
                     "any user. This mode is for the Bot Framework Emulator and tests on 127.0.0.1 only.")
-    auth = TunedAuthentication(BotConfig(teams))
+    config = BotConfig(teams)
+    # Microsoft's login service is called off the event loop, with timeouts, never per request:
+    # the signing keys through the SDK's metadata cache, the bot's own token through its
+    # credentials factory (see openid.py and tokens.py).
+    keys = openid.guard(config)
+    tokens = KeptCredentialsFactory(ConfigurationServiceClientCredentialFactory(config))
+    auth = TunedAuthentication(config, credentials_factory=tokens)
     adapter = CloudAdapter(auth)
     book = ReferenceBook(bot.store, teams.clerk_channel)
     notifier = TeamsNotifier(adapter, book, teams.app_id.strip() or None)
     handler = TeamsHandler(bot, book, notifier, allow_plain_ids=not secured)
     endpoint = Endpoint(auth, adapter, handler, auth_on=secured, tenant_id=teams.tenant_id)
-    web_app.router.add_post(ROUTE, endpoint.messages)
+    web_app.router.add_post(ROUTE, endpoint.messages, expect_handler=door.expect_handler(MAX_ACTIVITY))
     web_app.on_shutdown.append(handler.finish_background)
-    web_app[TEAMS] = TeamsParts(adapter, endpoint, handler, notifier, book)
+    if secured:
+        async def warm(_: web.Application) -> None:
+            await tokens.warm(auth, config.APP_ID)  # never waits for the token itself
+
+        async def close(_: web.Application) -> None:
+            await tokens.close()
+
+        web_app.on_startup.append(warm)
+        web_app.on_cleanup.append(close)
+    web_app[TEAMS] = TeamsParts(adapter, endpoint, handler, notifier, book, tokens, keys)
     bot.outbox.register(notifier)

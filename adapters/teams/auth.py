@@ -7,10 +7,25 @@ from __future__ import annotations
 import ipaddress
 import logging
 
+from botbuilder.schema import CallerIdConstants
+from botframework.connector.auth import AuthenticationConstants
+
 from councilbot.config import ConfigError, Settings, TeamsSettings
 
 log = logging.getLogger(__name__)
 APP_TYPES = {"multitenant": "MultiTenant", "singletenant": "SingleTenant", "userassignedmsi": "UserAssignedMSI"}
+# The SDK's configuration for a cloud other than Microsoft's public one (``[teams.cloud]``). Setting
+# any of them makes the SDK read all of them, so those not given keep the public cloud's values.
+PUBLIC_CLOUD: dict[str, str | bool] = {
+    "VALIDATE_AUTHORITY": True,
+    "TO_CHANNEL_FROM_BOT_LOGIN_URL": AuthenticationConstants.TO_CHANNEL_FROM_BOT_LOGIN_URL,
+    "TO_CHANNEL_FROM_BOT_OAUTH_SCOPE": AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE,
+    "TO_BOT_FROM_CHANNEL_TOKEN_ISSUER": AuthenticationConstants.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER,
+    "OAUTH_URL": AuthenticationConstants.OAUTH_URL,
+    "TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL": AuthenticationConstants.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL,
+    "TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL": AuthenticationConstants.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL,
+    "CALLER_ID": CallerIdConstants.public_azure_channel.value,
+}
 
 
 def is_loopback(host: str | None) -> bool:
@@ -34,6 +49,12 @@ def validate(teams: TeamsSettings) -> None:
     app_type = APP_TYPES.get(teams.app_type.strip().lower())
     if app_type is None:
         raise ConfigError(f"teams.app_type {teams.app_type!r} must be one of {', '.join(APP_TYPES.values())}")
+    unknown = sorted(set(teams.cloud) - set(PUBLIC_CLOUD))
+    if unknown:
+        raise ConfigError(f"teams.cloud: unknown setting {unknown[0]!r}; the Bot Framework's are {', '.join(PUBLIC_CLOUD)}")
+    for name, value in teams.cloud.items():
+        if isinstance(value, bool) != isinstance(PUBLIC_CLOUD[name], bool):
+            raise ConfigError(f"teams.cloud.{name} must be {'true or false' if isinstance(PUBLIC_CLOUD[name], bool) else 'text'}")
     if not teams.app_id.strip():
         if _password(teams):
             raise ConfigError("MicrosoftAppPassword is set but MicrosoftAppId (teams.app_id) is not")
@@ -70,3 +91,6 @@ class BotConfig:
         # Without credentials the SDK's single-tenant factory would refuse to start.
         self.APP_TYPE = APP_TYPES[teams.app_type.strip().lower()] if on else "MultiTenant"
         self.APP_TENANTID = teams.tenant_id.strip() or None
+        if teams.cloud:  # otherwise the SDK's built-in public cloud
+            for name, value in {**PUBLIC_CLOUD, **teams.cloud}.items():
+                setattr(self, name, value)

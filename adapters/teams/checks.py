@@ -7,6 +7,8 @@ from botframework.connector.auth import MicrosoftAppCredentials
 from councilbot.config import Settings
 from councilbot.doctor import Line
 
+from .tokens import timed_msal_app
+
 
 def credentials_work(settings: Settings) -> Line:
     t = settings.teams
@@ -15,6 +17,7 @@ def credentials_work(settings: Settings) -> Line:
     try:
         credentials = MicrosoftAppCredentials(t.app_id, t.app_password.get_secret_value(),
                                               channel_auth_tenant=t.tenant_id or None)
+        credentials.app = timed_msal_app(credentials)  # each call gives up after 15 s, as the server's do
         token = credentials.get_access_token()
     except Exception as exc:
         return Line(False, f"Microsoft did not issue a Bot Framework token ({exc.__class__.__name__}): check the app id, "

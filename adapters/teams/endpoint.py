@@ -23,6 +23,7 @@ from botframework.connector.auth import BotFrameworkAuthentication
 
 from councilbot.messages import well_formed
 
+from .. import door
 from . import inbound
 from .auth import is_loopback
 from .handler import WIRE
@@ -47,13 +48,14 @@ class Endpoint:
         self.tenant_id = tenant_id.strip().lower()
 
     async def messages(self, request: web.Request) -> web.StreamResponse:
+        refused = door.refusal(request, MAX_ACTIVITY)  # compressed, or larger than any activity: unread
+        if refused is not None:
+            return refused
         if not self.auth_on and (not is_loopback(request.remote) or any(h in request.headers for h in PROXY_HEADERS)):
             # No-auth mode trusts whoever calls: only this machine itself, never a proxy in front of it.
             return web.Response(status=403, text="Teams authentication is not configured; local requests only.")
         if "application/json" not in request.headers.get("Content-Type", ""):
             return web.Response(status=415, text="Expected application/json.")
-        if (request.content_length or 0) > MAX_ACTIVITY:
-            return web.Response(status=413, text="An activity is never this large.")
         raw = await request.read()
         if len(raw) > MAX_ACTIVITY:
             return web.Response(status=413, text="An activity is never this large.")

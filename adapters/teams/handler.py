@@ -155,8 +155,8 @@ class TeamsHandler(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
         try:
             await turn_context.update_activity(activity)
             return True
-        except Exception:
-            log.info("could not replace a submitted form card; sending the reply instead", exc_info=True)
+        except Exception as exc:
+            log.info("could not replace a submitted form card (%s); sending the reply instead", exc.__class__.__name__)
             return False
 
     async def _answer_here(self, turn_context: TurnContext, incoming: Incoming, number: int, reply: Reply) -> None:

@@ -29,6 +29,8 @@ BARE_COMMANDS = frozenset({"report", "pending", "reports", "help", "home", "flag
 SUB_COMMANDS = {"people": frozenset({"add", "remove"}), "export": frozenset({"csv", "json"})}
 SET_CLERK_CHANNEL = re.compile(r"^\s*/?set\s+(?:the\s+)?clerk(?:'s)?\s+channel\s*[.!]?\s*$", re.IGNORECASE)
 _LEAD = re.compile(r"^/?([A-Za-z]+):?(?:\s+(.*))?$", re.DOTALL)
+# Mentions read from an activity's entities; Teams sends one per person mentioned.
+MAX_ENTITIES = 50
 # Linear: neither part can run past the next "<", so many "<at" without "</at>" cost little.
 _AT = re.compile(r"<at(?:\s[^<>]*)?>([^<]*)</at>", re.IGNORECASE)
 
@@ -135,7 +137,8 @@ def clean_text(activity: Mapping[str, Any]) -> str:
     """The text without the bot's @mention (the person's words only); other mentions keep the name."""
     text = str(activity.get("text") or "")
     bot_id = (activity.get("recipient") or {}).get("id")
-    bot_names = {str(e["text"]) for e in activity.get("entities") or ()
+    # Each name is one pass over the text: a few, as Teams sends, not thousands, as a stranger might.
+    bot_names = {str(e["text"]) for e in (activity.get("entities") or ())[:MAX_ENTITIES]
                  if str(e.get("type", "")).lower() == "mention" and (e.get("mentioned") or {}).get("id") == bot_id
                  and e.get("text")}
     for mention in bot_names:
@@ -147,7 +150,7 @@ def clean_text(activity: Mapping[str, Any]) -> str:
 def mentions_bot(activity: Mapping[str, Any]) -> bool:
     bot_id = (activity.get("recipient") or {}).get("id")
     return any(str(e.get("type", "")).lower() == "mention" and (e.get("mentioned") or {}).get("id") == bot_id
-               for e in activity.get("entities") or ())
+               for e in (activity.get("entities") or ())[:MAX_ENTITIES])
 
 
 def parse_text(user: str, text: str, event_id: str | None = None, name: str | None = None) -> Incoming | None:

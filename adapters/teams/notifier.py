@@ -33,6 +33,7 @@ from . import connector
 from .cards import message_activity
 from .inbound import aad_of
 from .references import ReferenceBook
+from .tokens import token_missing
 
 log = logging.getLogger(__name__)
 TEAMS_CHANNEL = "msteams"
@@ -68,6 +69,9 @@ def delivery_error(exc: Exception, what: str) -> DeliveryError:
     other 4xx (bot removed from the team, user blocked the app, bad request) give up."""
     if isinstance(exc, DeliveryError):
         return exc
+    missing = token_missing(exc)
+    if missing is not None:  # the login service has not issued the bot's token yet: wait for it, not for us
+        return DeliveryError(f"{what}: no Bot Framework token yet", retry_after=missing.retry_after)
     if isinstance(exc, HttpOperationError) and getattr(exc, "response", None) is not None:
         status = int(getattr(exc.response, "status_code", 0) or 0)
         if status == 429:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from . import clock, metrics, reports, suggestions, toxicity
@@ -22,6 +23,12 @@ log = logging.getLogger(__name__)
 HOUSEKEEPING_SECONDS = 300.0
 
 
+def cpu_executor() -> ThreadPoolExecutor:
+    """One thread for the checker and the lookup: they run one at a time (as they did on the loop),
+    and the loop stays free to acknowledge requests while they do."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="councilbot-cpu")
+
+
 def event_digest(key: str) -> str:
     """An event's claim key without the person's id in it, fit to keep in a record."""
     return hashlib.sha256(key.encode()).hexdigest()[:24]
@@ -36,8 +43,11 @@ class CouncilBot:
         self.people = People(self.store, self.pack, settings.people, settings.names)
         self.audit = Audit(self.store)
         self.outbox = Outbox(self.store)
-        self.ctx = Ctx(self.pack, self.store, self.people, self.audit, self.outbox)
+        self.ctx = Ctx(self.pack, self.store, self.people, self.audit, self.outbox, cpu=cpu_executor())
         self.router = Router(self.ctx)
+        # Events being handled in this process now: a platform's retry that arrives while the
+        # first delivery waits for the checker is a duplicate, not an interrupted event.
+        self._in_flight: set[str] = set()
         self._housekeeping: asyncio.Task[None] | None = None
         self.recover()
 
@@ -46,7 +56,10 @@ class CouncilBot:
         return cls(settings)
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
-        """The only door into the core. A platform's retry of an event already handled returns nothing."""
+        """The only door into the core. A platform's retry of an event already handled returns nothing.
+
+        Every read and write of the records happens on the caller's event loop; only the checker
+        and the policy lookup are awaited, in a worker thread (``Ctx.compute``)."""
         incoming = well_formed_incoming(incoming)
         metrics.EVENTS.labels(incoming.kind).inc()
         # Keyed by person too: a delivery id is only unique within what its platform sends one person.
@@ -54,17 +67,15 @@ class CouncilBot:
         claimed = False
         try:
             if key is not None:
-                if not self.store.claim(key) and not self._interrupted(key):
+                if key in self._in_flight or (not self.store.claim(key) and not self._interrupted(key)):
                     metrics.DUPLICATES.inc()
                     log.info("duplicate event ignored", extra={"kind": incoming.kind})
                     return []
                 claimed = True
+                self._in_flight.add(key)
             self.people.saw(incoming.user, incoming.display_name)
-            self.ctx.event = event_digest(key) if key is not None else None
-            try:
-                replies = self.router.route(incoming)
-            finally:
-                self.ctx.event = None
+            with self.ctx.handling(event_digest(key) if key is not None else None):
+                replies = await self.router.route(incoming)
             if claimed and key is not None:
                 self.store.update("events", key, {"state": "done"})
         except Exception:
@@ -75,6 +86,9 @@ class CouncilBot:
                 except Exception:
                     log.exception("could not release the event claim")
             return [Reply(text="Sorry, something went wrong on our side. Nothing was lost; please try again.", tone="danger")]
+        finally:
+            if claimed and key is not None:
+                self._in_flight.discard(key)
         if key is not None and replies and replies[0].title == CHECK_THE_FORM:
             # Turned down as bad input, so nothing was changed: the same submission sent again (a
             # person pressing Submit once more) is judged again, not answered with silence.
@@ -149,3 +163,6 @@ class CouncilBot:
             self._housekeeping = None
         await self.outbox.stop()
         self.store.close()
+        old, self.ctx.cpu = self.ctx.cpu, cpu_executor()  # a fresh one makes no thread until used
+        if isinstance(old, ThreadPoolExecutor):
+            old.shutdown(wait=False)

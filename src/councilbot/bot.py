@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import re
 import uuid
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from . import clock, conduct, metrics, moderation, reports, suggestions
-from .checker import Draft, DraftError, check
+from .checker import MAX_DRAFT, Draft, DraftError, check
 from .context import Ctx
 from .errors import BadInput, Refused
 from .kinds import Role
-from .lookup import ask
+from .lookup import MAX_QUESTION, ask
 from .messages import Button, Field, Form, Incoming, Input, Reply
 from .render import answer_reply, check_reply
 
@@ -54,6 +55,17 @@ def looks_like_question(text: str) -> bool | None:
     return None
 
 
+# A handler answers at once, or is a coroutine that awaits the checker or the lookup off the loop.
+Handler = Callable[[Incoming], "list[Reply] | Awaitable[list[Reply]]"]
+# Room, beyond a draft's limit, for the words that say what a message is ("may I post:", "personal twitter:").
+PREFIX_ROOM = 200
+
+
+def too_long(what: str, length: int, limit: int, advice: str) -> Reply:
+    """Said before any work is done on a text over its limit (a draft, a question)."""
+    return Reply(text=f"That {what} is {length:,} characters; the limit is {limit:,}. {advice}", tone="caution")
+
+
 # Commands that take no arguments: typed alone as a message, they are the command, on any platform.
 BARE_COMMANDS = frozenset({"pending", "reports", "flags", "moderation", "people", "home"})
 PLATFORMS = frozenset({"slack", "teams", "console"})
@@ -69,7 +81,7 @@ def known_person_id(ctx: Ctx, person: str) -> bool:
 class Router:
     def __init__(self, ctx: Ctx) -> None:
         self.ctx = ctx
-        self.commands: dict[str, Callable[[Incoming], list[Reply]]] = {
+        self.commands: dict[str, Handler] = {
             "policy": self._policy, "ask": self._policy, "checkpost": self._checkpost, "check": self._checkpost,
             "report": lambda i: [Reply(text="", form=reports.form(self.ctx))],
             "suggest": self._suggest, "pending": lambda i: suggestions.pending(self.ctx, i.user),
@@ -78,7 +90,7 @@ class Router:
             "people": self._people, "export": self._export, "help": self._help, "home": self._home,
             "escalate": self._escalate_command,
         }
-        self.actions: dict[str, Callable[[Incoming], list[Reply]]] = {
+        self.actions: dict[str, Handler] = {
             "dm.check": self._dm_check, "dm.ask": self._dm_ask,
             "suggestion.approve": lambda i: suggestions.decide(self.ctx, i.user, i.value, "approve"),
             "suggestion.changes": lambda i: self._comment(i, "changes"),
@@ -92,7 +104,7 @@ class Router:
             "report.host": lambda i: self._report_form(i, "report_host", "Reported to the platform", "detail", "What was reported, to whom, and any reference"),
             "report.close": lambda i: self._report_form(i, "report_close", "Close the report", "outcome", "Outcome"),
         }
-        self.forms: dict[str, Callable[[Incoming], list[Reply]]] = {
+        self.forms: dict[str, Handler] = {
             "report": lambda i: reports.file(self.ctx, i.user, dict(i.values)),
             "suggest": lambda i: suggestions.submit(self.ctx, i.user, dict(i.values), revising=i.value),
             "decision": self._decision,
@@ -103,15 +115,15 @@ class Router:
             "report_close": lambda i: reports.close(self.ctx, i.user, i.value, _str(i.values, "outcome")),
         }
 
-    def route(self, incoming: Incoming) -> list[Reply]:
+    async def route(self, incoming: Incoming) -> list[Reply]:
         try:
             if incoming.kind == "message":
-                return self._message(incoming)
+                return await self._message(incoming)
             table = {"command": self.commands, "action": self.actions, "form": self.forms}.get(incoming.kind)
             handler = table.get(incoming.name) if table is not None else None
             if handler is None:
                 return [Reply(text=f"I don't know {incoming.name or incoming.kind!r}. Try help.", tone="caution")]
-            return handler(incoming)
+            return await _run(handler, incoming)
         except Refused as exc:
             return [Reply(text=str(exc), tone="caution")]
         except BadInput as exc:
@@ -122,17 +134,21 @@ class Router:
 
     # Messages and the policy tools.
 
-    def _message(self, incoming: Incoming) -> list[Reply]:
+    async def _message(self, incoming: Incoming) -> list[Reply]:
         text = incoming.text.strip()
+        if len(text) > MAX_DRAFT + PREFIX_ROOM:  # neither a draft nor a question: say so before reading it
+            return [Reply(text=f"That message is {len(text):,} characters: I can check drafts of up to {MAX_DRAFT:,} "
+                          f"characters and answer questions of up to {MAX_QUESTION:,}. Please send it in parts.",
+                          tone="caution")]
         if not text or text.lower() in {"help", "hi", "hello", "?"}:
             return self._help(incoming)
         if text.lower().lstrip("/") in BARE_COMMANDS:  # "pending" typed on its own is the command
-            return self.commands[text.lower().lstrip("/")](incoming)
+            return await _run(self.commands[text.lower().lstrip("/")], incoming)
         kind = looks_like_question(text)
         if kind is True:
-            return [answer_reply(ask(self.ctx.pack, text))]
+            return await self._lookup(text)
         if kind is False:
-            return self._check_text(incoming.user, _DRAFT_PREFIX.sub("", text))
+            return await self._check_text(incoming.user, _DRAFT_PREFIX.sub("", text))
         draft_id = uuid.uuid4().hex[:12]
         self.ctx.store.insert("drafts", {"id": draft_id, "user": incoming.user, "text": text, "at": clock.iso(clock.now())})
         return [Reply(text="Is this a post you want checked, or a question about the policy?", buttons=(
@@ -146,31 +162,43 @@ class Router:
         self.ctx.store.delete("drafts", doc["id"])
         return str(doc["text"])
 
-    def _dm_check(self, incoming: Incoming) -> list[Reply]:
-        return self._check_text(incoming.user, self._pending_draft(incoming))
+    async def _dm_check(self, incoming: Incoming) -> list[Reply]:
+        return await self._check_text(incoming.user, self._pending_draft(incoming))
 
-    def _dm_ask(self, incoming: Incoming) -> list[Reply]:
-        return [answer_reply(ask(self.ctx.pack, self._pending_draft(incoming)))]
+    async def _dm_ask(self, incoming: Incoming) -> list[Reply]:
+        return await self._lookup(self._pending_draft(incoming))
 
-    def _check_text(self, user: str, text: str) -> list[Reply]:
+    async def _check_text(self, user: str, text: str) -> list[Reply]:
+        if len(text) > MAX_DRAFT + PREFIX_ROOM:  # not even read (a stranger's megabyte)
+            return [too_long("draft", len(text), MAX_DRAFT, "Please check it in parts.")]
         default = self.ctx.pack.channels[0].value
         draft = parse_check_args(text, default)
+        if len(draft.text) > MAX_DRAFT:
+            return [too_long("draft", len(draft.text), MAX_DRAFT, "Please check it in parts.")]
         role = self.ctx.people.role(user)
         draft = Draft(draft.text, draft.where, draft.platform, role.value if role else None)
-        result = check(draft, self.ctx.pack)
+        result = await self.ctx.compute(check, draft, self.ctx.pack)
         metrics.CHECKS.labels(result.verdict.value).inc()
         return [check_reply(result, self.ctx.pack.council)]
 
-    def _policy(self, incoming: Incoming) -> list[Reply]:
+    async def _lookup(self, question: str) -> list[Reply]:
+        """The policy's answer, looked up off the loop; a question over the CLI's limit is refused
+        with that limit rather than silently cut."""
+        question = question.strip()
+        if len(question) > MAX_QUESTION:
+            return [too_long("question", len(question), MAX_QUESTION, "Please ask it in fewer words.")]
+        return [answer_reply(await self.ctx.compute(ask, self.ctx.pack, question))]
+
+    async def _policy(self, incoming: Incoming) -> list[Reply]:
         if not incoming.text.strip():
             return [Reply(text="Ask about any part of the policy, for example: /policy photos of children", title="Policy lookup")]
-        return [answer_reply(ask(self.ctx.pack, incoming.text))]
+        return await self._lookup(incoming.text)
 
-    def _checkpost(self, incoming: Incoming) -> list[Reply]:
+    async def _checkpost(self, incoming: Incoming) -> list[Reply]:
         if not incoming.text.strip():
             return [Reply(title="Check a draft", text="Give the draft after the command: /checkpost Our litter pick is on Saturday! "
                           "Start with 'personal:' for your own account, or a platform such as 'twitter:'.")]
-        return self._check_text(incoming.user, incoming.text)
+        return await self._check_text(incoming.user, incoming.text)
 
     # Workflows that open forms.
 
@@ -317,6 +345,12 @@ class Router:
         if self.ctx.people.can(user, "read_reports"):
             out.extend(reports.list_reply(self.ctx, user))
         return out
+
+
+async def _run(handler: Handler, incoming: Incoming) -> list[Reply]:
+    """Call a handler, awaiting it if it is a coroutine (one that checks or looks something up)."""
+    result = handler(incoming)
+    return await result if inspect.isawaitable(result) else result
 
 
 def _str(values: Any, name: str) -> str:

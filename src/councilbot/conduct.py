@@ -21,7 +21,7 @@ def form(author: str = "", text: str = "", link: str = "") -> Form:
     ))
 
 
-def flag(ctx: Ctx, user: str, values: dict[str, Any]) -> list[Reply]:
+async def flag(ctx: Ctx, user: str, values: dict[str, Any]) -> list[Reply]:
     ctx.people.require(user, "flag")
     author = text_value(values, "author", label="whose post it is", limit=200)
     from .bot import known_person_id
@@ -35,7 +35,8 @@ def flag(ctx: Ctx, user: str, values: dict[str, Any]) -> list[Reply]:
     note = text_value(values, "note", required=False, limit=2000)
     if not text and not link:
         raise BadInput("Paste the post or give a link to it.", "text")
-    result = check(Draft(text, "personal", "facebook", role=_role(ctx, author)), ctx.pack) if text else None
+    draft = Draft(text, "personal", "facebook", role=_role(ctx, author))
+    result = await ctx.compute(check, draft, ctx.pack) if text else None  # off the event loop
     findings = [f for f in result.findings] if result else []
     record: dict[str, Any] = {"author": author, "flagged_by": user, "at": clock.iso(clock.now()), "text": text, "link": link,
               "note": note, "kinds": [f.kind for f in findings], "clauses": [f.clause for f in findings if f.clause]}

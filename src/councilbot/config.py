@@ -40,6 +40,10 @@ class TeamsSettings(BaseModel):
     # Serve /api/messages without credentials, for the Bot Framework Emulator on this machine only.
     # Off by default: a reverse proxy on the same machine would otherwise make "local" mean "anyone".
     emulator: bool = False
+    # Only for a Microsoft cloud other than the public one (or a local stand-in in tests): the Bot
+    # Framework SDK's own configuration names (TO_CHANNEL_FROM_BOT_LOGIN_URL, ...), checked by the
+    # Teams adapter. Empty: Microsoft's public cloud, which is what Teams in the UK uses.
+    cloud: dict[str, str | bool] = Field(default_factory=dict)
 
 
 class Settings(BaseSettings):

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
+from concurrent.futures import Executor
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, Iterator, TypeVar
 
 from .audit import Audit
 from .errors import BadInput
@@ -15,6 +20,11 @@ from .store import TinyStore
 
 # The tables whose records are created by an incoming event and numbered (R-, S-, F-, M-).
 NUMBERED = ("reports", "suggestions", "flags", "moderation")
+# A digest of the event being handled: written into the record it creates, in the same write, so
+# that after a crash the record shows the event was finished (see CouncilBot._interrupted). Per
+# task, not per bot: while one event waits for the checker, another may be handled.
+_EVENT: ContextVar[str | None] = ContextVar("councilbot_event", default=None)
+T = TypeVar("T")
 
 
 @dataclass
@@ -24,9 +34,30 @@ class Ctx:
     people: People
     audit: Audit
     outbox: Outbox
-    # A digest of the event being handled: written into the record it creates, in the same write,
-    # so that after a crash the record shows the event was finished (see CouncilBot._interrupted).
-    event: str | None = None
+    # Where CPU work (the checker, the policy lookup) runs, off the event loop that answers every
+    # platform's requests; None runs it in place (tools and tests that build a Ctx by hand).
+    cpu: Executor | None = None
+
+    @property
+    def event(self) -> str | None:
+        return _EVENT.get()
+
+    @contextlib.contextmanager
+    def handling(self, event: str | None) -> Iterator[None]:
+        """Mark the records written in this block (in this task) as made by ``event``."""
+        token = _EVENT.set(event)
+        try:
+            yield
+        finally:
+            _EVENT.reset(token)
+
+    async def compute(self, work: Callable[..., T], *args: Any) -> T:
+        """``work(*args)`` in the CPU executor, so a long check or lookup never holds up the
+        acknowledgement of another person's request. ``work`` must only read (the pack, the
+        text): every write to the store stays on the event loop, in order."""
+        if self.cpu is None:
+            return work(*args)
+        return await asyncio.get_running_loop().run_in_executor(self.cpu, functools.partial(work, *args))
 
 
 def reference(ctx: Ctx, prefix: str) -> str:

@@ -58,6 +58,8 @@ class Model:
     kinds: tuple[str, ...]
     terms: tuple[str, ...]  # row -> word or word pair, for quoting
     run_rows: dict[str, tuple[int, ...]]  # word -> its letter runs' rows, filled as words are met
+    word_by_place: dict[str, np.ndarray]
+    char_by_place: dict[str, np.ndarray]
     stage2_w: np.ndarray  # (3, len(STAGE2))
     stage2_b: np.ndarray
     block_at: float  # P(do not post) from which the judge blocks
@@ -77,7 +79,8 @@ def _load(raw: bytes) -> Model:
     meta = json.loads(bytes(data["meta"]).decode("utf-8"))
     terms = bytes(data["vocab"]).decode("utf-8").split("\n")
     runs = bytes(data["char_vocab"]).decode("utf-8").split("\n")
-    return Model(meta=meta, vocab={t: i for i, t in enumerate(terms)}, terms=tuple(terms), run_rows={}, idf=data["idf"], verdict_w=data["verdict_w"],
+    return Model(meta=meta, vocab={t: i for i, t in enumerate(terms)}, terms=tuple(terms), run_rows={},
+                 word_by_place=_placed(data["verdict_w"]), char_by_place=_placed(data["char_w"]), idf=data["idf"], verdict_w=data["verdict_w"],
                  verdict_b=data["verdict_b"], char_vocab={t: i for i, t in enumerate(runs)}, char_idf=data["char_idf"],
                  char_w=data["char_w"], char_b=data["char_b"], kind_w=data["kind_w"], kind_b=data["kind_b"], kinds=tuple(meta["kinds"]),
                  stage2_w=data["stage2_w"], stage2_b=data["stage2_b"], block_at=float(meta["block_at"]),
@@ -151,21 +154,21 @@ def _block(where: str) -> slice:
     return slice(offset, offset + 3)
 
 
-def _logits(v: Vector, where: str, weights: np.ndarray, intercept: np.ndarray) -> np.ndarray:
-    w = weights[v.rows]
-    return np.asarray(intercept + v.weights @ (w[:, 0:3] + w[:, _block(where)]), dtype=np.float64)
+def _placed(weights: np.ndarray) -> dict[str, np.ndarray]:
+    """Each place's weights (everywhere + that place), added up once at load rather than per draft."""
+    return {where: np.ascontiguousarray(weights[:, 0:3] + weights[:, _block(where)]) for where in WHERES}
 
 
 def text_logits(v: Vector, where: str, m: Model | None = None) -> np.ndarray:
     """The word model's 3-way logits for this place."""
     m = m or model()
-    return _logits(v, where, m.verdict_w, m.verdict_b)
+    return np.asarray(m.verdict_b + v.weights @ m.word_by_place[where][v.rows], dtype=np.float64)
 
 
 def char_logits(v: Vector, where: str, m: Model | None = None) -> np.ndarray:
     """The letter-run model's 3-way logits for this place."""
     m = m or model()
-    return _logits(v, where, m.char_w, m.char_b)
+    return np.asarray(m.char_b + v.weights @ m.char_by_place[where][v.rows], dtype=np.float64)
 
 
 def kind_scores(v: Vector, m: Model | None = None) -> dict[str, float]:
@@ -280,8 +283,7 @@ def weightiest(a: Assessment, where: str, verdict: Verdict, kind: str | None = N
     v = a.vector
     if not len(v.rows):
         return []
-    w = m.verdict_w[v.rows]
-    both = w[:, 0:3] + w[:, _block(where)]
+    both = m.word_by_place[where][v.rows]
     cls = VERDICTS.index(verdict.value)
     push = v.weights * (both[:, cls] - both[:, 0])
     if kind in m.kinds:

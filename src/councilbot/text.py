@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "|": "i"})
 # Emoji and other pictographs inside a word mask letters ("f🤬ck"): they join the token and read as '*'.
@@ -15,8 +15,9 @@ _MASK = re.compile(rf"[{_MASKS}]")
 _REPEATS = re.compile(r"(.)\1{2,}")
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
+    """A tuple, not a dataclass: a draft has hundreds and every check builds them."""
+
     start: int
     end: int
     raw: str

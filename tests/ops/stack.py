@@ -11,10 +11,11 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import logging
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self, TypeVar
@@ -158,6 +159,28 @@ class Served:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(10)
             self.loop.close()
+
+
+@contextlib.contextmanager
+def logged_errors() -> Iterator[list[logging.LogRecord]]:
+    """Every ERROR (or worse) logged anywhere in the process while the block runs."""
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Keep(level=logging.ERROR)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield records
+    finally:
+        root.removeHandler(handler)
+
+
+def described(records: list[logging.LogRecord]) -> list[str]:
+    return [f"{r.name}: {r.getMessage()[:200]}" for r in records]
 
 
 # ---------------------------------------------------------------- metrics

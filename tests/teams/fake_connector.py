@@ -27,6 +27,7 @@ class Call:
     body: dict[str, Any]
     status: int
     response_id: str | None = None
+    authorization: str = ""  # the Authorization header the bot sent ("Bearer <token>" when signed in)
 
     @property
     def card(self) -> dict[str, Any] | None:
@@ -145,12 +146,13 @@ class FakeConnector:
             return failed
         body = json.loads(await request.text() or "{}")
         activity = request.match_info.get("activity")
+        authorization = request.headers.get("Authorization", "")
         if op == "create":
             new_id = f"a:personal-{next(self._ids)}"
-            self.calls.append(Call(op, "", None, body, status, new_id))
+            self.calls.append(Call(op, "", None, body, status, new_id, authorization))
             return web.json_response({"id": new_id, "serviceUrl": self.url}, status=status)
         new_id = activity if op == "update" else f"act-{next(self._ids)}"
-        self.calls.append(Call(op, conversation, activity, body, status, new_id))
+        self.calls.append(Call(op, conversation, activity, body, status, new_id, authorization))
         return web.json_response({"id": new_id}, status=status)
 
     async def _create(self, request: web.Request) -> web.Response:

@@ -146,6 +146,8 @@ class RuleIndex:
                 self.by_word.setdefault(word, []).append(i)
 
     def hits(self, kind: RuleKind, doc: Doc) -> Iterable[Hit]:
+        if not self.rules:
+            return
         chosen = set(self.ungated)
         for word in _present(doc) & self.by_word.keys():
             chosen.update(self.by_word[word])
