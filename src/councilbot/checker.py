@@ -145,13 +145,22 @@ def _evidence(doc: Doc, hits: Sequence[Hit]) -> str:
 
 
 def _context(pack: Pack, draft: Draft) -> Context:
-    return Context(
-        where=draft.where,
-        platform=draft.platform,
-        approved_channels=tuple(c.value for c in pack.channels),
-        public_email_domains=pack.public_email_domains,
-        extra_terms=dict(pack.extra_terms),
-    )
+    """What the detectors need to know of the council and the place; the same for every draft going
+    to one place, so made once."""
+    key = (id(pack), draft.where, draft.platform)
+    cached = _CONTEXTS.get(key)
+    if cached is None or cached[0] is not pack:
+        cached = _CONTEXTS[key] = (pack, Context(
+            where=draft.where,
+            platform=draft.platform,
+            approved_channels=tuple(c.value for c in pack.channels),
+            public_email_domains=pack.public_email_domains,
+            extra_terms=dict(pack.extra_terms),
+        ))
+    return cached[1]
+
+
+_CONTEXTS: dict[tuple[int, str, str], tuple[Pack, Context]] = {}
 
 
 @dataclass(frozen=True)

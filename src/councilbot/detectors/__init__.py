@@ -144,21 +144,26 @@ class RuleIndex:
                 self.ungated.append(i)
             for word in gate or ():
                 self.by_word.setdefault(word, []).append(i)
+        self.words = frozenset(self.by_word)
 
-    def hits(self, kind: RuleKind, doc: Doc) -> Iterable[Hit]:
-        if not self.rules:
-            return
+    def hits(self, kind: RuleKind, doc: Doc) -> list[Hit]:
+        present = _present(doc) & self.words
+        if not present and not self.ungated:
+            return []  # the usual case: none of this kind's gate words is in the draft
         chosen = set(self.ungated)
-        for word in _present(doc) & self.by_word.keys():
+        for word in present:
             chosen.update(self.by_word[word])
+        out = []
         for i in sorted(chosen):
             pattern, reason, strength = self.rules[i]
-            for m in pattern.finditer(doc.text):
-                yield Hit(kind, m.start(), m.end(), reason, strength)
+            out += [Hit(kind, m.start(), m.end(), reason, strength) for m in pattern.finditer(doc.text)]
+        return out
 
 
 def extra_term_hits(kind: RuleKind, doc: Doc, ctx: Context, reason: str) -> Iterable[Hit]:
-    for term in ctx.extra_terms.get(kind, ()):
+    if kind not in ctx.extra_terms:
+        return
+    for term in ctx.extra_terms[kind]:
         for m in re.finditer(r"\b" + re.escape(term) + r"\b", doc.text, re.IGNORECASE):
             yield Hit(kind, m.start(), m.end(), reason)
 

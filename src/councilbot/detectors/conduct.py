@@ -136,8 +136,10 @@ def patterns(kind: RuleKind, rules: list[Rule]) -> Detector:
     index = RuleIndex(rules)
 
     def detect(doc: Doc, ctx: Context) -> Iterable[Hit]:
-        yield from index.hits(kind, doc)
-        yield from extra_term_hits(kind, doc, ctx, "a term the council's pack lists")
+        found = index.hits(kind, doc)
+        if kind in ctx.extra_terms:
+            found += extra_term_hits(kind, doc, ctx, "a term the council's pack lists")
+        return found
 
     return detect
 
