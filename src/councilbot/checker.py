@@ -230,13 +230,12 @@ _SEVERITIES: dict[tuple[int, str], tuple[Pack, dict[str, Verdict]]] = {}
 
 def _findings(doc: Doc, pack: Pack, draft: Draft) -> list[Finding]:
     found = detected(doc, pack, draft)
-    out = list(found.findings)
-    # A soft hint (a first name, "the Smith family") is the judge's to weigh: it stays as evidence
-    # only when the judge agrees the draft needs at least that much care.
     severity = severities(pack, draft.where)
     a = judge.assess(doc.text, draft.where, severity, found.flags, doc.model_score)
     judged, kind = judge.settle(a.verdict, a.kinds, severity)
-    out = [f for f in out if not _soft(f) or f.verdict.rank <= judged.rank]
+    # A soft hint (a first name, "the Smith family") is the judge's to weigh: it stays as evidence
+    # only when the judge agrees the draft needs at least that much care.
+    out = [f for f in found.findings if not _soft(f) or f.verdict.rank <= judged.rank]
     if kind is not None and judged.rank > max((f.verdict.rank for f in out), default=0):
         out = _judged(doc, pack, draft, a, judged, kind, out)
     if draft.platform == Platform.TWITTER.value and len(draft.text) > TWEET_LIMIT:

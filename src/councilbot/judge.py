@@ -8,14 +8,15 @@ saying the same thing (insinuation, sarcasm, a veiled threat). Three small linea
 * a 3-way verdict over word and word-pair TF-IDF, with a copy of every term for the council's page and
   for a personal account, so "vote for me" can weigh differently in the two places; and the same over
   letter runs inside words (which see "f**kwits" near "fuckwits" and "councilors" in "councillors"), the
-  two averaged;
+  two weighed together (``char_weight`` in the model's metadata);
 * one score per kind of rule, so a finding cites the clause of the kind the draft most resembles;
 * a combiner over those scores passed through the council's own severities (its pack), what the detectors
-  found, and the offensive-language model. The pack enters through its severities, so a new council's
-  pack is judged without retraining.
+  found, the offensive-language model and the draft's length. The pack enters through its severities, so
+  a new council's pack is judged without retraining.
 
-Thresholds were chosen by cross-validation over whole authors (``scripts/train_judge.py``). Scoring is a
-lookup per word and a few small dot products in numpy: well under a millisecond a draft.
+It blocks only citing a kind of rule the draft reads like (``settle``) and never on a few words alone
+(``decide``). Thresholds were chosen by cross-validation over whole authors (``scripts/train_judge.py``).
+Scoring is a lookup per word and a few small dot products in numpy: well under a millisecond a draft.
 """
 
 from __future__ import annotations
