@@ -131,7 +131,8 @@ def figures(expected: np.ndarray, got: np.ndarray) -> dict[str, float]:
 def choose(p: np.ndarray, det: list[dict[str, Any]], expected: np.ndarray) -> tuple[float, float]:
     grid = np.round(np.arange(0.20, 0.99, 0.01), 2)
     fine = expected == 0
-    block_at = next(float(t) for t in grid if (final_verdicts(p, det, t, 1.0)[fine] == 2).mean() <= MAX_FINE_BLOCKED)
+    block_at = next((float(t) for t in grid if (final_verdicts(p, det, t, 1.0)[fine] == 2).mean() <= MAX_FINE_BLOCKED),
+                    float(grid[-1]))
     bad = expected == 2
     caution_at = max((float(t) for t in grid if (final_verdicts(p, det, block_at, t)[bad] == 0).mean() <= MAX_DNP_PASSED),
                      default=float(grid[0]))

@@ -8,9 +8,11 @@ from functools import cached_property, lru_cache
 from typing import Any, NamedTuple
 
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "|": "i"})
-# Emoji and other pictographs inside a word mask letters ("f🤬ck"): they join the token and read as '*'.
+# Emoji and other pictographs between letters mask them ("f🤬ck"): they join the token and read as '*'.
+# Only between: "a bit😂 chilly" is "bit" and a laugh, not a masked swear word.
 _MASKS = "\u2600-\u27bf\U0001f300-\U0001faff"
-_TOKEN = re.compile(rf"[A-Za-z0-9@$*#!|{_MASKS}]+(?:['’][A-Za-z]+)?")
+_WORDISH = "A-Za-z0-9@$*#!|"
+_TOKEN = re.compile(rf"[{_WORDISH}]+(?:[{_MASKS}]+[{_WORDISH}]+)*(?:['’][A-Za-z]+)?")
 _MASK = re.compile(rf"[{_MASKS}]")
 _REPEATS = re.compile(r"(.)\1{2,}")
 

@@ -112,7 +112,7 @@ def test_bad_drafts_are_refused_clearly(text: str, message: str) -> None:
 
 # Look-alikes of the indirect phrasings below, written by an earlier round of work to catch loose
 # patterns: short sentences that share the words of drafts that must not go out.
-LOOK_ALIKES_BLOCKED_AT_MOST = 18  # 15 of the 41 when last measured (README)
+LOOK_ALIKES_BLOCKED_AT_MOST = 16  # 14 of the 41 when last measured (README)
 LOOK_ALIKES = [
     "Step outside and enjoy the sunshine: the Mere path is open again.",
     "You'll be seeing us soon at the Christmas market stall!",
@@ -227,3 +227,32 @@ def test_indirect_phrasings_are_seen() -> None:
         named += kind in result.kinds or (kind == "personal-data" and "third-party-citation" in result.kinds)
     assert caught == len(INDIRECT)
     assert named >= len(INDIRECT) - 4
+
+
+@pytest.mark.parametrize("text,kind", [
+    ("I'll kill you.", "threat"),
+    ("He should be shot.", "threat"),
+    ("Burn his house down.", "threat"),
+    ("Someone should punch him.", "threat"),
+    ("Send them all back.", "inflammatory"),
+    ("Asylum seekers should be deported from this town.", "inflammatory"),
+])
+def test_textbook_threats_and_incitement_are_blocked_however_short(text: str, kind: str) -> None:
+    """Too few words for the judge to block alone, so fixed wording does it, with its clause."""
+    result = check(Draft(text, "personal", "facebook"), ALSAGER)
+    assert result.verdict is Verdict.DO_NOT_POST and kind in result.kinds
+    assert next(f for f in result.findings if f.kind == kind).basis == "detector"
+
+
+@pytest.mark.parametrize("text", [
+    "It was a bit😂 chilly at the fun run this morning, thanks to everyone who came along.",
+    "Happy Pi🥧 Day from the library team!",
+    "Cu🙂 at the fete tomorrow",
+])
+def test_an_emoji_after_a_word_masks_nothing(text: str) -> None:
+    assert "offensive-language" not in check(Draft(text), ALSAGER).kinds
+
+
+@pytest.mark.parametrize("text", ["The the the the the the the the", "council " * 8, "word " * 2000])
+def test_a_word_said_many_times_is_one_word_of_evidence(text: str) -> None:
+    assert check(Draft(text), ALSAGER).verdict is not Verdict.DO_NOT_POST
