@@ -82,13 +82,24 @@ def build_app(bot: CouncilBot, socket_mode: bool = False, teams: bool = True) ->
         ready = state["ready"]
         return web.json_response({"ready": ready, "outbox_depth": bot.outbox.depth()}, status=200 if ready else 503)
 
+    async def delivery(_: web.Request) -> web.Response:
+        """Unlike /readyz ("can take requests"), this alerts when what was promised is not going
+        out: 503 once the oldest waiting message, on any platform, is older than the threshold."""
+        threshold = bot.settings.delivery_alert_seconds
+        platforms = bot.outbox.by_platform()
+        healthy = metrics.delivery(platforms, threshold)
+        return web.json_response({"healthy": healthy, "threshold_seconds": threshold, "platforms": platforms},
+                                 status=200 if healthy else 503)
+
     async def prometheus(_: web.Request) -> web.Response:
-        body = metrics.render(bot.outbox.depth, bot.outbox.oldest_age)
+        body = metrics.render(bot.outbox.depth, bot.outbox.oldest_age, bot.outbox.by_platform,
+                              bot.settings.delivery_alert_seconds)
         return web.Response(body=body, content_type="text/plain", charset="utf-8")
 
     expect = expect_handler(MAX_BODY)  # answer an oversized or encoded body before inviting it
     app.router.add_get("/healthz", healthz, expect_handler=expect)
     app.router.add_get("/readyz", readyz, expect_handler=expect)
+    app.router.add_get("/healthz/delivery", delivery, expect_handler=expect)
     app.router.add_get("/metrics", prometheus, expect_handler=expect)
     if _slack_configured(bot) and not socket_mode:
         from adapters.slack import mount as mount_slack
@@ -100,12 +111,16 @@ def build_app(bot: CouncilBot, socket_mode: bool = False, teams: bool = True) ->
         mount_teams(app, bot)
     add_unmatched_route(app)  # last: every other path and method, with the same door
 
+    lag = metrics.LoopLag()  # a stall on the loop shows in /metrics, not only in a test
+
     async def on_startup(_: web.Application) -> None:
+        lag.start()
         await bot.start()
         state["ready"] = True
 
     async def on_cleanup(_: web.Application) -> None:
         state["ready"] = False
+        await lag.stop()
         await bot.stop()
 
     app.on_startup.append(on_startup)

@@ -70,12 +70,16 @@ class CouncilBot:
                 if key in self._in_flight or (not self.store.claim(key) and not self._interrupted(key)):
                     metrics.DUPLICATES.inc()
                     log.info("duplicate event ignored", extra={"kind": incoming.kind})
+                    if incoming.kind == "form" and key not in self._in_flight:
+                        return self._receipt_again(key, incoming.user)
                     return []
                 claimed = True
                 self._in_flight.add(key)
             self.people.saw(incoming.user, incoming.display_name)
-            with self.ctx.handling(event_digest(key) if key is not None else None):
+            with self.ctx.handling(event_digest(key) if key is not None else None) as held:
                 replies = await self.router.route(incoming)
+            # The answer carries the receipt: withdraw its held outbox copy, so it is not sent twice.
+            self.outbox.release(held)
             if claimed and key is not None:
                 self.store.update("events", key, {"state": "done"})
         except Exception:
@@ -111,6 +115,22 @@ class CouncilBot:
             return False
         log.warning("handling again an event that a crash interrupted")
         return True
+
+    def _receipt_again(self, key: str, user: str) -> list[Reply]:
+        """The same form sent again (Submit pressed once more after a crash or a lost answer) gets
+        the receipt of the record it created, in the same words: never silence, which would leave
+        the person without their reference. Its held outbox copy is then no longer needed."""
+        digest = event_digest(key)
+        replies: list[Reply] = []
+        for record in self.store.find("reports", lambda d: d.get("event") == digest and d.get("reporter") == user):
+            replies.append(reports.receipt(self.ctx, record))
+            self.outbox.release([f"{record['id']}:receipt"])
+        for record in self.store.find("suggestions", lambda d: d.get("event") == digest and d.get("submitter") == user):
+            again = suggestions.receipt(self.ctx, record)
+            if again is not None:
+                replies.append(again)
+                self.outbox.release([f"{record['id']}:receipt:v{record['version']}"])
+        return replies
 
     def can(self, user: str, action: str) -> bool:
         return self.people.can(user, action)

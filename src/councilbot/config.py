@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     people: dict[str, Role] = Field(default_factory=dict)
     names: dict[str, str] = Field(default_factory=dict)
     timezone: str = "Europe/London"
+    # GET /healthz/delivery turns unhealthy (503) when a message has waited longer than this.
+    delivery_alert_seconds: float = Field(default=300.0, gt=0)
     slack: SlackSettings = Field(default_factory=SlackSettings)
     teams: TeamsSettings = Field(default_factory=TeamsSettings)
 

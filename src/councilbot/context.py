@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterator, TypeVar
 
 from .audit import Audit
 from .errors import BadInput
+from .messages import Reply
 from .outbox import Outbox
 from .pack import Pack
 from .people import People
@@ -24,6 +25,12 @@ NUMBERED = ("reports", "suggestions", "flags", "moderation")
 # that after a crash the record shows the event was finished (see CouncilBot._interrupted). Per
 # task, not per bot: while one event waits for the checker, another may be handled.
 _EVENT: ContextVar[str | None] = ContextVar("councilbot_event", default=None)
+# Receipts queued (held) while handling the current event, withdrawn once the immediate answer
+# carrying them is returned (see Ctx.receipt).
+_HELD: ContextVar[list[str] | None] = ContextVar("councilbot_held", default=None)
+# How long a durable receipt waits before it is sent: long enough for the immediate answer to
+# withdraw it, short enough that a reporter whose answer died with the process hears soon.
+RECEIPT_HOLD = 60.0
 T = TypeVar("T")
 
 
@@ -43,13 +50,27 @@ class Ctx:
         return _EVENT.get()
 
     @contextlib.contextmanager
-    def handling(self, event: str | None) -> Iterator[None]:
-        """Mark the records written in this block (in this task) as made by ``event``."""
+    def handling(self, event: str | None) -> Iterator[list[str]]:
+        """Mark the records written in this block (in this task) as made by ``event``; yields the
+        keys of the receipts held meanwhile, for the caller to release once it has the answer."""
         token = _EVENT.set(event)
+        held: list[str] = []
+        held_token = _HELD.set(held)
         try:
-            yield
+            yield held
         finally:
+            _HELD.reset(held_token)
             _EVENT.reset(token)
+
+    def receipt(self, key: str, to: str, reply: Reply) -> None:
+        """A receipt that matters (a report's reference) also goes through the outbox, held for
+        ``RECEIPT_HOLD`` seconds: if the process dies before the immediate answer is returned, it
+        still reaches the person's direct messages; if the answer is returned, it is withdrawn, so
+        the person is not told twice. Outside an event (recovery at start-up) it simply goes."""
+        self.outbox.send(key, to, reply, hold=RECEIPT_HOLD)
+        held = _HELD.get()
+        if held is not None:
+            held.append(key)
 
     async def compute(self, work: Callable[..., T], *args: Any) -> T:
         """``work(*args)`` in the CPU executor, so a long check or lookup never holds up the

@@ -1,8 +1,12 @@
-"""Prometheus metrics: requests, latency, checks by verdict, outbox depth and age, delivery failures."""
+"""Prometheus metrics: requests, latency, checks by verdict, outbox depth and age (overall and per
+platform), delivery failures, delivery health and the event loop's lag."""
 
 from __future__ import annotations
 
-from typing import Callable
+import asyncio
+import time
+from collections import deque
+from typing import Callable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -17,9 +21,78 @@ DELIVERED = Counter("councilbot_deliveries_total", "Messages delivered by the ou
 DELIVERY_FAILURES = Counter("councilbot_delivery_failures_total", "Failed delivery attempts", ["platform", "permanent"], registry=REGISTRY)
 OUTBOX_DEPTH = Gauge("councilbot_outbox_depth", "Messages waiting to be delivered", registry=REGISTRY)
 OUTBOX_AGE = Gauge("councilbot_outbox_oldest_seconds", "Age of the oldest waiting message", registry=REGISTRY)
+PLATFORM_DEPTH = Gauge("councilbot_outbox_platform_depth", "Messages waiting to be delivered, per platform",
+                       ["platform"], registry=REGISTRY)
+PLATFORM_AGE = Gauge("councilbot_outbox_platform_oldest_seconds", "Age of the oldest waiting message, per platform",
+                     ["platform"], registry=REGISTRY)
+DELIVERY_HEALTHY = Gauge("councilbot_delivery_healthy",
+                         "1 while no waiting message is older than the alert threshold, else 0", registry=REGISTRY)
+DELIVERY_THRESHOLD = Gauge("councilbot_delivery_alert_seconds", "The delivery health threshold", registry=REGISTRY)
+LOOP_LAG = Gauge("councilbot_event_loop_lag_seconds", "Event loop lag, p99 over the last minute", registry=REGISTRY)
+
+LAG_SAMPLE_SECONDS = 0.5  # how often the loop-lag probe wakes: cheap, and 120 samples a minute for the p99
+
+Platforms = Mapping[str, Mapping[str, float]]
 
 
-def render(depth: Callable[[], int], age: Callable[[], float]) -> bytes:
+def delivery(platforms: Platforms, threshold: float) -> bool:
+    """Set the per-platform gauges; whether delivery is healthy (nothing waits longer than ``threshold``)."""
+    PLATFORM_DEPTH.clear()  # a platform no longer present must not keep its last value
+    PLATFORM_AGE.clear()
+    for platform, entry in platforms.items():
+        PLATFORM_DEPTH.labels(platform).set(entry["depth"])
+        PLATFORM_AGE.labels(platform).set(entry["oldest_seconds"])
+    healthy = all(entry["oldest_seconds"] <= threshold for entry in platforms.values())
+    DELIVERY_HEALTHY.set(1 if healthy else 0)
+    DELIVERY_THRESHOLD.set(threshold)
+    return healthy
+
+
+def render(depth: Callable[[], int], age: Callable[[], float],
+           platforms: Callable[[], Platforms] | None = None, threshold: float = 300.0) -> bytes:
     OUTBOX_DEPTH.set(depth())
     OUTBOX_AGE.set(age())
+    if platforms is not None:
+        delivery(platforms(), threshold)
     return generate_latest(REGISTRY)
+
+
+class LoopLag:
+    """Measures how late the event loop wakes a sleeping task: a stall (CPU work or a blocking call
+    on the loop) holds up every request, and this makes it visible in production. Samples every
+    ``interval`` seconds and keeps the last ``window`` seconds; the gauge is their p99."""
+
+    def __init__(self, interval: float | None = None, window: float = 60.0) -> None:
+        self.interval = LAG_SAMPLE_SECONDS if interval is None else interval
+        self.window = window
+        self._samples: deque[tuple[float, float]] = deque()
+        self._task: asyncio.Task[None] | None = None
+
+    def record(self, at: float, lag: float) -> None:
+        self._samples.append((at, lag))
+        while self._samples and self._samples[0][0] < at - self.window:
+            self._samples.popleft()
+        LOOP_LAG.set(self.p99())
+
+    def p99(self) -> float:
+        lags = sorted(lag for _, lag in self._samples)
+        if not lags:
+            return 0.0
+        return lags[min(len(lags) - 1, int(0.99 * len(lags)))]
+
+    async def run(self) -> None:
+        while True:
+            start = time.monotonic()
+            await asyncio.sleep(self.interval)
+            now = time.monotonic()
+            self.record(now, max(0.0, now - start - self.interval))
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self.run(), name="councilbot-loop-lag")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None

@@ -44,15 +44,27 @@ class Outbox:
     # Enqueueing. Ids are derived from the purpose, so enqueueing twice (a retried event, a
     # recovery after a crash) stores one delivery.
 
-    def send(self, key: str, to: str, reply: Reply, card: str | None = None) -> None:
-        """Queue a message to ``CLERK_CHANNEL`` (one copy per platform with a clerk channel) or a user."""
+    def send(self, key: str, to: str, reply: Reply, card: str | None = None, hold: float = 0.0) -> None:
+        """Queue a message to ``CLERK_CHANNEL`` (one copy per platform with a clerk channel) or a user.
+        ``hold`` seconds: not sent before then, and ``release`` may still withdraw it (a receipt
+        that the immediate answer delivers in the normal case)."""
         if to == CLERK_CHANNEL:
             platforms = [p for p, n in self.notifiers.items() if n.has_clerk_channel()] or [""]
         else:
             platforms = [platform_of(to)]
         for platform in platforms:
             self._add({"id": f"{key}@{platform}", "op": "send", "to": to, "platform": platform,
-                       "reply": reply_to_dict(reply), "card": card})
+                       "reply": reply_to_dict(reply), "card": card}, hold)
+
+    def release(self, keys: list[str]) -> int:
+        """Withdraw held copies not sent yet (ids ``{key}@...``): the person got the message another
+        way (the immediate answer). One already sent stays as it is. Returns how many were withdrawn."""
+        gone = 0
+        for key in keys:
+            for item_id in [i for i in self._pending if i.startswith(f"{key}@")]:
+                gone += self.store.delete("outbox", item_id)
+                self._pending.discard(item_id)
+        return gone
 
     def update_card(self, key: str, card: str, reply: Reply) -> None:
         """Replace a posted card everywhere it was posted; a card not yet posted is posted as updated."""
@@ -73,9 +85,13 @@ class Outbox:
             self.store.delete("cards", doc["id"])
         return gone
 
-    def _add(self, doc: dict[str, Any]) -> None:
-        now = clock.iso(clock.now())
-        doc.update({"status": "pending", "attempts": 0, "created": now, "next_at": now, "error": None})
+    def _add(self, doc: dict[str, Any], hold: float = 0.0) -> None:
+        moment = clock.now()
+        now = clock.iso(moment)
+        due = clock.iso(moment + timedelta(seconds=hold)) if hold else now
+        doc.update({"status": "pending", "attempts": 0, "created": now, "next_at": due, "error": None})
+        if hold:
+            doc["held_until"] = due  # late only from then on (the delivery health check)
         if self.store.insert("outbox", doc):
             self._pending.add(doc["id"])
             self._wake.set()
@@ -92,6 +108,19 @@ class Outbox:
     def oldest_age(self) -> float:
         items = self.pending()
         return (clock.now() - clock.parse(items[0]["created"])).total_seconds() if items else 0.0
+
+    def by_platform(self) -> dict[str, dict[str, float]]:
+        """Depth and oldest age (seconds) of what waits, per platform, for the delivery health
+        check: one platform down must show as that platform, not be averaged away. A copy for the
+        clerk channel that no platform knows yet is counted under "unassigned"."""
+        now = clock.now()
+        out: dict[str, dict[str, float]] = {p: {"depth": 0, "oldest_seconds": 0.0} for p in self.notifiers}
+        for item in self.pending():
+            entry = out.setdefault(item["platform"] or "unassigned", {"depth": 0, "oldest_seconds": 0.0})
+            entry["depth"] += 1
+            age = (now - clock.parse(item.get("held_until") or item["created"])).total_seconds()
+            entry["oldest_seconds"] = max(entry["oldest_seconds"], round(max(age, 0.0), 3))
+        return out
 
     # Delivering.
 

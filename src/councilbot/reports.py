@@ -128,6 +128,15 @@ def file(ctx: Ctx, user: str, values: dict[str, Any]) -> list[Reply]:
     queue_notices(ctx, record)
     if not recipients:
         log.warning("report has no recipient: add report recipients to the config", extra={"report": ref})
+    return [receipt(ctx, record)]
+
+
+def receipt(ctx: Ctx, record: dict[str, Any]) -> Reply:
+    """What the reporter is told, from the record alone: the same words whether it is the first
+    answer, the answer to the same form sent again, or the copy the outbox delivers after a crash."""
+    ref, due, danger = str(record["id"]), record["due"], bool(record["urgent"])
+    recipients, excluded = record["recipients"], record["excluded"]
+    if not recipients:
         lines = [f"Your report {ref} has been recorded, but nobody who could receive it safely is set up in CouncilBot yet. "
                  f"Please also contact {ctx.pack.council} directly. The operator has been alerted."]
     elif excluded:
@@ -140,8 +149,8 @@ def file(ctx: Ctx, user: str, values: dict[str, Any]) -> list[Reply]:
         lines.insert(0, DANGER_ADVICE)
     lines.append(f"It should be acknowledged by {clock.human(due)}. You will be told when it is acknowledged and when it is closed.")
     lines.append(EVIDENCE_ADVICE)
-    return [Reply(text="\n".join(lines), title=f"Report {ref} received", tone="danger" if danger else "ok",
-                  fields=(Field("Reference", ref),))]
+    return Reply(text="\n".join(lines), title=f"Report {ref} received", tone="danger" if danger else "ok",
+                 fields=(Field("Reference", ref),))
 
 
 def queue_notices(ctx: Ctx, record: dict[str, Any]) -> None:
@@ -157,6 +166,8 @@ def queue_notices(ctx: Ctx, record: dict[str, Any]) -> None:
                        title=f"New report {ref}", tone="danger" if record["urgent"] else "info", private=False,
                        buttons=(Button("report.view", "Open report", ref),))
         ctx.outbox.send(f"{ref}:channel", CLERK_CHANNEL, notice)
+    # The reporter's reference, durable too (withdrawn when the immediate answer carries it).
+    ctx.receipt(f"{ref}:receipt", record["reporter"], receipt(ctx, record))
     ctx.store.update("reports", ref, {"notices_queued": True})
 
 

@@ -128,10 +128,27 @@ def _returned(ctx: Ctx, record: dict[str, Any]) -> Reply:
 def _to_clerk(ctx: Ctx, record: dict[str, Any], forced: bool) -> Reply:
     record = ctx.store.update("suggestions", record["id"], {"status": "pending", "forced": forced})
     queue_card(ctx, record)
+    sent = _sent(record)
+    # The suggestion's number, durable too (withdrawn when the immediate answer carries it).
+    ctx.receipt(f"{record['id']}:receipt:v{record['version']}", record["submitter"], sent)
+    return sent
+
+
+def _sent(record: dict[str, Any]) -> Reply:
     return Reply(title=f"Suggestion {record['id']} sent to the Clerk",
                  text="You will be told when it is approved, sent back for changes or rejected."
                  + (" The checker's concerns travel with it." if record["findings"] else ""),
                  tone="ok", fields=(Field("Check", HEADLINE[Verdict(record["verdict"])]),))
+
+
+def receipt(ctx: Ctx, record: dict[str, Any]) -> Reply | None:
+    """The answer the submission first got, again, for the same form sent once more: returned by
+    the checker, or sent to the Clerk (whatever has been decided since). None while half-submitted."""
+    if record["status"] == "returned":
+        return _returned(ctx, record)
+    if record["status"] == "new":
+        return None
+    return _sent(record)
 
 
 def queue_card(ctx: Ctx, record: dict[str, Any]) -> None:

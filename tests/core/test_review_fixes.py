@@ -267,15 +267,16 @@ async def test_a_report_whose_handling_a_crash_interrupted_is_filed_on_the_retry
     [report] = again.store.all("reports")
     assert report["id"] in receipt.title + receipt.text + str(receipt.fields)
     assert again.store.get("events", f"{COUNCILLOR}:evt-1")["state"] == "done"
-    assert await submit(again, COUNCILLOR, "report", REPORT, event_id="evt-1") == []  # and only once
+    assert await submit(again, COUNCILLOR, "report", REPORT, event_id="evt-1") == [receipt]  # and only once
+    assert len(again.store.all("reports")) == 1
 
 
 async def test_a_retry_after_the_record_was_written_does_not_file_it_twice(tmp_path, make_bot):
     bot = make_bot(tmp_path)
-    await submit(bot, COUNCILLOR, "report", REPORT, event_id="evt-2")
+    first = await submit(bot, COUNCILLOR, "report", REPORT, event_id="evt-2")
     bot.store.update("events", f"{COUNCILLOR}:evt-2", {"state": "pending"})  # died before marking it done
     again = make_bot(tmp_path)
-    assert await submit(again, COUNCILLOR, "report", REPORT, event_id="evt-2") == []
+    assert await submit(again, COUNCILLOR, "report", REPORT, event_id="evt-2") == first  # its receipt, again
     assert len(again.store.all("reports")) == 1
     assert COUNCILLOR not in again.store.all("reports")[0]["event"]  # a digest, not the person's id
 

@@ -115,9 +115,10 @@ async def test_crash_between_temp_write_and_rename_keeps_last_acknowledged_state
     for path in shard_files(tmp_path):
         json.loads(path.read_text())
     # The event whose claim never reached the disk is handled when the platform retries it.
-    await submit(again, COUNCILLOR2, "report", REPORT, event_id="Ev-crash")
+    filed = await submit(again, COUNCILLOR2, "report", REPORT, event_id="Ev-crash")
     assert len(again.store.all("reports")) == 2
-    assert await submit(again, COUNCILLOR2, "report", REPORT, event_id="Ev-crash") == []
+    assert await submit(again, COUNCILLOR2, "report", REPORT, event_id="Ev-crash") == filed
+    assert len(again.store.all("reports")) == 2
     one(await press(again, CLERK, "report.ack", ref))
     assert again.store.get("reports", ref)["status"] == "acknowledged"
 

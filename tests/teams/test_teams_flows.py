@@ -172,9 +172,12 @@ async def test_one_form_submitted_twice_makes_one_record(teams: Teams) -> None:
     await teams.post(teams.bot_added_to_team())
     [form] = await teams.say("aad-resident", "report")
     data = submit_data(form.card, what="Abusive comments under the flood post", platform="facebook", when="today")
-    assert (await teams.post(teams.invoke("aad-resident", data)))[0] == 200
+    status, first = await teams.post(teams.invoke("aad-resident", data))
+    assert status == 200
     status, again = await teams.post(teams.invoke("aad-resident", data))
-    assert status == 200 and "Already received" in str(again)  # said plainly, not filed twice
+    # Not filed twice, and answered with the same receipt (the reference), not a bare "Already received".
+    [ref] = [r["id"] for r in teams.bot.store.all("reports")]
+    assert status == 200 and again == first and ref in str(again) and "Already received" not in str(again)
     assert (await teams.post(teams.personal("aad-resident", value=data)))[0] == 200  # the Action.Submit fallback
     assert len(teams.bot.store.all("reports")) == 1
     # The same card with the answers changed (after fixing a mistake) is a new submission; a new card too.

@@ -1,0 +1,74 @@
+"""A reporter always gets their reference (issue 10, section 3), over real HTTP against the whole
+server: the same Slack modal submitted again after a crash and a restart is answered with the
+report's receipt (not an empty 200 that closes the modal silently), and a receipt whose answer
+died with the process reaches the reporter's DM from the outbox after the restart, once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from slack_harness import submission
+
+from councilbot.messages import Incoming, Reply
+
+from .stack import Stack, running
+
+ANSWERS = {"what": "threats on Facebook after the meeting", "platform": "facebook", "when": "today"}
+
+
+async def report_form(stack: Stack, user: str) -> dict[str, Any]:
+    await stack.slack.command("/report", user=user)
+    [opened] = await stack.fake.wait_for("views.open")
+    return dict(opened.data["view"])
+
+
+async def test_the_same_modal_sent_again_after_a_restart_gets_its_reference(tmp_path: Path) -> None:
+    async with running(tmp_path) as stack:
+        payload = submission({**(await report_form(stack, "URES")), "id": "VREP1"}, ANSWERS, user="URES")
+        first = await stack.slack.interact(payload)
+        [report] = stack.bot.store.all("reports")
+        assert first.status == 200 and report["id"] in first.text
+        # As if the process died after writing the record and before finishing the event.
+        [claim] = [d for d in stack.bot.store.all("events")]
+        stack.bot.store.update("events", claim["id"], {"state": "pending"})
+        await stack.settle()
+    async with running(tmp_path) as stack:  # the restart; the person presses Submit again
+        again = await stack.slack.interact(payload)
+        body = again.json()
+        assert again.status == 200 and body is not None and body["response_action"] == "update", again.text
+        shown = json.dumps(body["view"])
+        assert report["id"] in shown and "received" in shown
+        [dm] = await stack.fake.wait_for("chat.postMessage", channel="URES")
+        assert report["id"] in json.dumps(dm.data)
+        assert [r["id"] for r in stack.bot.store.all("reports")] == [report["id"]]  # filed once
+
+
+class Died(BaseException):
+    """The process dying: nothing after it runs."""
+
+
+async def test_a_receipt_whose_answer_died_with_the_process_reaches_the_dm_once(tmp_path: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("councilbot.context.RECEIPT_HOLD", 0.3)  # 60 s in production
+    async with running(tmp_path) as stack:
+        route = stack.bot.router.route
+
+        async def route_then_die(incoming: Incoming) -> list[Reply]:
+            await route(incoming)
+            raise Died()
+
+        stack.bot.router.route = route_then_die  # type: ignore[method-assign]
+        with pytest.raises(Died):
+            await stack.bot.handle(Incoming("form", "slack:URES", name="report", values=ANSWERS, event_id="VREP2"))
+        stack.bot.outbox.notifiers.clear()  # nothing more leaves this process: it is dead
+        [report] = stack.bot.store.all("reports")
+    async with running(tmp_path) as stack:
+        [dm] = await stack.fake.wait_for("chat.postMessage", channel="URES", timeout=10)
+        assert report["id"] in json.dumps(dm.data)
+        await stack.settle()
+        await asyncio.sleep(0.5)  # a second copy would show up now
+        assert len(stack.fake.of("chat.postMessage", channel="URES")) == 1
