@@ -456,6 +456,7 @@ class CrashResult:
     notices_delivered: int = 0
     notice_duplicates: int = 0
     closed_untold: int = 0          # stored, the modal closed (200), but the receipt never reached the user
+    never_told: int = -1            # after the final restart: stored reports whose reference never reached the reporter
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -481,6 +482,7 @@ def check_store(data_dir: Path, told: dict[str, str], tokens: dict[str, str], re
                 result.wrong.append(ref)
         result.checked = len(told)
         result.text_checked = sum(1 for ref in told if ref in tokens)
+        result.never_told = sum(1 for r in store.all("reports") if r["id"] not in told)
         if closed is not None:
             token = re.compile(r"\(([0-9a-f]{12})\)")
             result.closed_untold = sum(
@@ -571,6 +573,9 @@ async def run_crash(workdir: Path, kills: int = 20, filers: int = 8, seed: int |
                 notices[m.group(1)] += 1
         result.notices_delivered = sum(1 for ref in told if notices.get(ref))
         result.notice_duplicates = sum(v - 1 for v in notices.values() if v > 1)
+        # Receipts the outbox delivered after the restart (a crash between filing and answering)
+        # count as told: the reporter has their reference.
+        told = _told(fake, users_ids, result, shown)
         code = await server.stop()
         if code != 0:
             result.errors.append(f"graceful stop exited {code}")

@@ -36,6 +36,8 @@ def report(result: h.CrashResult) -> None:
           f"(duplicates sent: {result.notice_duplicates})")
     print(f"filings stored whose modal had closed (200) but whose receipt never reached the user: {result.closed_untold} "
           "(not acknowledged by the definition above; the Clerk still gets them)")
+    print(f"stored reports whose reference never reached the reporter, after the final restart's deliveries: "
+          f"{result.never_told} (target 0)")
     if result.restarts:
         print(f"start-ups: {len(result.restarts)}, launch -> /healthz 200 median {statistics.median(result.restarts):.2f} s, "
               f"max {max(result.restarts):.2f} s")
