@@ -12,7 +12,6 @@ per change and report what it prints; tuning on it would make it one more traini
 
 from __future__ import annotations
 
-import json
 import sys
 from collections import Counter
 from pathlib import Path
@@ -60,7 +59,7 @@ def evaluate(path: Path | None = None) -> dict[str, Any]:
     """One labelled file, or (no path) every held-out author's drafts together."""
     if path is None:
         return evaluate_rows(corpus.drafts("heldout"))
-    return evaluate_rows([json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()])
+    return evaluate_rows(corpus.read(path))
 
 
 def evaluate_questions(rows: list[dict[str, Any]]) -> dict[str, float]:

@@ -29,7 +29,8 @@ def authors() -> dict[str, dict[str, str]]:
     return data
 
 
-def _read(path: Path) -> list[Row]:
+def read(path: Path) -> list[Row]:
+    """One JSON Lines file of drafts, questions or labels."""
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
@@ -39,11 +40,11 @@ def drafts(split: str) -> list[Row]:
     rows: list[Row] = []
     if split == "train":
         for name in EARLIER_SETS:
-            rows += [{**r, "author": f"earlier:{name}"} for r in _read(EARLIER / f"{name}.jsonl")]
+            rows += [{**r, "author": f"earlier:{name}"} for r in read(EARLIER / f"{name}.jsonl")]
     for author, info in sorted(authors().items()):
         path = CORPUS / "drafts" / f"{author}.jsonl"
         if info["split"] == split and path.exists():
-            rows += _read(path)
+            rows += read(path)
     if split == "heldout":
         dropped = set(json.loads((CORPUS / "near_copies.json").read_text(encoding="utf-8"))) \
             if (CORPUS / "near_copies.json").exists() else set()
@@ -58,7 +59,7 @@ def questions(split: str) -> list[Row]:
     for author, info in sorted(authors().items()):
         path = CORPUS / "questions" / f"{author}.jsonl"
         if info["split"] == split and path.exists():
-            rows += _read(path)
+            rows += read(path)
     if split == "heldout":
         asked = {_same(q["question"]) for q in questions("train")}
         rows = [q for q in rows if _same(q["question"]) not in asked]
@@ -102,7 +103,7 @@ def write_near_copies(at: float = 0.4) -> list[tuple[str, str, float]]:
     for author, info in sorted(authors().items()):
         path = CORPUS / "drafts" / f"{author}.jsonl"
         if info["split"] == "heldout" and path.exists():
-            held += _read(path)
+            held += read(path)
     found = near_copies(held, drafts("train"), at)
     (CORPUS / "near_copies.json").write_text(json.dumps(sorted(h for h, _, _ in found), indent=0) + "\n", encoding="utf-8")
     return found

@@ -6,7 +6,6 @@ a sample of 30 of that author's drafts (``corpus/relabels/*.jsonl``).
 
 from __future__ import annotations
 
-import json
 import sys
 from collections import Counter
 from pathlib import Path
@@ -30,15 +29,12 @@ def main() -> int:
     for author in corpus.authors():
         path = corpus.CORPUS / "drafts" / f"{author}.jsonl"
         if path.exists():
-            by_id.update({r["id"]: r for r in map(json.loads, path.read_text(encoding="utf-8").splitlines()) if r})
+            by_id.update({r["id"]: r for r in corpus.read(path)})
     pairs: dict[str, list[tuple[str, str]]] = {}
     disagreements: Counter[tuple[str, str, str]] = Counter()
     kinds_same = kinds_total = 0
     for path in sorted((corpus.CORPUS / "relabels").glob("*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
-            second = json.loads(line)
+        for second in corpus.read(path):
             first = by_id.get(second["id"])
             if first is None:
                 continue

@@ -48,9 +48,9 @@ def kind_words() -> dict[str, str]:
 
 def model_with(words: dict[str, str], examples: dict[str, list[tuple[str, tuple[str, ...]]]],
                rank: tuple[list[float], float] = ([0.0] * len(lookup.RANK_FEATURES), 0.0), cover: tuple[list[float], float] = ([0.0] * len(lookup.COVER_FEATURES), 0.0),
-               covered_at: float = 0.5, questions: int = 0) -> lookup.LookupModel:
+               covered_at: float = 0.5) -> lookup.LookupModel:
     return lookup.LookupModel(rank_w=tuple(rank[0]), rank_b=rank[1], cover_w=tuple(cover[0]), cover_b=cover[1],
-                              covered_at=covered_at, kind_words=words, examples=examples, questions=questions)
+                              covered_at=covered_at, kind_words=words, examples=examples)
 
 
 def examples_of(rows: list[dict[str, Any]]) -> dict[str, list[tuple[str, tuple[str, ...]]]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence, TypeVar, cast
 
 from .detectors import Context, Detector, Hit, registry
 from .kinds import Platform, RuleKind, Verdict, Where
@@ -17,6 +17,7 @@ TWEET_LIMIT = 280
 PLATFORM_LIMIT = "platform-limit"  # a platform's own limit, not a policy rule: never blocks
 
 _DETECTORS: dict[RuleKind, Detector] = registry()
+T = TypeVar("T")
 
 _WHY: dict[str, str] = {
     "offensive-language": "Offensive language is not allowed on the council's pages or, under the Code of Conduct, on personal accounts.",
@@ -144,23 +145,27 @@ def _evidence(doc: Doc, hits: Sequence[Hit]) -> str:
     return " … ".join(spans[:3])
 
 
-def _context(pack: Pack, draft: Draft) -> Context:
-    """What the detectors need to know of the council and the place; the same for every draft going
-    to one place, so made once."""
-    key = (id(pack), draft.where, draft.platform)
-    cached = _CONTEXTS.get(key)
+_PER_PACK: dict[tuple[Any, ...], tuple[Pack, Any]] = {}
+
+
+def _per_pack(pack: Pack, key: tuple[str, ...], make: Callable[[], T]) -> T:
+    """What the checker works out once per pack (and place), not once per draft; keyed by the pack
+    object itself, as packs are immutable once loaded."""
+    cached = _PER_PACK.get((id(pack), *key))
     if cached is None or cached[0] is not pack:
-        cached = _CONTEXTS[key] = (pack, Context(
-            where=draft.where,
-            platform=draft.platform,
-            approved_channels=tuple(c.value for c in pack.channels),
-            public_email_domains=pack.public_email_domains,
-            extra_terms=dict(pack.extra_terms),
-        ))
-    return cached[1]
+        cached = _PER_PACK[(id(pack), *key)] = (pack, make())
+    return cast(T, cached[1])
 
 
-_CONTEXTS: dict[tuple[int, str, str], tuple[Pack, Context]] = {}
+def _context(pack: Pack, draft: Draft) -> Context:
+    """What the detectors need to know of the council and the place."""
+    return _per_pack(pack, ("context", draft.where, draft.platform), lambda: Context(
+        where=draft.where,
+        platform=draft.platform,
+        approved_channels=tuple(c.value for c in pack.channels),
+        public_email_domains=pack.public_email_domains,
+        extra_terms=dict(pack.extra_terms),
+    ))
 
 
 @dataclass(frozen=True)
@@ -218,14 +223,8 @@ def detected(doc: Doc, pack: Pack, draft: Draft) -> Found:
 def severities(pack: Pack, where: str) -> dict[str, Verdict]:
     """The council's verdict for each kind of rule it governs, in this place (the channel rule aside:
     where a post goes decides it, not its words)."""
-    cached = _SEVERITIES.get((id(pack), where))
-    if cached is None or cached[0] is not pack:
-        verdicts = {k: v for k, v in pack.verdicts[where].items() if k != RuleKind.UNAPPROVED_CHANNEL.value}
-        cached = _SEVERITIES[(id(pack), where)] = (pack, verdicts)
-    return cached[1]
-
-
-_SEVERITIES: dict[tuple[int, str], tuple[Pack, dict[str, Verdict]]] = {}
+    return _per_pack(pack, ("severities", where), lambda: {
+        k: v for k, v in pack.verdicts[where].items() if k != RuleKind.UNAPPROVED_CHANNEL.value})
 
 
 def _findings(doc: Doc, pack: Pack, draft: Draft) -> list[Finding]:

@@ -48,17 +48,17 @@ class Model:
     meta: dict[str, Any]
     vocab: dict[str, int]
     idf: np.ndarray
-    verdict_w: np.ndarray  # (terms, 9): ok/caution/dnp for every place, then for the council's page, then personal
     verdict_b: np.ndarray
     char_vocab: dict[str, int]
     char_idf: np.ndarray
-    char_w: np.ndarray  # (letter runs, 9), laid out as verdict_w
     char_b: np.ndarray
     kind_w: np.ndarray  # (terms, kinds)
     kind_b: np.ndarray
     kinds: tuple[str, ...]
     terms: tuple[str, ...]  # row -> word or word pair, for quoting
     run_rows: dict[str, tuple[int, ...]]  # word -> its letter runs' rows, filled as words are met
+    # Each place's 3-way weights (words, letter runs). The file keeps them as (rows, 9): ok/caution/dnp
+    # for every place, then for the council's page, then for a personal account (``_placed``).
     word_by_place: dict[str, np.ndarray]
     char_by_place: dict[str, np.ndarray]
     stage2_w: np.ndarray  # (3, len(STAGE2))
@@ -70,10 +70,6 @@ class Model:
     def drafts(self) -> int:
         return int(self.meta["drafts"])
 
-    @property
-    def authors(self) -> int:
-        return int(self.meta["authors"])
-
 
 def _load(raw: bytes) -> Model:
     data = np.load(io.BytesIO(raw), allow_pickle=False)
@@ -81,9 +77,9 @@ def _load(raw: bytes) -> Model:
     terms = bytes(data["vocab"]).decode("utf-8").split("\n")
     runs = bytes(data["char_vocab"]).decode("utf-8").split("\n")
     return Model(meta=meta, vocab={t: i for i, t in enumerate(terms)}, terms=tuple(terms), run_rows={},
-                 word_by_place=_placed(data["verdict_w"]), char_by_place=_placed(data["char_w"]), idf=data["idf"], verdict_w=data["verdict_w"],
+                 word_by_place=_placed(data["verdict_w"]), char_by_place=_placed(data["char_w"]), idf=data["idf"],
                  verdict_b=data["verdict_b"], char_vocab={t: i for i, t in enumerate(runs)}, char_idf=data["char_idf"],
-                 char_w=data["char_w"], char_b=data["char_b"], kind_w=data["kind_w"], kind_b=data["kind_b"], kinds=tuple(meta["kinds"]),
+                 char_b=data["char_b"], kind_w=data["kind_w"], kind_b=data["kind_b"], kinds=tuple(meta["kinds"]),
                  stage2_w=data["stage2_w"], stage2_b=data["stage2_b"], block_at=float(meta["block_at"]),
                  caution_at=float(meta["caution_at"]))
 
@@ -93,9 +89,13 @@ def model() -> Model:
     return _load(resources.files("councilbot.models").joinpath("judge.npz").read_bytes())
 
 
-def grams(text: str) -> list[str]:
+def _words(text: str) -> list[str]:
+    return _TOKEN.findall(text.lower())
+
+
+def grams(text: str, words: list[str] | None = None) -> list[str]:
     """Words and word pairs, as the vectoriser the model was trained with makes them."""
-    words = _TOKEN.findall(text.lower())
+    words = _words(text) if words is None else words
     return [*words, *(f"{a} {b}" for a, b in zip(words, words[1:], strict=False))]
 
 
@@ -114,10 +114,10 @@ def _vector(rows: list[int], idf: np.ndarray) -> Vector:
     return Vector(found, weights / norm if norm else weights)
 
 
-def vectorise(text: str, m: Model | None = None) -> Vector:
+def vectorise(text: str, m: Model | None = None, words: list[str] | None = None) -> Vector:
     m = m or model()
     get = m.vocab.get
-    return _vector([i for i in map(get, grams(text)) if i is not None], m.idf)
+    return _vector([i for i in map(get, grams(text, words)) if i is not None], m.idf)
 
 
 def _runs(word: str) -> list[str]:
@@ -187,9 +187,9 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return np.asarray(e / e.sum(), dtype=np.float64)
 
 
-def words(text: str) -> int:
+def words(text: str, found: list[str] | None = None) -> int:
     """Distinct words: "the the the the the the the the" is one word of evidence, not eight."""
-    return len(set(_TOKEN.findall(text.lower())))
+    return len(set(_words(text) if found is None else found))
 
 
 def combined_features(text_p: Sequence[float], kinds: Mapping[str, float], severity: Mapping[str, Verdict],
@@ -239,8 +239,9 @@ class Assessment:
 
 def assess(text: str, where: str, severity: Mapping[str, Verdict], found: Mapping[str, bool], offensive: float) -> Assessment:
     m = model()
-    v = vectorise(text, m)
-    length = words(text)
+    said = _words(text)
+    v = vectorise(text, m, said)
+    length = words(text, said)
     cw = float(m.meta.get("char_weight", 0.5))
     text_p = (1 - cw) * _softmax(text_logits(v, where, m)) + cw * _softmax(char_logits(char_vectorise(text, m), where, m))
     kinds = kind_scores(v, m)

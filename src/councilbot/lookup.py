@@ -113,7 +113,6 @@ class LookupModel:
     covered_at: float
     kind_words: dict[str, str]  # the labelling guide's plain words for each kind of rule
     examples: dict[str, list[tuple[str, tuple[str, ...]]]]  # pack id -> (question, clause ids); () = not covered
-    questions: int
 
 
 @lru_cache(maxsize=1)
@@ -121,8 +120,7 @@ def lookup_model() -> LookupModel:
     data: dict[str, Any] = json.loads(resources.files("councilbot.models").joinpath("lookup.json").read_text(encoding="utf-8"))
     return LookupModel(rank_w=tuple(data["rank"]["w"]), rank_b=float(data["rank"]["b"]), cover_w=tuple(data["cover"]["w"]),
                        cover_b=float(data["cover"]["b"]), covered_at=float(data["covered_at"]), kind_words=data["kind_words"],
-                       examples={k: [(q, tuple(c)) for q, c in v] for k, v in data["examples"].items()},
-                       questions=int(data["questions"]))
+                       examples={k: [(q, tuple(c)) for q, c in v] for k, v in data["examples"].items()})
 
 
 RANK_FEATURES = ("bm25", "bm25_share", "kind", "example", "keyword")
@@ -169,12 +167,14 @@ class Index:
         corpus = [tokens(f"{c.section} {c.text} {' '.join(c.keywords)} {' '.join(c.keywords)} "
                          + " ".join(words.get(k.value, "") for k in c.kinds)) for c in self.clauses]
         self.vocab = [set(doc) for doc in corpus]
+        self.every_word = set().union(*self.vocab)
         # BM25+ keeps a positive weight for terms in half the clauses, which small packs need.
         self.bm25 = BM25Plus(corpus)
         self.examples = _Examples(self.model.examples.get(pack.id, []) if examples is None else examples)
 
     def features(self, question: str) -> tuple[list[list[float]], list[float]]:
-        """Per clause, the ranking features; and the question's features for "is it covered at all"."""
+        """Per clause, the ranking features (``RANK_FEATURES``); and the question's own: the best BM25
+        score, its nearness to an uncovered example question, and the share of its words the policy has."""
         question = question[:MAX_QUESTION]
         query = expand(question) + [_stem(s) for w in self.pack.synonyms for s in self.pack.synonyms[w] if w in question.lower()]
         terms = set(query)
@@ -199,8 +199,8 @@ class Index:
                          max((kinds.get(k.value, 0.0) for k in c.kinds), default=0.0),
                          near.get(c.id, 0.0),
                          float(any(k.lower() in low for k in c.keywords))])
-        matched = len(terms & set().union(*self.vocab)) / len(terms) if terms else 0.0
-        return rows, [best, max(kinds.values(), default=0.0), not_covered, matched]
+        matched = len(terms & self.every_word) / len(terms) if terms else 0.0
+        return rows, [best, not_covered, matched]
 
     def rank_scores(self, rows: list[list[float]]) -> list[float]:
         m = self.model
@@ -210,7 +210,7 @@ class Index:
         """The inputs of "is it covered at all" (``COVER_FEATURES``), and each clause's rank score."""
         scores = self.rank_scores(rows)
         top = max(range(len(rows)), key=lambda i: scores[i])
-        best, _, not_covered, matched = question_features
+        best, not_covered, matched = question_features
         return [scores[top], best, rows[top][2], rows[top][3], not_covered, matched, max(r[4] for r in rows)], scores
 
     def cover_probability(self, rows: list[list[float]], question_features: list[float]) -> tuple[float, list[float]]:
@@ -220,7 +220,7 @@ class Index:
 
     def ask(self, question: str, limit: int = 3) -> Answer:
         rows, qf = self.features(question)
-        if not rows or (qf[3] == 0.0 and not any(r[3] for r in rows)):
+        if not rows or (qf[2] == 0.0 and not any(r[3] for r in rows)):
             # Not one word of the question is in the policy or in any example question.
             return Answer(_nothing(self.pack), (), covered=False)
         p, scores = self.cover_probability(rows, qf)
