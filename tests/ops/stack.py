@@ -274,3 +274,25 @@ def check_records(bot: CouncilBot) -> dict[str, int]:
     assert not problems, "partial records:\n" + "\n".join(problems)
     return {"reports": len(reports), "suggestions": len(suggestions), "drafts": len(store.all("drafts")),
             "outbox": len(outbox)}
+
+
+@contextlib.asynccontextmanager
+async def acks_measured(slack: SlackClient) -> AsyncIterator[list[float]]:
+    """Signed /checkpost commands, one after another, for as long as the block runs: the seconds
+    each took to be acknowledged."""
+    seconds: list[float] = []
+    stop = asyncio.Event()
+
+    async def ping() -> None:
+        while not stop.is_set():
+            answer = await slack.command("/checkpost", "Our litter pick is on Saturday at 10am!", user="UCLLR")
+            assert answer.status == 200, answer
+            seconds.append(answer.seconds)
+            await asyncio.sleep(0.05)
+
+    task = asyncio.create_task(ping())
+    try:
+        yield seconds
+    finally:
+        stop.set()
+        await task

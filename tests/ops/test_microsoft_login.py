@@ -37,6 +37,8 @@ from councilbot.config import Settings
 from councilbot.messages import Reply
 from councilbot.ports import DeliveryError
 
+from .stack import acks_measured
+
 APP_ID = "5f0c6a4e-6a43-4bd4-9d0b-3f3b0e0b1c2d"
 FAST = 1.0  # Slack allows 3 s; nothing here may come near it
 
@@ -102,28 +104,6 @@ async def until(condition: Any, timeout: float = 10.0) -> None:
     while not condition():
         assert time.monotonic() < end, "timed out"
         await asyncio.sleep(0.05)
-
-
-@contextlib.asynccontextmanager
-async def acks_measured(slack: SlackClient) -> AsyncIterator[list[float]]:
-    """Signed /checkpost commands, one after another, for as long as the block runs: the seconds
-    each took to be acknowledged."""
-    seconds: list[float] = []
-    stop = asyncio.Event()
-
-    async def ping() -> None:
-        while not stop.is_set():
-            answer = await slack.command("/checkpost", "Our litter pick is on Saturday at 10am!", user="UCLLR")
-            assert answer.status == 200, answer
-            seconds.append(answer.seconds)
-            await asyncio.sleep(0.05)
-
-    task = asyncio.create_task(ping())
-    try:
-        yield seconds
-    finally:
-        stop.set()
-        await task
 
 
 def no_errors_logged(caplog: pytest.LogCaptureFixture) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
 import re
 import threading
@@ -34,7 +33,7 @@ from adapters.teams.endpoint import MAX_ACTIVITY
 from councilbot.checker import MAX_DRAFT
 from councilbot.lookup import MAX_QUESTION
 
-from .stack import Stack, described, logged_errors, running, sign_bytes
+from .stack import Stack, acks_measured, described, logged_errors, running, sign_bytes
 from .test_fuzz import paths, replaced, slack_templates, teams_templates
 
 FAST = 1.0  # seconds: Slack allows 3; no acknowledgement here may come near it
@@ -62,28 +61,6 @@ async def raw(port: int, head: str, body: bytes = b"", *, read_all: bool = False
 def head(method: str, path: str, headers: dict[str, str] | list[tuple[str, str]]) -> str:
     items = headers.items() if isinstance(headers, dict) else headers
     return f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in items) + "\r\n"
-
-
-@contextlib.asynccontextmanager
-async def acks_measured(stack: Stack) -> AsyncIterator[list[float]]:
-    """Signed /checkpost commands, one after another, for as long as the block runs: the seconds
-    each took to be acknowledged."""
-    seconds: list[float] = []
-    stop = asyncio.Event()
-
-    async def ping() -> None:
-        while not stop.is_set():
-            answer = await stack.slack.command("/checkpost", "Our litter pick is on Saturday at 10am!", user="UCLLR")
-            assert answer.status == 200, answer
-            seconds.append(answer.seconds)
-            await asyncio.sleep(0.05)
-
-    task = asyncio.create_task(ping())
-    try:
-        yield seconds
-    finally:
-        stop.set()
-        await task
 
 
 class PeakMemory:
@@ -164,7 +141,7 @@ async def test_encoded_bodies_are_refused_before_reading_on_every_route(stack: S
 async def test_gzip_bombs_cost_no_memory_and_stall_nobody(stack: Stack, bomb: bytes) -> None:
     assert len(bomb) < MAX_BODY // 4
     with logged_errors() as errors, PeakMemory() as memory:
-        async with acks_measured(stack) as acks:
+        async with acks_measured(stack.slack) as acks:
             await asyncio.sleep(0.2)
             started = time.monotonic()
             answers = await asyncio.gather(*(
@@ -438,7 +415,7 @@ async def test_hostile_input_is_handled_while_acks_stay_under_a_second(stack: St
                             for n in range(2_000)]
     assert len(json.dumps(mentions)) < MAX_ACTIVITY
     with logged_errors() as errors:
-        async with acks_measured(stack) as acks:
+        async with acks_measured(stack.slack) as acks:
             work = [
                 stack.slack.command("/policy", "can I post photos " * 50_000),  # 900 KB
                 *(stack.slack.command("/checkpost", f"{n} Our litter pick is on Saturday! " * 290) for n in range(12)),
@@ -479,7 +456,7 @@ async def test_a_slow_check_runs_off_the_event_loop(stack: Stack, monkeypatch: p
             loop.call_soon_threadsafe(done.set)
 
     monkeypatch.setattr(councilbot.bot, "check", slow_check)
-    async with acks_measured(stack) as acks:
+    async with acks_measured(stack.slack) as acks:
         await asyncio.sleep(0.2)
         answer = await stack.slack.command("/checkpost", "SLOW Our litter pick is on Saturday at 10am!")
         assert answer.status == 200 and answer.seconds < FAST
