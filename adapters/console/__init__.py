@@ -100,6 +100,7 @@ class Session:
             if numbered is None:
                 numbered = self.buttons = []
             self.write(render(reply, numbered))
+        self.bot.delivered(replies)
         await self.bot.outbox.drain(timeout=2.0)
 
     def fill(self, form: Form) -> dict[str, Any] | None:

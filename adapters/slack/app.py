@@ -204,7 +204,15 @@ class SlackAdapter:
     async def deliver(self, replies: Sequence[Reply], *, user: str, trigger_id: str | None = None,
                       response_url: str | None = None, channel: str | None = None) -> None:
         """Show replies where the person is: a form as a modal (while the trigger is fresh), the
-        rest through response_url (ephemeral), in the DM they wrote in, or as a new DM."""
+        rest through response_url (ephemeral), in the DM they wrote in, or as a new DM. Once all
+        are shown or queued for the DM, their held durable copies are withdrawn."""
+        try:
+            await self._deliver(replies, user=user, trigger_id=trigger_id, response_url=response_url, channel=channel)
+        finally:
+            self.bot.delivered(replies)
+
+    async def _deliver(self, replies: Sequence[Reply], *, user: str, trigger_id: str | None,
+                       response_url: str | None, channel: str | None) -> None:
         pending = list(replies)
         form_at = next((i for i, r in enumerate(pending) if r.form is not None), None)
         if trigger_id and form_at is not None:  # a trigger_id opens one modal, within 3 s
@@ -328,6 +336,8 @@ class SlackAdapter:
         follow = next((r for r in replies if r.form is not None), None)
         if follow is not None and follow.form is not None:  # the core asks for more: swap the modal
             await ack(response_action="update", view=blocks.form_view(follow.form))
+            if len(replies) == 1:
+                self.bot.delivered(replies)
             replies = [r for r in replies if r is not follow]
         elif replies:
             # Buttons cannot work in a modal that has no submit; they follow in the DM below.

@@ -280,6 +280,7 @@ class TeamsHandler(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
             done: asyncio.Future[list[Reply]] = asyncio.get_running_loop().create_future()
             done.set_result(rest)
             self._later(done, wire, incoming, inbound.reference_of(wire))
+        self.core.delivered([first])
         return response
 
     def _later(self, task: asyncio.Future[list[Reply]], wire: dict[str, Any], incoming: Incoming,
@@ -289,14 +290,17 @@ class TeamsHandler(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
 
         async def finish() -> None:
             replies = await task
-            for number, reply in enumerate(replies):
-                try:
-                    if self._shown_here(wire, reply):
-                        await self.notifier.post(reference, reply, "slow reply")
-                    else:
-                        await self.notifier.post(await self.notifier.reference_for(incoming.user), reply, "slow reply")
-                except DeliveryError as exc:
-                    self._queue_for_person(incoming, number, reply, exc)
+            try:
+                for number, reply in enumerate(replies):
+                    try:
+                        if self._shown_here(wire, reply):
+                            await self.notifier.post(reference, reply, "slow reply")
+                        else:
+                            await self.notifier.post(await self.notifier.reference_for(incoming.user), reply, "slow reply")
+                    except DeliveryError as exc:
+                        self._queue_for_person(incoming, number, reply, exc)
+            finally:
+                self.core.delivered(replies)
 
         background = asyncio.ensure_future(finish())
         self._background.add(background)
@@ -326,6 +330,13 @@ class TeamsHandler(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
 
     async def _deliver(self, turn_context: TurnContext, wire: dict[str, Any], incoming: Incoming,
                        replies: list[Reply]) -> None:
+        try:
+            await self._deliver_all(turn_context, wire, incoming, replies)
+        finally:
+            self.core.delivered(replies)
+
+    async def _deliver_all(self, turn_context: TurnContext, wire: dict[str, Any], incoming: Incoming,
+                           replies: list[Reply]) -> None:
         moved = failed = False
         for number, reply in enumerate(replies):
             if self._shown_here(wire, reply):

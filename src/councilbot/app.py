@@ -6,7 +6,8 @@ import asyncio
 import hashlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from dataclasses import replace
+from typing import Any, Sequence
 
 from . import clock, metrics, reports, suggestions, toxicity
 from .audit import Audit
@@ -32,6 +33,14 @@ def cpu_executor() -> ThreadPoolExecutor:
 def event_digest(key: str) -> str:
     """An event's claim key without the person's id in it, fit to keep in a record."""
     return hashlib.sha256(key.encode()).hexdigest()[:24]
+
+
+def _withdrawing(replies: list[Reply], keys: list[str]) -> list[Reply]:
+    """Every reply names the held copies it makes unnecessary: an adapter may show only some of
+    them (a modal shows one), and any one shown tells the person."""
+    if not keys:
+        return replies
+    return [replace(reply, withdraws=reply.withdraws + tuple(keys)) for reply in replies]
 
 
 class CouncilBot:
@@ -78,8 +87,9 @@ class CouncilBot:
             self.people.saw(incoming.user, incoming.display_name)
             with self.ctx.handling(event_digest(key) if key is not None else None) as held:
                 replies = await self.router.route(incoming)
-            # The answer carries the receipt: withdraw its held outbox copy, so it is not sent twice.
-            self.outbox.release(held)
+            # The answer carries the receipt: its held outbox copy is withdrawn once the adapter
+            # has delivered the answer (``delivered``), not before, so a crash in between loses nothing.
+            replies = _withdrawing(replies, held)
             if claimed and key is not None:
                 self.store.update("events", key, {"state": "done"})
         except Exception:
@@ -123,14 +133,19 @@ class CouncilBot:
         digest = event_digest(key)
         replies: list[Reply] = []
         for record in self.store.find("reports", lambda d: d.get("event") == digest and d.get("reporter") == user):
-            replies.append(reports.receipt(self.ctx, record))
-            self.outbox.release([f"{record['id']}:receipt"])
+            replies.extend(_withdrawing([reports.receipt(self.ctx, record)], [f"{record['id']}:receipt"]))
         for record in self.store.find("suggestions", lambda d: d.get("event") == digest and d.get("submitter") == user):
             again = suggestions.receipt(self.ctx, record)
             if again is not None:
-                replies.append(again)
-                self.outbox.release([f"{record['id']}:receipt:v{record['version']}"])
+                replies.extend(_withdrawing([again], [f"{record['id']}:receipt:v{record['version']}"]))
         return replies
+
+    def delivered(self, replies: Sequence[Reply]) -> None:
+        """The adapter has shown these replies (or queued them durably for the person): withdraw
+        the held outbox copies they make unnecessary, so the person is not told twice."""
+        keys = [key for reply in replies for key in reply.withdraws]
+        if keys:
+            self.outbox.release(keys)
 
     def can(self, user: str, action: str) -> bool:
         return self.people.can(user, action)

@@ -84,6 +84,10 @@ class Reply:
     form: Form | None = None
     private: bool = True
     footer: str = ""
+    # Outbox keys of durable copies of this reply (a report's receipt, held for a while): once the
+    # adapter has shown or durably queued the reply, it passes it to ``CouncilBot.delivered``,
+    # which withdraws them. Until then a crash still lets the durable copy reach the person.
+    withdraws: tuple[str, ...] = ()
 
     def plain(self) -> str:
         """The whole reply as plain text, for terminals, notifications and fallbacks."""
@@ -116,6 +120,7 @@ def reply_from_dict(data: Mapping[str, Any]) -> Reply:
         form=_form_from_dict(form) if form else None,
         private=data.get("private", True),
         footer=data.get("footer", ""),
+        withdraws=tuple(data.get("withdraws", ())),
     )
 
 

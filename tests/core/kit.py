@@ -82,8 +82,14 @@ async def press(bot: CouncilBot, user: str, action: str, value: str, **kw: Any) 
     return await bot.handle(Incoming("action", user, name=action, value=value, **kw))
 
 
-async def submit(bot: CouncilBot, user: str, form: str, values: Mapping[str, Any], value: str = "", **kw: Any) -> list[Reply]:
-    return await bot.handle(Incoming("form", user, name=form, values=dict(values), value=value, **kw))
+async def submit(bot: CouncilBot, user: str, form: str, values: Mapping[str, Any], value: str = "", *,
+                 shown: bool = True, **kw: Any) -> list[Reply]:
+    """A form submitted and its answer shown, as an adapter does (``shown=False``: the process
+    died after the core answered, before the adapter could show it)."""
+    replies = await bot.handle(Incoming("form", user, name=form, values=dict(values), value=value, **kw))
+    if shown:
+        bot.delivered(replies)
+    return replies
 
 
 def one(replies: list[Reply]) -> Reply:

@@ -1,12 +1,13 @@
 """A reporter always gets their reference (issue 10, section 3), through the core's door.
 
 The receipt of a report or a suggestion is the immediate answer, and also a copy in the outbox to
-the person's direct messages, held for ``RECEIPT_HOLD`` seconds: when the answer is returned the
-copy is withdrawn (one receipt, not two); when the process dies after the record was written and
-before the answer, the copy is sent. The same form sent again answers with the same receipt."""
+the person's direct messages, held for ``RECEIPT_HOLD`` seconds: when the adapter has shown the
+answer the copy is withdrawn (one receipt, not two); when the process dies after the record was
+written and before the answer was shown, the copy is sent. The same form sent again answers with the same receipt."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -65,9 +66,23 @@ async def test_a_crash_after_the_write_still_delivers_the_reference_once(tmp_pat
     assert dm.title == f"Report {report['id']} received" and ("Reference", report["id"]) in [(f.label, f.value) for f in dm.fields]
     # Submit pressed again after the restart: the same receipt, nothing filed or sent again.
     [answer] = await submit(again, COUNCILLOR, "report", REPORT, event_id="ev-crash")
-    assert answer == dm and len(again.store.all("reports")) == 1
+    assert dataclasses.replace(answer, withdraws=()) == dm and len(again.store.all("reports")) == 1
     await again.outbox.drain()
     assert len(rec.to(COUNCILLOR)) == 1
+
+
+async def test_a_crash_after_the_core_answered_but_before_the_answer_was_shown(tmp_path, make_bot, clock) -> None:
+    """The core's answer is not the person seeing it: the held copy stays until the adapter says
+    it showed the answer (Slack's modal and DM, Teams' card, the console's screen)."""
+    bot = make_bot(tmp_path)
+    [answer] = await submit(bot, COUNCILLOR, "report", REPORT, event_id="ev-late", shown=False)
+    [report] = bot.store.all("reports")
+    assert answer.withdraws == (f"{report['id']}:receipt",)
+    again = make_bot(tmp_path)  # died before the adapter showed it
+    rec = notifier(again)
+    clock.advance(seconds=RECEIPT_HOLD + 1)
+    await again.outbox.drain()
+    assert [r.title for r in rec.to(COUNCILLOR)] == [f"Report {report['id']} received"]
 
 
 async def test_a_resubmission_before_the_hold_ends_answers_and_withdraws_the_copy(tmp_path, make_bot, clock) -> None:
