@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 from . import clock, metrics, reports, suggestions, toxicity
 from .audit import Audit
-from .bot import CHECK_THE_FORM, Router
+from .bot import Router
 from .config import Settings
 from .context import NUMBERED, Ctx
 from .messages import Incoming, Reply, well_formed_incoming
@@ -103,7 +103,7 @@ class CouncilBot:
         finally:
             if claimed and key is not None:
                 self._in_flight.discard(key)
-        if key is not None and replies and replies[0].title == CHECK_THE_FORM:
+        if key is not None and replies and replies[0].form_error:
             # Turned down as bad input, so nothing was changed: the same submission sent again (a
             # person pressing Submit once more) is judged again, not answered with silence.
             try:

@@ -128,7 +128,7 @@ class Router:
             return [Reply(text=str(exc), tone="caution")]
         except BadInput as exc:
             fields = (Field(exc.field, str(exc)),) if exc.field else ()
-            return [Reply(text=str(exc), title=CHECK_THE_FORM, tone="danger", fields=fields)]
+            return [Reply(text=str(exc), title=CHECK_THE_FORM, tone="danger", fields=fields, form_error=incoming.kind == "form")]
         except DraftError as exc:
             return [Reply(text=f"I can't check that: {exc}.", tone="caution")]
 

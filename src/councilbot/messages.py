@@ -84,6 +84,10 @@ class Reply:
     form: Form | None = None
     private: bool = True
     footer: str = ""
+    # A submitted form turned down as bad input: nothing was changed, and the form should stay open
+    # with the person's answers. Each field names an input at fault (label = the input's name,
+    # value = what to change); with none, the message is about the form as a whole.
+    form_error: bool = False
     # Outbox keys of durable copies of this reply (a report's receipt, held for a while): once the
     # adapter has shown or durably queued the reply, it passes it to ``CouncilBot.delivered``,
     # which withdraws them. Until then a crash still lets the durable copy reach the person.
@@ -120,6 +124,7 @@ def reply_from_dict(data: Mapping[str, Any]) -> Reply:
         form=_form_from_dict(form) if form else None,
         private=data.get("private", True),
         footer=data.get("footer", ""),
+        form_error=bool(data.get("form_error", False)),
         withdraws=tuple(data.get("withdraws", ())),
     )
 
