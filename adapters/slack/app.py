@@ -342,6 +342,7 @@ class SlackAdapter:
         elif replies:
             # Buttons cannot work in a modal that has no submit; they follow in the DM below.
             await ack(response_action="update", view=blocks.result_view(replies))
+            self.bot.delivered(replies)  # the modal now shows the receipt; the DM below is a copy to keep
         else:
             await ack()
         if replies:
