@@ -204,8 +204,14 @@ class SlackAdapter:
     async def deliver(self, replies: Sequence[Reply], *, user: str, trigger_id: str | None = None,
                       response_url: str | None = None, channel: str | None = None) -> None:
         """Show replies where the person is: a form as a modal (while the trigger is fresh), the
-        rest through response_url (ephemeral), in the DM they wrote in, or as a new DM. Once all
-        are shown or queued for the DM, their held durable copies are withdrawn."""
+        rest through response_url (ephemeral), in the DM they wrote in, or as a new DM.
+
+        A receipt kept durably in the outbox (a report's reference) is not sent again here: as a new
+        DM it is that copy, sent now, so a crash at any moment neither loses nor repeats it;
+        elsewhere the copy is withdrawn once the reply is shown."""
+        if response_url is None and channel is None:
+            await self._deliver(self.bot.keep(replies), user=user, trigger_id=trigger_id, response_url=None, channel=None)
+            return
         try:
             await self._deliver(replies, user=user, trigger_id=trigger_id, response_url=response_url, channel=channel)
         finally:
@@ -342,7 +348,6 @@ class SlackAdapter:
         elif replies:
             # Buttons cannot work in a modal that has no submit; they follow in the DM below.
             await ack(response_action="update", view=blocks.result_view(replies))
-            self.bot.delivered(replies)  # the modal now shows the receipt; the DM below is a copy to keep
         else:
             await ack()
         if replies:

@@ -41,6 +41,9 @@ ALREADY_RECEIVED = "Already received: this was dealt with when it first arrived.
 
 # Teams shows an error if an invoke is not answered within 5 s; leave room for the network.
 INVOKE_BUDGET_SECONDS = 4.0
+# An invoke's answer is shown once the HTTP response is written, after the handler returns: a held
+# receipt it carries is withdrawn this long after (a crash in between sends the copy as well).
+RESPONSE_WRITTEN = 2.0
 MESSAGE_TYPE = "application/vnd.microsoft.activity.message"
 ERROR_TYPE = "application/vnd.microsoft.error"
 SORRY = "Sorry, something went wrong on our side. Please try again."
@@ -280,7 +283,8 @@ class TeamsHandler(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
             done: asyncio.Future[list[Reply]] = asyncio.get_running_loop().create_future()
             done.set_result(rest)
             self._later(done, wire, incoming, inbound.reference_of(wire))
-        self.core.delivered([first])
+        # Teams shows the receipt once this response is written: withdraw its held copy a little later.
+        self.core.delivered([first], after=RESPONSE_WRITTEN)
         return response
 
     def _later(self, task: asyncio.Future[list[Reply]], wire: dict[str, Any], incoming: Incoming,

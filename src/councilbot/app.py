@@ -35,12 +35,15 @@ def event_digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
-def _withdrawing(replies: list[Reply], keys: list[str]) -> list[Reply]:
-    """Every reply names the held copies it makes unnecessary: an adapter may show only some of
-    them (a modal shows one), and any one shown tells the person."""
-    if not keys:
-        return replies
-    return [replace(reply, withdraws=reply.withdraws + tuple(keys)) for reply in replies]
+def _withdrawing(replies: list[Reply], held: list[tuple[str, Reply]]) -> list[Reply]:
+    """The reply that is a held receipt names its outbox key; a receipt the answer does not carry
+    word for word is named by every reply (any one shown tells the person)."""
+    out = list(replies)
+    for key, receipt in held:
+        at = [i for i, reply in enumerate(out) if replace(reply, withdraws=()) == receipt] or range(len(out))
+        for i in at:
+            out[i] = replace(out[i], withdraws=out[i].withdraws + (key,))
+    return out
 
 
 class CouncilBot:
@@ -57,6 +60,7 @@ class CouncilBot:
         # Events being handled in this process now: a platform's retry that arrives while the
         # first delivery waits for the checker is a duplicate, not an interrupted event.
         self._in_flight: set[str] = set()
+        self._releasing: dict[asyncio.TimerHandle, list[str]] = {}  # see ``delivered``
         self._housekeeping: asyncio.Task[None] | None = None
         self.recover()
 
@@ -133,19 +137,37 @@ class CouncilBot:
         digest = event_digest(key)
         replies: list[Reply] = []
         for record in self.store.find("reports", lambda d: d.get("event") == digest and d.get("reporter") == user):
-            replies.extend(_withdrawing([reports.receipt(self.ctx, record)], [f"{record['id']}:receipt"]))
+            told = reports.receipt(self.ctx, record)
+            replies.extend(_withdrawing([told], [(f"{record['id']}:receipt", told)]))
         for record in self.store.find("suggestions", lambda d: d.get("event") == digest and d.get("submitter") == user):
             again = suggestions.receipt(self.ctx, record)
             if again is not None:
-                replies.extend(_withdrawing([again], [f"{record['id']}:receipt:v{record['version']}"]))
+                replies.extend(_withdrawing([again], [(f"{record['id']}:receipt:v{record['version']}", again)]))
         return replies
 
-    def delivered(self, replies: Sequence[Reply]) -> None:
+    def delivered(self, replies: Sequence[Reply], *, after: float = 0.0) -> None:
         """The adapter has shown these replies (or queued them durably for the person): withdraw
-        the held outbox copies they make unnecessary, so the person is not told twice."""
+        the held outbox copies they make unnecessary, so the person is not told twice. ``after``
+        seconds: the answer is still being written out (an HTTP response the platform shows), so
+        withdraw only once it surely has been; a crash before then sends the copy as well."""
         keys = [key for reply in replies for key in reply.withdraws]
-        if keys:
+        if not keys:
+            return
+        if after <= 0:
             self.outbox.release(keys)
+            return
+        handle = asyncio.get_running_loop().call_later(after, self._release_later, keys)
+        self._releasing[handle] = keys
+
+    def _release_later(self, keys: list[str]) -> None:
+        self._releasing = {h: k for h, k in self._releasing.items() if k is not keys}
+        self.outbox.release(keys)
+
+    def keep(self, replies: Sequence[Reply]) -> list[Reply]:
+        """Send the held copies of these replies now, as the copy the person keeps (a direct
+        message), instead of sending the replies again; returns the replies that had no such copy."""
+        self.outbox.expedite([key for reply in replies for key in reply.withdraws])
+        return [reply for reply in replies if not reply.withdraws]
 
     def can(self, user: str, action: str) -> bool:
         return self.people.can(user, action)
@@ -196,6 +218,10 @@ class CouncilBot:
         if self._housekeeping is not None:
             self._housekeeping.cancel()
             self._housekeeping = None
+        for handle, keys in list(self._releasing.items()):  # a graceful stop: those answers went out
+            handle.cancel()
+            self.outbox.release(keys)
+        self._releasing.clear()
         await self.outbox.stop()
         self.store.close()
         old, self.ctx.cpu = self.ctx.cpu, cpu_executor()  # a fresh one makes no thread until used

@@ -27,7 +27,7 @@ NUMBERED = ("reports", "suggestions", "flags", "moderation")
 _EVENT: ContextVar[str | None] = ContextVar("councilbot_event", default=None)
 # Receipts queued (held) while handling the current event, withdrawn once the immediate answer
 # carrying them is returned (see Ctx.receipt).
-_HELD: ContextVar[list[str] | None] = ContextVar("councilbot_held", default=None)
+_HELD: ContextVar[list[tuple[str, Reply]] | None] = ContextVar("councilbot_held", default=None)
 # How long a durable receipt waits before it is sent: long enough for the immediate answer to
 # withdraw it, short enough that a reporter whose answer died with the process hears soon.
 RECEIPT_HOLD = 60.0
@@ -50,11 +50,11 @@ class Ctx:
         return _EVENT.get()
 
     @contextlib.contextmanager
-    def handling(self, event: str | None) -> Iterator[list[str]]:
+    def handling(self, event: str | None) -> Iterator[list[tuple[str, Reply]]]:
         """Mark the records written in this block (in this task) as made by ``event``; yields the
-        keys of the receipts held meanwhile, for the caller to release once it has the answer."""
+        receipts held meanwhile (outbox key, message), for the caller to tie to its answer."""
         token = _EVENT.set(event)
-        held: list[str] = []
+        held: list[tuple[str, Reply]] = []
         held_token = _HELD.set(held)
         try:
             yield held
@@ -65,12 +65,13 @@ class Ctx:
     def receipt(self, key: str, to: str, reply: Reply) -> None:
         """A receipt that matters (a report's reference) also goes through the outbox, held for
         ``RECEIPT_HOLD`` seconds: if the process dies before the immediate answer is returned, it
-        still reaches the person's direct messages; if the answer is returned, it is withdrawn, so
-        the person is not told twice. Outside an event (recovery at start-up) it simply goes."""
+        still reaches the person's direct messages; once the answer has been shown, it is withdrawn
+        (or sent at once, where the adapter wants a copy to keep), so the person is told once.
+        Outside an event (recovery at start-up) it simply goes."""
         self.outbox.send(key, to, reply, hold=RECEIPT_HOLD)
         held = _HELD.get()
         if held is not None:
-            held.append(key)
+            held.append((key, reply))
 
     async def compute(self, work: Callable[..., T], *args: Any) -> T:
         """``work(*args)`` in the CPU executor, so a long check or lookup never holds up the

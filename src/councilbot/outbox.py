@@ -74,6 +74,19 @@ class Outbox:
             self._add({"id": f"{key}@{posted['platform']}", "op": "update", "ref": posted["ref"],
                        "platform": posted["platform"], "reply": reply_to_dict(reply), "card": None})
 
+    def expedite(self, keys: list[str]) -> int:
+        """Send held copies now rather than when their hold ends: the adapter wants this copy to be
+        the one the person keeps (Slack's direct-message receipt after the modal). Returns how many."""
+        now = clock.iso(clock.now())
+        moved = 0
+        for key in keys:
+            for item_id in [i for i in self._pending if i.startswith(f"{key}@")]:
+                self.store.update("outbox", item_id, {"next_at": now, "held_until": now})
+                moved += 1
+        if moved:
+            self._wake.set()
+        return moved
+
     def forget(self, key: str) -> int:
         """Drop every delivery queued for a record (ids ``{key}:...``), sent or not, with the card
         refs it left: a purged or erased record must not live on in copies of its messages."""

@@ -32,6 +32,9 @@ async def test_the_same_modal_sent_again_after_a_restart_gets_its_reference(tmp_
         first = await stack.slack.interact(payload)
         [report] = stack.bot.store.all("reports")
         assert first.status == 200 and report["id"] in first.text
+        # The copy to keep: the receipt as a DM, sent from the outbox (so a crash cannot lose it).
+        [dm] = await stack.fake.wait_for("chat.postMessage", channel="URES")
+        assert report["id"] in json.dumps(dm.data)
         # As if the process died after writing the record and before finishing the event.
         [claim] = [d for d in stack.bot.store.all("events")]
         stack.bot.store.update("events", claim["id"], {"state": "pending"})
@@ -42,9 +45,16 @@ async def test_the_same_modal_sent_again_after_a_restart_gets_its_reference(tmp_
         assert again.status == 200 and body is not None and body["response_action"] == "update", again.text
         shown = json.dumps(body["view"])
         assert report["id"] in shown and "received" in shown
-        [dm] = await stack.fake.wait_for("chat.postMessage", channel="URES")
-        assert report["id"] in json.dumps(dm.data)
         assert [r["id"] for r in stack.bot.store.all("reports")] == [report["id"]]  # filed once
+        # The DM went the first time: pressing Submit again does not send it twice. (A new report
+        # afterwards is the signal that the DMs of both submissions have been dealt with.)
+        later = submission({**(await report_form(stack, "URES")), "id": "VREP9"}, ANSWERS, user="URES")
+        assert (await stack.slack.interact(later)).status == 200
+        [dm] = await stack.fake.wait_for("chat.postMessage", channel="URES")
+        await stack.settle()
+        newer = [r["id"] for r in stack.bot.store.all("reports") if r["id"] != report["id"]]
+        assert len(newer) == 1 and newer[0] in json.dumps(dm.data) and report["id"] not in json.dumps(dm.data)
+        assert len([c for c in stack.fake.of("chat.postMessage") if c.data.get("channel") == "URES"]) == 1
 
 
 class Died(BaseException):
