@@ -197,7 +197,7 @@ def which_one(ctx: Ctx, unsure: dict[str, tuple[str, ...]]) -> str:
     names the people in the chain it may mean, never the others who share the name."""
     asks = []
     for word, users in sorted(unsure.items()):
-        written = word.capitalize()
+        written = next((w for u in users for w in _name_words(ctx.people.given_name(u)) if w.lower() == word), word)
         asks.append(f"You wrote “{written}”, and more than one person here is called {written}. "
                     f"Is this about {_joined([_role_and_name(ctx, u) for u in users], 'or')}?")
     return (" ".join(asks) + " Please choose below; choose “No, none of them” if you mean someone else, "
@@ -281,11 +281,14 @@ def roles_of(ctx: Ctx, users: Iterable[str], otherwise: str = "the people who re
     return _joined(labels) if labels else otherwise
 
 
-def acted_as(record: dict[str, Any], step: str) -> str:
-    """The role of whoever acknowledged or closed a report, as it was when they did: a reporter is
-    told who acted ("the Chair of the Council"), never a guess ("the Clerk's office")."""
+def acted_as(ctx: Ctx, record: dict[str, Any], step: str) -> str:
+    """The role of whoever acknowledged or closed a report, as it was when they did (for a record
+    from before that was kept, their role now): a reporter is told who acted ("the Chair of the
+    Council"), never a guess ("the Clerk's office")."""
     role = record.get(f"{step}_as")
-    return ROLE_LABEL[Role(role)] if role in {r.value for r in ROLE_LABEL} else "the people who receive reports"
+    if role in {r.value for r in ROLE_LABEL}:
+        return ROLE_LABEL[Role(role)]
+    return roles_of(ctx, [str(record.get(f"{step}_by") or "")])
 
 
 def queue_notices(ctx: Ctx, record: dict[str, Any]) -> None:
@@ -376,16 +379,16 @@ def view(ctx: Ctx, user: str, ref: str) -> list[Reply]:
     if _is_recipient(ctx, user, record):
         ctx.audit.record(user, "report.read", record["id"])
         return [recipient_view(ctx, record)]
-    return [Reply(text=f"Status: {reporter_status(record)}", title=f"Your report {record['id']}",
+    return [Reply(text=f"Status: {reporter_status(ctx, record)}", title=f"Your report {record['id']}",
                   fields=(Field("Filed", clock.human(record["created"])),))]
 
 
-def reporter_status(record: dict[str, Any]) -> str:
+def reporter_status(ctx: Ctx, record: dict[str, Any]) -> str:
     """The status as its reporter reads it: who acknowledged or closed it, by role."""
     if record["status"] == "closed":
-        return f"closed by {acted_as(record, 'closed')}: {record['outcome']}"
+        return f"closed by {acted_as(ctx, record, 'closed')}: {record['outcome']}"
     if record["status"] == "acknowledged":
-        return f"acknowledged by {acted_as(record, 'acknowledged')}"
+        return f"acknowledged by {acted_as(ctx, record, 'acknowledged')}"
     return status_text(record)
 
 
@@ -445,7 +448,7 @@ def list_reply(ctx: Ctx, user: str) -> list[Reply]:
     mine = ctx.store.find("reports", lambda r: r["reporter"] == user)
     theirs = [r for r in for_recipient(ctx, user) if r["status"] != "closed"]
     fields = [Field(r["id"] + (" URGENT" if r["urgent"] else ""), f"{status_text(r)}; filed {clock.human(r['created'])}") for r in theirs]
-    fields += [Field(f"{r['id']} (yours)", reporter_status(r)) for r in mine if r not in theirs]
+    fields += [Field(f"{r['id']} (yours)", reporter_status(ctx, r)) for r in mine if r not in theirs]
     if not fields:
         return [Reply(text="No reports to show.", title="Reports")]
     overdue = sum(1 for r in theirs if "OVERDUE" in status_text(r))

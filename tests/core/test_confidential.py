@@ -14,7 +14,7 @@ from councilbot import reports as reports_module
 from councilbot.kinds import Role
 
 from .kit import (
-    ASSISTANT, CHAIR, CLERK, COUNCILLOR, COUNCILLOR2, DEPUTY, NAMES, REPORT, field, notifier, one, press,
+    ASSISTANT, CHAIR, CLEAN_POST, CLERK, COUNCILLOR, COUNCILLOR2, DEPUTY, NAMES, REPORT, command, field, notifier, one, press,
     submit,
 )
 
@@ -47,6 +47,8 @@ async def test_the_reporter_is_told_the_chair_acknowledged_and_closed_a_report_a
     assert "closed by the Chair of the Council" in closed.text
     # The reporter's own view of the report says the same.
     assert "closed by the Chair of the Council" in one(await press(bot, COUNCILLOR, "report.view", ref)).text
+    home = (await command(bot, COUNCILLOR, "home"))[0]
+    assert field(home, f"Report {ref}").startswith("closed by the Chair of the Council")
 
 
 async def test_each_officer_is_named_by_their_own_role(tmp_path, make_bot):
@@ -206,12 +208,21 @@ async def test_subject_access_redacts_other_people_the_same_way_in_every_section
     assert result.withheld[0]["record"]["what"] == "The Town Clerk keeps shouting at me."
 
 
-async def test_subject_access_for_the_reporter_keeps_their_own_name(tmp_path, make_bot):
+async def test_subject_access_redacts_the_name_in_a_notice_as_in_the_record(tmp_path, make_bot):
+    """Ann's suggestion was approved by the Clerk: the record says "[another person]", and so must
+    the notice she was sent ("… was approved by Jane Pargeter")."""
     bot = make_bot(tmp_path)
     await _clerks_records(bot)
+    answer = one(await submit(bot, COUNCILLOR, "suggest", {"text": CLEAN_POST, "platforms": ["facebook"], "category": "event"}))
+    sid = answer.title.split()[1]
+    await press(bot, CLERK, "suggestion.approve", sid)
+    await bot.outbox.drain()
     out = dataprotection.subject_access(bot.ctx, COUNCILLOR).export
+    (notice,) = [d for d in out["outbox"] if "approved by" in d["reply"]["text"]]
+    assert notice["reply"]["text"].endswith("approved by [another person].")
+    assert next(s for s in out["suggestions"] if s["id"] == sid)["decisions"][0]["by"] == "[another person]"
     dumped = json.dumps(out)
-    assert COUNCILLOR in dumped
+    assert COUNCILLOR in dumped and CLEAN_POST in dumped  # hers stays hers
     for other in (CLERK, ASSISTANT, NAMES[CLERK], NAMES[ASSISTANT], NAMES[COUNCILLOR2]):
         assert other not in dumped, other
 
@@ -230,16 +241,13 @@ async def test_erasure_refuses_while_a_case_involving_the_person_is_open(tmp_pat
     assert clerk_refusal.value.refs == sorted([received, about_her])
     assert {t: bot.store.all(t) for t in ("reports", "outbox", "audit")} == before  # nothing touched
 
-    dataprotection.erase_person(bot.ctx, COUNCILLOR, include_open=True)
-    assert bot.store.get("reports", received) is None
-
-
-async def test_erasure_goes_ahead_once_the_cases_are_closed(tmp_path, make_bot):
-    bot = make_bot(tmp_path)
-    received, _ = await _clerks_records(bot)
+    # Once her case is closed, the reporter can be erased as before.
     await submit(bot, CLERK, "report_close", {"outcome": "Dealt with."}, value=received)
-    counts = dataprotection.erase_person(bot.ctx, COUNCILLOR)
-    assert counts["reports"] == 1 and bot.store.get("reports", received) is None
+    assert dataprotection.erase_person(bot.ctx, COUNCILLOR)["reports"] == 1
+    assert bot.store.get("reports", received) is None
+    # The operator may insist: the open case about the Clerk keeps going, without her id.
+    dataprotection.erase_person(bot.ctx, CLERK, include_open=True)
+    assert CLERK not in json.dumps(bot.store.get("reports", about_her))
 
 
 # 5. A safety line on every receipt.
