@@ -33,7 +33,6 @@ SAFETY_LINE = "If this changes or you feel unsafe, call 999; for non-emergencies
 
 
 def form(ctx: Ctx) -> Form:
-    recipients = tuple(dict.fromkeys(ctx.pack.roles.receive_reports + ctx.pack.roles.report_fallback))
     return Form(
         name="report",
         title="Report threats or abuse",
@@ -47,7 +46,7 @@ def form(ctx: Ctx) -> Form:
             Input("link", "Link or description of where", required=False, max_length=1000),
             Input("when", "When did it happen?", placeholder="e.g. 24 Nov, about 9pm", max_length=200),
             Input("who", "Who was it from, if known?", required=False, max_length=500),
-            about_input(ctx, recipients),
+            about_input(ctx),
             Input("danger", "Is anyone in immediate danger?", "toggle", required=False),
             Input("evidence", "Links to evidence (one per line)", "urls", required=False, max_length=3000),
         ),
@@ -91,14 +90,13 @@ def _role_and_name(ctx: Ctx, user: str) -> str:
     return f"{label} ({name})" if name else label
 
 
-def about_input(ctx: Ctx, recipients: Iterable[Role] = ()) -> Input:
+def about_input(ctx: Ctx) -> Input:
     """"Is this about the Town Clerk, the Assistant Clerk or the Chair of the Council?", in plain
     words, naming the roles (and the names) of the people who would otherwise receive it. Left
     blank it counts as "no", unless the report names someone the bot cannot tell apart: then the
     reporter is asked (see ``file``)."""
-    roles = _chain_roles(ctx) or [r for r in ROLE_LABEL if r in recipients]
     options = [Option("none", "No, none of them")]
-    for role in roles:
+    for role in _chain_roles(ctx):
         names = [n for n in (_display(ctx, u) for u in ctx.people.with_roles((role,))) if n]
         options.append(Option(role.value, f"Yes: {ROLE_LABEL[role]}" + (f" ({', '.join(names)})" if names else "")))
     return Input("about", about_question(ctx), "select", required=False, options=tuple(options))
