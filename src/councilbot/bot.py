@@ -336,7 +336,7 @@ class Router:
         mine = suggestions.mine(self.ctx, user)
         own_reports = self.ctx.store.find("reports", lambda r: r["reporter"] == user)
         fields = [Field(f"Suggestion {s['id']}", s["status"].replace("_", " ")) for s in mine[-10:]]
-        fields += [Field(f"Report {r['id']}", reports.status_text(r)) for r in own_reports[-10:]]
+        fields += [Field(f"Report {r['id']}", reports.reporter_status(self.ctx, r)) for r in own_reports[-10:]]
         out.append(Reply(title="Your items", text="Your suggestions and reports." if fields else "You have no suggestions or reports yet.", fields=tuple(fields)))
         if self.ctx.people.can(user, "approve") or self.ctx.people.can(user, "settle"):
             waiting = self.ctx.store.find("suggestions", lambda s: s["status"] in {"pending", "escalated"})

@@ -317,25 +317,57 @@ def export_moderation(config: Optional[Path] = CONFIG) -> None:
 
 
 @app.command("export-person")
-def export_person(person: str, config: Optional[Path] = CONFIG) -> None:
-    """Subject access: everything held about a person, other people's identifiers redacted."""
-    from .dataprotection import export_person as run
+def export_person(
+    person: str,
+    out: Optional[Path] = typer.Option(None, "--out", help="Write the export to this file; anything withheld goes to "
+                                       "FILE.withheld-for-review.json beside it, for you, never for the person."),
+    config: Optional[Path] = CONFIG,
+) -> None:
+    """Subject access: everything held about a person, other people redacted; anything withheld kept apart."""
+    from .dataprotection import subject_access, write_subject_access
 
     if ":" not in person:
         fail("give the person's id with its platform, like slack:U123")
-    typer.echo(json.dumps(run(_bot(config).ctx, person), ensure_ascii=False, indent=2))
+    if out is not None and out.is_dir():
+        fail(f"{out}: --out is the file to write the export to, and this is a folder")
+    result = subject_access(_bot(config).ctx, person)
+    if out is None:
+        typer.echo(json.dumps(result.export, ensure_ascii=False, indent=2))
+        if result.withheld:
+            typer.echo(f"councilbot: {len(result.withheld)} record(s) about this person were withheld from this export "
+                       "for your review; run again with --out FILE to get them in a separate file (not for the person).", err=True)
+        return
+    try:
+        review = write_subject_access(result, person, out)
+    except OSError as exc:
+        fail(f"{out}: cannot write the export ({exc.strerror})")
+    typer.echo(f"Wrote the export for {person} to {out}: this is what the person is given.")
+    if review is not None:
+        typer.echo(f"{len(result.withheld)} record(s) were withheld for your review, in {review}. "
+                   "Do not give that file to the person.")
 
 
 @app.command("erase-person")
-def erase_person(person: str, yes: bool = typer.Option(False, "--yes", help="Really erase."), config: Optional[Path] = CONFIG) -> None:
+def erase_person(
+    person: str,
+    yes: bool = typer.Option(False, "--yes", help="Really erase."),
+    include_open: bool = typer.Option(False, "--include-open", help="Erase even while a case involving them is open."),
+    config: Optional[Path] = CONFIG,
+) -> None:
     """Erase a person's records (right to erasure). Logged in the audit log."""
+    from .dataprotection import OpenCases
     from .dataprotection import erase_person as run
 
     if ":" not in person:
         fail("give the person's id with its platform, like slack:U123")
     if not yes:
         fail("erasure cannot be undone: add --yes to confirm")
-    typer.echo(json.dumps(run(_bot(config).ctx, person), indent=2))
+    try:
+        counts = run(_bot(config).ctx, person, include_open=include_open)
+    except OpenCases as exc:
+        fail(f"nothing was erased: {person} is part of {len(exc.refs)} open case(s) someone may be dealing with: "
+             f"{', '.join(exc.refs)}. Close them first, or add --include-open to erase anyway.")
+    typer.echo(json.dumps(counts, indent=2))
 
 
 @app.command()

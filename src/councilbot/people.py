@@ -66,6 +66,12 @@ class People:
             return str(record["name"])
         return self.names.get(user, "")
 
+    def named(self) -> dict[str, str]:
+        """Everyone the Clerk or the config has given a name (``given_name``), with or without a
+        role now: a report is routed on these names, so who shares a first name is asked about."""
+        users = set(self.names) | {str(record["id"]) for record in self.store.all("people")}
+        return {user: name for user in sorted(users) if (name := self.given_name(user))}
+
     def saw(self, user: str, display_name: str | None) -> None:
         """Remember the display name a platform sent, so cards say "Jane Smith", not an id."""
         if not display_name or len(display_name) > 200:

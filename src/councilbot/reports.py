@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Iterable
 
 from . import clock
 from .context import Ctx, bool_value, insert_numbered, list_value, text_value
@@ -27,10 +28,11 @@ EVIDENCE_ADVICE = (
     "the messages or block the account until you have saved them."
 )
 DANGER_ADVICE = "If anyone is in immediate danger, call 999 now, before anything else."
+# Every receipt that does not already start with DANGER_ADVICE ends with this: things change.
+SAFETY_LINE = "If this changes or you feel unsafe, call 999; for non-emergencies call 101."
 
 
 def form(ctx: Ctx) -> Form:
-    recipients = tuple(dict.fromkeys(ctx.pack.roles.receive_reports + ctx.pack.roles.report_fallback))
     return Form(
         name="report",
         title="Report threats or abuse",
@@ -44,8 +46,7 @@ def form(ctx: Ctx) -> Form:
             Input("link", "Link or description of where", required=False, max_length=1000),
             Input("when", "When did it happen?", placeholder="e.g. 24 Nov, about 9pm", max_length=200),
             Input("who", "Who was it from, if known?", required=False, max_length=500),
-            Input("about", "Does it involve someone who would normally receive reports?", "select",
-                  options=(Option("none", "No"), *(Option(r.value, ROLE_LABEL[r].capitalize()) for r in recipients))),
+            about_input(ctx),
             Input("danger", "Is anyone in immediate danger?", "toggle", required=False),
             Input("evidence", "Links to evidence (one per line)", "urls", required=False, max_length=3000),
         ),
@@ -66,29 +67,139 @@ def _chain(ctx: Ctx) -> set[Role]:
     return set(ctx.pack.roles.receive_reports) | set(ctx.pack.roles.report_fallback)
 
 
-def _names_for(ctx: Ctx, user: str) -> list[str]:
-    """Full names a person is known by (from the Clerk or the config, never a platform handle),
-    without bracketed parts such as "(Town Clerk)"; single words are too common to route on."""
-    out = []
-    for raw in (ctx.people.given_name(user),):
-        name = re.sub(r"\(.*?\)", "", raw or "").strip().lower()
-        if len(name.split()) >= 2:
-            out.append(name)
-    return out
+def _chain_roles(ctx: Ctx) -> list[Role]:
+    """The roles in the report chain that someone holds now, in the order of ROLE_LABEL (all the
+    pack's chain roles while nobody is set up: the question still has to make sense)."""
+    chain = [r for r in ROLE_LABEL if r in _chain(ctx)]
+    return [r for r in chain if ctx.people.with_roles((r,))] or chain
+
+
+def _joined(items: list[str], word: str = "and") -> str:
+    """"A", "A and B", "A, B and C"."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {word} {items[-1]}"
+
+
+def _display(ctx: Ctx, user: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"\(.*?\)", " ", ctx.people.given_name(user))).strip()
+
+
+def _role_and_name(ctx: Ctx, user: str) -> str:
+    role = ctx.people.role(user)
+    label = ROLE_LABEL[role] if role is not None else "someone"
+    name = _display(ctx, user)
+    return f"{label} ({name})" if name else label
+
+
+def about_input(ctx: Ctx) -> Input:
+    """"Is this about the Town Clerk, the Assistant Clerk or the Chair of the Council?", in plain
+    words, naming the roles (and the names) of the people who would otherwise receive it. Left
+    blank it counts as "no", unless the report names someone the bot cannot tell apart: then the
+    reporter is asked (see ``file``)."""
+    options = [Option("none", "No, none of them")]
+    for role in _chain_roles(ctx):
+        names = [n for n in (_display(ctx, u) for u in ctx.people.with_roles((role,))) if n]
+        options.append(Option(role.value, f"Yes: {ROLE_LABEL[role]}" + (f" ({', '.join(names)})" if names else "")))
+    return Input("about", about_question(ctx), "select", required=False, options=tuple(options))
+
+
+def about_question(ctx: Ctx) -> str:
+    return f"Is this about {_joined([ROLE_LABEL[r] for r in _chain_roles(ctx)], 'or')}?"
+
+
+_TITLES = frozenset({"cllr", "councillor", "mr", "mrs", "ms", "miss", "mx", "dr", "rev", "revd", "sir", "dame", "lady", "lord"})
+
+
+def _name_words(name: str) -> list[str]:
+    """The words of a name, without bracketed parts such as "(Town Clerk)", titles such as "Cllr",
+    or initials."""
+    words = re.findall(r"[^\W\d_][\w'’-]*", re.sub(r"\(.*?\)", " ", name))
+    return [w for w in words if w.lower().rstrip(".") not in _TITLES and len(w) > 1]
+
+
+def _single_words(words: list[str]) -> set[str]:
+    """The words of a name that people write alone: the first name and the surname."""
+    return {w.lower() for w in (words[:1] + words[-1:])}
+
+
+def _written_as_name(word: str, text: str) -> bool:
+    """The word on its own and starting with a capital ("Jane", "JANE", "Hall"), not the everyday
+    word ("the village hall", "they will")."""
+    return any(m.group(0)[0].isupper() for m in re.finditer(rf"(?<!\w){re.escape(word)}(?!\w)", text, re.I))
+
+
+def _has_phrase(phrase: str, text: str) -> bool:
+    return re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", text, re.I) is not None
+
+
+@dataclass(frozen=True)
+class Involvement:
+    """Whom in the report chain a report is about: ``named`` for certain (the form's answer, a role
+    named, a full name, a first name or surname nobody else has); ``unsure``, a word in the report
+    that is the name of someone in the chain and of someone else too, with the people in the chain
+    it may mean."""
+
+    named: frozenset[str]
+    unsure: dict[str, tuple[str, ...]]
+
+
+def involvement(ctx: Ctx, about: str, who: str, what: str) -> Involvement:
+    """Names are those the Clerk or the config gave (never a platform's display name, which anyone
+    can choose). A wrong certain match only sends the report further up the chain; an uncertain
+    one is for the reporter to settle."""
+    chain = _chain(ctx)
+    roles: set[Role] = {Role(about)} if about in {r.value for r in chain} else set()
+    text = f"{who}\n{what}"
+    roles |= {role for role, pattern in _ROLE_WORDS.items() if role in chain and pattern.search(text.lower())}
+    people = set(ctx.people.with_roles(tuple(roles))) if roles else set()
+    words = {user: _name_words(name) for user, name in ctx.people.named().items()}
+    in_full = {user for user, w in words.items() if len(w) >= 2 and _has_phrase(" ".join(w), text)}
+    everyone = ctx.people.everyone()
+    unsure: dict[str, set[str]] = {}
+    for user, role in everyone.items():
+        if role not in chain:
+            continue
+        if user in in_full:
+            people.add(user)
+            continue
+        for word in sorted(_single_words(words.get(user, []))):
+            if not _written_as_name(word, text):
+                continue
+            holders = {u for u, w in words.items() if word in _single_words(w)}
+            if holders & in_full:
+                continue  # "Jane Tate" written in full says which Jane is meant
+            if holders == {user}:
+                people.add(user)
+            else:
+                unsure.setdefault(word, set()).update(h for h in holders if everyone.get(h) in chain)
+    return Involvement(frozenset(people), {w: tuple(sorted(us)) for w, us in unsure.items()})
+
+
+def answered_about(ctx: Ctx, about: str) -> bool:
+    """The reporter chose an answer to "Is this about …?" ("no" is an answer; blank is not)."""
+    return about == "none" or about in {r.value for r in _chain(ctx)}
 
 
 def involved(ctx: Ctx, about: str, who: str, what: str) -> list[str]:
-    """The people in the report chain whom the report is about: by the form's answer, by a role
-    named anywhere in it, or by their full name. They must not receive or see it."""
-    chain = _chain(ctx)
-    roles: set[Role] = {Role(about)} if about in {r.value for r in chain} else set()
-    text = f"{who}\n{what}".lower()
-    roles |= {role for role, pattern in _ROLE_WORDS.items() if role in chain and pattern.search(text)}
-    people = set(ctx.people.with_roles(tuple(roles))) if roles else set()
-    for user, role in ctx.people.everyone().items():
-        if role in chain and any(re.search(rf"(?<!\w){re.escape(n)}(?!\w)", text) for n in _names_for(ctx, user)):
-            people.add(user)
+    """The people in the report chain the report may be about. They must not receive or see it.
+    A name that could be one of them, which the reporter was not asked about, counts: nobody
+    can be asked once a report is filed, so it goes further up the chain."""
+    found = involvement(ctx, about, who, what)
+    people = set(found.named)
+    if not answered_about(ctx, about):
+        people |= {u for users in found.unsure.values() for u in users}
     return sorted(people)
+
+
+def which_one(ctx: Ctx, unsure: dict[str, tuple[str, ...]]) -> str:
+    """The question put to a reporter whose report names someone the bot cannot tell apart. It
+    names the people in the chain it may mean, never the others who share the name."""
+    asks = []
+    for word, users in sorted(unsure.items()):
+        written = next((w for u in users for w in _name_words(ctx.people.given_name(u)) if w.lower() == word), word)
+        asks.append(f"You wrote “{written}”, and more than one person here is called {written}. "
+                    f"Is this about {_joined([_role_and_name(ctx, u) for u in users], 'or')}?")
+    return (" ".join(asks) + " Please choose below; choose “No, none of them” if you mean someone else, "
+            "or write their full name.")
 
 
 def route(ctx: Ctx, excluded: list[str]) -> list[str]:
@@ -111,7 +222,10 @@ def file(ctx: Ctx, user: str, values: dict[str, Any]) -> list[Reply]:
         raise BadInput("Please give at most 20 evidence links.", "evidence")
     danger = bool_value(values, "danger")
     about = text_value(values, "about", required=False, limit=40)
-    excluded = involved(ctx, about, who, what)
+    found = involvement(ctx, about, who, what)
+    if found.unsure and not answered_about(ctx, about):
+        raise BadInput(which_one(ctx, found.unsure), "about")
+    excluded = sorted(found.named)
     recipients = route(ctx, excluded)
     now = clock.now()
     due = clock.add_working_days(now, ctx.pack.reports.acknowledge_within_working_days)
@@ -136,21 +250,43 @@ def receipt(ctx: Ctx, record: dict[str, Any]) -> Reply:
     answer, the answer to the same form sent again, or the copy the outbox delivers after a crash."""
     ref, due, danger = str(record["id"]), record["due"], bool(record["urgent"])
     recipients, excluded = record["recipients"], record["excluded"]
+    to = roles_of(ctx, recipients)
     if not recipients:
         lines = [f"Your report {ref} has been recorded, but nobody who could receive it safely is set up in CouncilBot yet. "
                  f"Please also contact {ctx.pack.council} directly. The operator has been alerted."]
     elif excluded:
-        to = sorted({ROLE_LABEL[r] for r in (ctx.people.role(u) for u in recipients) if r is not None})
-        lines = [f"Your report {ref} has been sent in confidence to {' and '.join(to)}, because it involves someone "
-                 "who would normally receive it; they cannot see it."]
+        about = roles_of(ctx, excluded, "someone who would normally receive it")
+        they = about if len(excluded) == 1 and about.startswith("the ") else "they"
+        lines = [f"Your report {ref} mentions {about}, so it has been sent in confidence to {to} instead; "
+                 f"{they} cannot see it."]
     else:
-        lines = [f"Your report {ref} has been sent to the Clerk in confidence."]
+        lines = [f"Your report {ref} has been sent in confidence to {to}."]
     if danger:
         lines.insert(0, DANGER_ADVICE)
     lines.append(f"It should be acknowledged by {clock.human(due)}. You will be told when it is acknowledged and when it is closed.")
     lines.append(EVIDENCE_ADVICE)
+    if not danger:
+        lines.append(SAFETY_LINE)
     return Reply(text="\n".join(lines), title=f"Report {ref} received", tone="danger" if danger else "ok",
                  fields=(Field("Reference", ref),))
+
+
+def roles_of(ctx: Ctx, users: Iterable[str], otherwise: str = "the people who receive reports") -> str:
+    """The roles these people hold, in plain words ("the Town Clerk and the Assistant Clerk"):
+    what a reporter is told about who has their report, or who acted on it."""
+    held = {ctx.people.role(u) for u in users}
+    labels = [label for role, label in ROLE_LABEL.items() if role in held]
+    return _joined(labels) if labels else otherwise
+
+
+def acted_as(ctx: Ctx, record: dict[str, Any], step: str) -> str:
+    """The role of whoever acknowledged or closed a report, as it was when they did (for a record
+    from before that was kept, their role now): a reporter is told who acted ("the Chair of the
+    Council"), never a guess ("the Clerk's office")."""
+    role = record.get(f"{step}_as")
+    if role in {r.value for r in ROLE_LABEL}:
+        return ROLE_LABEL[Role(role)]
+    return roles_of(ctx, [str(record.get(f"{step}_by") or "")])
 
 
 def queue_notices(ctx: Ctx, record: dict[str, Any]) -> None:
@@ -241,8 +377,17 @@ def view(ctx: Ctx, user: str, ref: str) -> list[Reply]:
     if _is_recipient(ctx, user, record):
         ctx.audit.record(user, "report.read", record["id"])
         return [recipient_view(ctx, record)]
-    return [Reply(text=f"Status: {status_text(record)}", title=f"Your report {record['id']}",
+    return [Reply(text=f"Status: {reporter_status(ctx, record)}", title=f"Your report {record['id']}",
                   fields=(Field("Filed", clock.human(record["created"])),))]
+
+
+def reporter_status(ctx: Ctx, record: dict[str, Any]) -> str:
+    """The status as its reporter reads it: who acknowledged or closed it, by role."""
+    if record["status"] == "closed":
+        return f"closed by {acted_as(ctx, record, 'closed')}: {record['outcome']}"
+    if record["status"] == "acknowledged":
+        return f"acknowledged by {acted_as(ctx, record, 'acknowledged')}"
+    return status_text(record)
 
 
 def acknowledge(ctx: Ctx, user: str, ref: str) -> list[Reply]:
@@ -251,10 +396,12 @@ def acknowledge(ctx: Ctx, user: str, ref: str) -> list[Reply]:
         return [Reply(text=f"{record['id']} is already {record['status']}.")]
     # The reporter's notice is queued first: a crash before the status is saved leaves the report
     # open, and acknowledging again reuses the same notice rather than losing or doubling it.
+    role = ctx.people.role(user)
     ctx.outbox.send(f"{record['id']}:ack", record["reporter"], Reply(
-        text=f"Your report {record['id']} has been acknowledged by the Clerk's office. You will be told when it is closed.",
+        text=f"Your report {record['id']} has been acknowledged by {roles_of(ctx, [user])}. You will be told when it is closed.",
         title=f"Report {record['id']} acknowledged", tone="ok"))
-    record = ctx.store.update("reports", record["id"], {"status": "acknowledged", "acknowledged_at": clock.iso(clock.now()), "acknowledged_by": user})
+    record = ctx.store.update("reports", record["id"], {"status": "acknowledged", "acknowledged_at": clock.iso(clock.now()), "acknowledged_by": user,
+                                                        "acknowledged_as": role.value if role else None})
     ctx.audit.record(user, "report.acknowledged", record["id"])
     return [recipient_view(ctx, record)]
 
@@ -281,10 +428,12 @@ def close(ctx: Ctx, user: str, ref: str, outcome: str) -> list[Reply]:
     outcome = text_value({"outcome": outcome}, "outcome", label="the outcome", limit=2000)
     if record["status"] == "closed":
         return [Reply(text=f"{record['id']} was already closed: {record['outcome']}")]
+    role = ctx.people.role(user)
     ctx.outbox.send(f"{record['id']}:closed", record["reporter"], Reply(
-        text=f"Your report {record['id']} has been closed. Outcome: {outcome}",
+        text=f"Your report {record['id']} has been closed by {roles_of(ctx, [user])}. Outcome: {outcome}",
         title=f"Report {record['id']} closed", tone="info"))
-    record = ctx.store.update("reports", record["id"], {"status": "closed", "closed_at": clock.iso(clock.now()), "outcome": outcome, "closed_by": user})
+    record = ctx.store.update("reports", record["id"], {"status": "closed", "closed_at": clock.iso(clock.now()), "outcome": outcome, "closed_by": user,
+                                                        "closed_as": role.value if role else None})
     ctx.audit.record(user, "report.closed", record["id"])
     return [recipient_view(ctx, record)]
 
@@ -297,7 +446,7 @@ def list_reply(ctx: Ctx, user: str) -> list[Reply]:
     mine = ctx.store.find("reports", lambda r: r["reporter"] == user)
     theirs = [r for r in for_recipient(ctx, user) if r["status"] != "closed"]
     fields = [Field(r["id"] + (" URGENT" if r["urgent"] else ""), f"{status_text(r)}; filed {clock.human(r['created'])}") for r in theirs]
-    fields += [Field(f"{r['id']} (yours)", status_text(r)) for r in mine if r not in theirs]
+    fields += [Field(f"{r['id']} (yours)", reporter_status(ctx, r)) for r in mine if r not in theirs]
     if not fields:
         return [Reply(text="No reports to show.", title="Reports")]
     overdue = sum(1 for r in theirs if "OVERDUE" in status_text(r))
@@ -343,7 +492,7 @@ def route_unrouted(ctx: Ctx) -> int:
         record = ctx.store.update("reports", record["id"], {"recipients": recipients, "excluded": excluded})
         queue_notices(ctx, record)
         ctx.outbox.send(f"{record['id']}:routed", record["reporter"], Reply(
-            text=f"Your report {record['id']} has now reached the people who receive reports, in confidence.",
+            text=f"Your report {record['id']} has now reached {roles_of(ctx, recipients)}, in confidence.",
             title=f"Report {record['id']} delivered", tone="ok"))
         ctx.audit.record("system", "report.routed", record["id"])
         count += 1

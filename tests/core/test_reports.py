@@ -36,7 +36,8 @@ async def test_filing_gives_reference_and_receipt_with_evidence_advice(tmp_path,
     text = reply.plain()
     assert "in confidence" in text
     assert reports_module.EVIDENCE_ADVICE in text
-    assert "999" not in text
+    assert reports_module.DANGER_ADVICE not in text  # not urgent: no "call 999 now" first
+    assert text.splitlines()[-2] == reports_module.SAFETY_LINE  # but where to turn if that changes
     # References are never reused.
     ref2, _ = await file_report(bot, COUNCILLOR2)
     assert ref2 != ref and ref2 == "R-2026-0002"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from councilbot.dataprotection import export_person
+from councilbot.dataprotection import subject_access
 from councilbot.kinds import Role
 from councilbot.ports import CLERK_CHANNEL
 
@@ -71,10 +71,11 @@ async def test_losing_the_role_loses_access_to_reports(tmp_path, make_bot):
 async def test_subject_access_withholds_a_report_about_the_requester(tmp_path, make_bot):
     bot = make_bot(tmp_path)
     ref, _ = await _file(bot, who="the Town Clerk")
-    exported = export_person(bot.ctx, CLERK)
-    assert "reports" not in exported
-    assert {"table": "reports", "id": ref} in exported["withheld_for_manual_review"]
-    assert REPORT["what"] not in str(exported)
+    result = subject_access(bot.ctx, CLERK)
+    assert "reports" not in result.export
+    assert ref not in str(result.export)  # not even its reference: that it exists is confidential too
+    assert {"table": "reports", "id": ref} in [{"table": w["table"], "id": w["id"]} for w in result.withheld]
+    assert REPORT["what"] not in str(result.export)
 
 
 async def test_the_clerk_cannot_change_the_chain_from_chat(tmp_path, make_bot):

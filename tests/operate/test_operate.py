@@ -140,8 +140,53 @@ async def test_subject_access_and_erasure_from_the_command_line(tmp_path: Path) 
     assert data["reports"][0]["id"] == ref
     assert "slack:UCLERK" not in exported.stdout  # other people's identifiers are redacted
     assert cli("erase-person", "slack:UREP", cwd=tmp_path).returncode == 2  # needs --yes
-    assert cli("erase-person", "slack:UREP", "--yes", cwd=tmp_path).returncode == 0
+    refused = cli("erase-person", "slack:UREP", "--yes", cwd=tmp_path)  # the case is still open
+    assert refused.returncode == 2 and ref in refused.stderr and "--include-open" in refused.stderr
+    assert json.loads(cli("export-person", "slack:UREP", cwd=tmp_path).stdout)["reports"][0]["id"] == ref
+    assert cli("erase-person", "slack:UREP", "--yes", "--include-open", cwd=tmp_path).returncode == 0
     assert "reports" not in json.loads(cli("export-person", "slack:UREP", cwd=tmp_path).stdout)
+
+
+NAMED = CONFIG + """"slack:UREP" = "councillor"
+[names]
+"slack:UCLERK" = "Jane Pargeter (Town Clerk)"
+"slack:UCHAIR" = "Robert Finch"
+"slack:UREP" = "Rita Reporter"
+"slack:UCLLR" = "Cllr Sam Hughes"
+"""
+
+
+async def test_subject_access_keeps_what_is_withheld_in_a_file_apart(tmp_path: Path) -> None:
+    """The Clerk asks for her data. She received Rita's report and Sam reported her: Rita is
+    redacted in the outbox copy as in the report, and the report about her goes only to the
+    operator's review file, not even by reference into hers."""
+    (tmp_path / "councilbot.toml").write_text(NAMED)
+    from councilbot.config import load_settings
+
+    bot = CouncilBot(load_settings(tmp_path / "councilbot.toml"))
+    await bot.handle(Incoming("form", "slack:UREP", name="report", values={"what": "abuse under a post", "when": "today"}))
+    [about] = await bot.handle(Incoming("form", "slack:UCLLR", name="report",
+                                        values={"what": "Jane shouts at me in every meeting", "when": "today"}))
+    about_her = about.fields[0].value
+    bot.store.close()
+
+    out = cli("export-person", "slack:UCLERK", "--out", "sar.json", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    given = (tmp_path / "sar.json").read_text()
+    assert "slack:UCLERK" in given and "Reported by" in given
+    for other in ("Rita Reporter", "slack:UREP", "Sam Hughes", "slack:UCLLR", about_her, "Jane shouts"):
+        assert other not in given, other
+    review = tmp_path / "sar.withheld-for-review.json"
+    held = json.loads(review.read_text())
+    assert [w["id"] for w in held["withheld"] if w["table"] == "reports"] == [about_her]
+    assert "not for" in held["note"].lower()
+    assert str(review.name) in out.stdout  # the operator is told where it is
+    assert review.stat().st_mode & 0o077 == 0 and (tmp_path / "sar.json").stat().st_mode & 0o077 == 0
+
+    # To the screen: the person's part only; the operator is told on stderr that something is withheld.
+    screen = cli("export-person", "slack:UCLERK", cwd=tmp_path)
+    assert screen.returncode == 0 and about_her not in screen.stdout and "Rita Reporter" not in screen.stdout
+    assert "withheld" in screen.stderr and "--out" in screen.stderr and about_her not in screen.stderr
 
 
 def test_teams_package_is_a_zip_with_manifest_and_icons(tmp_path: Path) -> None:
