@@ -308,7 +308,9 @@ def terminal_reader() -> Callable[[str], str]:
                 raise EOFError
             return line.rstrip("\r\n")
         line = input(prompt)
-        if not editing and len(line) >= CANONICAL_LIMIT - 1:
+        # Without editing, a line this long was cut. With it, a line pasted while the bot was still
+        # busy (before readline took the terminal) was cut too, to exactly the limit.
+        if len(line) >= CANONICAL_LIMIT - 1 and (not editing or len(line) <= CANONICAL_LIMIT):
             raise CutLine
         return line
 
