@@ -27,8 +27,7 @@ CONSOLE_HELP = """In this terminal:
 • /home: your suggestions and reports, and what waits for you.
 • A button is pressed by typing its number, shown in brackets: 1 presses [1] (or type /press 1). A number with no \
 such button on screen (a year, a phone number) is sent as a message.
-• /as ROLE:NAME becomes someone else, e.g. /as clerk:jane or /as councillor:sam; /as NAME goes back to someone \
-already here. Roles: {roles}.
+• /as ROLE:NAME becomes someone else, e.g. {example}; /as NAME goes back to someone already here. Roles: {roles}.
 • /quit leaves (so does Ctrl-D)."""
 # Where a terminal without line editing cuts a typed or pasted line (the kernel's canonical-mode
 # buffer: 4,095 characters on Linux, 1,024 on macOS and the BSDs). A line this long may have lost its end.
@@ -211,7 +210,7 @@ class Session:
             return value
 
     def help(self) -> None:
-        self.write(CONSOLE_HELP.format(roles=", ".join(r.value for r in Role)))
+        self.write(CONSOLE_HELP.format(example=_switch_hint(self.bot, self.user)[0], roles=", ".join(r.value for r in Role)))
 
     async def line(self, text: str) -> bool:
         """One line typed; False when the person wants to leave."""
@@ -257,23 +256,23 @@ def _role_words(role: Role) -> str:
     return role.value.replace("_", " ")
 
 
-def _switch_hint(bot: CouncilBot, user: str) -> str:
-    """The banner's example of /as, from the people set up here: becoming whoever receives reports
-    and approves posts, or, for them, a councillor."""
+def _switch_hint(bot: CouncilBot, user: str) -> tuple[str, str]:
+    """An example of /as from the people set up here, and who it makes you: whoever receives
+    reports and approves posts (for them, a councillor)."""
     roles = bot.pack.roles
     wanted = [r for r in dict.fromkeys(roles.receive_reports + roles.approve_posts) if r != bot.people.role(user)]
     people = sorted(bot.people.everyone().items())
     for role in wanted:
-        here = [p for p, r in people if r == role and p != user and p.startswith("console:")]
+        here = [p.removeprefix("console:") for p, r in people if r == role and p != user and p.startswith("console:")]
         if here:
-            return f"/as {here[0].removeprefix('console:')} becomes {here[0].removeprefix('console:')} ({_role_words(role)})"
-    if wanted:
-        role = wanted[0]
-        # The person who holds that role on another platform, by their first name, else an example name.
-        elsewhere = [re.findall(r"\w+", bot.people.name(p)) for p, r in people if r == role]
-        name = next((w[0].lower() for w in elsewhere if w), "jane")
-        return f"/as {role.value}:{name} becomes {name} ({_role_words(role)})"
-    return "/as councillor:sam becomes sam (councillor)"
+            return f"/as {here[0]}", f"{here[0]} ({_role_words(role)})"
+    if not wanted:
+        return "/as councillor:sam", "sam (councillor)"
+    role = wanted[0]
+    # Whoever holds that role on another platform, by their first name; else an example name.
+    elsewhere = [re.findall(r"\w+", bot.people.name(p)) for p, r in people if r == role]
+    name = next((w[0].lower() for w in elsewhere if w), "jane")
+    return f"/as {role.value}:{name}", f"{name} ({_role_words(role)})"
 
 
 def _log_to(path: Path) -> None:
@@ -333,7 +332,7 @@ def run(bot: CouncilBot, as_: str, read: Callable[[str], str] | None = None, wri
     role = bot.people.role(session.user)
     out(BANNER.format(council=bot.pack.council, data_dir=data_dir, log_file=log_file,
                       name=session.user.removeprefix("console:"), role=_role_words(role) if role else "?",
-                      switch=_switch_hint(bot, session.user)))
+                      switch="{} becomes {}".format(*_switch_hint(bot, session.user))))
 
     async def loop() -> None:
         await bot.start()

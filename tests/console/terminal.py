@@ -77,10 +77,10 @@ class Terminal:
                     raise AssertionError(f"never saw {what}; output ends {seen[-2000:]!r}")
                 self._changed.wait(min(left, 1.0))
 
-    def type(self, line: str) -> int:
+    def type(self, line: str, prompt: str = "> ") -> int:
         """At the prompt, type (or paste) a line and press Enter, a piece at a time as a terminal
         delivers it. Returns where the output was, for ``wait_for``."""
-        self._wait(lambda seen: seen.endswith("> "), "the prompt", 0, 60.0)
+        self._wait(lambda seen: seen.endswith(prompt), f"the prompt {prompt!r}", 0, 60.0)
         start = self.mark()
         data = (line + "\r").encode()
         for at in range(0, len(data), 1024):
