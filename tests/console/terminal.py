@@ -81,6 +81,10 @@ class Terminal:
         """At the prompt, type (or paste) a line and press Enter, a piece at a time as a terminal
         delivers it. Returns where the output was, for ``wait_for``."""
         self._wait(lambda seen: seen.endswith(prompt), f"the prompt {prompt!r}", 0, 60.0)
+        return self.type_ahead(line)
+
+    def type_ahead(self, line: str) -> int:
+        """Type a line now, prompt or not (pasted while the program is still busy)."""
         start = self.mark()
         data = (line + "\r").encode()
         for at in range(0, len(data), 1024):

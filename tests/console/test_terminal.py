@@ -44,3 +44,15 @@ def test_where_lines_are_not_read_whole_a_cut_line_is_refused_not_checked(tmp_pa
         assert "Do not post" in term.wait_for("Do not post", "OK to post", since=term.type("/checkpost Call Mrs Jones on 07700 900123"))
     finally:
         assert term.close() == 0
+
+
+def test_a_long_draft_pasted_before_the_bot_is_ready_is_refused_not_checked(tmp_path: Path) -> None:
+    """Pasted while the program starts (or is busy with the last draft), the line meets the terminal
+    before line editing does, and is cut there: it must not be checked as if it were whole."""
+    term = Terminal(tmp_path, "--as", "councillor:sam")
+    try:
+        start = term.type_ahead(draft(4873))  # at once: the program is still starting
+        seen = term.wait_for("Do not post", "OK to post", "was not used", since=start)
+        assert "its end may be missing and it was not used" in seen and "OK to post" not in seen
+    finally:
+        assert term.close() == 0
