@@ -113,7 +113,8 @@ class Session:
                 self.write(f"That line reached {CANONICAL_LIMIT:,} characters, where this terminal cuts lines, so its end "
                            "may be missing and it was not used. Please send it in shorter parts.")
 
-    def become(self, spec: str) -> None:
+    def become(self, spec: str, announce: bool = True) -> None:
+        """Be someone else from now on (local trust); ``announce`` says so on screen."""
         role, colon, name = spec.partition(":")
         if not spec.strip():
             raise ValueError("say who: /as ROLE:NAME, e.g. /as clerk:jane")
@@ -121,9 +122,10 @@ class Session:
             person = f"console:{spec.strip().lower()}"
             known = self.bot.people.role(person)
             if known is None:
-                raise ValueError(f"nobody called {spec.strip()!r} is here yet; use /as ROLE:NAME, e.g. /as clerk:{spec.strip().lower()}")
+                raise ValueError(f"nobody called {spec.strip()!r} is here yet; give their role too, e.g. clerk:{spec.strip().lower()}")
             self.user = person
-            self.write(f"You are now {person.removeprefix('console:')} ({_role_words(known)}).")
+            if announce:
+                self.write(f"You are now {person.removeprefix('console:')} ({_role_words(known)}).")
             return
         try:
             parsed = Role(role.strip().lower())
@@ -132,7 +134,8 @@ class Session:
         name = name.strip().lower() or role
         self.user = f"console:{name}"
         self.bot.people.configure(self.user, parsed)
-        self.write(f"You are now {name} ({_role_words(parsed)}).")
+        if announce:
+            self.write(f"You are now {name} ({_role_words(parsed)}).")
 
     async def send(self, incoming: Incoming) -> None:
         self.fresh = True
@@ -325,7 +328,7 @@ def run(bot: CouncilBot, as_: str, read: Callable[[str], str] | None = None, wri
     log_file = data_dir / LOG_FILE
     _log_to(log_file)
     try:
-        session.become(as_)
+        session.become(as_, announce=False)  # the banner says who you are
     except ValueError as exc:
         print(f"councilbot: {exc}", file=sys.stderr)
         return 2
