@@ -7,45 +7,44 @@ so one person can walk a suggestion from councillor to Clerk.
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 from councilbot.app import CouncilBot
 from councilbot.kinds import Role
-from councilbot.messages import Button, Form, Incoming, Reply
+from councilbot.messages import Button, Form, Incoming, Input, Reply
 from councilbot.ports import CLERK_CHANNEL
 
-BANNER = """CouncilBot for {council}, on this computer (data in {data_dir}).
-You are {user} ({role}). Type a draft or a question, or /help. /as clerk:jane switches user; /quit leaves."""
+LOG_FILE = "chat.log"
+BANNER = """CouncilBot for {council}, in this terminal. Its records are kept in {data_dir}
+(notes for whoever looks after it go to {log_file}).
+You are {name} ({role}). Type a draft or a question, or /help. {switch}; /quit leaves."""
+CONSOLE_HELP = """In this terminal:
+• /home: your suggestions and reports, and what waits for you.
+• A button is pressed by typing its number, shown in brackets: 1 presses [1] (or type /press 1). A number with no \
+such button on screen (a year, a phone number) is sent as a message.
+• /as ROLE:NAME becomes someone else, e.g. {example}; /as NAME goes back to someone already here. Roles: {roles}.
+• /quit leaves (so does Ctrl-D)."""
+# Where a terminal without line editing cuts a typed or pasted line (the kernel's canonical-mode
+# buffer: 4,095 characters on Linux, 1,024 on macOS and the BSDs). A line this long may have lost its end.
+CANONICAL_LIMIT = 4095 if sys.platform.startswith("linux") else 1024
+_PRESS = re.compile(r"[1-9][0-9]{0,2}")
 
 
-@dataclass
-class ConsoleNotifier:
-    """Later messages (to the clerk channel, to a person) are printed where everyone can see them."""
-
-    write: Callable[[str], None]
-    platform: str = "console"
-    count: int = 0
-
-    def has_clerk_channel(self) -> bool:
-        return True
-
-    async def send(self, to: str, reply: Reply) -> str | None:
-        self.count += 1
-        target = "the clerk channel" if to == CLERK_CHANNEL else f"a private message to {to.removeprefix('console:')}"
-        self.write(f"\n  ✉  to {target}:\n{_indent(render(reply))}\n")
-        return f"console-{self.count}"
-
-    async def update(self, ref: str, reply: Reply) -> None:
-        self.write(f"\n  ✎  card {ref} in the clerk channel now reads:\n{_indent(render(reply))}\n")
+class CutLine(Exception):
+    """The terminal may have cut this line: it must not be checked as if it were whole."""
 
 
 def _indent(text: str) -> str:
     return "\n".join("     " + line for line in text.splitlines())
 
 
-def render(reply: Reply, buttons: list[Button] | None = None) -> str:
+def render(reply: Reply, number: Callable[[Button], int] | None = None) -> str:
+    """A reply as text; each button with the number that presses it (``number`` hands them out)."""
     lines = []
     if reply.title:
         lines.append(f"== {reply.title} ==")
@@ -56,12 +55,35 @@ def render(reply: Reply, buttons: list[Button] | None = None) -> str:
     if reply.footer:
         lines.append(reply.footer)
     for b in reply.buttons:
-        if buttons is not None:
-            buttons.append(b)
-            lines.append(f"  [{len(buttons)}] {b.label}")
-        else:
-            lines.append(f"  ({b.label})")
+        lines.append(f"  [{number(b)}] {b.label}" if number is not None else f"  ({b.label})")
     return "\n".join(lines)
+
+
+@dataclass
+class ConsoleNotifier:
+    """Later messages (to the clerk channel, to a person) are printed where everyone can see them,
+    their buttons numbered like any other so they can be pressed."""
+
+    write: Callable[[str], None]
+    number: Callable[[Button], int] | None = None
+    platform: str = "console"
+    count: int = 0
+
+    def has_clerk_channel(self) -> bool:
+        return True
+
+    async def send(self, to: str, reply: Reply) -> str | None:
+        self.count += 1
+        target = "the clerk channel" if to == CLERK_CHANNEL else f"a private message to {to.removeprefix('console:')}"
+        self.write(f"\n  ✉  to {target}:\n{_indent(render(reply, self.number))}\n")
+        return f"console-{self.count}"
+
+    async def update(self, ref: str, reply: Reply) -> None:
+        self.write(f"\n  ✎  card {ref} in the clerk channel now reads:\n{_indent(render(reply, self.number))}\n")
+
+
+def _limit_hint(item: Input) -> str:
+    return f" (up to {item.max_length:,} characters)" if item.max_length else ""
 
 
 @dataclass
@@ -70,61 +92,128 @@ class Session:
     user: str
     read: Callable[[str], str]
     write: Callable[[str], None]
+    # The buttons that a number presses: those shown since the last input that showed any.
     buttons: list[Button] = field(default_factory=list)
+    fresh: bool = False  # the next button shown starts the numbering again at 1
 
-    def become(self, spec: str) -> None:
-        role, _, name = spec.partition(":")
+    def number(self, button: Button) -> int:
+        """Buttons are numbered across everything one input brings (replies, then notices), so
+        "1" under the third card of /pending cannot press the first card's button."""
+        if self.fresh:
+            self.buttons, self.fresh = [], False
+        self.buttons.append(button)
+        return len(self.buttons)
+
+    def ask(self, prompt: str) -> str:
+        """One line from the person; a line the terminal may have cut is asked for again."""
+        while True:
+            try:
+                return self.read(prompt)
+            except CutLine:
+                self.write(f"That line reached {CANONICAL_LIMIT:,} characters, where this terminal cuts lines, so its end "
+                           "may be missing and it was not used. Please send it in shorter parts.")
+
+    def become(self, spec: str, announce: bool = True) -> None:
+        """Be someone else from now on (local trust); ``announce`` says so on screen."""
+        role, colon, name = spec.partition(":")
+        if not spec.strip():
+            raise ValueError("say who: /as ROLE:NAME, e.g. /as clerk:jane")
+        if not colon:  # "/as jane": someone already here, in the role they have
+            person = f"console:{spec.strip().lower()}"
+            known = self.bot.people.role(person)
+            if known is None:
+                raise ValueError(f"nobody called {spec.strip()!r} is here yet; give their role too, e.g. clerk:{spec.strip().lower()}")
+            self.user = person
+            if announce:
+                self.write(f"You are now {person.removeprefix('console:')} ({_role_words(known)}).")
+            return
         try:
             parsed = Role(role.strip().lower())
         except ValueError:
             raise ValueError(f"unknown role {role!r}; one of: {', '.join(r.value for r in Role)}") from None
         name = name.strip().lower() or role
         self.user = f"console:{name}"
-        self.bot.people.configured[self.user] = parsed
-        self.write(f"You are now {name} ({parsed.value.replace('_', ' ')}).")
+        self.bot.people.configure(self.user, parsed)
+        if announce:
+            self.write(f"You are now {name} ({_role_words(parsed)}).")
 
     async def send(self, incoming: Incoming) -> None:
-        replies = await self.bot.handle(incoming)
-        # Buttons are numbered across all the replies to one input, so "1" under the third card
-        # of /pending cannot press the first card's button; numbering carries on after a form's answer.
-        numbered: list[Button] | None = None
+        self.fresh = True
+        await self.show(await self.bot.handle(incoming))
+        await self.settle()
+
+    async def settle(self) -> None:
+        """Print what the input queued for people (notices, cards), then let later buttons carry on
+        the numbering rather than replace it."""
+        await self.bot.outbox.drain(timeout=2.0)
+        self.fresh = False
+
+    async def show(self, replies: list[Reply]) -> None:
         for reply in replies:
             if reply.form is not None:
-                values = self.fill(reply.form)
-                if values is None:
-                    self.write("(cancelled)")
-                    continue
-                await self.send(Incoming("form", self.user, name=reply.form.name, value=reply.form.context, values=values))
-                numbered = self.buttons
+                await self.complete(reply.form)
                 continue
-            if numbered is None:
-                numbered = self.buttons = []
-            self.write(render(reply, numbered))
+            self.write(render(reply, self.number))
         self.bot.delivered(replies)
-        await self.bot.outbox.drain(timeout=2.0)
 
-    def fill(self, form: Form) -> dict[str, Any] | None:
-        self.write(f"-- {form.title} (blank line on a required question cancels) --")
-        values: dict[str, Any] = {}
+    async def complete(self, form: Form) -> None:
+        """Ask a form's questions and submit it. Answers the core turns down are asked again one
+        by one, keeping the rest: nobody should retype a whole report for one wrong field."""
+        values = self.fill(form)
+        while values is not None:
+            replies = await self.bot.handle(Incoming("form", self.user, name=form.name, value=form.context, values=values))
+            asked = {item.name for item in form.inputs}
+            wrong = [f for f in replies[0].fields if f.label in asked] if replies and replies[0].form_error else []
+            if not wrong:
+                await self.show(replies)
+                return
+            for f in wrong:
+                self.write(f"! {f.value}")
+            values = self.fill(form, values, {f.label for f in wrong})
+        self.write("(cancelled)")
+
+    def fill(self, form: Form, values: dict[str, Any] | None = None, only: set[str] | None = None) -> dict[str, Any] | None:
+        """The form's answers, or None when the person leaves a required question blank."""
+        if only is None:
+            self.write(f"-- {form.title} (blank line on a required question cancels) --")
+        values = dict(values or {})
         for item in form.inputs:
-            opt = "" if item.required else " (optional)"
+            if only is not None and item.name not in only:
+                continue
+            answer = self.answer(item, keep=only is None)
+            if answer is None:
+                return None
+            values[item.name] = answer
+        return values
+
+    def answer(self, item: Input, keep: bool) -> Any:
+        """One question, asked until the answer fits; None cancels. ``keep``: a blank line keeps
+        the answer already there (a revision's text), which is not wanted for an answer turned down."""
+        opt = "" if item.required else " (optional)"
+        while True:
             if item.kind in {"select", "multiselect"}:
                 for i, o in enumerate(item.options, 1):
                     self.write(f"   {i}. {o.label}")
                 many = " (numbers, comma separated)" if item.kind == "multiselect" else " (number)"
-                answer = self.read(f"{item.label}{many}{opt}: ").strip()
-                picks = [item.options[int(x) - 1].value for x in answer.replace(" ", "").split(",") if x.isdigit() and 0 < int(x) <= len(item.options)]
-                values[item.name] = picks if item.kind == "multiselect" else (picks[0] if picks else "")
+                raw = self.ask(f"{item.label}{many}{opt}: ").strip()
+                picks = [item.options[int(x) - 1].value for x in raw.replace(" ", "").split(",")
+                         if x.isdigit() and 0 < int(x) <= len(item.options)]
+                value: Any = picks if item.kind == "multiselect" else (picks[0] if picks else "")
             elif item.kind == "toggle":
-                values[item.name] = self.read(f"{item.label} (y/n): ").strip().lower().startswith("y")
+                return self.ask(f"{item.label} (y/n): ").strip().lower().startswith("y")
             else:
-                default = item.initial if isinstance(item.initial, str) and item.initial else ""
+                default = item.initial if keep and isinstance(item.initial, str) and item.initial else ""
                 hint = f" [{default[:40]}]" if default else ""
-                answer = self.read(f"{item.label}{hint}{opt}: ").strip() or default
-                values[item.name] = answer
-            if item.required and not values[item.name] and item.kind != "toggle":
+                value = self.ask(f"{item.label}{_limit_hint(item)}{hint}{opt}: ").strip() or default
+                if item.max_length and len(value) > item.max_length:
+                    self.write(f"! That is {len(value):,} characters; the limit is {item.max_length:,}. Please shorten it.")
+                    continue
+            if item.required and not value:
                 return None
-        return values
+            return value
+
+    def help(self) -> None:
+        self.write(CONSOLE_HELP.format(example=_switch_hint(self.bot, self.user)[0], roles=", ".join(r.value for r in Role)))
 
     async def line(self, text: str) -> bool:
         """One line typed; False when the person wants to leave."""
@@ -133,16 +222,23 @@ class Session:
             return True
         if text in {"/quit", "/exit"}:
             return False
-        if text.startswith("/as "):
+        if text.startswith("/as ") or text == "/as":
             try:
                 self.become(text[4:])
             except ValueError as exc:
                 self.write(str(exc))
+            # A new Clerk (say) receives the reports that waited for one: show what that sent.
+            await self.settle()
             return True
-        if text.isdigit() or text.startswith("/press "):
-            number = int(text.removeprefix("/press ").strip() or 0) if text.removeprefix("/press ").strip().isdigit() else 0
+        number: int | None = None
+        if text.startswith("/press"):
+            arg = text.removeprefix("/press").strip()
+            number = int(arg) if arg.isdigit() else 0
+        elif _PRESS.fullmatch(text) and int(text) <= len(self.buttons):
+            number = int(text)  # a bare number presses only a button on screen; "2027" is a message
+        if number is not None:
             if not 0 < number <= len(self.buttons):
-                self.write("No such button.")
+                self.write("No such button on screen." if self.buttons else "There are no buttons on screen.")
                 return True
             b = self.buttons[number - 1]
             await self.send(Incoming("action", self.user, name=b.action, value=b.value))
@@ -150,37 +246,103 @@ class Session:
         if text.startswith("/"):
             name, _, rest = text[1:].partition(" ")
             await self.send(Incoming("command", self.user, name=name.lower(), text=rest))
+            if name.lower() == "help":
+                self.help()
             return True
         await self.send(Incoming("message", self.user, text=text))
+        if text.lower() in {"help", "?"}:
+            self.help()
         return True
+
+
+def _role_words(role: Role) -> str:
+    return role.value.replace("_", " ")
+
+
+def _switch_hint(bot: CouncilBot, user: str) -> tuple[str, str]:
+    """An example of /as from the people set up here, and who it makes you: whoever receives
+    reports and approves posts (for them, a councillor)."""
+    roles = bot.pack.roles
+    wanted = [r for r in dict.fromkeys(roles.receive_reports + roles.approve_posts) if r != bot.people.role(user)]
+    people = sorted(bot.people.everyone().items())
+    for role in wanted:
+        here = [p.removeprefix("console:") for p, r in people if r == role and p != user and p.startswith("console:")]
+        if here:
+            return f"/as {here[0]}", f"{here[0]} ({_role_words(role)})"
+    if not wanted:
+        return "/as councillor:sam", "sam (councillor)"
+    role = wanted[0]
+    # Whoever holds that role on another platform, by their first name; else an example name.
+    elsewhere = [re.findall(r"\w+", bot.people.name(p)) for p, r in people if r == role]
+    name = next((w[0].lower() for w in elsewhere if w), "jane")
+    return f"/as {role.value}:{name}", f"{name} ({_role_words(role)})"
+
+
+def _log_to(path: Path) -> None:
+    """Log lines go to a file, not into the conversation on screen."""
+    from councilbot.logs import configure
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    configure(stream=path.open("a", encoding="utf-8", buffering=1))
+    logging.getLogger("asyncio").setLevel(logging.WARNING)
+
+
+def terminal_reader() -> Callable[[str], str]:
+    """Read lines from the terminal whole. Without line editing a terminal cuts a line at
+    ``CANONICAL_LIMIT`` characters, so a long pasted draft would be checked without its end; GNU
+    readline reads without that limit. Where it is not in use, a line that long is refused as cut."""
+    interactive = sys.stdin.isatty()
+    editing = False
+    if interactive and sys.stdout.isatty():  # input() uses readline only when both are the terminal
+        try:
+            import readline
+        except ImportError:
+            pass
+        else:
+            editing = True
+            if "libedit" not in (readline.__doc__ or ""):
+                readline.parse_and_bind("tab: tab-insert")  # a pasted tab is text, not a request to complete
+
+    def read(prompt: str) -> str:
+        if not interactive:
+            line = sys.stdin.readline()
+            if line == "":
+                raise EOFError
+            return line.rstrip("\r\n")
+        line = input(prompt)
+        # Without editing, a line this long was cut. With it, a line pasted while the bot was still
+        # busy (before readline took the terminal) was cut too, to exactly the limit.
+        if len(line) >= CANONICAL_LIMIT - 1 and (not editing or len(line) <= CANONICAL_LIMIT):
+            raise CutLine
+        return line
+
+    return read
 
 
 def run(bot: CouncilBot, as_: str, read: Callable[[str], str] | None = None, write: Callable[[str], None] | None = None) -> int:
     """Run until /quit or end of input; returns the exit status."""
     out = write or (lambda s: print(s, flush=True))
-
-    def default_read(prompt: str) -> str:
-        line = sys.stdin.readline() if not sys.stdin.isatty() else input(prompt)
-        if line == "" and not sys.stdin.isatty():
-            raise EOFError
-        return line
-
-    session = Session(bot, "", read or default_read, out)
-    bot.outbox.register(ConsoleNotifier(out))
+    session = Session(bot, "", read or terminal_reader(), out)
+    bot.outbox.register(ConsoleNotifier(out, session.number))
+    data_dir = Path(bot.settings.data_dir).resolve()
+    log_file = data_dir / LOG_FILE
+    _log_to(log_file)
     try:
-        session.become(as_)
+        session.become(as_, announce=False)  # the banner says who you are
     except ValueError as exc:
         print(f"councilbot: {exc}", file=sys.stderr)
         return 2
     role = bot.people.role(session.user)
-    out(BANNER.format(council=bot.pack.council, data_dir=bot.settings.data_dir, user=session.user, role=role.value if role else "?"))
+    out(BANNER.format(council=bot.pack.council, data_dir=data_dir, log_file=log_file,
+                      name=session.user.removeprefix("console:"), role=_role_words(role) if role else "?",
+                      switch="{} becomes {}".format(*_switch_hint(bot, session.user))))
 
     async def loop() -> None:
         await bot.start()
         try:
             while True:
                 try:
-                    text = await asyncio.to_thread(session.read, "> ")
+                    text = await asyncio.to_thread(session.ask, "> ")
                 except EOFError:
                     break
                 if not await session.line(text):

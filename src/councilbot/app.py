@@ -57,6 +57,7 @@ class CouncilBot:
         self.outbox = Outbox(self.store)
         self.ctx = Ctx(self.pack, self.store, self.people, self.audit, self.outbox, cpu=cpu_executor())
         self.router = Router(self.ctx)
+        self.people.listeners.append(self._people_changed)
         # Events being handled in this process now: a platform's retry that arrives while the
         # first delivery waits for the checker is a duplicate, not an interrupted event.
         self._in_flight: set[str] = set()
@@ -179,8 +180,31 @@ class CouncilBot:
         for record in self.store.find("suggestions", lambda s: s["status"] == "pending" and not s.get("notices_queued")):
             suggestions.queue_card(self.ctx, record)
 
+    def _people_changed(self) -> None:
+        """Someone's role changed: a report that waited for a recipient goes to them now, not at
+        the next housekeeping pass."""
+        try:
+            routed = self.route_waiting()
+        except Exception:
+            log.exception("routing waiting reports failed")
+            return
+        if routed:
+            log.info("waiting reports routed", extra={"count": routed})
+
+    def route_waiting(self) -> int:
+        """Route the reports that waited for a recipient; returns how many. Outside the current
+        event, so the reporter's messages are never attached to (and withdrawn with) the answer to
+        whoever changed a role. The reporter's receipt was shown when they filed: queueing the
+        notices again must not send it a second time (they are told "now delivered" instead),
+        while a receipt still waiting to be sent is left to go."""
+        waiting = {item["id"] for item in self.outbox.pending()}
+        with self.ctx.handling(None) as held:
+            routed = reports.route_unrouted(self.ctx)
+        self.outbox.release([key for key, _ in held if not any(i.startswith(f"{key}@") for i in waiting)])
+        return routed
+
     def housekeeping(self) -> dict[str, Any]:
-        return {"routed": reports.route_unrouted(self.ctx), "overdue_reminded": reports.remind_overdue(self.ctx),
+        return {"routed": self.route_waiting(), "overdue_reminded": reports.remind_overdue(self.ctx),
                 "purged": reports.purge_closed(self.ctx),
                 "drafts_expired": self._expire_drafts(), "pruned": self._prune()}
 

@@ -337,7 +337,11 @@ class Router:
         own_reports = self.ctx.store.find("reports", lambda r: r["reporter"] == user)
         fields = [Field(f"Suggestion {s['id']}", s["status"].replace("_", " ")) for s in mine[-10:]]
         fields += [Field(f"Report {r['id']}", reports.reporter_status(self.ctx, r)) for r in own_reports[-10:]]
-        out.append(Reply(title="Your items", text="Your suggestions and reports." if fields else "You have no suggestions or reports yet.", fields=tuple(fields)))
+        # What waits for the person themselves gets its button here too, not only in the notice.
+        revise = tuple(Button("suggestion.revise", f"Revise {s['id']}", s["id"], "primary")
+                       for s in mine[-10:] if s["status"] in {"changes_requested", "returned"})
+        out.append(Reply(title="Your items", text="Your suggestions and reports." if fields else "You have no suggestions or reports yet.",
+                         fields=tuple(fields), buttons=revise))
         if self.ctx.people.can(user, "approve") or self.ctx.people.can(user, "settle"):
             waiting = self.ctx.store.find("suggestions", lambda s: s["status"] in {"pending", "escalated"})
             out.append(Reply(title="Waiting for a decision", text=f"{len(waiting)} suggestion(s).",

@@ -3,6 +3,7 @@ reminder of the duties that apply, naming the clauses the checker found."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from . import clock
@@ -14,7 +15,8 @@ from .messages import Field, Form, Input, Reply
 
 def form(author: str = "", text: str = "", link: str = "") -> Form:
     return Form(name="flag", title="Flag for Code of Conduct", submit_label="Send reminder", inputs=(
-        Input("author", "Whose post is it? (their chat id, e.g. slack:U123)", initial=author, max_length=200),
+        Input("author", "Whose post is it? (their name as in the people list, or their chat id, e.g. slack:U123)",
+              initial=author, max_length=200),
         Input("text", "The post (paste it)", "multiline", initial=text, max_length=10000),
         Input("link", "Link to the post", required=False, max_length=1000, initial=link),
         Input("note", "A note for the author", "multiline", required=False, max_length=2000),
@@ -23,11 +25,7 @@ def form(author: str = "", text: str = "", link: str = "") -> Form:
 
 async def flag(ctx: Ctx, user: str, values: dict[str, Any]) -> list[Reply]:
     ctx.people.require(user, "flag")
-    author = text_value(values, "author", label="whose post it is", limit=200)
-    from .bot import known_person_id
-
-    if not known_person_id(ctx, author):
-        raise BadInput("Give the author's chat id with its platform, like slack:U123 or teams:<id>.", "author")
+    author = person_named(ctx, text_value(values, "author", label="whose post it is", limit=200))
     if author == user:
         raise BadInput("You cannot flag your own post; run /checkpost on it instead.", "author")
     text = text_value(values, "text", required=False, limit=10000)
@@ -49,6 +47,42 @@ async def flag(ctx: Ctx, user: str, values: dict[str, Any]) -> list[Reply]:
                   text=f"{ctx.people.name(author)} will get a private reminder" + (
                       f" citing {', '.join(record['clauses'])}." if record["clauses"] else ".")
                   + (f" They have been flagged {earlier} time(s) before." if earlier else ""))]
+
+
+def _words(text: str) -> list[str]:
+    """A name's words, for matching: case and punctuation ignored, a remark in brackets
+    ("Jane Smith (Town Clerk)") left out."""
+    return re.findall(r"\w+", re.sub(r"\([^)]*\)", " ", text).casefold())
+
+
+def person_named(ctx: Ctx, given: str) -> str:
+    """The id of the person the flagger means: a chat id as given, or a known person's name (full,
+    first or surname, or the part of the id after the platform) when exactly one person has it.
+    People write names, not ids, on every platform; an ambiguous or unknown name is asked again."""
+    from .bot import known_person_id
+
+    if known_person_id(ctx, given):
+        return given
+    wanted = _words(given)
+    if not wanted:
+        raise BadInput("Give the author's name or chat id, like slack:U123.", "author")
+    people = sorted(set(ctx.people.everyone()) | set(ctx.people.names))
+
+    def spelled(user: str) -> list[list[str]]:
+        return [_words(ctx.people.name(user)), _words(user.partition(":")[2])]
+
+    exact = [u for u in people if wanted in spelled(u)]
+    partly = [u for u in people if any(all(w in words for w in wanted) for words in spelled(u))]
+    for found in (exact, partly):
+        if len(found) == 1:
+            return found[0]
+        if found:
+            choices = "; ".join(f"{ctx.people.name(u)} ({u})" for u in found[:10])
+            raise BadInput(f"More than one person matches {given!r}: {choices}. Give the full name or the chat id.", "author")
+    known = "; ".join(f"{ctx.people.name(u)} ({u})" for u in people[:10])
+    more = f" People I know: {known}{' …' if len(people) > 10 else ''}." if people else ""
+    raise BadInput(f"I don't know anyone called {given!r}. Give their name as in the people list, or their chat id "
+                   f"with its platform, like slack:U123.{more}", "author")
 
 
 def _role(ctx: Ctx, user: str) -> str | None:

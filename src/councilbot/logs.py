@@ -7,6 +7,7 @@ import contextvars
 import logging
 import sys
 import uuid
+from typing import IO
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -25,9 +26,10 @@ def new_request_id() -> str:
     return rid
 
 
-def configure(level: str = "INFO") -> None:
-    """JSON lines on stderr, for journald, Docker and log shippers alike."""
-    handler = logging.StreamHandler(sys.stderr)
+def configure(level: str = "INFO", stream: IO[str] | None = None) -> None:
+    """JSON lines on stderr, for journald, Docker and log shippers alike (or on ``stream``: the
+    terminal chat writes them to a file, away from the conversation on screen)."""
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
                                        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"}))
     handler.addFilter(_RequestId())

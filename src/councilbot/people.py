@@ -3,7 +3,7 @@ what each role may do under the council's pack."""
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Callable, Mapping
 
 from .errors import Refused
 from .kinds import Role
@@ -39,6 +39,9 @@ class People:
         self.pack = pack
         self.configured = dict(configured)
         self.names = dict(names)
+        # Called after anyone's role changes: a new report recipient must receive the reports that
+        # waited for one, whichever door the change came through.
+        self.listeners: list[Callable[[], None]] = []
 
     def role(self, user: str) -> Role | None:
         """Chat changes by the Clerk win over the file; a removal in chat is remembered too."""
@@ -98,6 +101,17 @@ class People:
         doc = {"id": user, "role": role.value if role else None, "name": name}
         if not self.store.insert("people", doc):
             self.store.update("people", user, doc)
+        self.changed()
+
+    def configure(self, user: str, role: Role) -> None:
+        """A role given for this run only, as the config file gives it (the console's local trust:
+        whoever runs the terminal says who they are)."""
+        self.configured[user] = role
+        self.changed()
+
+    def changed(self) -> None:
+        for listener in list(self.listeners):
+            listener()
 
     def require(self, user: str, action: str) -> None:
         """Refuse politely, in one wording per action, unless this person may take it."""

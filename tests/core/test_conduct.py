@@ -130,3 +130,29 @@ async def test_clean_personal_draft_has_no_reminder(tmp_path, make_bot):
     bot = make_bot(tmp_path)
     reply = one(await command(bot, COUNCILLOR, "checkpost", "personal: Lovely turnout at the litter pick today, thank you all."))
     assert reply.title == "OK to post" and reply.footer == ""
+
+
+@pytest.mark.parametrize("given", ["Cllr Ann Hughes", "ann hughes", "Hughes", "ann", "test:ann"])
+async def test_flag_takes_the_authors_name_on_every_platform(tmp_path, make_bot, given):
+    """People write names, not chat ids: a name that fits exactly one person is that person."""
+    bot = make_bot(tmp_path)
+    rec = notifier(bot)
+    reply = await flag(bot, CLERK, author=given)
+    assert reply.tone == "ok" and not reply.form_error, reply
+    await bot.outbox.drain(timeout=2)
+    assert [r.title for r in rec.to(COUNCILLOR)] == ["A reminder about the Code of Conduct"]
+
+
+async def test_a_name_that_fits_several_people_or_nobody_is_asked_again_for_that_answer(tmp_path, make_bot):
+    names = {**NAMES, COUNCILLOR: "Cllr Ann Smith", COUNCILLOR2: "Cllr Ben Smith"}
+    bot = make_bot(tmp_path, names=names)
+    rec = notifier(bot)
+    several = await flag(bot, CLERK, author="Smith")
+    assert several.form_error and [f.label for f in several.fields] == ["author"]
+    assert "Cllr Ann Smith (test:ann)" in several.text and "Cllr Ben Smith (test:ben)" in several.text
+    nobody = await flag(bot, CLERK, author="Zebedee")
+    assert nobody.form_error and [f.label for f in nobody.fields] == ["author"]
+    assert "I don't know anyone called 'Zebedee'" in nobody.text and "Cllr Ann Smith (test:ann)" in nobody.text
+    await bot.outbox.drain(timeout=2)
+    assert rec.sent == [] and bot.store.all("flags") == []
+    assert (await flag(bot, CLERK, author="Ben Smith")).tone == "ok"
