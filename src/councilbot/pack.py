@@ -281,12 +281,32 @@ def parse_pack(text: str, source: str = "<pack>", base: Path | None = None) -> P
     return _validated(_with_includes(_yaml(text, source), source, base), source)
 
 
+def _boolean_keys(value: Any, path: str = "") -> list[str]:
+    """YAML reads a key written on, off, yes or no as true or false: say so in words a clerk can act
+    on, rather than "Keys should be strings"."""
+    found: list[str] = []
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            if isinstance(key, bool):
+                found.append(f"{path or '(top level)'}: a key reads as {str(key).lower()} (YAML takes on, off, yes and no "
+                             "as true or false); put it in quotes, or use the right name (where: council, not on: council)")
+            found += _boolean_keys(inner, here)
+    elif isinstance(value, list):
+        for i, inner in enumerate(value):
+            found += _boolean_keys(inner, f"{path}.{i}")
+    return found
+
+
 def _validated(data: dict[str, Any], source: str) -> Pack:
     problems = consistency_problems(data)
+    booleans = _boolean_keys(data)
     try:
         pack = Pack.model_validate(data)
     except ValidationError as err:
         fields = [p for p in _format_error(err) if not p.startswith("(top level): ")]  # the same problems again
+        if booleans:
+            fields = booleans + [p for p in fields if not p.endswith("Keys should be strings")]
         raise PackError(source, fields + problems) from None
     return pack
 
