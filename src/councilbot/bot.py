@@ -179,7 +179,8 @@ class Router:
             return [too_long("draft", len(draft.text), MAX_DRAFT, "Please check it in parts.")]
         role = self.ctx.people.role(user)
         draft = Draft(draft.text, draft.where, draft.platform, role.value if role else None)
-        result = await self.ctx.compute(check, draft, self.ctx.pack, elections.period(self.ctx))
+        period = elections.period(self.ctx)  # the pre-election rules too, only while a period is on
+        result = await self.ctx.compute(check, draft, self.ctx.pack, *([period] if period else []))
         metrics.CHECKS.labels(result.verdict.value).inc()
         return [check_reply(result, self.ctx.pack.council)]
 

@@ -308,7 +308,8 @@ def judge(result: CheckResult, draft: Draft, pack: Pack, period: Period) -> Chec
 _ABOUT = re.compile(r"\b(?:pre-?election|purdah|elections?|candidates?|campaign\w*|imprints?|polling|canvass\w*|hustings)\b", re.I)
 
 
-def relevant_rules(pack: Pack, period: Period | None, question: str) -> list[tuple[str, ElectionRule]]:
+def relevant_rules(pack: Pack, question: str) -> list[tuple[str, ElectionRule]]:
+    """The pre-election rules, for a question about elections (in or out of a period: a clerk plans ahead)."""
     if not _ABOUT.search(question):
         return []
     return list(rules_of(pack).rules.items())
@@ -316,7 +317,7 @@ def relevant_rules(pack: Pack, period: Period | None, question: str) -> list[tup
 
 def answer_extra(pack: Pack, period: Period | None, question: str) -> dict[str, Any] | None:
     """What ``ask --json`` adds: the period in force and, for a question about elections, the rules."""
-    rules = relevant_rules(pack, period, question)
+    rules = relevant_rules(pack, question)
     if period is None and not rules:
         return None
     section = rules_of(pack)
@@ -328,7 +329,7 @@ def answer_extra(pack: Pack, period: Period | None, question: str) -> dict[str, 
 def on_answer(reply: Reply, pack: Pack, period: Period | None, question: str) -> Reply:
     """A policy answer with the period said first while it is on, and the rules beside the
     policy's clauses when the question is about elections."""
-    rules = relevant_rules(pack, period, question)
+    rules = relevant_rules(pack, question)
     if period is None and not rules:
         return reply
     section = rules_of(pack)

@@ -48,7 +48,9 @@ def form(ctx: Ctx, initial: dict[str, Any] | None = None, context: str = "") -> 
 
 async def _checks(ctx: Ctx, text: str, platforms: list[str]) -> list[CheckResult]:
     """One check per platform, off the event loop (``Ctx.compute``)."""
-    return await ctx.compute(check_many, [(Draft(text, "council", p), ctx.pack) for p in platforms], elections.period(ctx))
+    items = [(Draft(text, "council", p), ctx.pack) for p in platforms]
+    period = elections.period(ctx)  # read here, on the loop; only during a pre-election period
+    return await ctx.compute(check_many, items, *([period] if period else []))
 
 
 def _worst(results: list[CheckResult]) -> Verdict:
