@@ -264,6 +264,11 @@ def policy_show(name: str) -> None:
     for clause in pack.clauses:
         kinds = f" [{', '.join(k.value for k in clause.kinds)}]" if clause.kinds else ""
         typer.echo(f"\n{clause.id} — {clause.section}{kinds}\n  {clause.text}")
+    if pack.pre_election is not None:  # the pre-election rules, and the council's own list of controversial topics
+        typer.echo("\nPre-election period (from the Notice of Election until 10pm on polling day):")
+        for rule_id, rule in pack.pre_election.rules.items():
+            typer.echo(f"{rule_id} — {'council pages' if rule.where.value == 'council' else 'own accounts'}: {rule.text}")
+        typer.echo("Controversial topics: " + ("; ".join(t.label for t in pack.pre_election.topics.values()) or "none listed"))
 
 
 def _settings(config: Optional[Path], **overrides: Any) -> Any:

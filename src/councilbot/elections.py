@@ -163,8 +163,9 @@ def _read_table(data_dir: Path, table: str) -> list[dict[str, Any]]:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise StoreError(f"{path}: cannot read the data file ({exc.__class__.__name__})") from None
-        rows = data.get(table, {}) if isinstance(data, dict) else {}
-        out += [dict(d) for d in rows.values() if isinstance(d, dict) and isinstance(d.get("id"), str)] if isinstance(rows, dict) else []
+        rows = data.get(table) if isinstance(data, dict) else None
+        if isinstance(rows, dict):
+            out += [dict(d) for d in rows.values() if isinstance(d, dict) and isinstance(d.get("id"), str)]
     return out
 
 
@@ -176,10 +177,11 @@ def period_from_settings(settings: "Settings", moment: datetime, pack: Pack) -> 
         return None, len(elections)
     everyone: dict[str, Role] = dict(settings.people)
     names = dict(settings.names)
-    for doc in _read_table(settings.data_dir, "people"):
-        if doc.get("role"):
+    roles = {r.value for r in Role}
+    for doc in _read_table(settings.data_dir, "people"):  # the Clerk's changes in chat win, as in People.role
+        if doc.get("role") in roles:
             everyone[doc["id"]] = Role(doc["role"])
-        else:
+        elif not doc.get("role"):
             everyone.pop(doc["id"], None)
         if doc.get("name"):
             names[doc["id"]] = str(doc["name"])
@@ -234,19 +236,42 @@ _GENERIC = (
 )
 
 
+@lru_cache(maxsize=1024)
+def _name_words(name: str) -> tuple[str, ...]:
+    """"Cllr Ann Hughes (Chair)" -> ("Ann", "Hughes"); a single word ("Sam") is no name to look
+    for, as it would catch too much (the title patterns still find "Cllr Sam")."""
+    words = tuple(_TITLES.sub("", re.sub(r"\(.*?\)", " ", name)).split())
+    return words if len(words) >= 2 else ()
+
+
 @lru_cache(maxsize=64)
-def _names(names: tuple[str, ...]) -> re.Pattern[str]:
+def _names(names: tuple[str, ...], generic: bool) -> re.Pattern[str]:
     """Candidates and sitting councillors by full name or by a tag holding their surname, and
-    any councillor by title, tag, picture or quotation."""
-    parts = list(_GENERIC)
-    for name in names:
-        words = _TITLES.sub("", re.sub(r"\(.*?\)", " ", name)).split()
-        if len(words) < 2:  # a single word ("Sam") would catch too much: the title patterns cover "Cllr Sam"
-            continue
+    (``generic``) any councillor by title, tag, picture or quotation."""
+    parts = list(_GENERIC) if generic else []
+    for words in map(_name_words, names):
         parts.append(r"(?i:(?<!\w)" + r"\s+".join(re.escape(w) for w in words) + r"(?!\w))")
         if len(words[-1]) >= 4:
             parts.append(rf"(?i:@[\w.]*{re.escape(words[-1].lower())}[\w.]*)")
     return re.compile("|".join(parts))
+
+
+# Every generic pattern above needs one of these words; a draft without any is not searched with them.
+_COUNCILLOR_WORDS = ("cllr", "councillor", "mayor")
+
+
+def _found_names(names: tuple[str, ...], text: str, lowered: str) -> list[str]:
+    """Only the patterns whose words the draft contains are run: a check stays fast however many
+    councillors and candidates there are."""
+    generic = any(w in lowered for w in _COUNCILLOR_WORDS)
+    present = tuple(n for n in names if _name_words(n) and _name_words(n)[-1].lower() in lowered)
+    return _spans(_names(present, generic), text) if generic or present else []
+
+
+def _found(words: tuple[str, ...], text: str, lowered: str) -> list[str]:
+    """``_words`` run only for the words the draft contains (a plain substring test first)."""
+    present = tuple(w for w in words if w.strip() and " ".join(w.lower().split()) in lowered)
+    return _spans(_words(present), text) if present else []
 
 
 def _spans(pattern: re.Pattern[str] | None, text: str) -> list[str]:
@@ -269,27 +294,28 @@ def judge(result: CheckResult, draft: Draft, pack: Pack, period: Period) -> Chec
     pages, reminders (never a block) on a councillor's own account; each cites the period's end."""
     section = rules_of(pack)
     text = draft.text
+    lowered = " ".join(text.split()).lower()
     found: list[Finding] = []
     reminders: list[str] = []
     for rule_id, rule in section.rules.items():
-        if rule.where.value != draft.where or _spans(_words(rule.unless), text):
+        if rule.where.value != draft.where or _found(rule.unless, text, lowered):
             continue
-        if rule.check == "remind" or (rule.check == "remind-on-words" and _spans(_words(rule.words), text)):
+        if rule.check == "remind" or (rule.check == "remind-on-words" and _found(rule.words, text, lowered)):
             reminders.append(f"{period.label}: {rule.text}")
             continue
         about = ""
         if rule.check == "names":
-            spans = _spans(_names(period.names), text)
+            spans = _found_names(period.names, text, lowered)
         elif rule.check == "topics":
             spans, labels = [], []
             for topic in section.topics.values():
-                hits = _spans(_words(topic.words), text)
+                hits = _found(topic.words, text, lowered)
                 if hits:
                     spans += hits
                     labels.append(topic.label)
             about = f" ({'; '.join(labels)})" if labels else ""
         elif rule.check == "words":
-            spans = _spans(_words(rule.words), text)
+            spans = _found(rule.words, text, lowered)
         else:
             continue
         if spans:

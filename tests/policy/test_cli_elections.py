@@ -98,3 +98,11 @@ def test_a_bad_date_is_one_line_and_exit_2(council: Path, on: str) -> None:
 def test_on_without_any_election_says_so(tmp_path: Path) -> None:
     out = run("check", "--council", "alsager", "--json", "--on", "2027-04-14", NAMING, cwd=tmp_path)
     assert verdict(out)["verdict"] == "ok" and b"no elections are set up" in out.stderr
+
+
+def test_policy_show_lists_the_pre_election_rules_and_topics(tmp_path: Path) -> None:
+    out = run("policy", "show", "castle-cary", cwd=tmp_path)
+    assert out.returncode == 0
+    text = out.stdout.decode()
+    assert "PE-NAMES — council pages:" in text and "PE-IMPRINT — own accounts:" in text
+    assert "Controversial topics: the precept and the council's budget" in text

@@ -112,3 +112,31 @@ def test_a_bad_rule_is_named_with_its_path(tmp_path: Path, rules: str, problem: 
     with pytest.raises(PackError) as err:
         load_pack(str(path))
     assert problem in err.value.problems, err.value.problems
+
+
+@pytest.mark.parametrize("draft,rule,evidence", [
+    ("Thanks to @CllrHughes for the photos from the fete.", "PE-NAMES", "@CllrHughes"),
+    ("Thanks to @ann_hughes for coming along.", "PE-NAMES", "@ann_hughes"),
+    ("Photo: our councillors at the litter pick.", "PE-NAMES", "Photo: our councillors"),
+    ("Councillors said they were delighted with the new benches.", "PE-NAMES", "Councillors said"),
+    ("Mayor Robert Finch opens the fete at 2pm.", "PE-NAMES", "Mayor Robert Finch"),
+    ("Vote Labour on Thursday!", "PE-PARTY", "Labour"),
+    ("Have your say in our survey on the skate park.", "PE-NEW", "Have your say \u2026 survey"),
+    ("The precept for 2027/28 has been set at £120,000.", "PE-TOPICS", "precept"),
+])
+def test_what_each_council_page_rule_finds(draft: str, rule: str, evidence: str) -> None:
+    pack = load_pack("alsager")
+    result = check(Draft(draft), pack, period(pack, ("Cllr Ann Hughes", "Robert Finch")))
+    found = {f.clause: f.evidence for f in result.findings if f.kind == "pre-election"}
+    assert found.get(rule) == evidence, found
+
+
+@pytest.mark.parametrize("draft", [
+    "Come to the Councillor Surgery at the library on Saturday.",  # a title followed by no one
+    "A conservative estimate is 400 visitors to the fete.",  # a party's name only with its capital
+    "Our litter pick is on Saturday at 10am, meet at the park gates.",
+])
+def test_what_the_council_page_rules_leave_alone(draft: str) -> None:
+    pack = load_pack("alsager")
+    result = check(Draft(draft), pack, period(pack, ("Cllr Ann Hughes", "Robert Finch")))
+    assert [f for f in result.findings if f.kind == "pre-election"] == []
