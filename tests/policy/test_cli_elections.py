@@ -106,3 +106,14 @@ def test_policy_show_lists_the_pre_election_rules_and_topics(tmp_path: Path) -> 
     text = out.stdout.decode()
     assert "PE-NAMES — council pages:" in text and "PE-IMPRINT — own accounts:" in text
     assert "Controversial topics: the precept and the council's budget" in text
+
+
+@pytest.mark.parametrize("notice,problem", [
+    ("2027-05-29", "elections.0: the notice date (2027-05-29) is after polling day (2027-05-06)"),
+    ("2026-03-29", "elections.0: the notice date (2026-03-29) is 403 days before polling day (2027-05-06)"),
+])
+def test_an_election_with_impossible_dates_in_the_config_is_one_line_and_exit_2(tmp_path: Path, notice: str, problem: str) -> None:
+    (tmp_path / "councilbot.toml").write_text(f'[[elections]]\nname = "X"\nnotice = {notice}\npoll = 2027-05-06\n', encoding="utf-8")
+    out = run("check", "--council", "alsager", NAMING, cwd=tmp_path)
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
+    assert problem in out.stderr.decode()
