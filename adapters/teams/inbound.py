@@ -26,7 +26,8 @@ BARE_COMMANDS = frozenset({"report", "pending", "reports", "help", "home", "flag
 # "escalate S-2026-0007 why" counts only with a suggestion's reference after it.
 # Clerk commands whose arguments start with a known word ("people add ...", "export json"); a
 # draft that begins "People of Castle Cary..." stays a draft.
-SUB_COMMANDS = {"people": frozenset({"add", "remove"}), "export": frozenset({"csv", "json"})}
+SUB_COMMANDS = {"people": frozenset({"add", "remove"}), "export": frozenset({"csv", "json"}),
+                "election": frozenset({"add", "remove", "list"})}
 SET_CLERK_CHANNEL = re.compile(r"^\s*/?set\s+(?:the\s+)?clerk(?:'s)?\s+channel\s*[.!]?\s*$", re.IGNORECASE)
 _LEAD = re.compile(r"^/?([A-Za-z]+):?(?:\s+(.*))?$", re.DOTALL)
 # Mentions read from an activity's entities; Teams sends one per person mentioned.

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, Sequence
 
-from . import clock, metrics, reports, suggestions, toxicity
+from . import clock, elections, metrics, reports, suggestions, toxicity
 from .audit import Audit
 from .bot import Router
 from .config import Settings
@@ -55,7 +55,8 @@ class CouncilBot:
         self.people = People(self.store, self.pack, settings.people, settings.names)
         self.audit = Audit(self.store)
         self.outbox = Outbox(self.store)
-        self.ctx = Ctx(self.pack, self.store, self.people, self.audit, self.outbox, cpu=cpu_executor())
+        self.ctx = Ctx(self.pack, self.store, self.people, self.audit, self.outbox, cpu=cpu_executor(),
+                       elections=elections.from_settings(settings))
         self.router = Router(self.ctx)
         self.people.listeners.append(self._people_changed)
         # Events being handled in this process now: a platform's retry that arrives while the
@@ -206,7 +207,8 @@ class CouncilBot:
     def housekeeping(self) -> dict[str, Any]:
         return {"routed": self.route_waiting(), "overdue_reminded": reports.remind_overdue(self.ctx),
                 "purged": reports.purge_closed(self.ctx),
-                "drafts_expired": self._expire_drafts(), "pruned": self._prune()}
+                "drafts_expired": self._expire_drafts(), "pruned": self._prune(),
+                "pre_election_notices": elections.announce(self.ctx)}
 
     def _prune(self) -> int:
         """Keep memory and files bounded over years: platform retries come within hours, so event

@@ -8,7 +8,7 @@ import re
 import uuid
 from typing import Any, Awaitable, Callable
 
-from . import clock, conduct, metrics, moderation, reports, suggestions
+from . import clock, conduct, elections, metrics, moderation, reports, suggestions
 from .checker import MAX_DRAFT, Draft, DraftError, check
 from .context import Ctx
 from .errors import BadInput, Refused
@@ -89,6 +89,8 @@ class Router:
             "flags": lambda i: conduct.history(self.ctx, i.user), "moderation": self._moderation,
             "people": self._people, "export": self._export, "help": self._help, "home": self._home,
             "escalate": self._escalate_command,
+            "election": lambda i: elections.command(self.ctx, i.user, i.text),
+            "elections": lambda i: elections.command(self.ctx, i.user, i.text),
         }
         self.actions: dict[str, Handler] = {
             "dm.check": self._dm_check, "dm.ask": self._dm_ask,
@@ -177,7 +179,8 @@ class Router:
             return [too_long("draft", len(draft.text), MAX_DRAFT, "Please check it in parts.")]
         role = self.ctx.people.role(user)
         draft = Draft(draft.text, draft.where, draft.platform, role.value if role else None)
-        result = await self.ctx.compute(check, draft, self.ctx.pack)
+        period = elections.period(self.ctx)  # the pre-election rules too, only while a period is on
+        result = await self.ctx.compute(check, draft, self.ctx.pack, *([period] if period else []))
         metrics.CHECKS.labels(result.verdict.value).inc()
         return [check_reply(result, self.ctx.pack.council)]
 
@@ -187,7 +190,8 @@ class Router:
         question = question.strip()
         if len(question) > MAX_QUESTION:
             return [too_long("question", len(question), MAX_QUESTION, "Please ask it in fewer words.")]
-        return [answer_reply(await self.ctx.compute(ask, self.ctx.pack, question))]
+        reply = answer_reply(await self.ctx.compute(ask, self.ctx.pack, question))
+        return [elections.on_answer(reply, self.ctx.pack, elections.period(self.ctx), question)]
 
     async def _policy(self, incoming: Incoming) -> list[Reply]:
         if not incoming.text.strip():
@@ -327,7 +331,9 @@ class Router:
             lines.append("• moderation: record a post removed or reported to the host.")
         if can(incoming.user, "manage_people"):
             lines.append("• people: who is clerk, councillor, officer, moderator or chair.")
-        return [Reply(text="\n".join(lines), title="CouncilBot")]
+        lines.append(elections.help_line(self.ctx, incoming.user))
+        notice = elections.notice_line(self.ctx)
+        return [Reply(text="\n".join([notice, *lines] if notice else lines), title="CouncilBot")]
 
     def _home(self, incoming: Incoming) -> list[Reply]:
         """A person's own items with their status; for approvers and recipients, what waits for them."""
@@ -348,7 +354,8 @@ class Router:
                              fields=tuple(Field(s["id"], s["text"][:150]) for s in waiting[:10])))
         if self.ctx.people.can(user, "read_reports"):
             out.extend(reports.list_reply(self.ctx, user))
-        return out
+        banner = elections.home_reply(self.ctx)
+        return [banner, *out] if banner else out
 
 
 async def _run(handler: Handler, incoming: Incoming) -> list[Reply]:

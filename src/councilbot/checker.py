@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence, TypeVar, cast
 
 from .detectors import Context, Detector, Hit, registry
 from .kinds import Platform, RuleKind, Verdict, Where
 from .pack import Clause, Pack
 from .text import Doc, without_names
 from . import judge, toxicity
+
+if TYPE_CHECKING:
+    from .elections import Period
 
 MAX_DRAFT = 10_000
 TWEET_LIMIT = 280
@@ -85,6 +88,8 @@ class CheckResult:
     where: str
     platform: str
     reminder: tuple[str, ...] = field(default=())
+    # Set when judged during a pre-election period (elections.judge): its end and elections.
+    pre_election: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -96,6 +101,8 @@ class CheckResult:
         }
         if self.reminder:
             out["reminder"] = list(self.reminder)
+        if self.pre_election:
+            out["pre_election"] = self.pre_election
         return out
 
     @property
@@ -313,17 +320,23 @@ def _judge(doc: Doc, pack: Pack, draft: Draft) -> CheckResult:
     )
 
 
-def check(draft: Draft, pack: Pack) -> CheckResult:
+def check(draft: Draft, pack: Pack, period: "Period | None" = None) -> CheckResult:
     """Judge one draft. Raises ``DraftError`` for a draft that cannot be judged."""
-    return check_many([(draft, pack)])[0]
+    return check_many([(draft, pack)], period)[0]
 
 
-def check_many(items: Sequence[tuple[Draft, Pack]]) -> list[CheckResult]:
-    """Judge many drafts, scoring them with the language model in one vectorised call."""
+def check_many(items: Sequence[tuple[Draft, Pack]], period: "Period | None" = None) -> list[CheckResult]:
+    """Judge many drafts, scoring them with the language model in one vectorised call. During a
+    pre-election ``period`` the pre-election rules are applied too, as a step of their own."""
     for draft, _ in items:
         validate(draft)
     scores = toxicity.score([without_names(d.text) for d, _ in items])
-    return [_judge(Doc(d.text, model_score=s), p, d) for (d, p), s in zip(items, scores, strict=True)]
+    results = [_judge(Doc(d.text, model_score=s), p, d) for (d, p), s in zip(items, scores, strict=True)]
+    if period is None:
+        return results
+    from .elections import judge as pre_election  # it builds on this module's types
+
+    return [pre_election(r, d, p, period) for r, (d, p) in zip(results, items, strict=True)]
 
 
 __all__ = ["CheckResult", "Draft", "DraftError", "Finding", "check", "check_many"]

@@ -54,7 +54,43 @@ def _public(data: dict[str, Any]) -> dict[str, Any]:
     out = {"verdict": data["verdict"], "findings": findings}
     if "reminder" in data:
         out["reminder"] = data["reminder"]
+    if "pre_election" in data:
+        out["pre_election"] = data["pre_election"]
     return out
+
+
+ON = typer.Option(None, "--on", help="Judge as on this date (YYYY-MM-DD, or YYYY-MM-DDTHH:MM), e.g. inside a pre-election period. Default: today.")
+
+
+def _period(on: Optional[str], config: Optional[Path], pack: Any) -> Any:
+    """The pre-election period in force on ``--on`` (today in the council's time zone without it),
+    from the elections in the config file and those the Clerk added in chat."""
+    from datetime import datetime
+
+    from . import clock, elections
+    from .store import StoreError
+
+    settings = _settings(config)
+    clock.use_zone(settings.timezone)
+    moment = clock.now()
+    if on is not None:
+        day = elections.parse_day(on)
+        if day is not None:
+            moment = elections.at_day(day)
+        else:
+            try:
+                parsed = datetime.fromisoformat(on.strip())
+            except ValueError:
+                fail(f"--on must be a date like 2027-05-06 (or a date and time like 2027-05-06T22:30), not {on!r}")
+            moment = parsed if parsed.tzinfo else parsed.replace(tzinfo=clock.zone())
+    try:
+        period, known = elections.period_from_settings(settings, moment, pack)
+    except StoreError as exc:
+        fail(str(exc))
+    if on is not None and not known:
+        typer.echo("councilbot: note: no elections are set up ([[elections]] in councilbot.toml, or 'election add' "
+                   "in chat), so no pre-election period applies", err=True)
+    return period
 
 
 @app.command()
@@ -65,19 +101,22 @@ def check(
     platform: str = typer.Option("facebook", "--platform", help="facebook, twitter, instagram or youtube."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per draft."),
     batch: Optional[str] = typer.Option(None, "--batch", help="JSON Lines file of drafts ('-' for stdin)."),
+    on: Optional[str] = ON,
+    config: Optional[Path] = typer.Option(None, "--config", help="Config file with the council's [[elections]] (default: councilbot.toml if there is one)."),
 ) -> None:
-    """May I post this? Judge a draft against the council's policy."""
+    """May I post this? Judge a draft against the council's policy (and, during a pre-election period, its rules)."""
     from .checker import Draft, DraftError, check as run_check
 
     pack = _pack(council)
+    period = _period(on, config, pack)
     if batch is not None:
         if text is not None:
             fail("give either TEXT or --batch, not both")
-        raise typer.Exit(_batch(batch, pack, where, platform))
+        raise typer.Exit(_batch(batch, pack, where, platform, period))
     if text is None:
         fail("give the draft text (or --batch FILE)")
     try:
-        result = run_check(Draft(_utf8(text, "the draft"), where, platform), pack)
+        result = run_check(Draft(_utf8(text, "the draft"), where, platform), pack, period)
     except DraftError as exc:
         fail(str(exc))
     _print_result(result, as_json, pack.council)
@@ -106,7 +145,7 @@ def _writable(value: Any) -> bool:
     return True
 
 
-def _batch(source: str, default_pack: Any, where: str, platform: str) -> int:
+def _batch(source: str, default_pack: Any, where: str, platform: str, period: Any = None) -> int:
     """Each line in, one JSON object out, in order; a bad line gets an error object and the rest go on."""
     from .checker import Draft, DraftError, check_many, validate
     from .pack import PackError, load_pack
@@ -116,7 +155,7 @@ def _batch(source: str, default_pack: Any, where: str, platform: str) -> int:
 
     def flush() -> None:
         ready = [(i, job) for i, job, _ in chunk if job is not None]
-        results = iter(check_many([job for _, job in ready]))
+        results = iter(check_many([job for _, job in ready], period))
         for ident, job, error in chunk:
             out = {"id": ident, "error": error} if job is None else {"id": ident, **_public(next(results).to_dict())}
             sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
@@ -169,8 +208,11 @@ def ask(
     question: str = typer.Argument(..., help="Your question, in your own words."),
     council: str = typer.Option(..., "--council", help="The council's pack."),
     as_json: bool = typer.Option(False, "--json"),
+    on: Optional[str] = ON,
+    config: Optional[Path] = typer.Option(None, "--config", help="Config file with the council's [[elections]] (default: councilbot.toml if there is one)."),
 ) -> None:
     """Look something up in the council's own policy, with the clauses cited."""
+    from . import elections
     from .lookup import ask as run_ask
     from .render import answer_reply
 
@@ -179,8 +221,14 @@ def ask(
         fail("the question is empty")
     if len(question) > 2000:
         fail("the question is over 2,000 characters")
-    answer = run_ask(_pack(council), question)
-    typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False) if as_json else answer_reply(answer).plain())
+    pack = _pack(council)
+    period = _period(on, config, pack)
+    answer = run_ask(pack, question)
+    if as_json:
+        extra = elections.answer_extra(pack, period, question)
+        typer.echo(json.dumps({**answer.to_dict(), **({"pre_election": extra} if extra else {})}, ensure_ascii=False))
+    else:
+        typer.echo(elections.on_answer(answer_reply(answer), pack, period, question).plain())
 
 
 @policy_app.command("validate")
@@ -216,6 +264,11 @@ def policy_show(name: str) -> None:
     for clause in pack.clauses:
         kinds = f" [{', '.join(k.value for k in clause.kinds)}]" if clause.kinds else ""
         typer.echo(f"\n{clause.id} — {clause.section}{kinds}\n  {clause.text}")
+    if pack.pre_election is not None:  # the pre-election rules, and the council's own list of controversial topics
+        typer.echo("\nPre-election period (from the Notice of Election until 10pm on polling day):")
+        for rule_id, rule in pack.pre_election.rules.items():
+            typer.echo(f"{rule_id} — {'council pages' if rule.where.value == 'council' else 'own accounts'}: {rule.text}")
+        typer.echo("Controversial topics: " + ("; ".join(t.label for t in pack.pre_election.topics.values()) or "none listed"))
 
 
 def _settings(config: Optional[Path], **overrides: Any) -> Any:

@@ -48,3 +48,19 @@ def human(moment: datetime | str) -> str:
 
 def today() -> date:
     return now().date()
+
+
+def zone() -> ZoneInfo:
+    """The council's zone: what "polling day" and "10pm" mean."""
+    return _zone
+
+
+def local_date(moment: datetime | None = None) -> date:
+    """The council's calendar date at ``moment`` (now by default), not UTC's: at 00:30 BST it is
+    already the next day in the council, though still the day before in UTC."""
+    return (moment or now()).astimezone(_zone).date()
+
+
+def local_time(day: date, hour: int = 0, minute: int = 0) -> datetime:
+    """``hour:minute`` on ``day`` on the council's clock (GMT or BST as the day falls)."""
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=_zone)

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from .kinds import Role
@@ -46,6 +47,34 @@ class TeamsSettings(BaseModel):
     cloud: dict[str, str | bool] = Field(default_factory=dict)
 
 
+# The Notice of Election comes about five weeks (25 working days) before polling day: a longer
+# period is almost certainly a mistyped year, and would hold back council posts for months.
+MAX_PERIOD_DAYS = 70
+
+
+class ElectionSettings(BaseModel):
+    """One ``[[elections]]`` entry: the pre-election period runs from the day the Notice of Election
+    is published (``notice``) until 10pm on polling day (``poll``), in the council's time zone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    notice: date
+    poll: date
+    # Candidates' names, so council posts that name them are caught too (sitting councillors come
+    # from [people] and [names]).
+    candidates: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _order(self) -> "ElectionSettings":
+        if self.notice > self.poll:
+            raise ValueError(f"the notice date ({self.notice}) is after polling day ({self.poll})")
+        if (self.poll - self.notice).days > MAX_PERIOD_DAYS:
+            raise ValueError(f"the notice date ({self.notice}) is {(self.poll - self.notice).days} days before polling day "
+                             f"({self.poll}); the Notice of Election comes about five weeks before")
+        return self
+
+
 class Settings(BaseSettings):
     """Everything CouncilBot needs to run. The file holds the council's setup; secrets come from
     the environment (``SLACK_BOT_TOKEN``, ``SLACK_SIGNING_SECRET``, ``SLACK_APP_TOKEN``,
@@ -60,6 +89,7 @@ class Settings(BaseSettings):
     timezone: str = "Europe/London"
     # GET /healthz/delivery turns unhealthy (503) when a message has waited longer than this.
     delivery_alert_seconds: float = Field(default=300.0, gt=0)
+    elections: list[ElectionSettings] = Field(default_factory=list)
     slack: SlackSettings = Field(default_factory=SlackSettings)
     teams: TeamsSettings = Field(default_factory=TeamsSettings)
 

@@ -8,7 +8,7 @@ import functools
 from concurrent.futures import Executor
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 
 from .audit import Audit
 from .errors import BadInput
@@ -17,6 +17,9 @@ from .outbox import Outbox
 from .pack import Pack
 from .people import People
 from .store import TinyStore
+
+if TYPE_CHECKING:
+    from .elections import Election
 
 
 # The tables whose records are created by an incoming event and numbered (R-, S-, F-, M-).
@@ -44,6 +47,8 @@ class Ctx:
     # Where CPU work (the checker, the policy lookup) runs, off the event loop that answers every
     # platform's requests; None runs it in place (tools and tests that build a Ctx by hand).
     cpu: Executor | None = None
+    # Elections set in councilbot.toml; those the Clerk adds in chat are in the records.
+    elections: tuple["Election", ...] = ()
 
     @property
     def event(self) -> str | None:

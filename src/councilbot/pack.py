@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any
+import re
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .kinds import Platform, Role, RuleKind, Verdict
+from .kinds import Platform, Role, RuleKind, Verdict, Where
 
 
 class PackError(Exception):
@@ -71,6 +72,59 @@ class Reminders(_Strict):
     by_kind: dict[RuleKind, str] = {}
 
 
+RuleId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+
+
+class ElectionRule(_Strict):
+    """One pre-election rule. ``check`` says what CouncilBot looks for:
+    ``names`` (sitting councillors and candidates, by name, title, tag or picture), ``topics`` (the
+    council's list of controversial topics), ``words`` (any of ``words``) give a finding with
+    ``verdict``; ``remind`` is a reminder on every check in that place, and ``remind-on-words`` a
+    reminder when any of ``words`` is there. Nothing applies if one of ``unless`` is there."""
+
+    title: str = Field(min_length=1)
+    text: str = Field(min_length=1)
+    where: Where  # the council's pages, or councillors' own (personal) accounts
+    check: Literal["names", "topics", "words", "remind", "remind-on-words"]
+    verdict: Verdict = Verdict.CAUTION
+    fix: str = ""
+    words: tuple[str, ...] = ()
+    unless: tuple[str, ...] = ()
+    sources: tuple[str, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _has_words(self) -> "ElectionRule":
+        if self.check in {"words", "remind-on-words"} and not self.words:
+            raise ValueError(f"a rule that checks {self.check!r} needs a list of words")
+        return self
+
+
+class Topic(_Strict):
+    """A topic the council counts as politically controversial during a pre-election period."""
+
+    label: str = Field(min_length=1)
+    words: tuple[str, ...] = Field(min_length=1)
+
+
+class PreElection(_Strict):
+    """The rules on council publicity from the Notice of Election until 10pm on polling day."""
+
+    sources: dict[RuleId, str] = Field(min_length=1)
+    rules: dict[RuleId, ElectionRule] = Field(min_length=1)
+    topics: dict[RuleId, Topic] = {}
+    candidates: tuple[str, ...] = ()
+    page_notice: str = Field(min_length=1)
+    checklist: tuple[str, ...] = Field(min_length=1)
+    cited_as: str = ""  # the sources in one line, for the foot of the clerk channel's message
+
+    @model_validator(mode="after")
+    def _cited(self) -> "PreElection":
+        unknown = sorted({s for rule in self.rules.values() for s in rule.sources if s not in self.sources})
+        if unknown:
+            raise ValueError(f"rules cite sources not listed under sources: {', '.join(unknown)}")
+        return self
+
+
 class Pack(_Strict):
     id: str = Field(pattern=r"^[a-z0-9-]+$")
     council: str
@@ -87,6 +141,9 @@ class Pack(_Strict):
     approval_note: str = ""
     synonyms: dict[str, tuple[str, ...]] = {}
     extra_terms: dict[RuleKind, tuple[str, ...]] = {}
+    # Other pack files merged under this one (``common/pre-election``), and the pre-election rules.
+    includes: tuple[str, ...] = ()
+    pre_election: PreElection | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> "Pack":
@@ -161,7 +218,7 @@ def _format_error(err: ValidationError) -> list[str]:
     return out
 
 
-def parse_pack(text: str, source: str = "<pack>") -> Pack:
+def _yaml(text: str, source: str) -> dict[str, Any]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -170,11 +227,86 @@ def parse_pack(text: str, source: str = "<pack>") -> Pack:
         raise PackError(source, [f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})"]) from None
     if not isinstance(data, dict):
         raise PackError(source, ["(top level): a pack must be a mapping of keys to values"])
+    return data
+
+
+_INCLUDE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*(?:/[a-z0-9][a-z0-9_-]*)*$")
+
+
+def merged(base: Any, over: Any) -> Any:
+    """``over`` laid on ``base``: mappings merge key by key (so a council edits one rule or adds one
+    topic), a key set to null removes what was included, anything else replaces."""
+    if not (isinstance(base, dict) and isinstance(over, dict)):
+        return over
+    out = dict(base)
+    for key, value in over.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = merged(out.get(key), value) if key in out else value
+    return out
+
+
+def _with_includes(data: dict[str, Any], source: str, base: Path | None, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The pack's data with the files it ``includes`` underneath, found beside the pack first and
+    then among the built-in packs; included files may include others, never in a circle."""
+    names = data.get("includes", [])
+    if not names:
+        return data
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise PackError(source, ["includes: a list of pack names, like [common/pre-election]"])
+    below: dict[str, Any] = {}
+    for i, name in enumerate(names):
+        if not _INCLUDE_NAME.match(name):
+            raise PackError(source, [f"includes.{i}: {name!r} is not a pack name (like common/pre-election)"])
+        folders = ([base] if base is not None else []) + pack_dirs()
+        path = next((d / f"{name}.yaml" for d in folders if (d / f"{name}.yaml").is_file()), None)
+        if path is None:
+            raise PackError(source, [f"includes.{i}: cannot find {name!r} beside the pack or among the built-in packs"])
+        path = path.resolve()
+        if path in seen:
+            raise PackError(source, [f"includes.{i}: {name!r} includes itself, directly or through another file"])
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PackError(str(path), [f"cannot read the file ({exc.__class__.__name__})"]) from None
+        included = _with_includes(_yaml(text, str(path)), str(path), path.parent, (*seen, path))
+        included.pop("includes", None)
+        below = merged(below, included)
+    return dict(merged(below, data))
+
+
+def parse_pack(text: str, source: str = "<pack>", base: Path | None = None) -> Pack:
+    """A pack from its YAML text; ``base`` is the folder it came from, where its includes are looked for first."""
+    return _validated(_with_includes(_yaml(text, source), source, base), source)
+
+
+def _boolean_keys(value: Any, path: str = "") -> list[str]:
+    """YAML reads a key written on, off, yes or no as true or false: say so in words a clerk can act
+    on, rather than "Keys should be strings"."""
+    found: list[str] = []
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            if isinstance(key, bool):
+                found.append(f"{path or '(top level)'}: a key reads as {str(key).lower()} (YAML takes on, off, yes and no "
+                             "as true or false); put it in quotes, or use the right name (where: council, not on: council)")
+            found += _boolean_keys(inner, here)
+    elif isinstance(value, list):
+        for i, inner in enumerate(value):
+            found += _boolean_keys(inner, f"{path}.{i}")
+    return found
+
+
+def _validated(data: dict[str, Any], source: str) -> Pack:
     problems = consistency_problems(data)
+    booleans = _boolean_keys(data)
     try:
         pack = Pack.model_validate(data)
     except ValidationError as err:
         fields = [p for p in _format_error(err) if not p.startswith("(top level): ")]  # the same problems again
+        if booleans:
+            fields = booleans + [p for p in fields if not p.endswith("Keys should be strings")]
         raise PackError(source, fields + problems) from None
     return pack
 
@@ -184,7 +316,9 @@ def load_pack_file(path: Path) -> Pack:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise PackError(str(path), [f"cannot read the file ({exc.__class__.__name__})"]) from None
-    return parse_pack(text, str(path))
+    here = path.resolve()
+    data = _with_includes(_yaml(text, str(path)), str(path), here.parent, (here,))
+    return _validated(data, str(path))
 
 
 def pack_dirs() -> list[Path]:

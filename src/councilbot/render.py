@@ -21,7 +21,7 @@ def check_reply(result: CheckResult, council: str) -> Reply:
     where = "the council's page" if result.where == "council" else "your personal account"
     if not result.findings:
         text = f"Nothing in this draft conflicts with the {council} social media policy for {where} on {result.platform.title()}."
-        return Reply(text=text, title=title, tone="ok")
+        return Reply(text=text, title=title, tone="ok", footer="\n".join(result.reminder))
     lines = [f"For {where} on {result.platform.title()}:"]
     fields: list[Field] = []
     for f in result.findings:

@@ -8,7 +8,7 @@ import io
 import json
 from typing import Any
 
-from . import clock
+from . import clock, elections
 from .checker import CheckResult, Draft, check_many
 from .context import Ctx, bool_value, insert_numbered, list_value, text_value
 from .errors import BadInput, Refused
@@ -48,7 +48,9 @@ def form(ctx: Ctx, initial: dict[str, Any] | None = None, context: str = "") -> 
 
 async def _checks(ctx: Ctx, text: str, platforms: list[str]) -> list[CheckResult]:
     """One check per platform, off the event loop (``Ctx.compute``)."""
-    return await ctx.compute(check_many, [(Draft(text, "council", p), ctx.pack) for p in platforms])
+    items = [(Draft(text, "council", p), ctx.pack) for p in platforms]
+    period = elections.period(ctx)  # read here, on the loop; only during a pre-election period
+    return await ctx.compute(check_many, items, *([period] if period else []))
 
 
 def _worst(results: list[CheckResult]) -> Verdict:
@@ -178,6 +180,9 @@ def card(ctx: Ctx, record: dict[str, Any]) -> Reply:
     ]
     fields += [Field(f"Finding: {f['kind']} ({f['clause'] or 'platform'})", f"\u201c{f['evidence']}\u201d \u2014 {f['explanation']} Fix: {f['fix']}") for f in record["findings"]]
     fields += previews(record)
+    banner = elections.card_field(ctx)
+    if banner is not None:
+        fields.insert(0, banner)
     status = record["status"]
     buttons: tuple[Button, ...] = ()
     tone: Tone
