@@ -48,7 +48,7 @@ def test_an_over_long_answer_is_asked_again_alone_and_the_other_answers_kept(tmp
 def test_a_form_prompt_shows_the_limit(tmp_path: Path) -> None:
     term = Terminal(tmp_path, "--as", "councillor:sam")
     try:
-        assert "What happened? (up to 5,000 characters): " in term.wait_for("What happened?", since=term.type("/report"))
+        assert "What happened? (up to 5,000 characters): " in term.wait_for("characters): ", since=term.type("/report"))
         assert "(cancelled)" in term.wait_for("(cancelled)", since=term.type("", prompt="characters): "))
     finally:
         assert term.close() == 0
