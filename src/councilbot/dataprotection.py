@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from . import evidence
 from .context import Ctx
 
 PERSON_FIELDS = {"reporter", "recipients", "excluded", "submitter", "author", "flagged_by", "moderator", "by", "actor",
@@ -71,6 +72,9 @@ def erase_person(ctx: Ctx, person: str, actor: str = "operator") -> dict[str, in
         for doc in ctx.store.find(table, lambda d: _mentions(d, person)):
             ctx.store.update(table, doc["id"], _scrub(doc, person))
             counts[f"{table} (identifier removed)"] = counts.get(f"{table} (identifier removed)", 0) + 1
+    removed = evidence.collect(ctx)  # evidence files of the reports erased go with them
+    if removed:
+        counts["evidence files"] = removed
     ctx.audit.record(actor, "person.erased", "erased-person")
     return counts
 
