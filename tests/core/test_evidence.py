@@ -52,7 +52,7 @@ async def test_screenshots_in_the_report_form_are_kept_by_sha256(tmp_path, make_
     [record] = bot.store.all("reports")
     assert [(f["name"], f["type"], f["size"], f["by"]) for f in record["files"]] == [
         ("shot.png", "image/png", len(PNG), COUNCILLOR), ("thread.pdf", "application/pdf", len(PDF), COUNCILLOR)]
-    for f, data in zip(record["files"], (PNG, PDF)):
+    for f, data in zip(record["files"], (PNG, PDF), strict=True):
         assert f["sha256"] == hashlib.sha256(data).hexdigest()
         path = kept_path(bot, f["sha256"])
         assert path.read_bytes() == data
