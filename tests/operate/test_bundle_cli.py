@@ -101,3 +101,17 @@ async def test_only_a_recipient_may_export_and_each_export_is_audited(tmp_path: 
     audit = [json.loads(p.read_text()) for p in (tmp_path / "data" / "audit").glob("*.json")]
     rows = [row for shard in audit for table in shard.values() for row in table.values()]
     assert [(r["actor"], r["subject"]) for r in rows if r["action"] == "report.bundle_exported"] == [("slack:UCLERK", ref)]
+
+
+async def test_backup_and_restore_keep_evidence_files_and_the_signing_key(tmp_path: Path) -> None:
+    (tmp_path / "councilbot.toml").write_text(CONFIG)
+    ref = await _report_with_screenshot(tmp_path / "data")
+    first = cli("evidence-bundle", ref, "--as", "slack:UCLERK", "--out", "before.zip", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert cli("backup", "b.tar.gz", cwd=tmp_path).returncode == 0
+    assert cli("restore", "b.tar.gz", cwd=tmp_path).returncode == 0
+    after = cli("evidence-bundle", ref, "--as", "slack:UCLERK", "--out", "after.zip", cwd=tmp_path)
+    assert after.returncode == 0, after.stderr
+    with zipfile.ZipFile(tmp_path / "before.zip") as a, zipfile.ZipFile(tmp_path / "after.zip") as b:
+        assert a.read("public-key.txt") == b.read("public-key.txt")  # the same key the police were given
+        assert PNG in [b.read(n) for n in b.namelist()]
