@@ -318,7 +318,8 @@ class Router:
             f"I help {self.ctx.pack.council} use social media within its policy.",
             "• Send me a draft (or /checkpost DRAFT) and I'll say if it is OK, needs care, or should not be posted.",
             "• Ask a question (or /policy TOPIC), e.g. 'can I post photos of children?'",
-            "• /report: tell the Clerk, in confidence, about threats, abuse or harassment.",
+            "• /report: tell the Clerk, in confidence, about threats, abuse or harassment. Screenshots sent to me "
+            "afterwards with its reference (evidence R-2026-0012) are kept with it.",
         ]
         can = self.ctx.people.can
         if can(incoming.user, "suggest"):
