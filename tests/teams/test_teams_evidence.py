@@ -10,7 +10,7 @@ from pathlib import Path
 
 import aiohttp
 from fake_connector import FakeConnector
-from teams_helpers import Teams, button_data, submit_data
+from teams_helpers import Teams, button_data, personal_conversation, submit_data
 
 from adapters.teams import files as teams_files
 from councilbot import bundle
@@ -36,11 +36,10 @@ async def test_screenshots_attached_in_the_personal_chat_are_kept_with_the_repor
     document = teams.connector.file_attachment("thread.pdf", PDF)
     activity = teams.personal("aad-resident", f"evidence for {ref}")
     activity["attachments"] = [image, document, {"contentType": "text/html", "content": "<p>evidence</p>"}]
-    before = len(teams.connector.calls)
     status, _ = await teams.post(activity)
     assert status == 200
-    [answer] = [c for c in teams.connector.calls[before:] if c.op in ("send", "reply")]
-    assert f"Kept with report {ref}: 2 file(s)" in answer.text
+    await teams.connector.wait_for(lambda c: c.conversation == personal_conversation("aad-resident")
+                                   and f"Kept with report {ref}: 2 file(s)" in c.text)
     # Both fetched from the connector's addresses (no bot token exists in Emulator mode).
     assert sorted(key for key, _ in teams.connector.fetches) == sorted(
         [image["contentUrl"].split("/")[-3], document["content"]["uniqueId"]])
@@ -54,10 +53,9 @@ async def test_screenshots_attached_in_the_personal_chat_are_kept_with_the_repor
     # A file that is not an image or PDF is refused, and nothing is added.
     activity = teams.personal("aad-resident", ref)
     activity["attachments"] = [teams.connector.file_attachment("invoice.pdf", b"MZ\x90\x00 not a pdf at all")]
-    before = len(teams.connector.calls)
     await teams.post(activity)
-    [answer] = [c for c in teams.connector.calls[before:] if c.op in ("send", "reply")]
-    assert "invoice.pdf is not an image" in answer.text
+    await teams.connector.wait_for(lambda c: c.conversation == personal_conversation("aad-resident")
+                                   and "invoice.pdf is not an image" in c.text)
     assert len(teams.bot.store.get("reports", ref)["files"]) == 2
 
 
