@@ -310,10 +310,20 @@ class SlackAdapter:
 
     async def on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         # Events are acked by bolt before this runs (auto-acknowledgement).
-        if not inbound.is_person_message(event, self._bot_user_id) or not self.first_delivery(body.get("event_id")):
+        shared = inbound.shared_files(event, self._bot_user_id)
+        if not (shared or inbound.is_person_message(event, self._bot_user_id)) or not self.first_delivery(body.get("event_id")):
             return
         incoming = inbound.message_incoming(body)
+        if shared:  # screenshots sent in the DM: kept with a report (the core's evidence command)
+            self.spawn(self._evidence_dm(dataclasses.replace(incoming, kind="command", name="evidence"), shared, event.get("channel")))
+            return
         self.answer(incoming, lambda replies: self.deliver(replies, user=incoming.user, channel=event.get("channel")))
+
+    async def _evidence_dm(self, incoming: Incoming, shared: list[dict[str, Any]], channel: Any) -> None:
+        """Downloaded outside the core lane (a slow file must not hold up others), then handed to the core."""
+        uploads = await slack_files.download(shared, self.token, self.settings.slack.api_url)
+        incoming = dataclasses.replace(incoming, values={**incoming.values, "files": uploads})
+        self.answer(incoming, lambda replies: self.deliver(replies, user=incoming.user, channel=channel if isinstance(channel, str) else None))
 
     async def on_home(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         if event.get("tab", "home") != "home" or not self.first_delivery(body.get("event_id")):

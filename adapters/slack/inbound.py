@@ -172,6 +172,16 @@ def is_person_message(event: Mapping[str, Any], bot_user_id: str | None = None) 
     return bool(user) and user != bot_user_id and bool((event.get("text") or "").strip())
 
 
+def shared_files(event: Mapping[str, Any], bot_user_id: str | None = None) -> list[dict[str, Any]]:
+    """Files a person shared in their DM with the bot (screenshots to keep as evidence)."""
+    if event.get("type") != "message" or event.get("channel_type") not in (None, "im") or event.get("subtype") != "file_share":
+        return []
+    if event.get("bot_id") or not event.get("user") or event.get("user") == bot_user_id:
+        return []
+    files = event.get("files")
+    return [dict(f) for f in files if isinstance(f, Mapping)] if isinstance(files, list) else []
+
+
 def message_incoming(body: Mapping[str, Any]) -> Incoming:
     event = body["event"]
     return Incoming(kind="message", user=user_id(event["user"]), text=str(event.get("text", "")).strip(), event_id=body.get("event_id"))

@@ -86,3 +86,15 @@ async def test_evidence_bundle_button_uploads_the_zip_to_the_requesters_dm(harne
     await harness.fake.wait_for("respond", where=lambda c: "Sent to you privately" in texts(c.data))
     assert list((Path(harness.bot.store.data_dir) / bundle.BUNDLES).rglob("*.zip")) == []
     assert [a for a in harness.bot.store.all("audit") if a["action"] == "report.bundle_exported"][0]["actor"] == "slack:UCLERK"
+
+
+async def test_screenshots_shared_in_the_dm_are_added_to_the_report(harness: Harness) -> None:
+    view = await _report_view(harness)
+    await harness.slack.submit(view, ANSWERS, user="UCLLR")
+    [record] = harness.bot.store.all("reports")
+    later = harness.fake.add_file("later.png", PNG)
+    answer = await harness.slack.dm(f"evidence {record['id']}", user="UCLLR", extra={"subtype": "file_share", "files": [later]})
+    assert answer.status == 200
+    await harness.fake.wait_for("chat.postMessage", channel="DCLLR", where=lambda c: "Kept with report" in texts(c.data))
+    assert harness.fake.file_fetches[-1] == (later["id"], "Bearer xoxb-test")
+    assert [f["name"] for f in harness.bot.store.get("reports", record["id"])["files"]] == ["later.png"]
