@@ -207,3 +207,13 @@ async def test_retention_and_erasure_delete_evidence_files(tmp_path, make_bot, c
     assert kept_path(bot, png).exists()  # still the evidence of another report
     erase_person(bot.ctx, COUNCILLOR2)
     assert bot.store.get("reports", kept_ref) is None and not kept_path(bot, png).exists()
+
+
+async def test_a_bundle_made_for_chat_and_never_fetched_is_removed_after_an_hour(tmp_path, make_bot):
+    bot = make_bot(tmp_path)
+    ref, _ = await file_report(bot)
+    made = Path(one(await press(bot, CLERK, "report.bundle", ref)).file)
+    assert bot.housekeeping()["bundles_removed"] == 0 and made.is_file()
+    hour_ago = made.stat().st_mtime - bundle.BUNDLE_LIFETIME - 60
+    os.utime(made.parent, (hour_ago, hour_ago))
+    assert bot.housekeeping()["bundles_removed"] == 1 and not made.exists()
