@@ -37,6 +37,7 @@ BUNDLES = ".bundles"  # bundles made for chat, kept briefly for the adapter to s
 BUNDLE_LIFETIME = 3600.0
 MANIFEST, SIGNATURE, PUBLIC_KEY = "manifest.json", "manifest.sig", "public-key.txt"
 SUMMARY = "summary.html"
+MAX_MANIFEST = 20 * 1024 * 1024  # a case with years of audit trail is a few hundred kilobytes
 
 
 class BundleError(Exception):
@@ -285,6 +286,8 @@ def verify(path: Path, public_key: str | None = None) -> tuple[list[str], dict[s
         names = zf.namelist()
         if MANIFEST not in names or SIGNATURE not in names:
             raise NotABundle(f"{path}: not an evidence bundle (no {MANIFEST} and {SIGNATURE})")
+        if zf.getinfo(MANIFEST).file_size > MAX_MANIFEST or zf.getinfo(SIGNATURE).file_size > 1024:
+            raise NotABundle(f"{path}: not an evidence bundle ({MANIFEST} is far larger than any bundle's)")
         raw = zf.read(MANIFEST)
         problems: list[str] = []
         try:
