@@ -120,6 +120,8 @@ def keep(ctx: Ctx, user: str, uploads: Sequence[Upload], field: str = "evidence_
     kept = []
     for upload, media, _ext in checked:
         digest = hashlib.sha256(upload.data).hexdigest()
+        if any(k["sha256"] == digest for k in kept):
+            continue  # the same screenshot twice in one go is kept once
         path = path_of(ctx, digest)
         if not path.exists():
             _write(path, upload.data)
@@ -212,7 +214,12 @@ def add(ctx: Ctx, user: str, text: str, values: Any) -> list[Reply]:
     if len(files) + len(uploads) > MAX_FILES_PER_REPORT:
         raise BadInput(f"A report can keep at most {MAX_FILES_PER_REPORT} files.", "files")
     kept = keep(ctx, user, uploads, "files")
-    new = [k for k in kept if k["sha256"] not in {f["sha256"] for f in files}]
+    known = {f["sha256"] for f in files}
+    new = []
+    for k in kept:  # each file once, however often it is sent
+        if k["sha256"] not in known:
+            known.add(k["sha256"])
+            new.append(k)
     now = clock.iso(clock.now())
     added_links = [{"url": url[:1000], "at": now, "by": user} for url in links]
     changes: dict[str, Any] = {"files": files + new}

@@ -94,8 +94,8 @@ async def test_evidence_command_adds_files_and_links_to_the_senders_report(tmp_p
     assert [(x["url"], x["at"]) for x in links] == [
         ("https://facebook.com/msg/1", record["created"]), ("https://facebook.com/msg/2", record["created"]),
         ("https://facebook.com/msg/3", "2026-03-02T12:00:00+00:00")]
-    # The same screenshot again is kept once.
-    one(await command(bot, COUNCILLOR, "evidence", ref, values={"files": [Upload("again.jpg", JPEG, "teams")]}))
+    # The same screenshot again (twice in one message, even) is kept once.
+    one(await command(bot, COUNCILLOR, "evidence", ref, values={"files": [Upload("again.jpg", JPEG, "teams")] * 2}))
     assert len(bot.store.get("reports", ref)["files"]) == 1
     # Someone who cannot see the report cannot add to it, and learns nothing about it.
     assert refused(await command(bot, COUNCILLOR2, "evidence", ref, values={"files": [Upload("x.png", PNG)]}))
