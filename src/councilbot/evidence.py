@@ -117,7 +117,7 @@ def keep(ctx: Ctx, user: str, uploads: Sequence[Upload], field: str = "evidence_
     """Check every upload, then store each under its SHA-256; the records' metadata, in order."""
     checked = check(uploads, field)
     now = clock.iso(clock.now())
-    kept = []
+    kept: list[dict[str, Any]] = []
     for upload, media, _ext in checked:
         digest = hashlib.sha256(upload.data).hexdigest()
         if any(k["sha256"] == digest for k in kept):
