@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import shlex
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +18,8 @@ from typing import Any, Callable
 
 from councilbot.app import CouncilBot
 from councilbot.kinds import Role
-from councilbot.messages import Button, Form, Incoming, Input, Reply
+from councilbot.evidence import MAX_BYTES
+from councilbot.messages import Button, Form, Incoming, Input, Reply, Upload
 from councilbot.ports import CLERK_CHANNEL
 
 LOG_FILE = "chat.log"
@@ -154,6 +157,8 @@ class Session:
                 await self.complete(reply.form)
                 continue
             self.write(render(reply, self.number))
+            if reply.file:
+                self.write(f"Saved to {save_here(reply.file)}")
         self.bot.delivered(replies)
 
     async def complete(self, form: Form) -> None:
@@ -243,6 +248,9 @@ class Session:
             b = self.buttons[number - 1]
             await self.send(Incoming("action", self.user, name=b.action, value=b.value))
             return True
+        if text.lower().startswith("/evidence "):
+            await self.send(evidence_incoming(self.user, text[len("/evidence "):]))
+            return True
         if text.startswith("/"):
             name, _, rest = text[1:].partition(" ")
             await self.send(Incoming("command", self.user, name=name.lower(), text=rest))
@@ -317,6 +325,36 @@ def terminal_reader() -> Callable[[str], str]:
         return line
 
     return read
+
+
+def evidence_incoming(user: str, args: str) -> Incoming:
+    """``/evidence R-2026-0012 shot.png "thread export.pdf"``: the files named are read from this
+    computer (the core checks what they are) and added to the report; other words pass through."""
+    try:
+        words = shlex.split(args)
+    except ValueError:
+        words = args.split()
+    uploads: list[Upload] = []
+    rest: list[str] = []
+    for word in words:
+        path = Path(word).expanduser()
+        if path.is_file():
+            try:
+                with open(path, "rb") as fh:
+                    uploads.append(Upload(path.name, fh.read(MAX_BYTES + 1), "console"))
+            except OSError as exc:
+                uploads.append(Upload(path.name, source="console", problem=exc.strerror or "cannot be read"))
+        else:
+            rest.append(word)
+    return Incoming("command", user, name="evidence", text=" ".join(rest), values={"files": uploads})
+
+
+def save_here(path: str) -> Path:
+    """A file for the person (an evidence bundle) is copied into the folder the console runs in."""
+    target = Path.cwd() / Path(path).name
+    shutil.copyfile(path, target)
+    Path(path).unlink(missing_ok=True)
+    return target
 
 
 def run(bot: CouncilBot, as_: str, read: Callable[[str], str] | None = None, write: Callable[[str], None] | None = None) -> int:

@@ -23,6 +23,7 @@ import re
 import time
 import uuid
 from collections import OrderedDict
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Coroutine, Sequence
 
 from slack_bolt.async_app import AsyncApp
@@ -35,6 +36,7 @@ from councilbot.messages import Form, Incoming, Reply
 from councilbot.ports import DeliveryError
 
 from . import blocks, inbound
+from . import files as slack_files
 from .lane import CoreLane
 from .notifier import SlackNotifier, delivery_error, make_client, retry_handlers
 
@@ -159,6 +161,15 @@ class SlackAdapter:
             log.exception("core failed", extra={"kind": incoming.kind, "handler": incoming.name})
             return [SORRY]
 
+    async def ask_with_files(self, incoming: Incoming, files: list[dict[str, Any]]) -> list[Reply]:
+        """Screenshots in the form are downloaded now, with the bot's token, before Slack can
+        delete them; the core checks and keeps the bytes. (Slow downloads only move the answer to
+        the DM: the modal closes after FORM_ACK_BUDGET either way.)"""
+        if files:
+            uploads = await slack_files.download(files, self.token, self.settings.slack.api_url)
+            incoming = dataclasses.replace(incoming, values={**incoming.values, blocks.EVIDENCE_BLOCK: uploads})
+        return await self.ask(incoming)
+
     def answer(self, incoming: Incoming, deliver: Callable[[list[Reply]], Coroutine[Any, Any, None]]) -> None:
         """Ask the core after the ack has gone (in the core lane); deliver its replies alongside."""
 
@@ -219,7 +230,7 @@ class SlackAdapter:
 
     async def _deliver(self, replies: Sequence[Reply], *, user: str, trigger_id: str | None,
                        response_url: str | None, channel: str | None) -> None:
-        pending = list(replies)
+        pending = [await self.send_file(user, r) if r.file else r for r in replies]
         form_at = next((i for i, r in enumerate(pending) if r.form is not None), None)
         if trigger_id and form_at is not None:  # a trigger_id opens one modal, within 3 s
             reply = pending[form_at]
@@ -256,6 +267,25 @@ class SlackAdapter:
                 log.warning("could not deliver a slack reply (%s); queued for the person's DM", exc.__class__.__name__)
                 self._queue_for_dm(user, carried)
 
+    async def send_file(self, user: str, reply: Reply) -> Reply:
+        """A file for the person alone (an evidence bundle): uploaded into their DM with the bot,
+        with the reply's words as its comment; what is shown where they pressed says where it went."""
+        path = Path(reply.file)
+        slack_id = inbound.slack_user(user)
+        try:
+            if not slack_id:
+                raise DeliveryError("not a Slack user", permanent=True)
+            opened = await self.notifier.call("conversations_open", users=slack_id)
+            channel = str((opened.get("channel") or {}).get("id") or "")
+            await self.notifier.call("files_upload_v2", channel=channel, file=str(path), filename=path.name,
+                                     title=reply.title or path.name, initial_comment=reply.text[:3000])
+        except (DeliveryError, OSError) as exc:
+            log.warning("could not upload a file to a person's DM (%s)", exc.__class__.__name__)
+            return Reply(text="Sorry, the file could not be sent to you just now. Please press the button again in a minute.",
+                         title=reply.title, tone="danger")
+        path.unlink(missing_ok=True)  # sent: no copy is left lying in the data folder
+        return dataclasses.replace(reply, file="", text="Sent to you privately, in your direct messages with CouncilBot.")
+
     def _queue_for_dm(self, user: str, replies: Sequence[Reply]) -> None:
         batch = uuid.uuid4().hex
         for number, reply in enumerate(replies):
@@ -286,10 +316,20 @@ class SlackAdapter:
 
     async def on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         # Events are acked by bolt before this runs (auto-acknowledgement).
-        if not inbound.is_person_message(event, self._bot_user_id) or not self.first_delivery(body.get("event_id")):
+        shared = inbound.shared_files(event, self._bot_user_id)
+        if not (shared or inbound.is_person_message(event, self._bot_user_id)) or not self.first_delivery(body.get("event_id")):
             return
         incoming = inbound.message_incoming(body)
+        if shared:  # screenshots sent in the DM: kept with a report (the core's evidence command)
+            self.spawn(self._evidence_dm(dataclasses.replace(incoming, kind="command", name="evidence"), shared, event.get("channel")))
+            return
         self.answer(incoming, lambda replies: self.deliver(replies, user=incoming.user, channel=event.get("channel")))
+
+    async def _evidence_dm(self, incoming: Incoming, shared: list[dict[str, Any]], channel: Any) -> None:
+        """Downloaded outside the core lane (a slow file must not hold up others), then handed to the core."""
+        uploads = await slack_files.download(shared, self.token, self.settings.slack.api_url)
+        incoming = dataclasses.replace(incoming, values={**incoming.values, "files": uploads})
+        self.answer(incoming, lambda replies: self.deliver(replies, user=incoming.user, channel=channel if isinstance(channel, str) else None))
 
     async def on_home(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         if event.get("tab", "home") != "home" or not self.first_delivery(body.get("event_id")):
@@ -328,7 +368,7 @@ class SlackAdapter:
 
     async def on_submission(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         incoming, inputs = inbound.form_incoming(body)
-        asked = self.spawn(self.ask(incoming))
+        asked = self.spawn(self.ask_with_files(incoming, inbound.evidence_files(body)))
         done, _ = await asyncio.wait({asked}, timeout=FORM_ACK_BUDGET)
         if not done:  # the core is slow: close the modal now, answer by DM when it is done
             await ack()

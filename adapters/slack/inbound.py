@@ -36,7 +36,8 @@ _USER = {"id": str, "name": str, "username": str, "team_id": str}
 _PLACE = {"id": str, "name": str, "domain": str, "enterprise_id": (str, NULL)}
 _STATE = {"type": str, "value": (str, NULL), "selected_option": ({"value": str}, NULL),
           "selected_options": [{"value": str}], "selected_date": (str, NULL),
-          "files": [{"permalink": (str, NULL), "url_private": (str, NULL)}]}
+          "files": [{"id": str, "name": (str, NULL), "permalink": (str, NULL), "url_private": (str, NULL),
+                     "url_private_download": (str, NULL)}]}
 _VIEW = {"id": str, "hash": str, "type": str, "callback_id": str, "private_metadata": str, "team_id": (str, NULL),
          "app_installed_team_id": (str, NULL), "blocks": list, "state": {"values": Each(Each(_STATE))}}
 _MESSAGE = {"type": str, "ts": str, "thread_ts": str, "text": str, "user": str, "bot_id": (str, NULL)}
@@ -171,6 +172,16 @@ def is_person_message(event: Mapping[str, Any], bot_user_id: str | None = None) 
     return bool(user) and user != bot_user_id and bool((event.get("text") or "").strip())
 
 
+def shared_files(event: Mapping[str, Any], bot_user_id: str | None = None) -> list[dict[str, Any]]:
+    """Files a person shared in their DM with the bot (screenshots to keep as evidence)."""
+    if event.get("type") != "message" or event.get("channel_type") not in (None, "im") or event.get("subtype") != "file_share":
+        return []
+    if event.get("bot_id") or not event.get("user") or event.get("user") == bot_user_id:
+        return []
+    files = event.get("files")
+    return [dict(f) for f in files if isinstance(f, Mapping)] if isinstance(files, list) else []
+
+
 def message_incoming(body: Mapping[str, Any]) -> Incoming:
     event = body["event"]
     return Incoming(kind="message", user=user_id(event["user"]), text=str(event.get("text", "")).strip(), event_id=body.get("event_id"))
@@ -242,32 +253,34 @@ def read_value(kind: str, state: Mapping[str, Any]) -> Any:
     return state.get("value") or ""
 
 
+def evidence_files(body: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The files uploaded in a modal's screenshot input, for the adapter to download."""
+    view = body.get("view") or {}
+    state = (((view.get("state") or {}).get("values") or {}).get(EVIDENCE_BLOCK) or {})
+    return [dict(f) for action in state.values() for f in (action.get("files") or []) if isinstance(f, Mapping)]
+
+
 def form_incoming(body: Mapping[str, Any]) -> tuple[Incoming, list[str]]:
     """A modal submission -> (Incoming form, the input names, to map validation errors onto).
 
-    Uploaded screenshots are added, as links, to the form's first ``urls`` input (or to
-    ``evidence`` when it has none): the core sees evidence links, not Slack files."""
+    Uploaded screenshots are not in the values: the adapter downloads them (``evidence_files``)
+    and adds them, as bytes, under ``EVIDENCE_BLOCK``, where the core's message about a bad file
+    is shown too."""
     view = body.get("view") or {}
     name, context = form_metadata(view)
     values: dict[str, Any] = {}
-    files: list[str] = []
-    urls_input: str | None = None
     for block_id, actions in ((view.get("state") or {}).get("values") or {}).items():
         for kind, state in actions.items():
             if block_id == EVIDENCE_BLOCK:
-                files.extend(f.get("permalink") or f.get("url_private") or "" for f in state.get("files") or [])
                 continue
             values[block_id] = read_value(kind, state)
-            if kind == "urls" and urls_input is None:
-                urls_input = block_id
     names = list(values)
-    files = [f for f in files if f]
+    files = [str(f.get("id") or "") for f in evidence_files(body)]
     if files:
-        key = urls_input or "evidence"
-        values[key] = "\n".join(p for p in [str(values.get(key) or "").strip(), *files] if p)
+        names.append(EVIDENCE_BLOCK)
     user, display = _person(body)
     incoming = Incoming(kind="form", user=user, name=name, value=context, values=values, display_name=display,
-                        event_id=submission_id(view, values))
+                        event_id=submission_id(view, {**values, EVIDENCE_BLOCK: files} if files else values))
     return incoming, names
 
 

@@ -23,6 +23,8 @@ from . import openid
 from .auth import BotConfig, auth_on, check_bind, is_loopback, validate
 from .connector import TunedAuthentication
 from .endpoint import MAX_ACTIVITY, Endpoint
+from .files import ROUTE as DOWNLOAD_ROUTE
+from .files import Downloads
 from .handler import TeamsHandler
 from .notifier import TeamsNotifier
 from .package import build_package
@@ -76,6 +78,8 @@ def mount(web_app: web.Application, bot: CouncilBot) -> None:
     book = ReferenceBook(bot.store, teams.clerk_channel)
     notifier = TeamsNotifier(adapter, book, teams.app_id.strip() or None)
     handler = TeamsHandler(bot, book, notifier, allow_plain_ids=not secured)
+    handler.downloads = Downloads(bot.store.data_dir)
+    web_app.router.add_get(DOWNLOAD_ROUTE, handler.downloads.serve)
     endpoint = Endpoint(auth, adapter, handler, auth_on=secured, tenant_id=teams.tenant_id)
     web_app.router.add_post(ROUTE, endpoint.messages, expect_handler=door.expect_handler(MAX_ACTIVITY))
     web_app.on_shutdown.append(handler.finish_background)

@@ -26,6 +26,7 @@ from councilbot.messages import well_formed
 from .. import door
 from . import inbound
 from .auth import is_loopback
+from .files import PUBLIC_BASE, public_base
 from .handler import WIRE
 from .notifier import TEAMS_CHANNEL
 
@@ -94,12 +95,14 @@ class Endpoint:
             log.warning("teams request from another tenant refused", extra={"tenant": inbound.tenant_id(body)})
             return web.Response(status=403, text="This bot serves one organisation only.")
         token = WIRE.set(body)
+        base = PUBLIC_BASE.set(public_base(request))  # for download links offered in this turn
         try:
             response = await self.adapter.process_activity(authenticated, activity, self.handler.on_turn)
         except Exception:
             log.exception("teams turn failed", extra={"activity_type": body.get("type")})
             return web.Response(status=500, text="The turn failed.")
         finally:
+            PUBLIC_BASE.reset(base)
             WIRE.reset(token)
         if response is not None:
             return web.json_response(response.body, status=response.status)

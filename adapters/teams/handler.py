@@ -28,7 +28,7 @@ from botbuilder.schema import Activity
 from councilbot.messages import Incoming, Reply
 from councilbot.ports import DeliveryError
 
-from . import inbound
+from . import files, inbound
 from .cards import CONTENT_TYPE, reply_card
 from .notifier import TeamsNotifier, to_activity, to_wire
 from .references import ReferenceBook
@@ -88,6 +88,8 @@ def _text_activity(text: str) -> Activity:
 
 
 class TeamsHandler(ActivityHandler):  # type: ignore[misc]  # botbuilder ships no type information
+    # Offers files made for one person (an evidence bundle) as a short-lived signed link (mount sets it).
+    downloads: files.Downloads | None = None
     def __init__(self, core: CouncilBot, book: ReferenceBook, notifier: TeamsNotifier, *,
                  allow_plain_ids: bool, invoke_budget: float = INVOKE_BUDGET_SECONDS) -> None:
         super().__init__()
@@ -139,7 +141,8 @@ class TeamsHandler(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
                 and inbound.SET_CLERK_CHANNEL.match(inbound.clean_text(wire))):
             await self._set_clerk_channel(turn_context, wire)
             return
-        incoming = inbound.to_incoming(wire, self.allow_plain_ids)
+        # Screenshots attached in the personal chat: downloaded now, kept with the report.
+        incoming = await files.evidence_incoming(turn_context, wire, self.allow_plain_ids) or inbound.to_incoming(wire, self.allow_plain_ids)
         if incoming is None:
             return
         replies = await self._handle(incoming)
@@ -319,10 +322,16 @@ class TeamsHandler(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
 
     async def _handle(self, incoming: Incoming) -> list[Reply]:
         try:
-            return list(await self.core.handle(incoming))
+            replies = list(await self.core.handle(incoming))
+            return [self._offer(r) if r.file else r for r in replies]
         except Exception:
             log.exception("the core failed on a Teams activity")
             return [Reply(text=SORRY, tone="danger")]
+
+    def _offer(self, reply: Reply) -> Reply:
+        if self.downloads is None:
+            return Reply(text="Sorry, files cannot be sent in Teams here.", title=reply.title, tone="danger")
+        return self.downloads.as_link(reply)
 
     def _shown_here(self, wire: dict[str, Any], reply: Reply) -> bool:
         """Teams has no ephemeral messages: in a personal chat anything may be shown; in a channel

@@ -147,7 +147,7 @@ def manifest(settings: Settings, host: str) -> dict[str, Any]:
         "bots": [{
             "botId": app_id,
             "scopes": ["personal", "team"],
-            "supportsFiles": False,
+            "supportsFiles": True,  # screenshots sent in the personal chat are kept as a report's evidence
             "isNotificationOnly": False,
             "commandLists": [
                 {"scopes": ["personal"], "commands": [{"title": t, "description": d} for t, d in PERSONAL_COMMANDS]},

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, Sequence
 
-from . import clock, elections, metrics, reports, suggestions, toxicity
+from . import bundle, clock, elections, metrics, reports, suggestions, toxicity
 from .audit import Audit
 from .bot import Router
 from .config import Settings
@@ -206,7 +206,7 @@ class CouncilBot:
 
     def housekeeping(self) -> dict[str, Any]:
         return {"routed": self.route_waiting(), "overdue_reminded": reports.remind_overdue(self.ctx),
-                "purged": reports.purge_closed(self.ctx),
+                "purged": reports.purge_closed(self.ctx), "bundles_removed": bundle.sweep(self.ctx),
                 "drafts_expired": self._expire_drafts(), "pruned": self._prune(),
                 "pre_election_notices": elections.announce(self.ctx)}
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import hashlib
+import re
 import shutil
 import tarfile
 import tempfile
@@ -17,6 +19,10 @@ from .store import tinydb_shaped
 
 
 MARKER = ".councilbot-backup"
+# Besides the records: kept evidence files (named by their SHA-256) and the bundle-signing key, so a
+# restored council still has its screenshots and signs bundles with the key it gave the police.
+EVIDENCE = re.compile(r"\.evidence/[0-9a-f]{64}")
+SIGNING_KEY = ".bundle-signing-key.pem"
 MARKER_TEXT = b"CouncilBot data folder backup, format 1\n"
 
 
@@ -30,6 +36,8 @@ def make_backup(data_dir: Path, target: Path) -> int:
     if not target.name or target.is_dir():
         raise BackupError(f"{target}: give the backup a file name, such as councilbot-backup.tar.gz")
     files = sorted(p for p in data_dir.rglob("*.json") if not p.name.startswith("."))
+    files += sorted(p for p in data_dir.glob(".evidence/*") if EVIDENCE.fullmatch(p.relative_to(data_dir).as_posix()))
+    files += [p for p in (data_dir / SIGNING_KEY,) if p.is_file()]
     tmp = target.with_name(f".{target.name}.tmp")
     try:
         with tarfile.open(tmp, "w:gz") as tar:
@@ -51,7 +59,8 @@ def restore_backup(source: Path, data_dir: Path) -> int:
         with tarfile.open(source, "r:gz") as tar:
             everything = tar.getmembers()
             marked = any(m.name == MARKER for m in everything)
-            members = [m for m in everything if m.isfile() and m.name.endswith(".json")]
+            members = [m for m in everything if m.isfile() and (m.name.endswith(".json") or EVIDENCE.fullmatch(m.name)
+                                                                  or m.name == SIGNING_KEY)]
             for m in members:
                 if m.name.startswith("/") or ".." in Path(m.name).parts:
                     raise BackupError(f"{source}: unsafe path {m.name!r} in the backup")
@@ -78,6 +87,12 @@ def _check_restored(source: Path, staging: Path, members: list[tarfile.TarInfo],
     if not marked and not any(len(Path(m.name).parts) == 2 for m in members):
         raise BackupError(f"{source}: not a CouncilBot backup (it holds no data tables); nothing was changed")
     for m in members:
+        if EVIDENCE.fullmatch(m.name):  # an evidence file must still be the file its name fingerprints
+            if hashlib.sha256((staging / m.name).read_bytes()).hexdigest() != Path(m.name).name:
+                raise BackupError(f"{source}: the evidence file {m.name} in the backup is damaged; nothing was changed")
+            continue
+        if m.name == SIGNING_KEY:
+            continue
         try:
             data = json.loads((staging / m.name).read_text(encoding="utf-8"))
         except (ValueError, OSError) as exc:

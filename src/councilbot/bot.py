@@ -8,7 +8,7 @@ import re
 import uuid
 from typing import Any, Awaitable, Callable
 
-from . import clock, conduct, elections, metrics, moderation, reports, suggestions
+from . import bundle, clock, conduct, elections, evidence, metrics, moderation, reports, suggestions
 from .checker import MAX_DRAFT, Draft, DraftError, check
 from .context import Ctx
 from .errors import BadInput, Refused
@@ -24,6 +24,7 @@ CHECK_THE_FORM = "Please check the form"
 
 _DRAFT_PREFIX = re.compile(r"^\s*(?:may i post|can i post|is it ok to post|is this ok|check|draft)\s*(?:this)?\s*[:\-]\s*", re.I)
 _QUESTION_START = re.compile(r"^\s*(?:can|may|who|what|how|is|are|do|does|should|when|where|why|which|am i|are we|could|would)\b", re.I)
+_LINK = re.compile(r"^\s*/?link\s+R-\d{4}-\d{4,}(?:[\s,]+(?:and\s+)?R-\d{4}-\d{4,})+\s*$", re.I)
 _OPTIONS = re.compile(r"^\s*((?:(?:personal|council|facebook|twitter|instagram|youtube|x)\s+)*(?:personal|council|facebook|twitter|instagram|youtube|x))\s*:\s*", re.I)
 
 
@@ -91,6 +92,8 @@ class Router:
             "escalate": self._escalate_command,
             "election": lambda i: elections.command(self.ctx, i.user, i.text),
             "elections": lambda i: elections.command(self.ctx, i.user, i.text),
+            "link": lambda i: evidence.link(self.ctx, i.user, i.text),
+            "evidence": lambda i: evidence.add(self.ctx, i.user, i.text, i.values),
         }
         self.actions: dict[str, Handler] = {
             "dm.check": self._dm_check, "dm.ask": self._dm_ask,
@@ -105,6 +108,8 @@ class Router:
             "report.note": lambda i: self._report_form(i, "report_note", "Add a note", "note", "Note"),
             "report.host": lambda i: self._report_form(i, "report_host", "Reported to the platform", "detail", "What was reported, to whom, and any reference"),
             "report.close": lambda i: self._report_form(i, "report_close", "Close the report", "outcome", "Outcome"),
+            "report.refs": lambda i: evidence.references_form(self.ctx, i.user, i.value),
+            "report.bundle": lambda i: bundle.for_chat(self.ctx, i.user, i.value),
         }
         self.forms: dict[str, Handler] = {
             "report": lambda i: reports.file(self.ctx, i.user, dict(i.values)),
@@ -115,6 +120,7 @@ class Router:
             "report_note": lambda i: reports.add_note(self.ctx, i.user, i.value, _str(i.values, "note")),
             "report_host": lambda i: reports.host_reported(self.ctx, i.user, i.value, _str(i.values, "detail")),
             "report_close": lambda i: reports.close(self.ctx, i.user, i.value, _str(i.values, "outcome")),
+            "report_refs": lambda i: evidence.set_references(self.ctx, i.user, i.value, dict(i.values)),
         }
 
     async def route(self, incoming: Incoming) -> list[Reply]:
@@ -146,6 +152,8 @@ class Router:
             return self._help(incoming)
         if text.lower().lstrip("/") in BARE_COMMANDS:  # "pending" typed on its own is the command
             return await _run(self.commands[text.lower().lstrip("/")], incoming)
+        if _LINK.match(text):  # "link R-2026-0012 R-2026-0015" typed as a message (Teams, a DM)
+            return evidence.link(self.ctx, incoming.user, text)
         kind = looks_like_question(text)
         if kind is True:
             return await self._lookup(text)
@@ -314,7 +322,8 @@ class Router:
             f"I help {self.ctx.pack.council} use social media within its policy.",
             "• Send me a draft (or /checkpost DRAFT) and I'll say if it is OK, needs care, or should not be posted.",
             "• Ask a question (or /policy TOPIC), e.g. 'can I post photos of children?'",
-            "• /report: tell the Clerk, in confidence, about threats, abuse or harassment.",
+            "• /report: tell the Clerk, in confidence, about threats, abuse or harassment. Screenshots sent to me "
+            "afterwards with its reference (evidence R-2026-0012) are kept with it.",
         ]
         can = self.ctx.people.can
         if can(incoming.user, "suggest"):
@@ -324,7 +333,7 @@ class Router:
         if can(incoming.user, "escalate"):
             lines.append("• escalate S-… why: hand a disputed suggestion to the Chair of the Council, whose decision is final.")
         if can(incoming.user, "read_reports"):
-            lines.append("• reports: the reports sent to you, with what is overdue.")
+            lines.append("• reports: the reports sent to you, with what is overdue; link R-… R-…: reports about the same sender.")
         if can(incoming.user, "flag"):
             lines.append("• flag: send a private Code of Conduct reminder about a personal post; flags: who has been flagged.")
         if can(incoming.user, "moderate"):

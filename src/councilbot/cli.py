@@ -423,6 +423,56 @@ def erase_person(
     typer.echo(json.dumps(counts, indent=2))
 
 
+@app.command("evidence-bundle")
+def evidence_bundle(
+    report: str = typer.Argument(..., help="The report's reference, e.g. R-2026-0012."),
+    out: Path = typer.Option(..., "--out", help="The zip file to write."),
+    as_: str = typer.Option(..., "--as", help="Who is exporting: one of the report's recipients, e.g. slack:U0CLERK."),
+    config: Optional[Path] = CONFIG,
+) -> None:
+    """A signed evidence bundle (zip) of a report and its linked incidents, for the police or a platform."""
+    from .bundle import BundleError, build
+    from .errors import Refused
+
+    if ":" not in as_:
+        fail("--as: give the person's id with its platform, like slack:U0CLERK")
+    if out.is_dir():
+        fail(f"{out}: --out is the zip file to write, and this is a folder")
+    bot = _bot(config)
+    try:
+        made = build(bot.ctx, as_, report, out)
+    except Refused as exc:
+        fail(str(exc))
+    except BundleError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"{out}: cannot write the bundle ({exc.strerror})")
+    typer.echo(f"wrote {made['path']}: report {made['report']}, {made['files']} files, signed by key {made['public_key']}")
+
+
+@app.command("verify-bundle")
+def verify_bundle(
+    path: Path = typer.Argument(..., help="The evidence bundle (zip)."),
+    public_key: Optional[str] = typer.Option(None, "--public-key", help="The council's public key (as 'councilbot doctor' prints it), or a file holding it."),
+) -> None:
+    """Check that nothing in an evidence bundle was changed: exit 0 if so, 1 naming what was altered."""
+    from .bundle import NotABundle, verify
+
+    try:
+        problems, manifest = verify(path, public_key)
+    except NotABundle as exc:
+        fail(str(exc))
+    except ValueError as exc:
+        fail(f"--public-key: {exc}")
+    for problem in problems:
+        typer.echo(f"ALTERED: {problem}")
+    if problems:
+        raise typer.Exit(1)
+    key = "the given key" if public_key else f"the key inside the bundle, {manifest.get('public_key')} (compare it with 'councilbot doctor')"
+    typer.echo(f"OK: report {manifest.get('report')}, {len(manifest.get('files', []))} files match the manifest, "
+               f"exported {manifest.get('exported_at')}; the signature holds for {key}.")
+
+
 @app.command()
 def backup(path: Path, config: Optional[Path] = CONFIG) -> None:
     """Copy the data folder to a .tar.gz, consistent even while the bot runs."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from . import evidence
 from .context import Ctx
 
 PERSON_FIELDS = {"reporter", "recipients", "excluded", "submitter", "author", "flagged_by", "moderator", "by", "actor",
@@ -208,6 +209,9 @@ def erase_person(ctx: Ctx, person: str, actor: str = "operator", include_open: b
         for doc in ctx.store.find(table, lambda d: _mentions(d, person)):
             ctx.store.update(table, doc["id"], _scrub(doc, person))
             counts[f"{table} (identifier removed)"] = counts.get(f"{table} (identifier removed)", 0) + 1
+    removed = evidence.collect(ctx)  # evidence files of the reports erased go with them
+    if removed:
+        counts["evidence files"] = removed
     ctx.audit.record(actor, "person.erased", "erased-person")
     return counts
 

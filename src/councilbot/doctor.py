@@ -51,12 +51,23 @@ def _data(settings: Settings) -> list[Line]:
     pending = len(store.find("outbox", lambda d: d["status"] == "pending"))
     failed = len(store.find("outbox", lambda d: d["status"] == "failed"))
     out = [Line(True, f"data folder {settings.data_dir}: readable and writable, {sum(1 for _ in store.files())} files")]
+    out.append(_bundle_key(settings))
     if pending:
         out.append(Line(True, f"{pending} message(s) waiting to be delivered", warning=True))
     if failed:
         out.append(Line(False, f"{failed} message(s) could not be delivered (unknown user or channel): check the people and channel ids"))
     store.close()
     return out
+
+
+def _bundle_key(settings: Settings) -> Line:
+    """The public key that evidence bundles are signed with, for the clerk to give the police."""
+    from .bundle import BundleError, public_text, signing_key
+
+    try:
+        return Line(True, f"evidence bundles are signed with public key {public_text(signing_key(settings.data_dir))}")
+    except (BundleError, OSError, ValueError) as exc:
+        return Line(False, f"the evidence bundle signing key cannot be used: {exc}")
 
 
 def _people(settings: Settings, pack: Pack) -> list[Line]:

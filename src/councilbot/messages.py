@@ -30,6 +30,21 @@ class Incoming:
 
 
 @dataclass(frozen=True)
+class Upload:
+    """A file a person attached (a screenshot), already downloaded by the adapter with the bot's
+    own credentials: the core checks and keeps the bytes (``councilbot.evidence``) and never
+    fetches anything itself. ``problem`` says why the adapter could not fetch it (no ``data``)."""
+
+    name: str
+    data: bytes = b""
+    source: str = ""
+    problem: str = ""
+
+    def __repr__(self) -> str:  # never the bytes, in a log line or an error
+        return f"Upload({self.name!r}, {len(self.data)} bytes, source={self.source!r})"
+
+
+@dataclass(frozen=True)
 class Button:
     action: str
     label: str
@@ -92,6 +107,9 @@ class Reply:
     # adapter has shown or durably queued the reply, it passes it to ``CouncilBot.delivered``,
     # which withdraws them. Until then a crash still lets the durable copy reach the person.
     withdraws: tuple[str, ...] = ()
+    # A file on this machine for the person who asked, privately (an evidence bundle): Slack
+    # uploads it to their DM, Teams gives a short-lived download link, the console prints the path.
+    file: str = ""
 
     def plain(self) -> str:
         """The whole reply as plain text, for terminals, notifications and fallbacks."""
@@ -126,6 +144,7 @@ def reply_from_dict(data: Mapping[str, Any]) -> Reply:
         footer=data.get("footer", ""),
         form_error=bool(data.get("form_error", False)),
         withdraws=tuple(data.get("withdraws", ())),
+        file=str(data.get("file", "")),
     )
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from . import clock
+from . import evidence as kept_evidence
 from .context import Ctx, bool_value, insert_numbered, list_value, text_value
 from .errors import BadInput, Refused
 from .kinds import Role
@@ -227,6 +228,7 @@ def file(ctx: Ctx, user: str, values: dict[str, Any]) -> list[Reply]:
         raise BadInput(which_one(ctx, found.unsure), "about")
     excluded = sorted(found.named)
     recipients = route(ctx, excluded)
+    files = kept_evidence.keep(ctx, user, kept_evidence.uploads_in(values))  # screenshots, checked and kept at once
     now = clock.now()
     due = clock.add_working_days(now, ctx.pack.reports.acknowledge_within_working_days)
     record: dict[str, Any] = {
@@ -234,7 +236,7 @@ def file(ctx: Ctx, user: str, values: dict[str, Any]) -> list[Reply]:
         "what": what, "platform": platform, "link": link, "when": when, "who": who, "evidence": evidence,
         "recipients": recipients, "excluded": excluded, "about": about, "notes": [], "due": clock.iso(due),
         "acknowledged_at": None, "closed_at": None, "outcome": None, "host_reported": None,
-        "notices_queued": False, "reminded_on": None,
+        "notices_queued": False, "reminded_on": None, "files": files, "crime_ref": "", "platform_ref": "",
     }
     record = insert_numbered(ctx, "reports", "R", record)
     ref = str(record["id"])
@@ -322,6 +324,7 @@ def recipient_view(ctx: Ctx, record: dict[str, Any]) -> Reply:
         fields.append(Field("Evidence", "\n".join(record["evidence"])))
     for note in record["notes"]:
         fields.append(Field(f"Note by {ctx.people.name(note['by'])}, {clock.human(note['at'])}", note["text"]))
+    fields.extend(kept_evidence.view_fields(ctx, record))
     if record["host_reported"]:
         fields.append(Field("Reported to the platform", record["host_reported"]))
     elif ctx.pack.reports.report_to_host:
@@ -333,6 +336,7 @@ def recipient_view(ctx: Ctx, record: dict[str, Any]) -> Reply:
     if record["status"] != "closed":
         buttons += [Button("report.note", "Add a note", ref), Button("report.host", "Reported to platform", ref),
                     Button("report.close", "Close", ref, "danger")]
+    buttons += kept_evidence.view_buttons(record)
     title = f"{'URGENT ' if record['urgent'] else ''}Confidential report {ref}"
     text = "Someone may be in immediate danger: they have been told to call 999." if record["urgent"] else "Confidential: for the report recipients only."
     return Reply(text=text, title=title, tone="danger" if record["urgent"] else "info", fields=tuple(fields), buttons=tuple(buttons))
@@ -510,4 +514,6 @@ def purge_closed(ctx: Ctx) -> int:
             ctx.outbox.forget(record["id"])  # the confidential copies go with the report
             ctx.audit.record("system", "report.purged", record["id"], retention_days=days)
             gone += 1
+    if gone:
+        kept_evidence.collect(ctx)  # their evidence files go with them
     return gone

@@ -196,7 +196,8 @@ async def test_full_workflow_with_reporter_told_and_every_step_audited(tmp_path,
     assert empty.tone == "danger"
     assert bot.store.get("reports", ref)["status"] == "acknowledged"
     closed = one(await submit(bot, CLERK, "report_close", {"outcome": "Account suspended by Facebook."}, value=ref))
-    assert not closed.buttons
+    # Once closed, only the reference numbers and the evidence bundle remain (the police may come later).
+    assert actions(closed) == {"report.refs", "report.bundle"}
     record = bot.store.get("reports", ref)
     assert record["status"] == "closed" and record["outcome"] == "Account suspended by Facebook."
     assert record["acknowledged_by"] == CLERK and record["closed_by"] == CLERK

@@ -136,3 +136,25 @@ def test_console_buttons_are_numbered_across_every_card_of_one_answer(tmp_path: 
                    "/as clerk:jane", "/pending", "4")
     assert "[4] Approve" in text  # the second card's first button is 4, not 1 again
     assert "-0002 approved. The author has been told." in text and "-0001 approved" not in text
+
+
+def test_console_keeps_a_screenshot_by_path_and_writes_the_bundle_here(tmp_path: Path) -> None:
+    import re
+    import zipfile
+
+    from councilbot import bundle
+
+    png = b"\x89PNG\r\n\x1a\n" + b"console screenshot" * 20
+    (tmp_path / "shot one.png").write_bytes(png)
+    year = __import__("datetime").date.today().year
+    ref = f"R-{year}-0001"
+    text = console(tmp_path, "/as clerk:jane", "/as councillor:sam",
+                   "/report", "He says he will come round to my house.", "1", "", "last night", "", "1", "n", "",
+                   f'/evidence {ref} "shot one.png"',
+                   "/as clerk:jane", "/reports", "1", "6")
+    assert f"Kept with report {ref}: 1 file(s)" in text
+    [saved] = re.findall(r"Saved to (\S+\.zip)", text)
+    assert Path(saved) == tmp_path / f"{ref}-evidence-bundle.zip"
+    assert bundle.verify(Path(saved))[0] == []
+    with zipfile.ZipFile(saved) as zf:
+        assert png in [zf.read(n) for n in zf.namelist()]

@@ -50,6 +50,12 @@ class FakeSlack:
         self.server: TestServer | None = None
         self.envelopes: asyncio.Queue[dict[str, Any]] = asyncio.Queue()  # Socket Mode: what to push
         self.socket_acks: list[dict[str, Any]] = []
+        # Files people uploaded (file_input), served only to the bot's token as Slack does.
+        self.bot_token = "xoxb-test"
+        self.files: dict[str, tuple[str, bytes]] = {}  # id -> (name, bytes)
+        self.file_fetches: list[tuple[str, str]] = []  # (file id, Authorization header) of every download
+        self.uploads: dict[str, bytes] = {}  # files_upload_v2: file id -> bytes the bot uploaded
+        self._files = itertools.count(1)
 
     # ---------------------------------------------------------------- control
 
@@ -58,6 +64,8 @@ class FakeSlack:
         app.router.add_post("/api/{method}", self._api)
         app.router.add_post("/respond/{key}", self._respond)
         app.router.add_get("/socket", self._socket)
+        app.router.add_get("/files-pri/{file_id}/{name}", self._file)
+        app.router.add_post("/upload/{file_id}", self._upload)
         self.server = TestServer(app, host="127.0.0.1", port=0)
         await self.server.start_server()
         return self
@@ -92,6 +100,19 @@ class FakeSlack:
         self.delay = 0.0
         self._release.set()
 
+    def add_file(self, name: str, data: bytes, mimetype: str = "image/png") -> dict[str, Any]:
+        """A file a person uploaded in a modal's file_input: the object Slack puts in the view's state."""
+        file_id = f"F{next(self._files):06d}"
+        self.files[file_id] = (name, data)
+        private = f"{self.base}/files-pri/{file_id}/{name}"
+        return {"id": file_id, "name": name, "title": name, "mimetype": mimetype, "filetype": name.rsplit(".", 1)[-1],
+                "url_private": private, "url_private_download": f"{private}?download=1",
+                "permalink": f"https://alsager.slack.com/files/U1/{file_id}/{name}"}
+
+    def delete_file(self, file_id: str) -> None:
+        """The workspace's retention (or the uploader) removes it."""
+        self.files.pop(file_id, None)
+
     # ---------------------------------------------------------------- inspection
 
     @property
@@ -122,6 +143,7 @@ class FakeSlack:
             data = json.loads(raw or "{}")
         else:
             data = dict(parse_qsl(raw))
+        data = {**dict(request.query), **data}  # some methods (conversations.open) send their arguments as query parameters
         for key in JSON_ARGS:
             if isinstance(data.get(key), str):
                 try:
@@ -185,9 +207,34 @@ class FakeSlack:
             if problem:  # what Slack answers for a view it will not show
                 return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": [problem]}}
             return {"ok": True, "view": {"id": f"V{next(self._views)}", **view}}
+        if method == "files.getUploadURLExternal":
+            file_id = f"FUP{next(self._files):06d}"
+            return {"ok": True, "file_id": file_id, "upload_url": f"{self.base}/upload/{file_id}"}
+        if method == "files.completeUploadExternal":
+            files = data.get("files")
+            files = json.loads(files) if isinstance(files, str) else files or []
+            return {"ok": True, "files": [{"id": f["id"], "title": f.get("title"), "size": len(self.uploads.get(f["id"], b""))}
+                                          for f in files]}
         if method == "views.publish":
             return {"ok": True, "view": {"id": f"V{next(self._views)}"}}
         return {"ok": True}
+
+    async def _file(self, request: web.Request) -> web.StreamResponse:
+        """url_private(_download): the bytes for the bot's token; without it Slack answers with its
+        sign-in page (HTML, 200), and a deleted file is a 404."""
+        file_id = request.match_info["file_id"]
+        auth = request.headers.get("Authorization", "")
+        self.file_fetches.append((file_id, auth))
+        if auth != f"Bearer {self.bot_token}":
+            return web.Response(text="<html><body>Sign in to Slack</body></html>", content_type="text/html")
+        if file_id not in self.files:
+            return web.Response(status=404, text="file_not_found")
+        return web.Response(body=self.files[file_id][1], content_type="application/octet-stream")
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        """files_upload_v2's second step: the bytes, posted to the URL getUploadURLExternal gave."""
+        self.uploads[request.match_info["file_id"]] = await request.read()
+        return web.Response(text="OK - 200")
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
         """Socket Mode: say hello, push queued envelopes, record the acks (envelope_id + payload)."""

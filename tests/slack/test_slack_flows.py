@@ -37,7 +37,7 @@ async def test_report_modal_submission_receipt_and_clerk_notice(harness: Harness
         "what": "A man keeps sending me threatening messages about the planning vote.",
         "platform": "facebook", "when": "last night about 9pm", "danger": False,
         "evidence": "https://facebook.com/x/1",
-        "evidence_files": [{"id": "F1", "name": "shot.png", "permalink": "https://alsager.slack.com/files/UCLLR/F1/shot.png"}],
+        "evidence_files": [harness.fake.add_file("shot.png", b"\x89PNG\r\n\x1a\n" + b"pixels" * 10)],
     }, user="UCLLR")
     # The modal itself now shows the receipt with the reference, inside the HTTP response.
     shown = json.loads(answer.text)
@@ -48,7 +48,8 @@ async def test_report_modal_submission_receipt_and_clerk_notice(harness: Harness
     receipt = await harness.fake.wait_for("chat.postMessage", channel="UCLLR")
     assert "received" in texts(receipt[0].data)
     [record] = harness.bot.store.all("reports")
-    assert record["evidence"] == ["https://facebook.com/x/1", "https://alsager.slack.com/files/UCLLR/F1/shot.png"]
+    assert record["evidence"] == ["https://facebook.com/x/1"]
+    assert [f["name"] for f in record["files"]] == ["shot.png"]  # the screenshot itself, kept (tests/slack/test_slack_evidence.py)
     # The notice in the clerk channel (through the outbox) never says what the report says.
     [notice] = await harness.fake.wait_for("chat.postMessage", channel="CCLERK")
     assert record["id"] in texts(notice.data) and "threatening" not in texts(notice.data)

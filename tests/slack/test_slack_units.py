@@ -142,13 +142,16 @@ def test_form_submission_values_are_typed() -> None:
         "danger": {"toggle": {"type": "checkboxes", "selected_options": []}},
         "on": {"date": {"type": "datepicker", "selected_date": "2026-02-01"}},
         "evidence": {"urls": {"type": "plain_text_input", "value": "https://a"}},
-        "evidence_files": {"files": {"type": "file_input", "files": [{"permalink": "https://slack/F1"}]}},
+        "evidence_files": {"files": {"type": "file_input", "files": [{"id": "F1", "permalink": "https://slack/F1",
+                                                                       "url_private_download": "https://files.slack.com/F1"}]}},
     }}}
     incoming, names = inbound.form_incoming({"user": {"id": "U1"}, "view": view})
     assert (incoming.kind, incoming.name, incoming.value, incoming.user) == ("form", "report", "c1", "slack:U1")
     assert incoming.values == {"what": "x", "when": "", "platform": "email", "platforms": ["a", "b"], "danger": False,
-                               "on": "2026-02-01", "evidence": "https://a\nhttps://slack/F1"}
-    assert "evidence_files" not in names and "what" in names
+                               "on": "2026-02-01", "evidence": "https://a"}
+    # Screenshots are downloaded by the adapter, not passed as links; their errors show beside their input.
+    assert inbound.evidence_files({"view": view})[0]["url_private_download"] == "https://files.slack.com/F1"
+    assert "evidence_files" in names and "what" in names
 
 
 def test_form_errors_rule() -> None:
@@ -226,7 +229,7 @@ def test_manifest() -> None:
     settings = manifest["settings"]
     assert settings["interactivity"]["is_enabled"] and settings["socket_mode_enabled"] is False
     assert set(settings["event_subscriptions"]["bot_events"]) == {"app_home_opened", "message.im"}
-    assert set(manifest["oauth_config"]["scopes"]["bot"]) == {"commands", "chat:write", "im:history", "files:read"}
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) == {"commands", "chat:write", "im:history", "files:read", "files:write", "im:write"}
     assert len(manifest["display_information"]["description"]) <= 140
 
 

@@ -83,6 +83,10 @@ class FakeConnector:
     _ids: Any = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
     url: str = ""
+    # Files people attached in a chat: inline images (contentUrl, the Bot Connector's attachment
+    # view) and files (a pre-authorised downloadUrl), with every fetch and its Authorization header.
+    attachments: dict[str, bytes] = field(default_factory=dict)
+    fetches: list[tuple[str, str]] = field(default_factory=list)
 
     async def start(self) -> str:
         app = web.Application()
@@ -90,6 +94,8 @@ class FakeConnector:
         app.router.add_post("/v3/conversations/{conversation}/activities", self._send)
         app.router.add_post("/v3/conversations/{conversation}/activities/{activity}", self._reply)
         app.router.add_put("/v3/conversations/{conversation}/activities/{activity}", self._update)
+        app.router.add_get("/v3/attachments/{attachment}/views/original", self._attachment)
+        app.router.add_get("/shared/{attachment}", self._attachment)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -106,6 +112,20 @@ class FakeConnector:
              conversation: str | None = None) -> None:
         """The next ``times`` matching requests answer ``status`` (with Retry-After if given)."""
         self._failures.append(_Failure(status, times, retry_after, only, conversation))
+
+    def image_attachment(self, name: str, data: bytes, content_type: str = "image/png") -> dict[str, Any]:
+        """An inline image as Teams attaches it to a personal-chat message (fetched with the bot's token)."""
+        key = f"att-{next(self._ids)}"
+        self.attachments[key] = data
+        return {"contentType": content_type, "contentUrl": f"{self.url}v3/attachments/{key}/views/original", "name": name}
+
+    def file_attachment(self, name: str, data: bytes) -> dict[str, Any]:
+        """A file sent in a personal chat (the bot's manifest has supportsFiles): a pre-authorised downloadUrl."""
+        key = f"file-{next(self._ids)}"
+        self.attachments[key] = data
+        return {"contentType": "application/vnd.microsoft.teams.file.download.info", "name": name,
+                "contentUrl": f"https://contoso.sharepoint.com/personal/{key}",
+                "content": {"downloadUrl": f"{self.url}shared/{key}", "uniqueId": key, "fileType": name.rsplit(".", 1)[-1]}}
 
     # Queries the tests use.
 
@@ -154,6 +174,13 @@ class FakeConnector:
         new_id = activity if op == "update" else f"act-{next(self._ids)}"
         self.calls.append(Call(op, conversation, activity, body, status, new_id, authorization))
         return web.json_response({"id": new_id}, status=status)
+
+    async def _attachment(self, request: web.Request) -> web.Response:
+        key = request.match_info["attachment"]
+        self.fetches.append((key, request.headers.get("Authorization", "")))
+        if key not in self.attachments:
+            return web.Response(status=404)
+        return web.Response(body=self.attachments[key], content_type="application/octet-stream")
 
     async def _create(self, request: web.Request) -> web.Response:
         return await self._record(request, "create", 201)
