@@ -1,5 +1,6 @@
-"""``councilbot serve``: one aiohttp server for Slack (/slack/events), Teams (/api/messages) and
-health checks. Each platform is mounted only when its settings say it is in use."""
+"""``councilbot serve``: one aiohttp server for Slack (/slack/events), Teams (/api/messages), health
+checks, and the home, privacy and terms pages the Teams app package links to. Each platform is
+mounted only when its settings say it is in use."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -14,6 +16,8 @@ from aiohttp import web
 
 from councilbot import credentials, logs, metrics, notices
 from councilbot.app import CouncilBot
+from councilbot.config import Settings
+from councilbot.pack import Pack
 
 from .door import HANDLER_ARGS, MAX_BODY, UNMATCHED, add_unmatched_route, expect_handler, refusal
 
@@ -104,11 +108,13 @@ def build_app(bot: CouncilBot, socket_mode: bool = False, teams: bool = True) ->
             body["ready"] = True
         return web.json_response(body, status=200 if body["ready"] else 503)
 
-    async def privacy(_: web.Request) -> web.Response:
-        return web.Response(text=notices.privacy_page(bot.pack, bot.settings), content_type="text/html", charset="utf-8")
+    def page(write: Callable[[Pack, Settings], str]) -> Callable[[web.Request], Awaitable[web.Response]]:
+        """A notice written from the pack and settings the bot runs with (so it always matches them)."""
 
-    async def terms(_: web.Request) -> web.Response:
-        return web.Response(text=notices.terms_page(bot.pack, bot.settings), content_type="text/html", charset="utf-8")
+        async def show(_: web.Request) -> web.Response:
+            return web.Response(text=write(bot.pack, bot.settings), content_type="text/html", charset="utf-8")
+
+        return show
 
     async def delivery(_: web.Request) -> web.Response:
         """Unlike /readyz ("can take requests"), this alerts when what was promised is not going
@@ -129,9 +135,10 @@ def build_app(bot: CouncilBot, socket_mode: bool = False, teams: bool = True) ->
     app.router.add_get("/readyz", readyz, expect_handler=expect)
     app.router.add_get("/healthz/delivery", delivery, expect_handler=expect)
     app.router.add_get("/metrics", prometheus, expect_handler=expect)
-    # The Teams app package links to these two (adapters/teams/package.py); Teams requires both.
-    app.router.add_get(notices.PRIVACY_PATH, privacy, expect_handler=expect)
-    app.router.add_get(notices.TERMS_PATH, terms, expect_handler=expect)
+    # The Teams app package links to these three (adapters/teams/package.py); Teams requires them.
+    for path, write in ((notices.HOME_PATH, notices.home_page), (notices.PRIVACY_PATH, notices.privacy_page),
+                        (notices.TERMS_PATH, notices.terms_page)):
+        app.router.add_get(path, page(write), expect_handler=expect)
     if _slack_configured(bot) and not socket_mode:
         from adapters.slack import mount as mount_slack
 

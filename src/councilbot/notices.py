@@ -13,6 +13,7 @@ from .config import Settings
 from .kinds import Role
 from .pack import Pack
 
+HOME_PATH = "/"
 PRIVACY_PATH = "/privacy"
 TERMS_PATH = "/terms"
 # How long the code keeps what is not a council record (see CouncilBot.housekeeping).
@@ -54,6 +55,18 @@ def _page(title: str, body: str) -> str:
     return (f'<!doctype html>\n<html lang="en-GB">\n<head>\n<meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n<title>{escape(title)}</title>\n'
             f"<style>{_STYLE}</style>\n</head>\n<body>\n<h1>{escape(title)}</h1>\n{body}\n</body>\n</html>\n")
+
+
+def home_page(pack: Pack, settings: Settings) -> str:
+    """The Teams package's website link (``https://HOST/``): what this is, and the two notices."""
+    body = f"""<p>CouncilBot helps {escape(pack.council)}'s councillors and staff use social media within the Council's
+policy, in {escape(_platforms(settings))}. It is not a public service: there is nothing to sign up to here.</p>
+<ul>
+<li><a href="{PRIVACY_PATH}">Privacy notice</a>: what is kept, for how long, and your rights.</li>
+<li><a href="{TERMS_PATH}">Terms of use</a>.</li>
+</ul>
+{_contact(pack, settings)}"""
+    return _page(f"CouncilBot for {pack.council}", body)
 
 
 def privacy_page(pack: Pack, settings: Settings) -> str:

@@ -130,7 +130,7 @@ async def test_readyz_says_which_platform_it_serves(tmp_path: Path, socket_mode:
 # ---------------------------------------------------------------- the privacy notice and terms
 
 
-async def test_the_teams_package_links_to_privacy_and_terms_pages_that_serve_shows(tmp_path: Path) -> None:
+async def test_the_teams_package_links_to_home_privacy_and_terms_pages_that_serve_shows(tmp_path: Path) -> None:
     config = TEAMS_CONFIG.replace('data_dir = "data"\n', 'data_dir = "data"\ncontact = "clerk@castlecary-tc.gov.uk"\n')
     (tmp_path / "councilbot.toml").write_text(config)
     built = cli("teams-package", "--out", str(tmp_path / "dist"), "--host", "councilbot.castlecary-tc.gov.uk", cwd=tmp_path,
@@ -138,7 +138,7 @@ async def test_the_teams_package_links_to_privacy_and_terms_pages_that_serve_sho
     assert built.returncode == 0, built.stderr
     with zipfile.ZipFile(built.stdout.strip()) as z:
         developer = json.loads(z.read("manifest.json"))["developer"]
-    links = {name: urlparse(developer[name]) for name in ("privacyUrl", "termsOfUseUrl")}
+    links = {name: urlparse(developer[name]) for name in ("websiteUrl", "privacyUrl", "termsOfUseUrl")}
     assert {u.netloc for u in links.values()} == {"councilbot.castlecary-tc.gov.uk"}
 
     from councilbot.config import load_settings
@@ -149,13 +149,14 @@ async def test_the_teams_package_links_to_privacy_and_terms_pages_that_serve_sho
     server = TestServer(build_app(bot), host="127.0.0.1")
     await server.start_server()
     try:
+        home = await _get(server, links["websiteUrl"].path)
         privacy = await _get(server, links["privacyUrl"].path)
         terms = await _get(server, links["termsOfUseUrl"].path)
         missing = await _get(server, "/privacy-policy")
     finally:
         await server.close()
     assert missing[0] == 404
-    for status, content_type, page in (privacy, terms):
+    for status, content_type, page in (home, privacy, terms):
         assert status == 200 and content_type == "text/html", (status, content_type)
         assert "Castle Cary Town Council" in page and "clerk@castlecary-tc.gov.uk" in page  # who runs it, who to ask
         assert "<script" not in page.lower()
@@ -165,3 +166,4 @@ async def test_the_teams_package_links_to_privacy_and_terms_pages_that_serve_sho
     assert "90 days after delivery" in text
     assert "the Clerk and the Deputy Clerk" in text and "the Chair of the Council" in text  # Castle Cary's chain
     assert "call 999" in terms[2] and 'href="/privacy"' in terms[2]
+    assert 'href="/privacy"' in home[2] and 'href="/terms"' in home[2]
