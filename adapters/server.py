@@ -1,5 +1,6 @@
-"""``councilbot serve``: one aiohttp server for Slack (/slack/events), Teams (/api/messages) and
-health checks. Each platform is mounted only when its settings say it is in use."""
+"""``councilbot serve``: one aiohttp server for Slack (/slack/events), Teams (/api/messages), health
+checks, and the home, privacy and terms pages the Teams app package links to. Each platform is
+mounted only when its settings say it is in use."""
 
 from __future__ import annotations
 
@@ -7,24 +8,40 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aiohttp import web
 
-from councilbot import logs, metrics
+from councilbot import credentials, logs, metrics, notices
 from councilbot.app import CouncilBot
+from councilbot.config import Settings
+from councilbot.pack import Pack
 
 from .door import HANDLER_ARGS, MAX_BODY, UNMATCHED, add_unmatched_route, expect_handler, refusal
 
-__all__ = ["MAX_BODY", "build_app", "run_server", "teams_enabled"]
+__all__ = ["MAX_BODY", "build_app", "run_server", "served_platforms", "teams_enabled"]
 
 log = logging.getLogger("councilbot.server")
+
+
+NO_PLATFORM = ("neither Slack nor Teams is configured: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN "
+               "with --socket-mode), or MicrosoftAppId, MicrosoftAppPassword and MicrosoftAppTenantId; "
+               "councilbot doctor says what is missing")
 
 
 def _slack_configured(bot: CouncilBot) -> bool:
     s = bot.settings.slack
     return bool(s.bot_token and s.signing_secret)
+
+
+def served_platforms(bot: CouncilBot, socket_mode: bool, teams: bool) -> list[str]:
+    """The platforms this server answers: Slack over HTTP (token and signing secret) or over Socket
+    Mode (token and app-level token), and Teams when it is mounted (credentials, or the Emulator)."""
+    s = bot.settings.slack
+    slack = bool(s.bot_token and s.app_token) if socket_mode else _slack_configured(bot)
+    return [name for name, on in (("slack", slack), ("teams", teams)) if on]
 
 
 @web.middleware
@@ -74,13 +91,30 @@ def build_app(bot: CouncilBot, socket_mode: bool = False, teams: bool = True) ->
     # handler_args: aiohttp must never decompress a request body (see adapters/door.py).
     app = web.Application(client_max_size=MAX_BODY, middlewares=[_observe], handler_args=HANDLER_ARGS)
     state: dict[str, Any] = {"ready": False}
+    platforms = served_platforms(bot, socket_mode, teams)
 
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
     async def readyz(_: web.Request) -> web.Response:
-        ready = state["ready"]
-        return web.json_response({"ready": ready, "outbox_depth": bot.outbox.depth()}, status=200 if ready else 503)
+        """Ready means started *and* able to serve at least one platform: a server whose secrets
+        were never filled in is alive (/healthz) but of no use to anyone, and must not look healthy."""
+        body: dict[str, Any] = {"ready": False, "platforms": platforms, "outbox_depth": bot.outbox.depth()}
+        if not state["ready"]:
+            body["reason"] = "starting up or shutting down"
+        elif not platforms:
+            body["reason"] = NO_PLATFORM
+        else:
+            body["ready"] = True
+        return web.json_response(body, status=200 if body["ready"] else 503)
+
+    def page(write: Callable[[Pack, Settings], str]) -> Callable[[web.Request], Awaitable[web.Response]]:
+        """A notice written from the pack and settings the bot runs with (so it always matches them)."""
+
+        async def show(_: web.Request) -> web.Response:
+            return web.Response(text=write(bot.pack, bot.settings), content_type="text/html", charset="utf-8")
+
+        return show
 
     async def delivery(_: web.Request) -> web.Response:
         """Unlike /readyz ("can take requests"), this alerts when what was promised is not going
@@ -101,6 +135,10 @@ def build_app(bot: CouncilBot, socket_mode: bool = False, teams: bool = True) ->
     app.router.add_get("/readyz", readyz, expect_handler=expect)
     app.router.add_get("/healthz/delivery", delivery, expect_handler=expect)
     app.router.add_get("/metrics", prometheus, expect_handler=expect)
+    # The Teams app package links to these three (adapters/teams/package.py); Teams requires them.
+    for path, write in ((notices.HOME_PATH, notices.home_page), (notices.PRIVACY_PATH, notices.privacy_page),
+                        (notices.TERMS_PATH, notices.terms_page)):
+        app.router.add_get(path, page(write), expect_handler=expect)
     if _slack_configured(bot) and not socket_mode:
         from adapters.slack import mount as mount_slack
 
@@ -132,6 +170,11 @@ def run_server(bot: CouncilBot, host: str, port: int, socket_mode: bool = False)
     from councilbot.config import ConfigError
 
     logs.configure()
+    wrong = credentials.problems(bot.settings)
+    if wrong:  # a placeholder or a pasted remark: refuse now, rather than every request later
+        for problem in wrong:
+            print(f"councilbot: {problem.text}", file=sys.stderr)
+        return 2
     try:
         teams = teams_enabled(bot, host)
     except ConfigError as exc:
@@ -144,6 +187,8 @@ def run_server(bot: CouncilBot, host: str, port: int, socket_mode: bool = False)
         return 2
     if not _slack_configured(bot) and not socket_mode:
         log.info("Slack is not configured (SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET unset): /slack/events is off")
+    if not served_platforms(bot, socket_mode, teams):
+        log.warning("not ready: %s", NO_PLATFORM)  # /readyz answers 503 with the same words
 
     async def main() -> None:
         # The Teams connector client sends through ``requests`` in worker threads, and DNS lookups

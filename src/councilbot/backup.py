@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from . import clock
-from .store import tinydb_shaped
+from .store import keep_out_of_git, tinydb_shaped
 
 
 MARKER = ".councilbot-backup"
@@ -77,6 +77,7 @@ def restore_backup(source: Path, data_dir: Path) -> int:
         # Kept, never overwritten: a second restore must not destroy the only copy of the first data.
         aside = data_dir.with_name(f"{data_dir.name}.before-restore-{clock.now():%Y%m%dT%H%M%S%f}")
         data_dir.rename(aside)
+    keep_out_of_git(staging)
     staging.rename(data_dir)
     return len(members)
 

@@ -501,12 +501,17 @@ def restore(path: Path, config: Optional[Path] = CONFIG) -> None:
 
 
 @app.command("teams-package")
-def teams_package(out: Path = typer.Option(..., "--out"), host: str = typer.Option("example.org", "--host", help="Public host name of the bot."), config: Optional[Path] = CONFIG) -> None:
+def teams_package(out: Path = typer.Option(..., "--out"),
+                  host: Optional[str] = typer.Option(None, "--host", help="The public host name Teams reaches the bot at, e.g. councilbot.yourcouncil.gov.uk (required)."),
+                  config: Optional[Path] = CONFIG) -> None:
     """Build the Teams app package zip to upload in Teams admin."""
     from adapters.teams import build_package
 
     from .config import ConfigError
 
+    if not host:  # no default: a package pointing at someone else's host would upload and then never work
+        fail("give --host, the public host name where Teams reaches the bot (for example councilbot.yourcouncil.gov.uk): "
+             "the package sends Teams to https://HOST/api/messages and links to https://HOST/privacy and https://HOST/terms")
     if out.exists() and not out.is_dir():
         fail(f"{out}: --out is a folder to write the package into, and this is a file")
     try:

@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     # GET /healthz/delivery turns unhealthy (503) when a message has waited longer than this.
     delivery_alert_seconds: float = Field(default=300.0, gt=0)
     elections: list[ElectionSettings] = Field(default_factory=list)
+    # How people reach the Clerk about their data (an e-mail address or a phone number): shown on
+    # the /privacy and /terms pages that the Teams app package links to.
+    contact: str = ""
     slack: SlackSettings = Field(default_factory=SlackSettings)
     teams: TeamsSettings = Field(default_factory=TeamsSettings)
 

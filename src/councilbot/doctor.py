@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from . import credentials
 from .config import ConfigError, Settings, config_path, load_settings
 from .pack import Pack, PackError, load_pack
 from .store import StoreError, TinyStore
@@ -88,12 +89,10 @@ def _slack(settings: Settings) -> list[Line]:
     if not (s.bot_token or s.signing_secret or s.app_token or s.clerk_channel):
         return [Line(True, "Slack is not set up (fine if you use Teams or the console)", warning=True)]
     out = []
-    for value, name in ((s.bot_token, "SLACK_BOT_TOKEN"), (s.signing_secret, "SLACK_SIGNING_SECRET")):
-        out.append(Line(bool(value), f"{name} is set" if value else f"{name} is not set: Slack cannot be served"))
-    if s.bot_token and not s.bot_token.get_secret_value().startswith("xoxb-"):
-        out.append(Line(False, "SLACK_BOT_TOKEN should start with xoxb- (the Bot User OAuth Token)"))
-    if s.app_token and not s.app_token.get_secret_value().startswith("xapp-"):
-        out.append(Line(False, "SLACK_APP_TOKEN should start with xapp- (an app-level token for Socket Mode)"))
+    for value, shape in ((s.bot_token, credentials.BOT_TOKEN), (s.signing_secret, credentials.SIGNING_SECRET)):
+        if not value:
+            out.append(Line(False, f"{shape.env} is not set: Slack cannot be served; it is {shape.what}"))
+    out += _shapes(settings, ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"))
     out.append(Line(bool(s.clerk_channel), f"Slack clerk channel {s.clerk_channel}" if s.clerk_channel else
                     "[slack] clerk_channel is not set: approval cards and report notices have nowhere to go"))
     return out
@@ -101,17 +100,29 @@ def _slack(settings: Settings) -> list[Line]:
 
 def _teams(settings: Settings) -> list[Line]:
     t = settings.teams
-    if not (t.app_id or t.app_password or t.clerk_channel):
+    if not (t.app_id or t.app_password or t.tenant_id or t.clerk_channel):
         if t.emulator:
             return [Line(True, "Teams is in Emulator mode: /api/messages answers this machine only, without sign-in", warning=True)]
         return [Line(True, "Teams is not set up (no MicrosoftAppId): /api/messages is off", warning=True)]
-    out = [Line(bool(t.app_id and t.app_password), "MicrosoftAppId and MicrosoftAppPassword are set" if t.app_id and t.app_password
-                else "set both MicrosoftAppId and MicrosoftAppPassword, or neither")]
+    out = []
+    if not (t.app_id and t.app_password):
+        out.append(Line(False, "set both MicrosoftAppId and MicrosoftAppPassword, or neither"))
     if not t.tenant_id:
         out.append(Line(False, "MicrosoftAppTenantId is needed, so that only the council's own Microsoft 365 organisation is served"))
+    out += _shapes(settings, ("MicrosoftAppId", "MicrosoftAppPassword", "MicrosoftAppTenantId"))
     out.append(Line(True, f"Teams clerk channel {t.clerk_channel}" if t.clerk_channel else
                     "no [teams] clerk_channel yet: a clerk can say '@CouncilBot set clerk channel' in it", warning=not t.clerk_channel))
     return out
+
+
+def _shapes(settings: Settings, names: tuple[str, ...]) -> list[Line]:
+    """Each of ``names`` that is set: "looks right", or what is wrong with it and what it should be."""
+    found = {p.env: p.text for p in credentials.problems(settings)}
+    s, t = settings.slack, settings.teams
+    values = {"SLACK_BOT_TOKEN": s.bot_token, "SLACK_SIGNING_SECRET": s.signing_secret, "SLACK_APP_TOKEN": s.app_token,
+              "MicrosoftAppId": t.app_id, "MicrosoftAppPassword": t.app_password, "MicrosoftAppTenantId": t.tenant_id}
+    return [Line(False, found[name]) if name in found else Line(True, f"{name} is set and looks right")
+            for name in names if values[name]]
 
 
 def report(lines: list[Line], write: Callable[[str], None]) -> int:

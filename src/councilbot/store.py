@@ -196,6 +196,18 @@ class _Table:
         self.docs.pop(record_id, None)
 
 
+def keep_out_of_git(data_dir: Path) -> None:
+    """Records are personal data: a data folder made inside a git checkout (``data``, or any
+    ``data_dir`` a council picks, and the copies restore sets aside) ignores itself, as a virtualenv
+    does, so ``git add -A`` never picks it up. Backups copy only ``*.json``, so this file stays out."""
+    marker = data_dir / ".gitignore"
+    if not marker.exists():
+        try:
+            marker.write_text("# CouncilBot's records: never commit them\n*\n", encoding="utf-8")
+        except OSError:
+            pass  # a read-only marker is no reason to refuse the records
+
+
 class TinyStore:
     """The embedded store: a folder per table under ``data_dir``, shards of TinyDB files inside."""
 
@@ -207,6 +219,7 @@ class TinyStore:
             raise StoreError(f"{self.data_dir}: cannot create the data folder ({exc.strerror})") from None
         if not os.access(self.data_dir, os.W_OK):
             raise StoreError(f"{self.data_dir}: the data folder is not writable")
+        keep_out_of_git(self.data_dir)
         self._lock = threading.RLock()
         self._tables: dict[str, _Table] = {}
         for folder in sorted(p for p in self.data_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):

@@ -19,6 +19,7 @@ from councilbot.app import CouncilBot
 from councilbot.config import Settings
 from councilbot.messages import Incoming
 
+SIGNING_SECRET = "8f14e45fceea167a5a36dedd4bea2543"  # the shape of a Slack signing secret: 32 of 0-9, a-f
 CONFIG = """
 council = "castle-cary"
 data_dir = "data"
@@ -114,7 +115,9 @@ def test_restore_refuses_what_is_not_a_backup_and_changes_nothing(tmp_path: Path
     (["export-moderation", "--config", "missing.toml"], {}, "the config file does not exist"),
     (["export-moderation"], {"COUNCILBOT_PEOPLE": "not json"}, "environment:"),
     (["backup", "."], {}, "give the backup a file name"),
-    (["teams-package", "--out", "councilbot.toml"], {"MicrosoftAppId": "6f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f"}, "this is a file"),
+    (["teams-package", "--out", "councilbot.toml", "--host", "bot.example.org"], {"MicrosoftAppId": "6f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f"},
+     "this is a file"),
+    (["teams-package", "--out", "dist"], {"MicrosoftAppId": "6f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f"}, "give --host"),
     (["serve", "--port", "99999"], {}, "--port"),
     (["export-moderation"], {"COUNCILBOT_TIMEZONE": "Europe"}, "unknown time zone"),
 ])
@@ -191,7 +194,7 @@ async def test_subject_access_keeps_what_is_withheld_in_a_file_apart(tmp_path: P
 
 def test_teams_package_is_a_zip_with_manifest_and_icons(tmp_path: Path) -> None:
     (tmp_path / "councilbot.toml").write_text(CONFIG)
-    missing = cli("teams-package", "--out", str(tmp_path / "dist"), cwd=tmp_path)
+    missing = cli("teams-package", "--out", str(tmp_path / "dist"), "--host", "bot.example.org", cwd=tmp_path)
     assert missing.returncode == 2 and "MicrosoftAppId" in missing.stderr and "Traceback" not in missing.stderr
     out = cli("teams-package", "--out", str(tmp_path / "dist"), "--host", "bot.example.org", cwd=tmp_path,
               MicrosoftAppId="6f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f")
@@ -214,6 +217,7 @@ async def test_health_readiness_and_metrics_over_http(tmp_path: Path) -> None:
             async with http.get(server.make_url("/readyz")) as r:
                 body = await r.json()
                 assert r.status == 200 and body["ready"] is True and body["outbox_depth"] == 0
+                assert body["platforms"] == ["teams"]  # the Emulator: Teams, on this machine
             await bot.handle(Incoming("form", "slack:UREP", name="report", values={"what": "x", "when": "y"}))
             async with http.get(server.make_url("/metrics")) as r:
                 text = await r.text()
@@ -262,8 +266,8 @@ async def test_doctor_online_asks_slack_whether_the_token_works(tmp_path: Path) 
         (tmp_path / "councilbot.toml").write_text(CONFIG + f'[slack]\nclerk_channel = "C1"\napi_url = "{server.make_url("/api/")}"\n')
         import asyncio
 
-        good = await asyncio.to_thread(cli, "doctor", "--online", cwd=tmp_path, SLACK_BOT_TOKEN="xoxb-good", SLACK_SIGNING_SECRET="s")
-        bad = await asyncio.to_thread(cli, "doctor", "--online", cwd=tmp_path, SLACK_BOT_TOKEN="xoxb-bad", SLACK_SIGNING_SECRET="s")
+        good = await asyncio.to_thread(cli, "doctor", "--online", cwd=tmp_path, SLACK_BOT_TOKEN="xoxb-good", SLACK_SIGNING_SECRET=SIGNING_SECRET)
+        bad = await asyncio.to_thread(cli, "doctor", "--online", cwd=tmp_path, SLACK_BOT_TOKEN="xoxb-bad", SLACK_SIGNING_SECRET=SIGNING_SECRET)
     finally:
         await server.close()
     assert good.returncode == 0 and "Slack accepted the bot token" in good.stdout, good.stdout

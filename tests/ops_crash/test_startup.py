@@ -21,7 +21,7 @@ async def test_serve_becomes_healthy_and_answers(tmp_path: Path) -> None:
         status, body = await server.get_json("/healthz")
         assert (status, body) == (200, {"status": "ok"})
         status, body = await server.get_json("/readyz")
-        assert status == 200 and body["ready"] is True
+        assert status == 200 and body["ready"] is True and body["platforms"] == ["slack"]  # what it serves
 
         users = h.Users(fake, server.events_url, answer_timeout=30)
         checked = await users.command("checkpost", "/checkpost", "Councillor Smith is an idiot and a liar, vote him out!", "U100")

@@ -21,7 +21,7 @@ from councilbot.app import CouncilBot
 from councilbot.config import Settings
 from fake_slack import FakeSlack
 
-SECRET = "secret"
+SECRET = "8f14e45fceea167a5a36dedd4bea2543"  # the shape of a real signing secret: `serve` refuses any other
 _ids = itertools.count(1)
 
 
