@@ -65,6 +65,10 @@ class Terminal:
         """Wait until any of ``needles`` appears after ``since``; returns the output from there."""
         return self._wait(lambda seen: any(n in seen for n in needles), f"any of {needles}", since, timeout)
 
+    def wait_until(self, done: Callable[[str], bool], what: str, since: int = 0, timeout: float = 60.0) -> str:
+        """Wait until ``done`` holds for the output after ``since``; returns that output."""
+        return self._wait(done, what, since, timeout)
+
     def _wait(self, done: Callable[[str], bool], what: str, since: int, timeout: float) -> str:
         deadline = time.monotonic() + timeout
         with self._changed:

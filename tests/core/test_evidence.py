@@ -205,7 +205,7 @@ async def test_retention_and_erasure_delete_evidence_files(tmp_path, make_bot, c
     assert bot.housekeeping()["purged"] == 1
     assert not kept_path(bot, pdf).exists()  # its report is gone
     assert kept_path(bot, png).exists()  # still the evidence of another report
-    erase_person(bot.ctx, COUNCILLOR2)
+    erase_person(bot.ctx, COUNCILLOR2, include_open=True)  # the kept report is still open
     assert bot.store.get("reports", kept_ref) is None and not kept_path(bot, png).exists()
 
 
