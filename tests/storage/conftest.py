@@ -36,10 +36,12 @@ APP_ROLE = "councilbot_app"
 
 
 def pg_bin() -> Path | None:
-    """Where ``initdb`` and ``pg_ctl`` are: ``COUNCILBOT_PG_BIN``, the newest under
-    /usr/lib/postgresql, or the PATH."""
-    candidates = [Path(os.environ["COUNCILBOT_PG_BIN"])] if os.environ.get("COUNCILBOT_PG_BIN") else []
-    candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: p.parent.name, reverse=True)
+    """Where ``initdb`` and ``pg_ctl`` are: ``COUNCILBOT_PG_BIN`` if set (only there), else the
+    newest under /usr/lib/postgresql, else the PATH."""
+    if os.environ.get("COUNCILBOT_PG_BIN"):
+        chosen = Path(os.environ["COUNCILBOT_PG_BIN"])
+        return chosen if (chosen / "initdb").exists() and (chosen / "pg_ctl").exists() else None
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: p.parent.name, reverse=True)
     on_path = shutil.which("pg_ctl")
     if on_path:
         candidates.append(Path(on_path).parent)
