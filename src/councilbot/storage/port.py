@@ -159,13 +159,13 @@ class In:
 
 @dataclass(frozen=True)
 class Has:
-    """A list field that contains this value."""
+    """A list field that contains this value (text, a number or a boolean)."""
     value: Any
 
 
 @dataclass(frozen=True)
 class Lacks:
-    """A missing field, or a list field that does not contain this value."""
+    """A missing field, or a list field that does not contain this value (text, a number or a boolean)."""
     value: Any
 
 
