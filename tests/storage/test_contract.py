@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 import pytest
 
+from councilbot.storage import open_backend
 from councilbot.storage.port import (
     After, Backend, Before, Falsy, Has, In, Lacks, Ne, Prefix, StorageError, Suffix, Truthy, matches,
 )
+from councilbot.storage.postgres import PostgresBackend
+from councilbot.storage.tiny import TinyBackend
 
 Replicas = Callable[[], Awaitable[Backend]]
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
@@ -257,3 +261,15 @@ async def test_bad_names_are_refused(backend: Backend, council: str) -> None:
         await s.insert("reports", {"status": "no id"})
     with pytest.raises(StorageError, match="JSON"):
         await s.insert("reports", {"id": "R-1", "when": object()})
+
+
+async def test_the_configuration_chooses_the_backend(kind: str, storage_url: str, tmp_path: Path, council: str) -> None:
+    url = storage_url if kind == "postgres" else None
+    backend = await open_backend(url, tmp_path / "data")
+    try:
+        assert isinstance(backend, PostgresBackend if kind == "postgres" else TinyBackend)
+        assert await backend.council(council).insert("reports", {"id": "R-1"})
+    finally:
+        await backend.close()
+    with pytest.raises(StorageError, match="must start with postgresql://"):
+        await open_backend("mysql://somewhere/db", tmp_path / "data")
