@@ -1,0 +1,181 @@
+"""The storage port on TinyDB: the embedded default, for one process on one machine.
+
+It wraps the existing ``store.TinyStore`` (sharded, atomic, fsynced files) unchanged. Its I/O blocks,
+so every call runs in ONE dedicated worker thread: the event loop never waits on a disk, and writes
+happen in the order they were awaited, as they do today. Each council has its own folder under the
+data folder (``data_dir/<council>/<table>/0000.json``), so councils cannot see each other's files.
+
+TinyDB has one writer per folder (the ``DataLock`` the CLI takes), so "across replicas" here means
+across tasks in this process: claims, numbers, outbox leases and ``run_once`` are all decided in the
+one thread, one call at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import AsyncIterator, Callable, TypeVar
+
+from ..store import TinyStore
+from .port import (
+    OUTBOX, RUNS, Doc, StorageError, Where, arrange, check_council, check_doc, check_table, check_where, is_due, iso,
+    matches, plain, ran_within,
+)
+
+T = TypeVar("T")
+
+
+class TinyBackend:
+    """Every council's TinyDB folders under ``data_dir``, served by one worker thread."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="councilbot-store")
+        self._stores: dict[str, TinyStore] = {}  # touched only in the worker thread
+        self._held: set[tuple[str, str]] = set()  # ``exclusive`` locks, touched only on the loop
+        self._closed = False
+
+    def council(self, council: str) -> TinyCouncilStore:
+        return TinyCouncilStore(self, check_council(council))
+
+    async def call(self, council: str, work: Callable[[TinyStore], T]) -> T:
+        """``work`` on the council's TinyStore, in the worker thread."""
+        if self._closed:
+            raise StorageError("the store is closed")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(self._in_thread, council, work))
+
+    def _in_thread(self, council: str, work: Callable[[TinyStore], T]) -> T:
+        store = self._stores.get(council)
+        if store is None:
+            store = self._stores[council] = TinyStore(self.data_dir / council)
+        return work(store)
+
+    @asynccontextmanager
+    async def exclusive(self, council: str, name: str) -> AsyncIterator[bool]:
+        key = (council, name)
+        if key in self._held:
+            yield False
+            return
+        self._held.add(key)
+        try:
+            yield True
+        finally:
+            self._held.discard(key)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+
+        def close_all() -> None:
+            for store in self._stores.values():
+                store.close()
+            self._stores.clear()
+
+        await asyncio.get_running_loop().run_in_executor(self._executor, close_all)
+        self._closed = True
+        self._executor.shutdown(wait=True)
+
+
+class TinyCouncilStore:
+    """One council's records in its own folder."""
+
+    def __init__(self, backend: TinyBackend, council: str) -> None:
+        self.backend = backend
+        self.council = council
+
+    async def get(self, table: str, record_id: str) -> Doc | None:
+        check_table(table)
+        return await self.backend.call(self.council, lambda s: s.get(table, record_id))
+
+    async def insert(self, table: str, doc: Doc) -> bool:
+        check_table(table)
+        doc = check_doc(doc)
+        return await self.backend.call(self.council, lambda s: s.insert(table, doc))
+
+    async def update(self, table: str, record_id: str, changes: Doc) -> Doc:
+        check_table(table)
+        changes = plain(changes)
+        return await self.backend.call(self.council, lambda s: s.update(table, record_id, changes))
+
+    async def upsert(self, table: str, doc: Doc) -> Doc:
+        check_table(table)
+        doc = check_doc(doc)
+
+        def work(s: TinyStore) -> Doc:
+            if s.insert(table, doc):
+                found = s.get(table, doc["id"])
+                assert found is not None
+                return found
+            return s.update(table, doc["id"], doc)
+
+        return await self.backend.call(self.council, work)
+
+    async def delete(self, table: str, record_id: str) -> bool:
+        check_table(table)
+        return await self.backend.call(self.council, lambda s: s.delete(table, record_id))
+
+    async def find(self, table: str, where: Where | None = None, *, mentions: str | None = None,
+                   order_by: str | None = None, descending: bool = False, limit: int | None = None) -> list[Doc]:
+        check_table(table)
+        where = check_where(where)
+        found = await self.backend.call(self.council, lambda s: s.find(table, lambda d: matches(d, where, mentions)))
+        return arrange(found, order_by, descending, limit)
+
+    async def count(self, table: str, where: Where | None = None, *, mentions: str | None = None) -> int:
+        return len(await self.find(table, where, mentions=mentions))
+
+    async def delete_where(self, table: str, where: Where, *, mentions: str | None = None) -> list[str]:
+        check_table(table)
+        where = check_where(where)
+
+        def work(s: TinyStore) -> list[str]:
+            ids = sorted(d["id"] for d in s.find(table, lambda d: matches(d, where, mentions)))
+            return [i for i in ids if s.delete(table, i)]
+
+        return await self.backend.call(self.council, work)
+
+    async def claim(self, key: str) -> bool:
+        return await self.backend.call(self.council, lambda s: s.claim(key))
+
+    async def next_number(self, counter: str) -> int:
+        return await self.backend.call(self.council, lambda s: s.next_number(counter))
+
+    async def claim_due(self, platform: str, now: datetime, lease_seconds: float, limit: int = 50) -> list[Doc]:
+        until = iso(now + timedelta(seconds=lease_seconds))
+
+        def work(s: TinyStore) -> list[Doc]:
+            due = s.find(OUTBOX, lambda d: d.get("platform") == platform and is_due(d, now))
+            return [s.update(OUTBOX, d["id"], {"lease": uuid.uuid4().hex, "lease_until": until})
+                    for d in arrange(due, "created", False, limit)]
+
+        return await self.backend.call(self.council, work)
+
+    async def settle(self, item_id: str, lease: str, changes: Doc) -> Doc | None:
+        changes = plain(changes)
+
+        def work(s: TinyStore) -> Doc | None:
+            current = s.get(OUTBOX, item_id)
+            if current is None or current.get("lease") != lease:
+                return None
+            return s.update(OUTBOX, item_id, {**changes, "lease": None, "lease_until": None})
+
+        return await self.backend.call(self.council, work)
+
+    async def run_once(self, name: str, interval_seconds: float, now: datetime) -> bool:
+        def work(s: TinyStore) -> bool:
+            if ran_within(s.get(RUNS, name), interval_seconds, now):
+                return False
+            record = {"id": name, "at": iso(now)}
+            if not s.insert(RUNS, record):
+                s.update(RUNS, name, record)
+            return True
+
+        return await self.backend.call(self.council, work)
+
+    def exclusive(self, name: str) -> AbstractAsyncContextManager[bool]:
+        return self.backend.exclusive(self.council, name)
