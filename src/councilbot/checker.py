@@ -149,14 +149,10 @@ def _evidence(doc: Doc, hits: Sequence[Hit]) -> str:
             merged.append((start, end))
     quotes = [q for q in (doc.span(s, e).strip() for s, e in merged) if q]
     kept: list[str] = []
-    for i, quote in enumerate(quotes):
-        folded = quote.casefold()
-        inside = [o for j, o in enumerate(quotes) if j != i and folded in o.casefold()]
-        # Contained in a longer quote (or an equal one quoted earlier): already said.
-        if any(len(o) > len(quote) or quotes.index(o) < i for o in inside) or folded in (k.casefold() for k in kept):
-            continue
-        kept.append(quote)
-    return " … ".join(kept[:3])
+    for quote in sorted(dict.fromkeys(quotes), key=len, reverse=True):  # longest first: what it contains is said
+        if not any(quote.casefold() in k.casefold() for k in kept):
+            kept.append(quote)
+    return " … ".join(sorted(kept, key=quotes.index)[:3])
 
 
 def _reasons(hits: Sequence[Hit]) -> str:
