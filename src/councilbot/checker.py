@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence, TypeVar, cast
 
@@ -144,12 +145,30 @@ def _clause_for(pack: Pack, kind: RuleKind, role: str | None) -> Clause:
 
 
 def _evidence(doc: Doc, hits: Sequence[Hit]) -> str:
-    spans: list[str] = []
-    for hit in hits:
-        text = doc.span(hit.start, hit.end).strip()
-        if text and text not in spans:
-            spans.append(text)
-    return " … ".join(spans[:3])
+    """The words that triggered a finding, in the order the draft has them. Spans that overlap or
+    touch (only spaces between) are quoted as one, and a quote already contained in another is
+    dropped: "Dave Jones is a liar … is a liar" says the same thing twice."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted((h.start, h.end) for h in hits):
+        if merged and (start <= merged[-1][1] or not doc.text[merged[-1][1]:start].strip()):
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    quotes = [q for q in (doc.span(s, e).strip() for s, e in merged) if q]
+    kept: list[str] = []
+    for quote in sorted(dict.fromkeys(quotes), key=len, reverse=True):  # longest first: what it contains is said
+        if not any(quote.casefold() in k.casefold() for k in kept):
+            kept.append(quote)
+    return " … ".join(sorted(kept, key=quotes.index)[:3])
+
+
+def _reasons(hits: Sequence[Hit]) -> str:
+    """What was found, each thing once, in the order the draft has it: reasons that begin alike
+    ("an accusation of wrongdoing against a named person", "… stated as fact") are one reason."""
+    kept: dict[tuple[str, ...], str] = {}
+    for hit in sorted(hits, key=lambda h: (h.start, h.end)):
+        kept.setdefault(tuple(re.findall(r"[\w']+", hit.reason.lower())[:3]), hit.reason)
+    return ", ".join(kept.values())
 
 
 _PER_PACK: dict[tuple[Any, ...], tuple[Pack, Any]] = {}
@@ -210,7 +229,6 @@ def detected(doc: Doc, pack: Pack, draft: Draft) -> Found:
                 flags["caution"] = True
         used = strong or hits
         clause = _clause_for(pack, kind, draft.role)
-        reasons = sorted({h.reason for h in used})
         out.append(
             Finding(
                 kind=kind.value,
@@ -218,7 +236,7 @@ def detected(doc: Doc, pack: Pack, draft: Draft) -> Found:
                 clause_text=clause.text,
                 section=clause.section,
                 evidence=_evidence(doc, used) or draft.platform,
-                explanation=f"Found {', '.join(reasons)}. {_WHY[kind.value]}",
+                explanation=f"Found {_reasons(used)}. {_WHY[kind.value]}",
                 fix=clause.fix or _FIX.get(kind.value, "Remove or reword the passage quoted."),
                 verdict=verdict,
                 basis="detector" if strong else "hint",
@@ -296,15 +314,26 @@ def _judged(doc: Doc, pack: Pack, draft: Draft, a: judge.Assessment, verdict: Ve
         verdict=verdict, basis="judge")]
 
 
+SELF_CHECK_OPENING = "Before you post this on your own account: these duties apply to your own accounts too, and this draft touches them."
+
+
 def _reminder(pack: Pack, draft: Draft, findings: Iterable[Finding]) -> tuple[str, ...]:
-    """On a personal account the Code of Conduct still applies: say which duties, privately."""
+    """On a personal account the Code of Conduct still applies: say which duties, with their
+    clauses, to the author checking their own draft. Spoken to them directly: the pack's
+    ``reminders.opening`` is the Clerk's office writing about a flagged post (``conduct.py``),
+    which a self-check is not."""
     if draft.where != Where.PERSONAL.value:
         return ()
-    kinds = [f.kind for f in findings if f.kind in {k.value for k in RuleKind}]
-    if not kinds:
+    duties: dict[str, list[str]] = {}  # clause id -> what it asks of you, each said once
+    for f in findings:
+        if f.kind not in {k.value for k in RuleKind} or not f.clause:
+            continue
+        duty = pack.reminders.by_kind.get(RuleKind(f.kind)) or f"\u201c{f.clause_text}\u201d"
+        if duty not in duties.setdefault(f.clause, []):
+            duties[f.clause].append(duty)
+    if not duties:
         return ()
-    specific = [pack.reminders.by_kind[RuleKind(k)] for k in dict.fromkeys(kinds) if RuleKind(k) in pack.reminders.by_kind]
-    return (pack.reminders.opening, *specific, *pack.reminders.general)
+    return (SELF_CHECK_OPENING, *(f"{clause}: {' '.join(said)}" for clause, said in duties.items()), *pack.reminders.general)
 
 
 def _judge(doc: Doc, pack: Pack, draft: Draft) -> CheckResult:

@@ -24,13 +24,16 @@ def check_reply(result: CheckResult, council: str) -> Reply:
         return Reply(text=text, title=title, tone="ok", footer="\n".join(result.reminder))
     lines = [f"For {where} on {result.platform.title()}:"]
     fields: list[Field] = []
+    quoted: set[str] = set()  # a clause or a fix two findings share is written out once
     for f in result.findings:
         label = f.kind.replace("-", " ").capitalize()
         cite = f"{f.clause} ({f.section})" if f.clause else "platform limit"
         body = [f"Evidence: \u201c{f.evidence}\u201d", f.explanation]
         if f.clause_text:
-            body.append(f"Policy {cite}: \u201c{f.clause_text}\u201d")
-        body.append(f"Fix: {f.fix}")
+            body.append(f"Policy {cite}: as quoted above." if f.clause_text in quoted else f"Policy {cite}: \u201c{f.clause_text}\u201d")
+            quoted.add(f.clause_text)
+        body.append("Fix: as above." if f.fix in quoted else f"Fix: {f.fix}")
+        quoted.add(f.fix)
         fields.append(Field(f"{label} \u2014 {f.verdict.value.replace('_', ' ')}", "\n".join(body)))
     footer = "\n".join(result.reminder) if result.reminder else ""
     return Reply(text=lines[0], title=title, tone=TONE[result.verdict], fields=tuple(fields), footer=footer)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from councilbot.kinds import RuleKind
 from councilbot.pack import load_pack
 
 from .kit import (
@@ -13,6 +14,7 @@ from .kit import (
 )
 
 ATTACK = "Councillor Smith is an idiot and a liar."
+SELF_CHECK = "Before you post this on your own account:"
 
 
 async def flag(bot, by, author=COUNCILLOR, text=ATTACK, **extra):
@@ -103,7 +105,7 @@ async def test_personal_draft_check_includes_the_code_of_conduct_reminder(tmp_pa
     pack = load_pack(council)
     reply = one(await command(bot, user, "checkpost", "personal: you are an idiot"))
     assert reply.title == "Do not post" and "personal account" in reply.text
-    assert reply.footer.startswith(pack.reminders.opening)
+    assert reply.footer.startswith(SELF_CHECK)
     assert pack.reminders.by_kind["personal-attack"] in reply.footer
     assert pack.reminders.general[0] in reply.footer
     # The same draft for the council's page is judged, without the personal reminder.
@@ -120,10 +122,10 @@ async def test_personal_draft_sent_as_a_message_includes_the_reminder(tmp_path, 
         assert refused(await press(bot, COUNCILLOR2, "dm.check", check.value))  # not someone else's draft
         reply = one(await press(bot, COUNCILLOR, "dm.check", check.value))
     assert reply.title == "Do not post"
-    assert pack.reminders.opening in reply.footer and pack.reminders.by_kind["personal-attack"] in reply.footer
+    assert reply.footer.startswith(SELF_CHECK) and pack.reminders.by_kind["personal-attack"] in reply.footer
     # "may I post:" is recognised as a draft at once.
     direct = one(await message(bot, COUNCILLOR, "may I post: personal: you are an idiot"))
-    assert direct.title == "Do not post" and pack.reminders.opening in direct.footer
+    assert direct.title == "Do not post" and direct.footer.startswith(SELF_CHECK)
 
 
 async def test_clean_personal_draft_has_no_reminder(tmp_path, make_bot):
@@ -156,3 +158,29 @@ async def test_a_name_that_fits_several_people_or_nobody_is_asked_again_for_that
     await bot.outbox.drain(timeout=2)
     assert rec.sent == [] and bot.store.all("flags") == []
     assert (await flag(bot, CLERK, author="Ben Smith")).tone == "ok"
+
+
+@pytest.mark.parametrize("council", ["alsager", "castle-cary"])
+async def test_a_self_check_speaks_to_its_author_and_a_flag_is_the_clerks_reminder(tmp_path, make_bot, council):
+    """Checking your own draft is not being flagged: the self-check talks to the author about the
+    duties and clauses the draft touches, never as the Clerk's office writing about them. The
+    reminder a flag sends stays the Clerk's office's message, a different one."""
+    bot = make_bot(tmp_path, council)
+    rec = notifier(bot)
+    pack = load_pack(council)
+    reply = one(await command(bot, COUNCILLOR, "checkpost", f"personal: {ATTACK}"))
+    assert reply.title == "Do not post"
+    assert reply.footer.startswith(SELF_CHECK)
+    assert pack.reminders.opening not in reply.footer
+    assert "Clerk's office" not in reply.footer and "Clerk and moderators" not in reply.footer
+    assert "Nothing has been published or decided about you" not in reply.footer
+    attack = pack.clauses_of(RuleKind.PERSONAL_ATTACK)[0].id
+    [duty] = [line for line in reply.footer.splitlines() if line.startswith(f"{attack}: ")]  # the clause, once
+    assert pack.reminders.by_kind[RuleKind.PERSONAL_ATTACK] in duty
+    assert all(line in reply.footer.splitlines() for line in pack.reminders.general)
+
+    await flag(bot, CLERK, text=ATTACK)
+    await bot.outbox.drain()
+    (reminder,) = rec.to(COUNCILLOR)
+    assert reminder.text.startswith(pack.reminders.opening)
+    assert SELF_CHECK not in reminder.plain()

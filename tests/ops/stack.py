@@ -25,10 +25,13 @@ from aiohttp.test_utils import TestServer
 
 from fake_connector import FakeConnector
 from fake_slack import FakeSlack
-from slack_harness import SECRET, SlackClient
+from slack_harness import SECRET, SlackClient, quiet
+from slack_harness import unmarked_events as slack_unmarked_events
 from teams_helpers import CLERK_CHANNEL, Teams
+from teams_helpers import MARKER as TEAMS_MARKER
 
 from adapters.server import build_app
+from adapters.slack import ADAPTER_KEY
 from councilbot.app import CouncilBot
 from councilbot.config import Settings
 
@@ -94,6 +97,14 @@ class Stack:
         assert self.bot.outbox.depth() == 0, [(d["id"], d["attempts"], d["error"]) for d in self.bot.outbox.pending()]
         await asyncio.sleep(0.1)
 
+    async def quiet(self, timeout: float = 10.0) -> None:
+        """Positive signals, on both platforms, that everything before now has been dealt with,
+        for a test about to assert that something did not happen (a duplicate, a stray message):
+        a marker DM answered by the Slack adapter, markers through the outbox delivered to Slack
+        and to Teams, no Slack reply in flight. (``slack_harness.quiet``, ``Teams.quiet``.)"""
+        await quiet(self.slack, self.bot, self.server.app[ADAPTER_KEY], timeout)
+        await self.teams.quiet(timeout)
+
     async def teams_clerk_channel(self) -> None:
         """Teams learns the clerk channel when the bot is added to its team, and the Clerk's
         personal chat when the Clerk first writes: then notices can reach both."""
@@ -102,6 +113,11 @@ class Stack:
         status, _ = await self.teams.post(self.teams.personal("aad-clerk", "help"))
         assert status == 200, status
         assert self.bot.outbox.notifiers["teams"].has_clerk_channel()
+
+
+def unmarked_events(bot: CouncilBot) -> list[dict[str, Any]]:
+    """The delivery ids the core has claimed, but those of ``Stack.quiet``'s markers."""
+    return [e for e in slack_unmarked_events(bot) if not str(e["id"]).startswith(f"teams:{TEAMS_MARKER}:")]
 
 
 @contextlib.asynccontextmanager

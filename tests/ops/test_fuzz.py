@@ -31,7 +31,9 @@ from adapters.teams.endpoint import MAX_ACTIVITY
 from adapters.slack import blocks
 from councilbot import clock, reports, suggestions
 
-from .stack import Served, check_records, described, logged_errors, sign_bytes
+from slack_harness import unmarked
+
+from .stack import Served, check_records, described, logged_errors, sign_bytes, unmarked_events
 
 # The same examples on every run, so the suite passes or fails the same way everywhere; set
 # COUNCILBOT_FUZZ_RANDOM=1 to go looking for new ones (as done before each release).
@@ -254,7 +256,7 @@ def still_whole(served: Served, before: dict[str, int]) -> None:
 
 
 async def _check(served: Served) -> dict[str, int]:
-    await asyncio.sleep(0.5)  # replies queued after the acks finish
+    await served.stack.quiet()  # replies queued after the acks finish before the markers do
     return check_records(served.stack.bot)
 
 
@@ -291,8 +293,8 @@ def test_unsigned_or_missigned_slack_requests_get_401_and_reach_nothing(tmp_path
     with Served(tmp_path) as served:
         stack = served.stack
         templates = slack_templates(stack.fake.base, slack_views(served))
-        served.run(asyncio.sleep(0.3))
-        sent_before = len(stack.fake.sent)
+        served.run(stack.quiet())  # start-up's own messages are out: what follows is the fuzz's
+        sent_before = len(unmarked(stack.fake.sent))
 
         @FUZZ
         @given(request=slack_request(templates), how=st.sampled_from(["none", "wrong secret", "stale", "future",
@@ -319,11 +321,11 @@ def test_unsigned_or_missigned_slack_requests_get_401_and_reach_nothing(tmp_path
             assert status == 401, (status, text[:200], how, body[:200])
 
         unsigned()
-        served.run(asyncio.sleep(0.5))
-        assert stack.bot.store.all("events") == []
+        served.run(stack.quiet())  # anything the refused requests set going is done by now
+        assert unmarked_events(stack.bot) == []
         assert stack.bot.store.all("reports") == [] and stack.bot.store.all("suggestions") == []
         assert stack.bot.store.all("drafts") == []
-        assert len(stack.fake.sent) == sent_before  # nothing was said to anyone
+        assert len(unmarked(stack.fake.sent)) == sent_before  # nothing was said to anyone
         assert served.run(stack.healthy())
 
 

@@ -5,7 +5,6 @@ died with the process reaches the reporter's DM from the outbox after the restar
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -80,5 +79,5 @@ async def test_a_receipt_whose_answer_died_with_the_process_reaches_the_dm_once(
         [dm] = await stack.fake.wait_for("chat.postMessage", channel="URES", timeout=10)
         assert report["id"] in json.dumps(dm.data)
         await stack.settle()
-        await asyncio.sleep(0.5)  # a second copy would show up now
+        await stack.quiet()  # a second copy would have gone out before these markers
         assert len(stack.fake.of("chat.postMessage", channel="URES")) == 1

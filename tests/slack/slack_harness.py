@@ -4,6 +4,7 @@ Slack's payloads, the harness the fixtures hand out, and settings for a real Cou
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import itertools
@@ -19,7 +20,8 @@ import aiohttp
 from adapters.slack import SlackAdapter
 from councilbot.app import CouncilBot
 from councilbot.config import Settings
-from fake_slack import FakeSlack
+from councilbot.messages import Reply
+from fake_slack import Call, FakeSlack
 
 SECRET = "8f14e45fceea167a5a36dedd4bea2543"  # the shape of a real signing secret: `serve` refuses any other
 _ids = itertools.count(1)
@@ -156,12 +158,52 @@ def submission(view: dict[str, Any], answers: dict[str, Any], user: str = "UCLLR
     }
 
 
+# Someone who only ever sends markers: a test about to assert that something did NOT happen first
+# waits for a positive signal that everything before it has been dealt with (``quiet``).
+MARKER = "UMARK"
+MARKER_CHANNELS = ("DMARK", MARKER)  # the marker's DM with the bot; the outbox's posts to the marker
+
+
+def unmarked(calls: list[Call]) -> list[Call]:
+    """What was said to anyone but the marker."""
+    return [c for c in calls if c.data.get("channel") not in MARKER_CHANNELS]
+
+
+def unmarked_events(bot: CouncilBot) -> list[dict[str, Any]]:
+    """The delivery ids the core has claimed, but the marker's."""
+    return [e for e in bot.store.all("events") if not str(e["id"]).startswith(f"slack:{MARKER}:")]
+
+
+async def quiet(client: SlackClient, bot: CouncilBot, adapter: SlackAdapter, timeout: float = 10.0) -> None:
+    """Return once everything Slack sent before now has been dealt with, so that asserting that
+    something did not happen means something (a fixed sleep passes vacuously on a slow machine).
+    The signals: a marker DM has been answered (the adapter answers after the ack, one request at a
+    time, in order); a marker queued in the outbox now has reached Slack (each platform's deliveries
+    go out one at a time, oldest first); and no reply is still on its way."""
+    fake = client.fake
+    n = next(_ids)
+    answered = len(fake.of("chat.postMessage", channel="DMARK"))
+    answer = await client.dm(f"may I post: quiet marker {n}", user=MARKER, event_id=f"EvMARK{n}")
+    assert answer.status == 200, answer
+    bot.outbox.send(f"marker-{n}", f"slack:{MARKER}", Reply(text=f"quiet marker {n}"))
+    await fake.wait_for("chat.postMessage", count=answered + 1, channel="DMARK", timeout=timeout)
+    await fake.wait_for("chat.postMessage", channel=MARKER, timeout=timeout, where=lambda c: f"quiet marker {n}" in json.dumps(c.data))
+    end = time.monotonic() + timeout
+    while adapter.lane.backlog or adapter.tasks:
+        assert time.monotonic() < end, "the Slack adapter still had work after the markers"
+        await asyncio.sleep(0.01)
+
+
 @dataclass
 class Harness:
     slack: SlackClient
     fake: FakeSlack
     bot: CouncilBot
     adapter: SlackAdapter
+
+    async def quiet(self) -> None:
+        """See ``quiet``: wait for a positive signal before asserting that nothing happened."""
+        await quiet(self.slack, self.bot, self.adapter)
 
 
 def make_settings(tmp_path: Path, api_url: str) -> Settings:

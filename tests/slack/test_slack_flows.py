@@ -6,12 +6,22 @@ from __future__ import annotations
 import json
 
 import asyncio
+import time
 from typing import Any
 
-from slack_harness import Harness, texts
+from slack_harness import Harness, texts, unmarked
 from fake_slack import Call
 
 from councilbot import clock
+
+
+async def settled(harness: Harness, timeout: float = 15.0) -> None:
+    """Wait until the outbox has nothing left to send or retry (held copies included) and the
+    adapter no reply on its way."""
+    end = time.monotonic() + timeout
+    while harness.bot.outbox.depth() or harness.adapter.lane.backlog or harness.adapter.tasks:
+        assert time.monotonic() < end, [(d["id"], d["attempts"], d["error"]) for d in harness.bot.outbox.pending()]
+        await asyncio.sleep(0.02)
 
 
 def buttons_of(call: Call) -> list[dict[str, Any]]:
@@ -65,9 +75,9 @@ async def test_invalid_submission_shows_errors_in_the_modal(harness: Harness) ->
     body = answer.json()
     assert body["response_action"] == "errors"
     assert set(body["errors"]) == {"what"}
-    await asyncio.sleep(0.3)
+    await harness.quiet()
     assert harness.bot.store.all("reports") == []
-    assert harness.fake.of("chat.postMessage") == []
+    assert unmarked(harness.fake.of("chat.postMessage")) == []
 
 
 async def test_suggest_approve_by_clerk_only(harness: Harness) -> None:
@@ -127,12 +137,13 @@ async def test_web_api_500_then_429_still_delivers_exactly_once(harness: Harness
     [notice] = await harness.fake.wait_for("chat.postMessage", channel="CCLERK", timeout=15)
     await harness.fake.wait_for("chat.postMessage", channel="UCLERK", timeout=15)
     await harness.fake.wait_for("chat.postMessage", channel="UCLLR", timeout=15)
-    await asyncio.sleep(0.5)
+    await settled(harness)  # nothing left to send or retry
+    assert harness.fake.attempts.count("chat.postMessage") == 3 + 3  # the three failures really happened
+    await harness.quiet()
     # Each message once: the receipt (the adapter's own reply), the notice and the copy (the outbox).
     assert len(harness.fake.of("chat.postMessage", channel="CCLERK")) == 1
     assert len(harness.fake.of("chat.postMessage", channel="UCLERK")) == 1
     assert len(harness.fake.of("chat.postMessage", channel="UCLLR")) == 1
-    assert harness.fake.attempts.count("chat.postMessage") == 3 + 3  # the three failures really happened
     assert record["id"] in texts(notice.data)
 
 
@@ -141,7 +152,9 @@ async def test_permanent_slack_error_is_not_retried(harness: Harness) -> None:
     view = await open_form(harness, "/report", user="UCLLR")
     await harness.slack.submit(view, {"what": "Abusive comments.", "platform": "facebook", "when": "today"}, user="UCLLR")
     await harness.fake.wait_for("chat.postMessage", count=2, where=lambda c: c.data["channel"] in ("CCLERK", "UCLERK", "UCLLR"))
-    await asyncio.sleep(1.0)
+    # The positive signal: nothing is waiting to be retried (a refused notice is marked failed,
+    # the receipt's held copy withdrawn) and no reply is on its way.
+    await settled(harness)
     assert harness.fake.attempts.count("chat.postMessage") == 3  # 1 refused for good + 2 delivered
 
 
@@ -180,7 +193,7 @@ async def test_a_long_pending_list_is_one_ephemeral_answer(harness: Harness) -> 
     await harness.fake.wait_for("chat.postMessage", count=3, channel="CCLERK")
     await harness.slack.command("/councilbot", "pending", user="UCLERK", channel="CGENERAL")
     [answer] = await harness.fake.wait_for("respond")
-    await asyncio.sleep(0.3)
+    await harness.quiet()
     assert len(harness.fake.of("respond")) == 1  # a response_url takes only five posts
     assert answer.data["response_type"] == "ephemeral"  # not in #general, whatever the card says
     approves = [b for b in buttons_of(answer) if b["action_id"] == "suggestion.approve"]

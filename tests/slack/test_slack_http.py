@@ -8,7 +8,14 @@ import time
 
 import pytest
 
-from slack_harness import Harness, texts
+from slack_harness import Harness, texts, unmarked, unmarked_events
+
+from councilbot import metrics
+
+
+def duplicates_ignored() -> float:
+    """The core's count of platform retries it recognised and ignored."""
+    return metrics.REGISTRY.get_sample_value("councilbot_duplicate_events_total") or 0.0
 
 
 async def test_forged_signature_is_refused_before_any_listener(harness: Harness) -> None:
@@ -16,17 +23,18 @@ async def test_forged_signature_is_refused_before_any_listener(harness: Harness)
     assert answer.status == 401
     unsigned = await harness.slack.command("/policy", "photos", signed=False)
     assert unsigned.status == 401
-    await asyncio.sleep(0.3)
-    assert harness.fake.sent == []
-    assert harness.bot.store.all("events") == []
+    await harness.quiet()
+    assert unmarked(harness.fake.sent) == []
+    assert unmarked_events(harness.bot) == []
 
 
 async def test_stale_timestamp_is_refused(harness: Harness) -> None:
     # Slack's rule: reject a request whose timestamp is more than five minutes old (replay).
     answer = await harness.slack.dm("may I post: Litter pick on Saturday!", ts=int(time.time()) - 6 * 60)
     assert answer.status == 401
-    await asyncio.sleep(0.3)
-    assert harness.fake.sent == []
+    await harness.quiet()
+    assert unmarked(harness.fake.sent) == []
+    assert unmarked_events(harness.bot) == []
 
 
 async def test_url_verification_echoes_the_challenge(harness: Harness) -> None:
@@ -43,9 +51,14 @@ async def test_checkpost_is_answered_ephemerally_with_the_verdict(harness: Harne
     assert call.data["response_type"] == "ephemeral"
     header = call.data["blocks"][0]
     assert header["type"] == "header" and "Do not post" in header["text"]["text"]
-    body = texts(call.data)
-    assert "Fix:" in body and "&gt;" not in body.split("Fix:")[0][:0]  # the fix is shown
-    assert any(b["type"] == "section" and b["text"]["text"].startswith("*") for b in call.data["blocks"][1:])
+    sections = [b["text"]["text"] for b in call.data["blocks"] if b["type"] == "section"]
+    [attack] = [s for s in sections if s.startswith("*Personal attack")]  # each finding under its bold label
+    # The evidence and the clause are Slack block quotes (">" at a line's start, not an escaped "&gt;"),
+    # and the fix is shown.
+    assert "\n>\u201cCouncillor Smith is an idiot\u201d\n" in attack
+    assert "\n>\u201cEngage in personal attacks, online fights or hostile communications\u201d\n" in attack
+    assert "*Fix:* Remove the insult; criticise decisions or ideas, not people." in attack
+    assert "&gt;" not in texts(call.data)
 
 
 async def test_checkpost_ok_draft(harness: Harness) -> None:
@@ -106,18 +119,18 @@ async def test_bot_messages_are_ignored(harness: Harness) -> None:
     await harness.slack.dm("may I post: hello", user="UCLLR", extra={"subtype": "bot_message"})
     await harness.slack.dm("may I post: hello", user="UBOT")  # our own bot user (auth.test says UBOT)
     await harness.slack.dm("edited", user="UCLLR", extra={"subtype": "message_changed"})
-    await asyncio.sleep(0.5)
-    assert harness.fake.of("chat.postMessage") == []
-    assert harness.bot.store.all("events") == []
+    await harness.quiet()
+    assert unmarked(harness.fake.of("chat.postMessage")) == []
+    assert unmarked_events(harness.bot) == []
 
 
 async def test_event_retry_creates_one_record(harness: Harness) -> None:
     first = await harness.slack.dm("Litter pick this Saturday at the park", event_id="Ev0RETRY")
     again = await harness.slack.dm("Litter pick this Saturday at the park", event_id="Ev0RETRY")
     assert first.status == again.status == 200
-    await harness.fake.wait_for("chat.postMessage")
-    await asyncio.sleep(0.4)
-    assert len(harness.fake.of("chat.postMessage")) == 1
+    await harness.fake.wait_for("chat.postMessage", channel="DCLLR")
+    await harness.quiet()
+    assert len(harness.fake.of("chat.postMessage", channel="DCLLR")) == 1
     assert len(harness.bot.store.all("drafts")) == 1
 
 
@@ -127,10 +140,16 @@ async def test_event_retry_after_a_restart_is_deduped_by_the_core(harness: Harne
     await harness.slack.event(body, "Ev0RESTART")
     await harness.fake.wait_for("chat.postMessage")
     harness.adapter._seen_events.clear()  # as if the process restarted between delivery and retry
+    ignored = duplicates_ignored()
     answer = await harness.slack.event(body, "Ev0RESTART", retry=1)
     assert answer.status == 200
-    await asyncio.sleep(0.4)
-    assert len(harness.fake.of("chat.postMessage")) == 1
+    # The positive signal: the core counted the retry as a duplicate and ignored it.
+    end = time.monotonic() + 10
+    while duplicates_ignored() == ignored:
+        assert time.monotonic() < end, "the retry never reached the core"
+        await asyncio.sleep(0.01)
+    await harness.quiet()
+    assert len(harness.fake.of("chat.postMessage", channel="DCLLR")) == 1
     assert len(harness.bot.store.all("drafts")) == 1
 
 
@@ -148,5 +167,5 @@ async def test_a_flooded_adapter_says_it_is_busy_in_the_ack(harness: Harness, mo
     monkeypatch.setattr("adapters.slack.lane.MAX_BACKLOG", 0)
     answer = await harness.slack.command("/checkpost", "Our litter pick is on Saturday!")
     assert answer.status == 200 and "busy" in answer.text
-    await asyncio.sleep(0.3)
-    assert harness.fake.sent == []
+    await harness.quiet()  # (its marker is a DM: events are queued whatever the backlog)
+    assert unmarked(harness.fake.sent) == []

@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from fake_connector import Call, FakeConnector
 
 from councilbot.config import Settings
+from councilbot.messages import Reply
 
 TENANT = "tenant-castle-cary"
 BOT = {"id": "28:bot-id", "name": "CouncilBot"}
@@ -34,6 +35,9 @@ def make_settings(tmp_path: Path, **teams: Any) -> Settings:
 
 def personal_conversation(aad: str) -> str:
     return f"a:personal-chat-{aad}"
+
+
+MARKER = "aad-marker"  # someone who only ever receives markers (see ``Teams.quiet``)
 
 
 @dataclass
@@ -107,6 +111,18 @@ class Teams:
             if resp.content_type == "application/json":
                 body = await resp.json()
             return resp.status, body
+
+    async def quiet(self, timeout: float = 10.0) -> None:
+        """Return once the outbox has sent everything due before now to Teams, so that asserting
+        that something was not sent means something (a fixed sleep passes vacuously on a slow
+        machine): a marker queued now reached the connector, and each platform's deliveries go out
+        one at a time, oldest first."""
+        if not self.connector.ops(conversation=personal_conversation(MARKER)):
+            await self.say(MARKER, "help")  # the bot learns how to reach the marker's chat
+        n = next(_ids)
+        self.bot.outbox.send(f"marker-{n}", f"teams:{MARKER}", Reply(text=f"quiet marker {n}"))
+        await self.connector.wait_for(lambda c: c.op == "send" and c.conversation == personal_conversation(MARKER)
+                                      and f"quiet marker {n}" in c.text, timeout=timeout)
 
     async def say(self, aad: str, text: str) -> list[Call]:
         """A personal-chat message; returns what the bot answered in that chat during the turn."""

@@ -28,6 +28,15 @@ async def file_report(teams: Teams, what: str = "Threats on the Facebook page") 
     assert status == 200
 
 
+async def sent(teams: Teams, suffix: str, timeout: float = 10.0) -> None:
+    """Wait until the outbox has recorded the delivery whose id ends with ``suffix`` as sent."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not any(d["id"].endswith(suffix) and d["status"] == "sent" for d in teams.bot.store.all("outbox")):
+        assert loop.time() < end, teams.bot.store.all("outbox")
+        await asyncio.sleep(0.02)
+
+
 async def test_connector_5xx_then_success_delivers_once(teams: Teams) -> None:
     await teams.post(teams.bot_added_to_team())
     teams.connector.fail(500, times=1, only="send", conversation=CLERK_CHANNEL)
@@ -37,7 +46,10 @@ async def test_connector_5xx_then_success_delivers_once(teams: Teams) -> None:
     assert "New report" in notice.text
     failures = [a for a in teams.connector.attempts if a[0] == "send" and a[1] >= 500]
     assert len(failures) == 2
-    await asyncio.sleep(0.3)
+    # Positive signals before counting: the outbox recorded the notice as sent (it is never sent
+    # again then), and a marker queued after it has gone out on the same lane.
+    await sent(teams, ":channel@teams")
+    await teams.quiet()
     assert len(teams.connector.ops("send", CLERK_CHANNEL)) == 1
     [item] = [d for d in teams.bot.store.all("outbox") if d["id"].endswith(":channel@teams")]
     assert item["status"] == "sent" and item["attempts"] == 2
@@ -105,7 +117,11 @@ async def test_missing_clerk_channel_reference_is_permanent(teams: Teams) -> Non
 
 async def test_clerk_notices_wait_until_the_clerk_channel_is_known(teams: Teams) -> None:
     await file_report(teams, "Abuse in the comments")
-    await asyncio.sleep(0.4)
+    # The outbox has had its chance (a marker queued after the report has gone out) and keeps the
+    # channel notice waiting for a channel, unsent.
+    await teams.quiet()
+    [waiting] = [d for d in teams.bot.store.all("outbox") if d["id"].endswith(":channel@")]
+    assert waiting["status"] == "pending" and waiting["platform"] == ""
     assert not teams.connector.ops("send", CLERK_CHANNEL)
     await teams.post(teams.bot_added_to_team())
     [notice] = await teams.connector.wait_for(lambda c: c.op == "send" and c.conversation == CLERK_CHANNEL)

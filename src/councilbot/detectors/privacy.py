@@ -33,6 +33,63 @@ _FAMILY = re.compile(r"\bthe (?-i:[A-Z][a-z]+) family\b", re.IGNORECASE)
 _PRIVATE_CONTEXT = re.compile(r"\b(?:lives? at|lives? on (?-i:[A-Z])[a-z]+ (?:Street|Road|Lane|Avenue|Close|Drive|Way|Crescent|Hill|Terrace)|living at|home address|her address|his address|their address|house is|flat \d+)\b", re.IGNORECASE)
 
 
+# Who an address belongs to, said just before it: a person's name ("Mrs Eileen Cole of", "Carol at
+# number", "J. Platt (", "Margaret Hooper's from"), someone described by where they live ("the resident
+# at", "the tenants of"), or "you're at". A name starts with a title, an initial or a first name; a
+# capitalised word alone may be a place ("Tesco, 14 Crewe Road").
+_TITLE = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr)\.?"
+_SURNAME = r"[A-Z][a-z'’-]+"
+_TO_ADDRESS = r"(?:'s|’s)?\s*(?:,|\(|–|-|\bof\b|\bat\b|\bfrom\b|\bin\b)\s*(?:(?:number|no\.?)\s*)?$"
+_NAMED_BEFORE = re.compile(
+    rf"(?:\b{_TITLE}\s+(?:[A-Z]\.?\s+)?{_SURNAME}(?:\s+{_SURNAME})?|\b[A-Z]\.\s*{_SURNAME}|\b(?P<first>[A-Z][a-z]+)(?:\s+{_SURNAME})?){_TO_ADDRESS}")
+_DESCRIBED_BEFORE = re.compile(
+    r"\b(?:residents?|owners?|tenants?|neighbours?|occupants?|occupiers?|householders?|woman|man|lady|gentleman|chap|bloke|guy|lad|lass"
+    r"|couple|family|pensioner|widow(?:er)?)\s+(?:(?:who\s+)?(?:lives?|living)\s+)?(?:at|of|from|in)\s+(?:(?:number|no\.?)\s*)?$"
+    r"|\b(?:you(?:'re|’re| are)|s?he(?:'s|’s| is)|they(?:'re|’re| are))\s+(?:at|in)\s+(?:(?:number|no\.?)\s*)?$", re.IGNORECASE)
+# ... or just after it, set off as its owner: "No. 22 Brookhouse Road – Mrs Tamsin Grey –", "12 High Street, Mr Peter Vane".
+_NAMED_AFTER = re.compile(rf"^\s*(?:,|–|-|\()\s*(?:{_TITLE}\s+(?:[A-Z]\.?\s+)?{_SURNAME}(?:\s+{_SURNAME})?|(?P<first>[A-Z][a-z]+)\s+{_SURNAME})")
+# A public place's address: the council's offices, a hall, a venue. Said just before the address
+# ("the Town Hall, 14 High Street", "our offices at") or just after it ("12 Lawton Road (the Civic Centre)").
+_PLACE = (r"(?:town hall|civic(?: cent(?:re|er)| hall)?|council(?:'s)? offices?|(?:our|the) offices?|office|council|market house|library"
+          r"|(?:community|village|parish|church|memorial|public|sports|leisure|youth|health|medical|day|heritage|visitor|information) (?:cent(?:re|er)|hall|club)"
+          r"|scout hut|school|academy|church|chapel|surgery|museum|post office|station|venue|pavilion|cricket club|football club|hall|cent(?:re|er))")
+_PLACE_BEFORE = re.compile(rf"\b{_PLACE}\s*(?:,|\bat\b|\bon\b|\bin\b|:|\(|–|-)?\s*$", re.IGNORECASE)
+_PLACE_AFTER = re.compile(rf"^\s*(?:,|\(|–|-)\s*(?:the\s+|our\s+)?(?:[A-Z][\w'’&-]*\s+){{0,3}}{_PLACE}\b", re.IGNORECASE)
+_NEAR_ADDRESS = 60  # characters either side looked at, within the sentence
+
+
+# The end of a sentence, not the full stop of "No. 22", "Mrs. Cole" or "J. Platt".
+_SENTENCE_END = re.compile(r"(?<!\bNo)(?<!\bno)(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bDr)(?<!\bSt)(?<!\b[A-Z])[.!?;](?:\s|$)|\n")
+
+
+def _before(text: str, m: re.Match[str]) -> str:
+    """The words just before an address, back to the start of its sentence."""
+    return _SENTENCE_END.split(text[max(0, m.start() - _NEAR_ADDRESS):m.start()])[-1]
+
+
+def _after(text: str, m: re.Match[str]) -> str:
+    """The words just after an address, up to the end of its sentence."""
+    return _SENTENCE_END.split(text[m.end():m.end() + _NEAR_ADDRESS])[0]
+
+
+def _owned(text: str, m: re.Match[str]) -> tuple[int, int] | None:
+    """Where the address is given as someone's (their name, or who they are, right beside it): the
+    span of the name and the address together, to quote; None when it is not."""
+    before, after = _before(text, m), _after(text, m)
+    for found in (_NAMED_BEFORE.search(before), _DESCRIBED_BEFORE.search(before)):
+        if found and ("first" not in found.re.groupindex or found.group("first") is None or is_first_name(found.group("first"))):
+            return m.start() - len(before) + found.start(), m.end()
+    named = _NAMED_AFTER.match(after)
+    if named and (named.group("first") is None or is_first_name(named.group("first"))):
+        return m.start(), m.end() + named.end()
+    return None
+
+
+def _public_place(text: str, m: re.Match[str]) -> bool:
+    """The council's offices, a hall or a venue: an address the council gives out, not a home."""
+    return bool(_PLACE_BEFORE.search(_before(text, m)) or _PLACE_AFTER.match(_after(text, m)))
+
+
 def _public_email(domain: str, ctx: Context) -> bool:
     domain = domain.lower()
     return any(domain == d or domain.endswith("." + d) for d in ctx.public_email_domains)
@@ -53,12 +110,24 @@ def personal_data(doc: Doc, ctx: Context) -> Iterable[Hit]:
             yield Hit(K.PERSONAL_DATA, m.start(), m.end(), reason)
     houses = list(_HOUSE.finditer(doc.text))
     postcodes = list(_POSTCODE.finditer(doc.text))
-    houses = [m for m in houses if not _NOT_A_HOME.match(doc.text, m.end())]
+    # A business estate, or a public place's address ("the Civic Centre, 12 Lawton Road"), is nobody's home.
+    houses = [m for m in houses if not _NOT_A_HOME.match(doc.text, m.end()) and not _public_place(doc.text, m)]
+    postcodes = [m for m in postcodes if not _public_place(doc.text, m)]
     for m in houses:
-        # A full home address (house number with a postcode, or "lives at") is published
-        # personal data; a street on its own asks for written permission.
-        full = bool(postcodes) or bool(_PRIVATE_CONTEXT.search(doc.text))
-        yield Hit(K.PERSONAL_DATA, m.start(), m.end(), "a home address" if full else "an address", "strong" if full else "soft")
+        # A home address given as someone's ("Mrs Cole of 7 Park Street", "the resident at 14 Hassall
+        # Road") or in full (with a postcode, or "lives at") is published personal data, as much as
+        # a phone number is; a street address on its own asks for written permission.
+        owned = _owned(doc.text, m)
+        if owned is not None:
+            yield Hit(K.PERSONAL_DATA, *owned, "a person's home address")
+        elif postcodes or _PRIVATE_CONTEXT.search(doc.text):
+            yield Hit(K.PERSONAL_DATA, m.start(), m.end(), "a home address")
+        else:
+            yield Hit(K.PERSONAL_DATA, m.start(), m.end(), "an address", "soft")
+    for m in postcodes:
+        owned = _owned(doc.text, m)
+        if owned is not None:  # "Dave Jones of ST7 2AB"
+            yield Hit(K.PERSONAL_DATA, *owned, "a person's home address")
     if not houses:
         for m in _PRIVATE_CONTEXT.finditer(doc.text):
             yield Hit(K.PERSONAL_DATA, m.start(), m.end(), "where someone lives", "soft")
