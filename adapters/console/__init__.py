@@ -147,11 +147,8 @@ class Session:
             b = self.buttons[number - 1]
             await self.send(Incoming("action", self.user, name=b.action, value=b.value))
             return True
-        if text.startswith("/"):
-            name, _, rest = text[1:].partition(" ")
-            await self.send(Incoming("command", self.user, name=name.lower(), text=rest))
-            return True
-        await self.send(Incoming("message", self.user, text=text))
+        # Everything else is typed to the bot: the core reads commands ("/report", "pending") from it.
+        await self.send(Incoming("message", self.user, text=text, typed=True))
         return True
 
 

@@ -6,9 +6,10 @@ import inspect
 import logging
 import re
 import uuid
+from dataclasses import replace
 from typing import Any, Awaitable, Callable
 
-from . import clock, conduct, metrics, moderation, reports, suggestions
+from . import clock, conduct, metrics, moderation, reports, suggestions, typed
 from .checker import MAX_DRAFT, Draft, DraftError, check
 from .context import Ctx
 from .errors import BadInput, Refused
@@ -142,7 +143,12 @@ class Router:
                           tone="caution")]
         if not text or text.lower() in {"help", "hi", "hello", "?"}:
             return self._help(incoming)
-        if text.lower().lstrip("/") in BARE_COMMANDS:  # "pending" typed on its own is the command
+        if incoming.typed:  # read once, here, with the one table: the same on every platform
+            found = typed.command(text)
+            if found is not None:
+                name, rest = found
+                return await self.route(replace(incoming, kind="command", name=name, text=rest, typed=False))
+        elif text.lower().lstrip("/") in BARE_COMMANDS:  # "pending" typed on its own is the command
             return await _run(self.commands[text.lower().lstrip("/")], incoming)
         kind = looks_like_question(text)
         if kind is True:

@@ -102,12 +102,21 @@ def test_commands() -> None:
     base = {"user_id": "U1", "user_name": "jo"}
     assert dataclasses.asdict(inbound.command_incoming({**base, "command": "/checkpost", "text": " personal: hi "})) == {
         "kind": "command", "user": "slack:U1", "name": "checkpost", "text": "personal: hi", "value": "", "values": {},
-        "event_id": None, "display_name": "jo"}
+        "event_id": None, "display_name": "jo", "typed": False}
     admin = inbound.command_incoming({**base, "command": "/councilbot", "text": "Export json"})
     assert (admin.name, admin.text) == ("export", "json")
     assert inbound.command_incoming({**base, "command": "/councilbot", "text": ""}).name == "help"
     people = inbound.command_incoming({**base, "command": "/councilbot", "text": "people add <@U0JANE|jane> councillor Jane &amp; Co"})
     assert (people.name, people.text) == ("people", "add slack:U0JANE councillor Jane & Co")
+
+
+def test_a_dm_is_passed_as_typed_with_mentions_read_as_the_slash_command_reads_them() -> None:
+    """The core reads commands from a DM (``typed``); Slack writes "@jane" as ``<@U0JANE>`` and
+    escapes "&" in message text, so "people add @jane councillor" must arrive as /councilbot's does."""
+    body = {"event_id": "Ev1", "event": {"type": "message", "user": "U1", "text": " people add <@U0JANE> councillor Jane &amp; Co "}}
+    incoming = inbound.message_incoming(body)
+    assert (incoming.kind, incoming.typed, incoming.event_id) == ("message", True, "Ev1")
+    assert incoming.text == "people add slack:U0JANE councillor Jane & Co"
 
 
 def test_person_messages_only() -> None:
@@ -152,11 +161,15 @@ def test_form_submission_values_are_typed() -> None:
 
 
 def test_form_errors_rule() -> None:
-    bad = Reply(text="Please fill in what.", title="Please check the form", tone="danger", fields=(Field("what", "Please fill in what."),))
+    """The core says a form was turned down (``form_error``); Slack reads nothing into tone or fields."""
+    bad = Reply(text="Please fill in what.", title="Please check the form", tone="danger", fields=(Field("what", "Please fill in what."),),
+                form_error=True)
     assert inbound.form_errors([bad], ["what", "when"]) == {"what": "Please fill in what."}
-    receipt = Reply(text="Report sent", tone="danger", fields=(Field("Reference", "R-1"),))  # danger, but no input named
+    # A danger reply whose field happens to share an input's name is an answer, not an error.
+    receipt = Reply(text="Report sent", tone="danger", fields=(Field("what", "R-1"),))
     assert inbound.form_errors([receipt], ["what"]) is None
-    expired = Reply(text="This form has expired; press the button on the card again.", title="Please check the form", tone="danger")
+    expired = Reply(text="This form has expired; press the button on the card again.", title="Please check the form", tone="danger",
+                    form_error=True)
     assert inbound.form_errors([expired], ["comment"]) == {"comment": expired.text}
     assert inbound.form_errors([Reply(text="Approved.", tone="ok")], ["comment"]) is None
 
