@@ -219,6 +219,44 @@ async def test_notifier_error_mapping(notifier: SlackNotifier, fake: FakeSlack) 
     assert not unreachable.value.permanent
 
 
+async def test_retry_after_as_an_http_date_is_honoured(notifier: SlackNotifier, fake: FakeSlack) -> None:
+    """Retry-After may be a date (RFC 9110): it was read as "1 second" whatever it said."""
+    from email.utils import formatdate
+    import time
+
+    fake.fail(429, 1, retry_after=formatdate(time.time() + 30, usegmt=True))  # type: ignore[arg-type]
+    notifier.client.retry_handlers = []  # the raw mapping, no in-client retry
+    with pytest.raises(DeliveryError) as limited:
+        await notifier.send(CLERK_CHANNEL, Reply(text="x"))
+    assert limited.value.retry_after is not None and 25 < limited.value.retry_after <= 30
+
+
+async def test_a_fractional_retry_after_on_a_response_url_is_honoured(tmp_path: Path, fake: FakeSlack) -> None:
+    """Slack's client retries a 429 once, waiting Retry-After; then the reply waits as told.
+    "0.5" used to break the client's retry (it read whole seconds only) and be ignored after it."""
+    import time
+
+    from aiohttp import web
+
+    from adapters.slack import ADAPTER_KEY, mount
+    from councilbot.app import CouncilBot
+
+    bot = CouncilBot.from_settings(make_settings(tmp_path, fake.api_url))
+    web_app = web.Application()
+    mount(web_app, bot)
+    try:
+        fake.fail(429, 2, method="respond", retry_after="0.5")  # type: ignore[arg-type]
+        started = time.monotonic()
+        with pytest.raises(DeliveryError) as limited:
+            await web_app[ADAPTER_KEY].respond(fake.response_url("r9"), {"text": "hi", "blocks": []})
+        assert limited.value.retry_after == 0.5 and not limited.value.permanent
+        assert time.monotonic() - started >= 0.5 and fake.attempts.count("respond") == 2
+        await web_app[ADAPTER_KEY].respond(fake.response_url("r9"), {"text": "hi", "blocks": []})
+        assert [c.data["text"] for c in fake.of("respond")] == ["hi"]
+    finally:
+        bot.store.close()
+
+
 async def test_notifier_falls_back_to_text_when_blocks_are_rejected(notifier: SlackNotifier, fake: FakeSlack) -> None:
     fake.fail(200, 1, error="invalid_blocks")
     await notifier.send("slack:U5", Reply(text="plain words"))
