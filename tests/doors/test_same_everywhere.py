@@ -53,3 +53,32 @@ async def test_the_same_typed_words_do_the_same_on_every_platform(door: Door) ->
             wrong.append(f"{door.platform}: {text!r} showed {shown[:300]!r}")
     assert not wrong, "\n".join(wrong)
     assert door.bot.people.role(bob) is Role.COUNCILLOR  # the same record made on every platform
+
+
+def test_every_word_a_platform_advertises_is_read_by_the_core(tmp_path) -> None:
+    """Teams' command menu and Slack's slash commands and /councilbot's usage hint list words a
+    person will type: each must be a typed command in the core's table, routed to a handler."""
+    from pathlib import Path
+
+    import yaml
+
+    from adapters.teams.package import PERSONAL_COMMANDS, TEAM_COMMANDS
+    from councilbot import typed
+    from councilbot.app import CouncilBot
+    from councilbot.config import Settings
+
+    manifest = yaml.safe_load((Path(__file__).parents[2] / "adapters" / "slack" / "manifest.yml").read_text())
+    slash = {c["command"].lstrip("/"): c for c in manifest["features"]["slash_commands"]}
+    admin = slash.pop("councilbot")["usage_hint"]
+    words = {w.split()[0] for w in admin.split(" | ")} | set(slash)
+    words |= {title for title, _ in PERSONAL_COMMANDS + TEAM_COMMANDS if title != "set clerk channel"}  # Teams plumbing
+    bot = CouncilBot.from_settings(Settings(council="alsager", data_dir=tmp_path))
+    try:
+        for word in sorted(words):
+            example = {"escalate": "escalate S-2026-0007 why", "people": "people add slack:U1 councillor",
+                       "export": "export json"}.get(word, word)
+            found = typed.command(example)
+            assert found is not None and found[0] == word, word
+            assert word in bot.router.commands, word
+    finally:
+        bot.store.close()
