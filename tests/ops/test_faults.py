@@ -131,8 +131,10 @@ async def test_notices_survive_500s_429s_and_hangs_and_are_delivered_once(tmp_pa
         fake.phase = connector.phase = "500"
         await file_records(stack, found)
         assert check_records(stack.bot)["reports"] == 2
-        queued = stack.bot.outbox.depth()
-        assert queued == 12, queued  # 2 reports x (2 channels + 2 Clerks) + 2 suggestions x 2 channels
+        # 2 reports x (2 channels + 2 Clerks) + 2 suggestions x 2 channels; not counting the receipts' copies
+        # held for the reporters while Slack's DM of the receipt is still being tried (withdrawn after).
+        queued = len([d for d in stack.bot.outbox.pending() if not d.get("held_until")])
+        assert queued == 12, queued
 
         # While failing: depth stays up and failures keep being counted, on both platforms, in each phase.
         counter: list[float] = []
