@@ -248,17 +248,12 @@ class Session:
             b = self.buttons[number - 1]
             await self.send(Incoming("action", self.user, name=b.action, value=b.value))
             return True
-        if text.lower().startswith("/evidence "):
+        if text.lower().startswith("/evidence "):  # files named are read from this computer
             await self.send(evidence_incoming(self.user, text[len("/evidence "):]))
             return True
-        if text.startswith("/"):
-            name, _, rest = text[1:].partition(" ")
-            await self.send(Incoming("command", self.user, name=name.lower(), text=rest))
-            if name.lower() == "help":
-                self.help()
-            return True
-        await self.send(Incoming("message", self.user, text=text))
-        if text.lower() in {"help", "?"}:
+        # Everything else is typed to the bot: the core reads commands ("/report", "pending") from it.
+        await self.send(Incoming("message", self.user, text=text, typed=True))
+        if text.lower() in {"help", "?", "/help"}:
             self.help()
         return True
 

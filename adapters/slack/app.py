@@ -21,7 +21,6 @@ import dataclasses
 import logging
 import re
 import time
-import uuid
 from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Coroutine, Sequence
@@ -35,6 +34,7 @@ from councilbot.config import ConfigError, Settings
 from councilbot.messages import Form, Incoming, Reply
 from councilbot.ports import DeliveryError
 
+from .. import common
 from . import blocks, inbound
 from . import files as slack_files
 from .lane import CoreLane
@@ -159,7 +159,7 @@ class SlackAdapter:
             return list(await self.bot.handle(incoming))
         except Exception:
             log.exception("core failed", extra={"kind": incoming.kind, "handler": incoming.name})
-            return [SORRY]
+            return [dataclasses.replace(SORRY, form_error=incoming.kind == "form")]  # a form stays open
 
     async def ask_with_files(self, incoming: Incoming, files: list[dict[str, Any]]) -> list[Reply]:
         """Screenshots in the form are downloaded now, with the bot's token, before Slack can
@@ -206,11 +206,8 @@ class SlackAdapter:
             resp = await webhook.send(text=message["text"], blocks=message["blocks"], response_type="ephemeral", replace_original=False)
         except Exception as exc:
             raise delivery_error(exc) from exc
-        if resp.status_code == 429 or resp.status_code >= 500:
-            retry = resp.headers.get("Retry-After") or resp.headers.get("retry-after")
-            raise DeliveryError(f"response_url {resp.status_code}", retry_after=float(retry) if retry and str(retry).isdigit() else None)
-        if resp.status_code != 200:  # expired_url, used_url (5 uses, 30 minutes): retrying cannot help
-            raise DeliveryError(f"response_url {resp.status_code}: {resp.body}", permanent=True)
+        if resp.status_code != 200:  # 404 expired_url, used_url (5 uses, 30 minutes): retrying cannot help
+            raise common.http_failure("response_url", resp.status_code, resp.headers)
 
     async def deliver(self, replies: Sequence[Reply], *, user: str, trigger_id: str | None = None,
                       response_url: str | None = None, channel: str | None = None) -> None:
@@ -255,7 +252,8 @@ class SlackAdapter:
             except asyncio.CancelledError:
                 # Shutting down while Slack is slow: what is still to say goes to the outbox,
                 # which the next start delivers.
-                self._queue_for_dm(user, [r for _, rest in messages[at:] for r in rest])
+                common.queue_for_person(self.bot.outbox, user, [r for _, rest in messages[at:] for r in rest],
+                                        asyncio.CancelledError())
                 raise
             except Exception as exc:
                 if isinstance(exc, DeliveryError) and exc.permanent and not response_url:
@@ -264,8 +262,7 @@ class SlackAdapter:
                 # Slack is down for longer than a reply can wait, or the response_url has expired:
                 # the core's durable outbox takes these replies to the person's DM, so a receipt
                 # is never lost.
-                log.warning("could not deliver a slack reply (%s); queued for the person's DM", exc.__class__.__name__)
-                self._queue_for_dm(user, carried)
+                common.queue_for_person(self.bot.outbox, user, carried, exc)
 
     async def send_file(self, user: str, reply: Reply) -> Reply:
         """A file for the person alone (an evidence bundle): uploaded into their DM with the bot,
@@ -285,11 +282,6 @@ class SlackAdapter:
                          title=reply.title, tone="danger")
         path.unlink(missing_ok=True)  # sent: no copy is left lying in the data folder
         return dataclasses.replace(reply, file="", text="Sent to you privately, in your direct messages with CouncilBot.")
-
-    def _queue_for_dm(self, user: str, replies: Sequence[Reply]) -> None:
-        batch = uuid.uuid4().hex
-        for number, reply in enumerate(replies):
-            self.bot.outbox.send(f"slack-reply:{batch}:{number}", user, reply)
 
     # ------------------------------------------------------------ listeners
 

@@ -3,7 +3,6 @@ translation can be tested from a captured payload."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from typing import Any, Mapping, Sequence
@@ -11,7 +10,7 @@ from urllib.parse import parse_qsl
 
 from councilbot.messages import Incoming, Reply
 
-from .. import shapes
+from .. import common, shapes
 from ..shapes import NULL, Each
 from .blocks import EVIDENCE_BLOCK
 
@@ -183,8 +182,12 @@ def shared_files(event: Mapping[str, Any], bot_user_id: str | None = None) -> li
 
 
 def message_incoming(body: Mapping[str, Any]) -> Incoming:
+    """A DM, passed as typed for the core to read (commands included). Slack writes an @mention
+    as ``<@U123>`` and escapes ``&<>`` in message text, as in /councilbot's: undone the same way,
+    so "people add @jane councillor" typed in a DM does what the slash command does."""
     event = body["event"]
-    return Incoming(kind="message", user=user_id(event["user"]), text=str(event.get("text", "")).strip(), event_id=body.get("event_id"))
+    text = unescape_mentions(str(event.get("text", ""))).strip()
+    return Incoming(kind="message", user=user_id(event["user"]), text=text, event_id=body.get("event_id"), typed=True)
 
 
 def home_incoming(event: Mapping[str, Any]) -> Incoming:
@@ -285,31 +288,18 @@ def form_incoming(body: Mapping[str, Any]) -> tuple[Incoming, list[str]]:
 
 
 def submission_id(view: Mapping[str, Any], values: Mapping[str, Any]) -> str | None:
-    """The same modal (view id and hash) submitted with the same answers is one submission, however
-    often it arrives: a person pressing Submit again after Slack's "trouble connecting", or a
-    retrying proxy, must not file a second report. Different answers (after fixing an error) differ."""
+    """The same modal (view id and hash) submitted with the same answers is one submission
+    (``common.submission_key``): a person pressing Submit again after Slack's "trouble connecting",
+    or a retrying proxy, must not file a second report."""
     view_id = view.get("id")
     if not isinstance(view_id, str) or not view_id:
         return None
-    answers = hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    return f"view:{view_id}:{view.get('hash') or ''}:{answers}"
+    return common.submission_key("view", f"{view_id}:{view.get('hash') or ''}", values)
 
 
 def form_errors(replies: Sequence[Reply], inputs: Sequence[str]) -> dict[str, str] | None:
-    """The agreed rule: a ``danger`` reply whose field labels are input names is a validation
-    failure; Slack shows each message under its input (response_action "errors") and the modal
-    stays open. A lone ``danger`` reply with no fields, buttons or form (the form has expired,
-    the core failed) keeps the modal open too, its message under the first input, so nothing
-    typed is lost."""
-    names = set(inputs)
-    for reply in replies:
-        if reply.tone != "danger" or not reply.fields:
-            continue
-        errors = {f.label: f.value[:300] or reply.text[:300] for f in reply.fields if f.label in names}
-        if errors:
-            return errors
-    if len(replies) == 1 and inputs:
-        only = replies[0]
-        if only.tone == "danger" and not (only.fields or only.buttons or only.form) and only.text:
-            return {inputs[0]: only.text[:300]}
-    return None
+    """The messages to show under the modal's inputs (response_action "errors", so the modal stays
+    open with what was typed) when the core turned the submission down (``Reply.form_error``);
+    None when it was taken."""
+    turned_down = common.form_error(replies)
+    return common.errors_by_input(turned_down, inputs) if turned_down is not None else None

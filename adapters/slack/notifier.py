@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -21,6 +25,7 @@ from councilbot.config import Settings
 from councilbot.messages import Reply
 from councilbot.ports import CLERK_CHANNEL, DeliveryError
 
+from .. import common
 from . import blocks
 from .inbound import slack_user
 
@@ -36,10 +41,24 @@ PERMANENT = frozenset({
 API_TIMEOUT = 15  # seconds per Web API call; the outbox retries after that
 
 
+class RateLimitRetry(AsyncRateLimitErrorRetryHandler):
+    """slack_sdk's one in-client retry after a 429, waiting as ``Retry-After`` says, read by the
+    adapters' one reading of that header (the SDK's own takes only whole seconds and fails on "1.5")."""
+
+    async def prepare_for_next_attempt_async(self, *, state: RetryState, request: HttpRequest,
+                                             response: HttpResponse | None = None, error: Exception | None = None) -> None:
+        if response is None:
+            raise error if error is not None else RuntimeError("a rate-limit retry without a response")
+        state.next_attempt_requested = True
+        wait = common.retry_after_seconds(common.header(response.headers, "Retry-After"))
+        await asyncio.sleep(min(wait if wait is not None else 1.0, 30.0) + random.random())
+        state.increment_current_attempt()
+
+
 def retry_handlers() -> list[AsyncRetryHandler]:
     """One retry in-process for a 5xx, a 429 (sleeping Retry-After) and a dropped connection;
     after that the error reaches the caller (for the outbox: a DeliveryError and a later retry)."""
-    return [AsyncConnectionErrorRetryHandler(), AsyncRateLimitErrorRetryHandler(), AsyncServerErrorRetryHandler()]
+    return [AsyncConnectionErrorRetryHandler(), RateLimitRetry(), AsyncServerErrorRetryHandler()]
 
 
 def make_client(settings: Settings, *, token: bool = True) -> AsyncWebClient:
@@ -54,19 +73,16 @@ def make_client(settings: Settings, *, token: bool = True) -> AsyncWebClient:
 
 
 def delivery_error(exc: Exception) -> DeliveryError:
-    """Slack's failure modes -> the outbox's: wait (429), retry (5xx, network), or give up."""
+    """Slack's failure modes -> the outbox's: wait (429), retry (5xx, network), or give up. HTTP
+    failures are read as every adapter reads them (``common.http_failure``); Slack's own
+    ``ok: false`` errors are permanent when retrying cannot fix them."""
     if isinstance(exc, SlackApiError):
-        status = getattr(exc.response, "status_code", 0)
+        status = int(getattr(exc.response, "status_code", 0) or 0)
         error = str((exc.response.data or {}).get("error", "")) if isinstance(exc.response.data, dict) else ""
         if status == 429 or error == "ratelimited":
-            header = (exc.response.headers or {}).get("Retry-After") or (exc.response.headers or {}).get("retry-after")
-            try:
-                wait = float(header[0] if isinstance(header, list) else header) if header else 1.0
-            except ValueError:
-                wait = 1.0
-            return DeliveryError(f"slack rate limited ({error or status})", retry_after=wait)
+            return common.http_failure(f"slack {error or status}", 429, exc.response.headers)
         if status >= 500:
-            return DeliveryError(f"slack server error {status}")
+            return common.http_failure("slack", status)
         return DeliveryError(f"slack: {error or status}", permanent=error in PERMANENT)
     if isinstance(exc, (aiohttp.ClientError, asyncio.TimeoutError, SlackClientError, OSError)):
         return DeliveryError(f"slack unreachable: {exc.__class__.__name__}: {exc}")

@@ -28,6 +28,7 @@ from botbuilder.schema import Activity
 from councilbot.messages import Incoming, Reply
 from councilbot.ports import DeliveryError
 
+from .. import common
 from . import files, inbound
 from .cards import CONTENT_TYPE, reply_card
 from .notifier import TeamsNotifier, to_activity, to_wire
@@ -71,12 +72,6 @@ def invoke_message(text: str) -> InvokeResponse:
 def invoke_error(status: HTTPStatus, message: str) -> InvokeResponse:
     return InvokeResponse(status=200, body={"statusCode": int(status), "type": ERROR_TYPE,
                                             "value": {"code": status.phrase.replace(" ", ""), "message": message}})
-
-
-def is_validation_error(reply: Reply, incoming: Incoming) -> bool:
-    """The core answers a form with a field at fault by naming that input in a field of its reply
-    (``BadInput.field``). Then the form must stay as it is, with the person's answers in it."""
-    return incoming.kind == "form" and reply.form is None and any(f.label in incoming.values for f in reply.fields)
 
 
 def _is_rich(reply: Reply) -> bool:
@@ -154,7 +149,7 @@ class TeamsHandler(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
                                       reply: Reply) -> bool:
         """An Action.Submit form in a personal chat becomes its receipt, so it cannot be sent twice."""
         target = wire.get("replyToId")
-        if not target or not inbound.is_personal(wire) or is_validation_error(reply, incoming):
+        if not target or not inbound.is_personal(wire) or reply.form_error:  # a form turned down stays open
             return False
         activity = to_activity(reply)
         activity.id = target
@@ -165,19 +160,14 @@ class TeamsHandler(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
             log.info("could not replace a submitted form card (%s); sending the reply instead", exc.__class__.__name__)
             return False
 
-    async def _answer_here(self, turn_context: TurnContext, incoming: Incoming, number: int, reply: Reply) -> None:
+    async def _answer_here(self, turn_context: TurnContext, incoming: Incoming, reply: Reply) -> None:
         """Reply in the conversation; if the Bot Connector will not take it (down, throttling, or
         refusing this conversation), queue it for the person's personal chat through the durable
         outbox, so a receipt the core has already promised (a report's reference) is not lost."""
         try:
             await turn_context.send_activity(to_activity(reply))
         except Exception as exc:
-            self._queue_for_person(incoming, number, reply, exc)
-
-    def _queue_for_person(self, incoming: Incoming, number: int, reply: Reply, exc: Exception) -> None:
-        log.warning("could not deliver a reply (%s); queued for the personal chat", exc.__class__.__name__)
-        # Keyed by person too: an activity id is only unique within what Teams sends one person.
-        self.core.outbox.send(f"teams-reply:{incoming.user}:{incoming.event_id or id(reply)}:{number}", incoming.user, reply)
+            common.queue_for_person(self.core.outbox, incoming.user, [reply], exc)
 
     async def _say(self, turn_context: TurnContext, text: str) -> None:
         """A short remark about what was just done; if Teams will not take it, the deed still stands."""
@@ -270,7 +260,7 @@ class TeamsHandler(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
             return invoke_message(ALREADY_RECEIVED)
         first, rest = replies[0], list(replies[1:])
         personal = inbound.is_personal(wire)
-        if is_validation_error(first, incoming):
+        if first.form_error:
             # Keep the form and the person's answers; say what to fix.
             response = invoke_message(f"{first.text} " + " ".join(f.value for f in first.fields if f.value != first.text))
         elif first.form is not None or incoming.kind == "form" or personal:
@@ -298,14 +288,14 @@ class TeamsHandler(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
         async def finish() -> None:
             replies = await task
             try:
-                for number, reply in enumerate(replies):
+                for reply in replies:
                     try:
                         if self._shown_here(wire, reply):
                             await self.notifier.post(reference, reply, "slow reply")
                         else:
                             await self.notifier.post(await self.notifier.reference_for(incoming.user), reply, "slow reply")
                     except DeliveryError as exc:
-                        self._queue_for_person(incoming, number, reply, exc)
+                        common.queue_for_person(self.core.outbox, incoming.user, [reply], exc)
             finally:
                 self.core.delivered(replies)
 
@@ -326,7 +316,7 @@ class TeamsHandler(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
             return [self._offer(r) if r.file else r for r in replies]
         except Exception:
             log.exception("the core failed on a Teams activity")
-            return [Reply(text=SORRY, tone="danger")]
+            return [Reply(text=SORRY, tone="danger", form_error=incoming.kind == "form")]  # a form stays open
 
     def _offer(self, reply: Reply) -> Reply:
         if self.downloads is None:
@@ -351,9 +341,9 @@ class TeamsHandler(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
     async def _deliver_all(self, turn_context: TurnContext, wire: dict[str, Any], incoming: Incoming,
                            replies: list[Reply]) -> None:
         moved = failed = False
-        for number, reply in enumerate(replies):
+        for reply in replies:
             if self._shown_here(wire, reply):
-                await self._answer_here(turn_context, incoming, number, reply)
+                await self._answer_here(turn_context, incoming, reply)
                 continue
             try:
                 await self.notifier.post(await self.notifier.reference_for(incoming.user), reply, "private reply")
@@ -363,7 +353,7 @@ class TeamsHandler(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
                     log.warning("could not move a private reply to a personal chat: %s", exc)
                     failed = True
                 else:  # Teams is struggling: the outbox brings it when it can
-                    self._queue_for_person(incoming, number, reply, exc)
+                    common.queue_for_person(self.core.outbox, incoming.user, [reply], exc)
                     moved = True
         if failed:
             await self._say(turn_context,

@@ -4,32 +4,20 @@ survives a move to the Agents SDK (which speaks the same wire format)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from councilbot.messages import Incoming
 
-from .. import shapes
+from .. import common, shapes
 from ..shapes import NULL, Id
 from .cards import ACTION_KEY, CONTEXT_KEY, FORM_KEY, INPUT_PREFIX, KINDS_KEY, SHEET_KEY, VALUE_KEY
 
 PREFIX = "teams:"
-# Leading words that are commands. Those that take arguments take the rest of the message; the
-# others only count when they are the whole message, so a draft that starts "Report on the
-# meeting..." is checked as a draft instead of opening the confidential report form.
-ARG_COMMANDS = frozenset({"policy", "checkpost", "suggest"})
-BARE_COMMANDS = frozenset({"report", "pending", "reports", "help", "home", "flag", "flags", "moderation", "people",
-                           "export"})
-# "escalate S-2026-0007 why" counts only with a suggestion's reference after it.
-# Clerk commands whose arguments start with a known word ("people add ...", "export json"); a
-# draft that begins "People of Castle Cary..." stays a draft.
-SUB_COMMANDS = {"people": frozenset({"add", "remove"}), "export": frozenset({"csv", "json"}),
-                "election": frozenset({"add", "remove", "list"})}
+# Teams plumbing, answered by the adapter itself (in a team channel): every other typed word is the
+# core's to read (``councilbot.typed``), the same as on Slack and in the terminal.
 SET_CLERK_CHANNEL = re.compile(r"^\s*/?set\s+(?:the\s+)?clerk(?:'s)?\s+channel\s*[.!]?\s*$", re.IGNORECASE)
-_LEAD = re.compile(r"^/?([A-Za-z]+):?(?:\s+(.*))?$", re.DOTALL)
 # Mentions read from an activity's entities; Teams sends one per person mentioned.
 MAX_ENTITIES = 50
 # Linear: neither part can run past the next "<", so many "<at" without "</at>" cost little.
@@ -154,19 +142,12 @@ def mentions_bot(activity: Mapping[str, Any]) -> bool:
                for e in (activity.get("entities") or ())[:MAX_ENTITIES])
 
 
-def parse_text(user: str, text: str, event_id: str | None = None, name: str | None = None) -> Incoming | None:
-    """A typed message -> a command (leading word) or a plain message for the core to read."""
+def typed_incoming(user: str, text: str, event_id: str | None = None, name: str | None = None) -> Incoming | None:
+    """Typed text, passed on as written for the core to read (commands included); None if empty."""
     stripped = text.strip()
     if not stripped:
         return None
-    lead = _LEAD.match(stripped)
-    if lead:
-        word, rest = lead.group(1).lower(), (lead.group(2) or "").strip()
-        sub = rest.split(maxsplit=1)[0].lower() if rest else ""
-        escalation = word == "escalate" and re.match(r"S-\d{4}-\d+\b", rest, re.IGNORECASE) is not None
-        if word in ARG_COMMANDS or (word in BARE_COMMANDS and not rest) or sub in SUB_COMMANDS.get(word, ()) or escalation:
-            return Incoming(kind="command", user=user, name=word, text=rest, event_id=event_id, display_name=name)
-    return Incoming(kind="message", user=user, text=stripped, event_id=event_id, display_name=name)
+    return Incoming(kind="message", user=user, text=stripped, event_id=event_id, display_name=name, typed=True)
 
 
 def _typed(raw: Any, kind: str) -> Any:
@@ -206,12 +187,9 @@ def from_card_data(user: str, data: Any, event_id: str | None = None, name: str 
 
 
 def submission_id(sheet: Any, values: Mapping[str, Any]) -> str | None:
-    """One card submitted with the same answers is one submission, however many presses or
-    redeliveries bring it; different answers (after fixing an error) are a new one."""
-    if not isinstance(sheet, str) or not sheet or len(sheet) > 64:
-        return None
-    answers = hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    return f"form:{sheet}:{answers}"
+    """One card (its sheet id) submitted with the same answers is one submission
+    (``common.submission_key``), however many presses or redeliveries bring it."""
+    return common.submission_key("form", sheet, values)
 
 
 def invoke_data(activity: Mapping[str, Any]) -> Any:
@@ -237,4 +215,4 @@ def to_incoming(activity: Mapping[str, Any], allow_plain_id: bool = False) -> In
         return None
     if isinstance(activity.get("value"), Mapping):  # Action.Submit (Emulator, older clients)
         return from_card_data(user, activity["value"], event_id, name)
-    return parse_text(user, clean_text(activity), event_id, name)
+    return typed_incoming(user, clean_text(activity), event_id, name)

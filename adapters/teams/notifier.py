@@ -8,10 +8,8 @@ POST the SDK retried by itself after a 5xx could be delivered twice.
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
@@ -29,6 +27,7 @@ from msrest.exceptions import ClientRequestError, HttpOperationError
 from councilbot.messages import Reply
 from councilbot.ports import CLERK_CHANNEL, DeliveryError
 
+from .. import common
 from . import connector
 from .cards import message_activity
 from .inbound import aad_of
@@ -37,7 +36,6 @@ from .tokens import token_missing
 
 log = logging.getLogger(__name__)
 TEAMS_CHANNEL = "msteams"
-DEFAULT_RATE_LIMIT_WAIT = 2.0
 
 
 def encode_ref(reference: dict[str, Any], activity_id: str) -> str:
@@ -53,17 +51,6 @@ def decode_ref(ref: str) -> tuple[dict[str, Any], str]:
         raise DeliveryError(f"not a Teams message reference: {ref[:80]!r}", permanent=True) from None
 
 
-def _retry_after(headers: Any) -> float:
-    raw = (headers or {}).get("Retry-After")
-    if not raw:
-        return DEFAULT_RATE_LIMIT_WAIT
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        when = email.utils.parsedate_to_datetime(raw)
-        return max(0.0, when.timestamp() - time.time()) if when else DEFAULT_RATE_LIMIT_WAIT
-
-
 def delivery_error(exc: Exception, what: str) -> DeliveryError:
     """Connector failures -> what the outbox should do: 429 waits as told, 5xx/401/network retry,
     other 4xx (bot removed from the team, user blocked the app, bad request) give up."""
@@ -74,11 +61,7 @@ def delivery_error(exc: Exception, what: str) -> DeliveryError:
         return DeliveryError(f"{what}: no Bot Framework token yet", retry_after=missing.retry_after)
     if isinstance(exc, HttpOperationError) and getattr(exc, "response", None) is not None:
         status = int(getattr(exc.response, "status_code", 0) or 0)
-        if status == 429:
-            return DeliveryError(f"{what}: Teams rate limit (429)", retry_after=_retry_after(exc.response.headers))
-        if status >= 500 or status in (401, 408) or status == 0:
-            return DeliveryError(f"{what}: Bot Connector answered {status}")
-        return DeliveryError(f"{what}: Bot Connector refused it ({status})", permanent=True)
+        return common.http_failure(f"{what}: Bot Connector", status, exc.response.headers)
     if isinstance(exc, ClientRequestError) and isinstance(getattr(exc, "inner_exception", None), requests.Timeout):
         return DeliveryError(f"{what}: the Bot Connector did not answer within {connector.CONNECTOR_TIMEOUT:g} s")
     if isinstance(exc, ClientRequestError):

@@ -105,7 +105,9 @@ class CouncilBot:
                     self.store.delete("events", key)  # let the platform's retry try again
                 except Exception:
                     log.exception("could not release the event claim")
-            return [Reply(text="Sorry, something went wrong on our side. Nothing was lost; please try again.", tone="danger")]
+            # Nothing was changed, so a form stays open with the person's answers, to send again.
+            return [Reply(text="Sorry, something went wrong on our side. Nothing was lost; please try again.", tone="danger",
+                          form_error=incoming.kind == "form")]
         finally:
             if claimed and key is not None:
                 self._in_flight.discard(key)

@@ -6,9 +6,10 @@ import inspect
 import logging
 import re
 import uuid
+from dataclasses import replace
 from typing import Any, Awaitable, Callable
 
-from . import bundle, clock, conduct, elections, evidence, metrics, moderation, reports, suggestions
+from . import bundle, clock, conduct, elections, evidence, metrics, moderation, reports, suggestions, typed
 from .checker import MAX_DRAFT, Draft, DraftError, check
 from .context import Ctx
 from .errors import BadInput, Refused
@@ -24,7 +25,6 @@ CHECK_THE_FORM = "Please check the form"
 
 _DRAFT_PREFIX = re.compile(r"^\s*(?:may i post|can i post|is it ok to post|is this ok|check|draft)\s*(?:this)?\s*[:\-]\s*", re.I)
 _QUESTION_START = re.compile(r"^\s*(?:can|may|who|what|how|is|are|do|does|should|when|where|why|which|am i|are we|could|would)\b", re.I)
-_LINK = re.compile(r"^\s*/?link\s+R-\d{4}-\d{4,}(?:[\s,]+(?:and\s+)?R-\d{4}-\d{4,})+\s*$", re.I)
 _OPTIONS = re.compile(r"^\s*((?:(?:personal|council|facebook|twitter|instagram|youtube|x)\s+)*(?:personal|council|facebook|twitter|instagram|youtube|x))\s*:\s*", re.I)
 
 
@@ -150,10 +150,13 @@ class Router:
                           tone="caution")]
         if not text or text.lower() in {"help", "hi", "hello", "?"}:
             return self._help(incoming)
-        if text.lower().lstrip("/") in BARE_COMMANDS:  # "pending" typed on its own is the command
+        if incoming.typed:  # read once, here, with the one table: the same on every platform
+            found = typed.command(text)
+            if found is not None:
+                name, rest = found
+                return await self.route(replace(incoming, kind="command", name=name, text=rest, typed=False))
+        elif text.lower().lstrip("/") in BARE_COMMANDS:  # "pending" typed on its own is the command
             return await _run(self.commands[text.lower().lstrip("/")], incoming)
-        if _LINK.match(text):  # "link R-2026-0012 R-2026-0015" typed as a message (Teams, a DM)
-            return evidence.link(self.ctx, incoming.user, text)
         kind = looks_like_question(text)
         if kind is True:
             return await self._lookup(text)

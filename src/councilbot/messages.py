@@ -27,6 +27,11 @@ class Incoming:
     values: Mapping[str, Any] = field(default_factory=dict)
     event_id: str | None = None
     display_name: str | None = None
+    # A ``message`` whose text is exactly what the person typed to the bot (a direct message, a
+    # Teams @mention, the terminal): the core reads typed commands from it ("report", "export json",
+    # "people add ...") with its one table (``councilbot.typed``), so every platform behaves the same.
+    # Left False, only the words that are always commands on their own ("pending", "help") are read.
+    typed: bool = False
 
 
 @dataclass(frozen=True)

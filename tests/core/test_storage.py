@@ -216,6 +216,8 @@ async def test_handler_failure_answers_with_an_apology(tmp_path, make_bot, monke
     monkeypatch.setattr(bot.router, "route", boom)
     replies = await bot.handle(Incoming("form", COUNCILLOR, name="report", values=REPORT, event_id="Ev-1"))
     assert one(replies).tone == "danger" and "try again" in replies[0].text
+    # Nothing was changed, so the form stays open with the answers (Slack's modal, Teams' card).
+    assert replies[0].form_error
     monkeypatch.undo()
     assert len(await bot.handle(Incoming("form", COUNCILLOR, name="report", values=REPORT, event_id="Ev-1"))) == 1
 

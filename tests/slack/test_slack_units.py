@@ -102,12 +102,21 @@ def test_commands() -> None:
     base = {"user_id": "U1", "user_name": "jo"}
     assert dataclasses.asdict(inbound.command_incoming({**base, "command": "/checkpost", "text": " personal: hi "})) == {
         "kind": "command", "user": "slack:U1", "name": "checkpost", "text": "personal: hi", "value": "", "values": {},
-        "event_id": None, "display_name": "jo"}
+        "event_id": None, "display_name": "jo", "typed": False}
     admin = inbound.command_incoming({**base, "command": "/councilbot", "text": "Export json"})
     assert (admin.name, admin.text) == ("export", "json")
     assert inbound.command_incoming({**base, "command": "/councilbot", "text": ""}).name == "help"
     people = inbound.command_incoming({**base, "command": "/councilbot", "text": "people add <@U0JANE|jane> councillor Jane &amp; Co"})
     assert (people.name, people.text) == ("people", "add slack:U0JANE councillor Jane & Co")
+
+
+def test_a_dm_is_passed_as_typed_with_mentions_read_as_the_slash_command_reads_them() -> None:
+    """The core reads commands from a DM (``typed``); Slack writes "@jane" as ``<@U0JANE>`` and
+    escapes "&" in message text, so "people add @jane councillor" must arrive as /councilbot's does."""
+    body = {"event_id": "Ev1", "event": {"type": "message", "user": "U1", "text": " people add <@U0JANE> councillor Jane &amp; Co "}}
+    incoming = inbound.message_incoming(body)
+    assert (incoming.kind, incoming.typed, incoming.event_id) == ("message", True, "Ev1")
+    assert incoming.text == "people add slack:U0JANE councillor Jane & Co"
 
 
 def test_person_messages_only() -> None:
@@ -155,11 +164,15 @@ def test_form_submission_values_are_typed() -> None:
 
 
 def test_form_errors_rule() -> None:
-    bad = Reply(text="Please fill in what.", title="Please check the form", tone="danger", fields=(Field("what", "Please fill in what."),))
+    """The core says a form was turned down (``form_error``); Slack reads nothing into tone or fields."""
+    bad = Reply(text="Please fill in what.", title="Please check the form", tone="danger", fields=(Field("what", "Please fill in what."),),
+                form_error=True)
     assert inbound.form_errors([bad], ["what", "when"]) == {"what": "Please fill in what."}
-    receipt = Reply(text="Report sent", tone="danger", fields=(Field("Reference", "R-1"),))  # danger, but no input named
+    # A danger reply whose field happens to share an input's name is an answer, not an error.
+    receipt = Reply(text="Report sent", tone="danger", fields=(Field("what", "R-1"),))
     assert inbound.form_errors([receipt], ["what"]) is None
-    expired = Reply(text="This form has expired; press the button on the card again.", title="Please check the form", tone="danger")
+    expired = Reply(text="This form has expired; press the button on the card again.", title="Please check the form", tone="danger",
+                    form_error=True)
     assert inbound.form_errors([expired], ["comment"]) == {"comment": expired.text}
     assert inbound.form_errors([Reply(text="Approved.", tone="ok")], ["comment"]) is None
 
@@ -207,6 +220,44 @@ async def test_notifier_error_mapping(notifier: SlackNotifier, fake: FakeSlack) 
     with pytest.raises(DeliveryError) as unreachable:
         await notifier.send(CLERK_CHANNEL, Reply(text="x"))
     assert not unreachable.value.permanent
+
+
+async def test_retry_after_as_an_http_date_is_honoured(notifier: SlackNotifier, fake: FakeSlack) -> None:
+    """Retry-After may be a date (RFC 9110): it was read as "1 second" whatever it said."""
+    from email.utils import formatdate
+    import time
+
+    fake.fail(429, 1, retry_after=formatdate(time.time() + 30, usegmt=True))  # type: ignore[arg-type]
+    notifier.client.retry_handlers = []  # the raw mapping, no in-client retry
+    with pytest.raises(DeliveryError) as limited:
+        await notifier.send(CLERK_CHANNEL, Reply(text="x"))
+    assert limited.value.retry_after is not None and 25 < limited.value.retry_after <= 30
+
+
+async def test_a_fractional_retry_after_on_a_response_url_is_honoured(tmp_path: Path, fake: FakeSlack) -> None:
+    """Slack's client retries a 429 once, waiting Retry-After; then the reply waits as told.
+    "0.5" used to break the client's retry (it read whole seconds only) and be ignored after it."""
+    import time
+
+    from aiohttp import web
+
+    from adapters.slack import ADAPTER_KEY, mount
+    from councilbot.app import CouncilBot
+
+    bot = CouncilBot.from_settings(make_settings(tmp_path, fake.api_url))
+    web_app = web.Application()
+    mount(web_app, bot)
+    try:
+        fake.fail(429, 2, method="respond", retry_after="0.5")  # type: ignore[arg-type]
+        started = time.monotonic()
+        with pytest.raises(DeliveryError) as limited:
+            await web_app[ADAPTER_KEY].respond(fake.response_url("r9"), {"text": "hi", "blocks": []})
+        assert limited.value.retry_after == 0.5 and not limited.value.permanent
+        assert time.monotonic() - started >= 0.5 and fake.attempts.count("respond") == 2
+        await web_app[ADAPTER_KEY].respond(fake.response_url("r9"), {"text": "hi", "blocks": []})
+        assert [c.data["text"] for c in fake.of("respond")] == ["hi"]
+    finally:
+        bot.store.close()
 
 
 async def test_notifier_falls_back_to_text_when_blocks_are_rejected(notifier: SlackNotifier, fake: FakeSlack) -> None:

@@ -104,6 +104,17 @@ async def test_notifier_maps_failures_to_delivery_errors(teams: Teams) -> None:
     assert update.activity_id == decoded["activity"] and "decided" in update.text and "actions" not in update.card
 
 
+@pytest.mark.parametrize("header, wait", [("1.5", 1.5), ("soon", 2.0), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0)])
+async def test_any_retry_after_becomes_a_wait(teams: Teams, header: str, wait: float) -> None:
+    """Seconds (fractions too), a date (past: no wait), or something unreadable (the default wait):
+    always a DeliveryError the outbox can act on. An unreadable one used to raise out of the notifier."""
+    await teams.post(teams.bot_added_to_team())
+    teams.connector.fail(429, times=1, retry_after=header)  # type: ignore[arg-type]
+    with pytest.raises(DeliveryError) as limited:
+        await notifier(teams).send(CLERK, Reply(text="hello"))
+    assert limited.value.retry_after == wait and not limited.value.permanent
+
+
 async def test_missing_clerk_channel_reference_is_permanent(teams: Teams) -> None:
     n = notifier(teams)
     assert n.has_clerk_channel() is False

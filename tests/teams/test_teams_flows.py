@@ -156,6 +156,25 @@ async def test_reject_asks_for_a_comment_in_place(teams: Teams) -> None:
     assert "actions" not in updated.card
 
 
+async def test_a_form_the_core_turns_down_stays_open_even_with_no_input_at_fault(teams: Teams) -> None:
+    """The core says a form was turned down (``Reply.form_error``); Teams keeps the form, with the
+    person's answers, whether or not the message names an input. (It used to keep it only when a
+    field named an input, and replaced a card it could no longer honour with the error.)"""
+    await teams.post(teams.bot_added_to_team())
+    [form] = await teams.say("aad-cllr", "suggest Our summer fete is on 12 July on the Horse Pond")
+    data = submit_data(form.card, text="Our summer fete is on 12 July on the Horse Pond", platforms="facebook",
+                       category="event")
+    await teams.post(teams.invoke("aad-cllr", data))
+    [approval] = await teams.connector.wait_for(lambda c: in_clerk_channel(c) and "Suggested post" in c.text)
+    _, body = await teams.post(teams.invoke("aad-clerk", button_data(approval.card, "Reject"), channel_card=approval))
+    comment_form = body["value"]
+    # A comment card CouncilBot can no longer honour (one an older version sent asks for a decision it has no more).
+    stale = {**submit_data(comment_form, comment="Date clashes"), "context": "withdraw:" + comment_form["actions"][0]["data"]["context"].split(":", 1)[1]}
+    status, body = await teams.post(teams.invoke("aad-clerk", stale, channel_card=approval))
+    assert status == 200 and body["type"] == MESSAGE and "expired" in body["value"]
+    assert teams.bot.store.all("suggestions")[0]["status"] == "pending"
+
+
 async def test_same_activity_twice_makes_one_record(teams: Teams) -> None:
     await teams.post(teams.bot_added_to_team())
     [form] = await teams.say("aad-resident", "report")
