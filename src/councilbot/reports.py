@@ -135,9 +135,10 @@ def _has_phrase(phrase: str, text: str) -> bool:
 @dataclass(frozen=True)
 class Involvement:
     """Whom in the report chain a report is about: ``named`` for certain (the form's answer, a role
-    named, a full name, a first name or surname nobody else has); ``unsure``, a word in the report
-    that is the name of someone in the chain and of someone else too, with the people in the chain
-    it may mean."""
+    named, a full name, a first name or surname nobody else has, written as a name); ``unsure``, a
+    word in the report that is the name of someone in the chain and of someone else too, or that is
+    written in small letters ("jane keeps shouting", as people type in chat, but also "they will"),
+    with the people in the chain it may mean."""
 
     named: frozenset[str]
     unsure: dict[str, tuple[str, ...]]
@@ -152,8 +153,9 @@ def involvement(ctx: Ctx, about: str, who: str, what: str) -> Involvement:
     text = f"{who}\n{what}"
     roles |= {role for role, pattern in _ROLE_WORDS.items() if role in chain and pattern.search(text.lower())}
     people = set(ctx.people.with_roles(tuple(roles))) if roles else set()
-    words = {user: _name_words(name) for user, name in ctx.people.named().items()}
-    in_full = {user for user, w in words.items() if len(w) >= 2 and _has_phrase(" ".join(w), text)}
+    known = {user: [_name_words(name) for name in ctx.people.given_names(user)] for user in ctx.people.named()}
+    in_full = {user for user, names in known.items() if any(len(w) >= 2 and _has_phrase(" ".join(w), text) for w in names)}
+    singles = {user: {s for w in names for s in _single_words(w)} for user, names in known.items()}
     everyone = ctx.people.everyone()
     unsure: dict[str, set[str]] = {}
     for user, role in everyone.items():
@@ -162,17 +164,18 @@ def involvement(ctx: Ctx, about: str, who: str, what: str) -> Involvement:
         if user in in_full:
             people.add(user)
             continue
-        for word in sorted(_single_words(words.get(user, []))):
-            if not _written_as_name(word, text):
+        for word in sorted(singles.get(user, set())):
+            if not _has_phrase(word, text):
                 continue
-            holders = {u for u, w in words.items() if word in _single_words(w)}
+            holders = {u for u, s in singles.items() if word in s}
             if holders & in_full:
                 continue  # "Jane Tate" written in full says which Jane is meant
-            if holders == {user}:
+            if holders == {user} and _written_as_name(word, text):
                 people.add(user)
             else:
                 unsure.setdefault(word, set()).update(h for h in holders if everyone.get(h) in chain)
-    return Involvement(frozenset(people), {w: tuple(sorted(us)) for w, us in unsure.items()})
+    # Nothing to ask about someone the report already names for certain ("Will … the village hall").
+    return Involvement(frozenset(people), {w: tuple(sorted(us - people)) for w, us in unsure.items() if us - people})
 
 
 def answered_about(ctx: Ctx, about: str) -> bool:
@@ -195,10 +198,12 @@ def which_one(ctx: Ctx, unsure: dict[str, tuple[str, ...]]) -> str:
     """The question put to a reporter whose report names someone the bot cannot tell apart. It
     names the people in the chain it may mean, never the others who share the name."""
     asks = []
+    named = [{s for name in ctx.people.given_names(u) for s in _single_words(_name_words(name))} for u in ctx.people.named()]
     for word, users in sorted(unsure.items()):
-        written = next((w for u in users for w in _name_words(ctx.people.given_name(u)) if w.lower() == word), word)
-        asks.append(f"You wrote “{written}”, and more than one person here is called {written}. "
-                    f"Is this about {_joined([_role_and_name(ctx, u) for u in users], 'or')}?")
+        written = next((w for u in users for n in ctx.people.given_names(u) for w in _name_words(n) if w.lower() == word), word)
+        shared = sum(word in words for words in named) > 1
+        asks.append(f"You wrote “{written}”" + (f", and more than one person here is called {written}. " if shared else ". ")
+                    + f"Is this about {_joined([_role_and_name(ctx, u) for u in users], 'or')}?")
     return (" ".join(asks) + " Please choose below; choose “No, none of them” if you mean someone else, "
             "or write their full name.")
 
