@@ -144,13 +144,14 @@ class Involvement:
     unsure: dict[str, tuple[str, ...]]
 
 
-def involvement(ctx: Ctx, about: str, who: str, what: str) -> Involvement:
+def involvement(ctx: Ctx, about: str, who: str, what: str, where: str = "") -> Involvement:
     """Names are those the Clerk or the config gave (never a platform's display name, which anyone
-    can choose). A wrong certain match only sends the report further up the chain; an uncertain
+    can choose), looked for in every answer a reporter writes freely (who, what and where: "on Jane
+    Tate's Facebook page"). A wrong certain match only sends the report further up the chain; an uncertain
     one is for the reporter to settle."""
     chain = _chain(ctx)
     roles: set[Role] = {Role(about)} if about in {r.value for r in chain} else set()
-    text = f"{who}\n{what}"
+    text = f"{who}\n{what}\n{where}"
     roles |= {role for role, pattern in _ROLE_WORDS.items() if role in chain and pattern.search(text.lower())}
     people = set(ctx.people.with_roles(tuple(roles))) if roles else set()
     known = {user: [_name_words(name) for name in ctx.people.given_names(user)] for user in ctx.people.named()}
@@ -183,11 +184,11 @@ def answered_about(ctx: Ctx, about: str) -> bool:
     return about == "none" or about in {r.value for r in _chain(ctx)}
 
 
-def involved(ctx: Ctx, about: str, who: str, what: str) -> list[str]:
+def involved(ctx: Ctx, about: str, who: str, what: str, where: str = "") -> list[str]:
     """The people in the report chain the report may be about. They must not receive or see it.
     A name that could be one of them, which the reporter was not asked about, counts: nobody
     can be asked once a report is filed, so it goes further up the chain."""
-    found = involvement(ctx, about, who, what)
+    found = involvement(ctx, about, who, what, where)
     people = set(found.named)
     if not answered_about(ctx, about):
         people |= {u for users in found.unsure.values() for u in users}
@@ -228,7 +229,7 @@ def file(ctx: Ctx, user: str, values: dict[str, Any]) -> list[Reply]:
         raise BadInput("Please give at most 20 evidence links.", "evidence")
     danger = bool_value(values, "danger")
     about = text_value(values, "about", required=False, limit=40)
-    found = involvement(ctx, about, who, what)
+    found = involvement(ctx, about, who, what, link)
     if found.unsure and not answered_about(ctx, about):
         raise BadInput(which_one(ctx, found.unsure), "about")
     excluded = sorted(found.named)
@@ -488,7 +489,7 @@ def route_unrouted(ctx: Ctx) -> int:
     for record in ctx.store.find("reports", lambda r: r["status"] != "closed" and not r["recipients"]):
         # Who the report involves is worked out again with the people set up now: "the Town Clerk"
         # in a report filed before there was a Clerk means the Clerk who has just been added.
-        excluded = sorted(set(record["excluded"]) | set(involved(ctx, record.get("about") or "", record["who"], record["what"])))
+        excluded = sorted(set(record["excluded"]) | set(involved(ctx, record.get("about") or "", record["who"], record["what"], record.get("link") or "")))
         if excluded:
             fallback = ctx.people.with_roles(ctx.pack.roles.report_fallback)
             recipients = [u for u in fallback if u not in excluded]

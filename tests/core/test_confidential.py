@@ -292,3 +292,25 @@ async def test_a_name_changed_in_chat_does_not_hide_the_name_in_the_config_file(
         assert CLERK in record["excluded"] and record["recipients"] == [CHAIR], what
     await bot.outbox.drain()
     assert rec.to(CLERK) == []
+
+
+async def test_a_name_in_the_where_answer_routes_round_her_too(tmp_path, make_bot):
+    """"Link or description of where" is written freely too: "on Jane Pargeter's Facebook page"."""
+    bot = make_bot(tmp_path)
+    ref, _ = await _file(bot, who="", what="Nasty comments about me all week.", link="On Jane Pargeter's Facebook page",
+                         about="none")
+    record = bot.store.get("reports", ref)
+    assert CLERK in record["excluded"] and record["recipients"] == [CHAIR]
+
+
+async def test_a_report_that_waited_reads_the_where_answer_when_it_is_routed(tmp_path, make_bot):
+    bot = make_bot(tmp_path, people={})  # nobody can receive it yet: the report waits
+    rec = notifier(bot)
+    ref, _ = await _file(bot, who="", what="Nasty comments about me all week.", link="On Jane Pargeter's Facebook page")
+    assert bot.store.get("reports", ref)["recipients"] == []
+    bot.people.set(CLERK, Role.CLERK)  # the Clerk arrives: it is about her, so it keeps waiting
+    bot.people.set(CHAIR, Role.CHAIR)
+    record = bot.store.get("reports", ref)
+    assert CLERK in record["excluded"] and record["recipients"] == [CHAIR]
+    await bot.outbox.drain()
+    assert rec.to(CLERK) == []
