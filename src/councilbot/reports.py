@@ -37,7 +37,7 @@ def form(ctx: Ctx) -> Form:
     return Form(
         name="report",
         title="Report threats or abuse",
-        submit_label="Send to the Clerk",
+        submit_label="Send in confidence",  # not "to the Clerk": a report about the Clerk goes to the Chair
         inputs=(
             Input("what", "What happened?", "multiline", max_length=5000,
                   placeholder="Describe the threats, abuse or harassment in your own words."),

@@ -79,6 +79,12 @@ async def test_a_report_that_waited_for_a_recipient_says_who_now_has_it(tmp_path
 
 # 2. First names and surnames of the people in the chain; an ambiguous name is asked about.
 
+def test_the_report_form_is_not_sent_to_the_clerk_by_name(tmp_path, make_bot):
+    """Someone reporting the Clerk must not press a button that says it goes to her."""
+    form = reports_module.form(make_bot(tmp_path).ctx)
+    assert "clerk" not in form.submit_label.lower() and "confidence" in form.submit_label
+
+
 async def test_the_form_asks_in_plain_words_naming_the_roles_of_the_people_in_the_chain(tmp_path, make_bot):
     bot = make_bot(tmp_path)
     about = _about(reports_module.form(bot.ctx))
