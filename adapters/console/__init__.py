@@ -266,18 +266,21 @@ def _switch_hint(bot: CouncilBot, user: str) -> tuple[str, str]:
     """An example of /as from the people set up here, and who it makes you: whoever receives
     reports and approves posts (for them, a councillor)."""
     roles = bot.pack.roles
-    wanted = [r for r in dict.fromkeys(roles.receive_reports + roles.approve_posts) if r != bot.people.role(user)]
+    desk = list(dict.fromkeys(roles.receive_reports + roles.approve_posts))
+    # Someone at the Clerk's desk tries the other side, a councillor's; "/as" to their own name
+    # would only change their own role.
+    wanted = [Role.COUNCILLOR] if bot.people.role(user) in desk else desk
+    me = user.removeprefix("console:").lower()
     people = sorted(bot.people.everyone().items())
     for role in wanted:
         here = [p.removeprefix("console:") for p, r in people if r == role and p != user and p.startswith("console:")]
         if here:
             return f"/as {here[0]}", f"{here[0]} ({_role_words(role)})"
-    if not wanted:
-        return "/as councillor:sam", "sam (councillor)"
     role = wanted[0]
     # Whoever holds that role on another platform, by their first name; else an example name.
     elsewhere = [re.findall(r"\w+", bot.people.name(p)) for p, r in people if r == role]
-    name = next((w[0].lower() for w in elsewhere if w), "jane")
+    examples = ["sam", "alex"] if role is Role.COUNCILLOR else ["jane", "priya"]
+    name = next((n for n in [w[0].lower() for w in elsewhere if w] + examples if n != me))
     return f"/as {role.value}:{name}", f"{name} ({_role_words(role)})"
 
 

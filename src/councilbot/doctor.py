@@ -8,6 +8,7 @@ from typing import Callable, Sequence
 
 from . import credentials
 from .config import ConfigError, Settings, config_path, load_settings
+from .kinds import Role
 from .pack import Pack, PackError, load_pack
 from .store import StoreError, TinyStore
 
@@ -81,6 +82,15 @@ def _people(settings: Settings, pack: Pack) -> list[Line]:
         else:
             names = " or ".join(r.value for r in needed)
             out.append(Line(False, f"nobody can {label}: add a {names} under [people] in the config file, or have the Clerk run: people add ID ROLE"))
+    chain = set(pack.roles.receive_reports) | set(pack.roles.report_fallback)
+    unnamed = list(dict.fromkeys(r.value.replace("_", " ") for r in Role for user, held in settings.people.items()
+                                 if held is r and r in chain and not settings.names.get(user)))
+    if unnamed:
+        # A report is routed round the person it names only by a name the bot was given: without one,
+        # "Jane keeps shouting at me" reaches Jane.
+        out.append(Line(True, f"no name under [names] for the {', '.join(unnamed)}: a report that names them (\"Jane keeps "
+                              "shouting at me\") cannot be kept from them unless they have a name there (or the Clerk gives "
+                              "one in chat)", warning=True))
     return out
 
 

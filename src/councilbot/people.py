@@ -69,6 +69,13 @@ class People:
             return str(record["name"])
         return self.names.get(user, "")
 
+    def given_names(self, user: str) -> list[str]:
+        """Every name the Clerk or the config gave this person: a name changed in chat does not
+        hide the one in the config file (a report naming the Clerk by it still goes round her)."""
+        record = self.store.get("people", user)
+        names = [str(record["name"])] if record and record.get("name") else []
+        return list(dict.fromkeys(names + ([self.names[user]] if self.names.get(user) else [])))
+
     def named(self) -> dict[str, str]:
         """Everyone the Clerk or the config has given a name (``given_name``), with or without a
         role now: a report is routed on these names, so who shares a first name is asked about."""

@@ -37,7 +37,7 @@ def form(ctx: Ctx) -> Form:
     return Form(
         name="report",
         title="Report threats or abuse",
-        submit_label="Send to the Clerk",
+        submit_label="Send in confidence",  # not "to the Clerk": a report about the Clerk goes to the Chair
         inputs=(
             Input("what", "What happened?", "multiline", max_length=5000,
                   placeholder="Describe the threats, abuse or harassment in your own words."),
@@ -135,25 +135,28 @@ def _has_phrase(phrase: str, text: str) -> bool:
 @dataclass(frozen=True)
 class Involvement:
     """Whom in the report chain a report is about: ``named`` for certain (the form's answer, a role
-    named, a full name, a first name or surname nobody else has); ``unsure``, a word in the report
-    that is the name of someone in the chain and of someone else too, with the people in the chain
-    it may mean."""
+    named, a full name, a first name or surname nobody else has, written as a name); ``unsure``, a
+    word in the report that is the name of someone in the chain and of someone else too, or that is
+    written in small letters ("jane keeps shouting", as people type in chat, but also "they will"),
+    with the people in the chain it may mean."""
 
     named: frozenset[str]
     unsure: dict[str, tuple[str, ...]]
 
 
-def involvement(ctx: Ctx, about: str, who: str, what: str) -> Involvement:
+def involvement(ctx: Ctx, about: str, who: str, what: str, where: str = "") -> Involvement:
     """Names are those the Clerk or the config gave (never a platform's display name, which anyone
-    can choose). A wrong certain match only sends the report further up the chain; an uncertain
+    can choose), looked for in every answer a reporter writes freely (who, what and where: "on Jane
+    Tate's Facebook page"). A wrong certain match only sends the report further up the chain; an uncertain
     one is for the reporter to settle."""
     chain = _chain(ctx)
     roles: set[Role] = {Role(about)} if about in {r.value for r in chain} else set()
-    text = f"{who}\n{what}"
+    text = f"{who}\n{what}\n{where}"
     roles |= {role for role, pattern in _ROLE_WORDS.items() if role in chain and pattern.search(text.lower())}
     people = set(ctx.people.with_roles(tuple(roles))) if roles else set()
-    words = {user: _name_words(name) for user, name in ctx.people.named().items()}
-    in_full = {user for user, w in words.items() if len(w) >= 2 and _has_phrase(" ".join(w), text)}
+    known = {user: [_name_words(name) for name in ctx.people.given_names(user)] for user in ctx.people.named()}
+    in_full = {user for user, names in known.items() if any(len(w) >= 2 and _has_phrase(" ".join(w), text) for w in names)}
+    singles = {user: {s for w in names for s in _single_words(w)} for user, names in known.items()}
     everyone = ctx.people.everyone()
     unsure: dict[str, set[str]] = {}
     for user, role in everyone.items():
@@ -162,17 +165,18 @@ def involvement(ctx: Ctx, about: str, who: str, what: str) -> Involvement:
         if user in in_full:
             people.add(user)
             continue
-        for word in sorted(_single_words(words.get(user, []))):
-            if not _written_as_name(word, text):
+        for word in sorted(singles.get(user, set())):
+            if not _has_phrase(word, text):
                 continue
-            holders = {u for u, w in words.items() if word in _single_words(w)}
+            holders = {u for u, s in singles.items() if word in s}
             if holders & in_full:
                 continue  # "Jane Tate" written in full says which Jane is meant
-            if holders == {user}:
+            if holders == {user} and _written_as_name(word, text):
                 people.add(user)
             else:
                 unsure.setdefault(word, set()).update(h for h in holders if everyone.get(h) in chain)
-    return Involvement(frozenset(people), {w: tuple(sorted(us)) for w, us in unsure.items()})
+    # Nothing to ask about someone the report already names for certain ("Will … the village hall").
+    return Involvement(frozenset(people), {w: tuple(sorted(us - people)) for w, us in unsure.items() if us - people})
 
 
 def answered_about(ctx: Ctx, about: str) -> bool:
@@ -180,11 +184,11 @@ def answered_about(ctx: Ctx, about: str) -> bool:
     return about == "none" or about in {r.value for r in _chain(ctx)}
 
 
-def involved(ctx: Ctx, about: str, who: str, what: str) -> list[str]:
+def involved(ctx: Ctx, about: str, who: str, what: str, where: str = "") -> list[str]:
     """The people in the report chain the report may be about. They must not receive or see it.
     A name that could be one of them, which the reporter was not asked about, counts: nobody
     can be asked once a report is filed, so it goes further up the chain."""
-    found = involvement(ctx, about, who, what)
+    found = involvement(ctx, about, who, what, where)
     people = set(found.named)
     if not answered_about(ctx, about):
         people |= {u for users in found.unsure.values() for u in users}
@@ -195,10 +199,12 @@ def which_one(ctx: Ctx, unsure: dict[str, tuple[str, ...]]) -> str:
     """The question put to a reporter whose report names someone the bot cannot tell apart. It
     names the people in the chain it may mean, never the others who share the name."""
     asks = []
+    named = [{s for name in ctx.people.given_names(u) for s in _single_words(_name_words(name))} for u in ctx.people.named()]
     for word, users in sorted(unsure.items()):
-        written = next((w for u in users for w in _name_words(ctx.people.given_name(u)) if w.lower() == word), word)
-        asks.append(f"You wrote “{written}”, and more than one person here is called {written}. "
-                    f"Is this about {_joined([_role_and_name(ctx, u) for u in users], 'or')}?")
+        written = next((w for u in users for n in ctx.people.given_names(u) for w in _name_words(n) if w.lower() == word), word)
+        shared = sum(word in words for words in named) > 1
+        asks.append(f"You wrote “{written}”" + (f", and more than one person here is called {written}. " if shared else ". ")
+                    + f"Is this about {_joined([_role_and_name(ctx, u) for u in users], 'or')}?")
     return (" ".join(asks) + " Please choose below; choose “No, none of them” if you mean someone else, "
             "or write their full name.")
 
@@ -223,7 +229,7 @@ def file(ctx: Ctx, user: str, values: dict[str, Any]) -> list[Reply]:
         raise BadInput("Please give at most 20 evidence links.", "evidence")
     danger = bool_value(values, "danger")
     about = text_value(values, "about", required=False, limit=40)
-    found = involvement(ctx, about, who, what)
+    found = involvement(ctx, about, who, what, link)
     if found.unsure and not answered_about(ctx, about):
         raise BadInput(which_one(ctx, found.unsure), "about")
     excluded = sorted(found.named)
@@ -483,7 +489,7 @@ def route_unrouted(ctx: Ctx) -> int:
     for record in ctx.store.find("reports", lambda r: r["status"] != "closed" and not r["recipients"]):
         # Who the report involves is worked out again with the people set up now: "the Town Clerk"
         # in a report filed before there was a Clerk means the Clerk who has just been added.
-        excluded = sorted(set(record["excluded"]) | set(involved(ctx, record.get("about") or "", record["who"], record["what"])))
+        excluded = sorted(set(record["excluded"]) | set(involved(ctx, record.get("about") or "", record["who"], record["what"], record.get("link") or "")))
         if excluded:
             fallback = ctx.people.with_roles(ctx.pack.roles.report_fallback)
             recipients = [u for u in fallback if u not in excluded]

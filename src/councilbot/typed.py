@@ -22,8 +22,11 @@ WITH_TEXT = frozenset({"policy", "checkpost", "suggest"})
 WITH_WORD = {"people": frozenset({"add", "remove"}), "export": frozenset({"csv", "json"}),
              "election": frozenset({"add", "remove", "list"})}
 # "escalate" takes what follows only when it starts with a suggestion's reference; "link" when
-# what follows is two or more reports' references ("link R-2026-0012 R-2026-0015").
+# what follows is two or more reports' references ("link R-2026-0012 R-2026-0015"); "evidence"
+# when it starts with a report's reference ("evidence R-2026-0012 https://…", as the bot itself
+# tells reporters to write it: the links are kept with the report).
 _ESCALATION = re.compile(r"S-\d{4}-\d+\b", re.IGNORECASE)
+_EVIDENCE = re.compile(r"R-\d{4}-\d{4,}\b", re.IGNORECASE)
 _LINKED = re.compile(r"R-\d{4}-\d{4,}(?:[\s,]+(?:and\s+)?R-\d{4}-\d{4,})+\s*$", re.IGNORECASE)
 # Slack's admin slash command: "/councilbot pending" typed anywhere is "pending".
 ADMIN = "councilbot"
@@ -48,6 +51,7 @@ def command(text: str) -> tuple[str, str] | None:
         return word, rest
     first = rest.split(maxsplit=1)[0].lower() if rest else ""
     if (word in WITH_TEXT or (word in ALONE and not rest) or first in WITH_WORD.get(word, ())
-            or (word == "escalate" and _ESCALATION.match(rest)) or (word == "link" and _LINKED.match(rest))):
+            or (word == "escalate" and _ESCALATION.match(rest)) or (word == "link" and _LINKED.match(rest))
+            or (word == "evidence" and _EVIDENCE.match(rest))):
         return word, rest
     return None

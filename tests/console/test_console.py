@@ -4,9 +4,12 @@ reach a Clerk who arrives later, a banner and help that fit the council set up h
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from .terminal import Terminal
 
@@ -115,6 +118,16 @@ def test_banner_names_a_clerk_set_up_on_another_platform(tmp_path: Path) -> None
         encoding="utf-8")
     text, _ = chat(tmp_path)
     assert "/as clerk:priya becomes priya (clerk)" in text and "jane" not in text
+
+
+@pytest.mark.parametrize("as_,suggested", [("clerk:jane", "/as councillor:sam becomes sam (councillor)"),
+                                             ("assistant_clerk:sam", "/as councillor:alex becomes alex (councillor)")])
+def test_banner_never_suggests_the_person_their_own_name_and_the_clerk_a_councillor(tmp_path: Path, as_: str, suggested: str) -> None:
+    """Before, the Clerk jane was told "/as assistant_clerk:jane", which only changes her own role."""
+    text, _ = chat(tmp_path, as_=as_)
+    banner = text.splitlines()[2]
+    assert suggested in banner, banner
+    assert f"/as {as_.split(':')[1]} " not in banner and not re.search(rf"/as \w+:{as_.split(':')[1]} ", banner), banner
 
 
 def test_a_number_typed_as_a_message_presses_a_button_only_when_one_has_that_number(tmp_path: Path) -> None:

@@ -79,6 +79,12 @@ async def test_a_report_that_waited_for_a_recipient_says_who_now_has_it(tmp_path
 
 # 2. First names and surnames of the people in the chain; an ambiguous name is asked about.
 
+def test_the_report_form_is_not_sent_to_the_clerk_by_name(tmp_path, make_bot):
+    """Someone reporting the Clerk must not press a button that says it goes to her."""
+    form = reports_module.form(make_bot(tmp_path).ctx)
+    assert "clerk" not in form.submit_label.lower() and "confidence" in form.submit_label
+
+
 async def test_the_form_asks_in_plain_words_naming_the_roles_of_the_people_in_the_chain(tmp_path, make_bot):
     bot = make_bot(tmp_path)
     about = _about(reports_module.form(bot.ctx))
@@ -118,10 +124,27 @@ async def test_a_surname_of_the_chair_routes_round_the_chair(tmp_path, make_bot)
 
 async def test_a_name_that_is_also_an_everyday_word_routes_only_when_written_as_a_name(tmp_path, make_bot):
     bot = make_bot(tmp_path, names={**NAMES, CLERK: "Will Hall (Town Clerk)"})
-    ref, _ = await _file(bot, who="", what="They said they will wait for me outside the village hall.")
+    # In small letters it may be the everyday word: the reporter is asked, and "no" is believed.
+    ref, _ = await _file(bot, who="", what="They said they will wait for me outside the village hall.", about="none")
     assert CLERK in bot.store.get("reports", ref)["recipients"]
     named, _ = await _file(bot, who="", what="Will keeps shouting at me outside the village hall.")
     assert CLERK in bot.store.get("reports", named)["excluded"]
+
+
+@pytest.mark.parametrize("what", ["jane keeps shouting at me in meetings.", "mrs pargeter keeps shouting at me."])
+async def test_a_name_typed_in_small_letters_is_asked_about_never_sent_to_her(tmp_path, make_bot, what):
+    """People type names in small letters in chat: "jane" must not reach Jane because it lacks a capital."""
+    bot = make_bot(tmp_path)
+    rec = notifier(bot)
+    answer = one(await submit(bot, COUNCILLOR, "report", {**REPORT, "who": "", "what": what}))
+    assert answer.form_error and bot.store.all("reports") == []
+    question = field(answer, "about")
+    assert "Is this about the Town Clerk (Jane Pargeter)?" in question and "more than one person" not in question
+    ref, _ = await _file(bot, who="", what=what, about="clerk")
+    record = bot.store.get("reports", ref)
+    assert CLERK in record["excluded"] and record["recipients"] == [CHAIR]
+    await bot.outbox.drain()
+    assert rec.to(CLERK) == []
 
 
 async def test_a_first_name_two_people_share_is_asked_about_not_guessed(tmp_path, make_bot):
@@ -261,3 +284,39 @@ async def test_every_receipt_has_a_safety_line(tmp_path, make_bot):
     nobody = make_bot(tmp_path / "nobody", people={COUNCILLOR: Role.COUNCILLOR}, names={})
     _, unrouted = await _file(nobody)
     assert SAFETY in unrouted.text
+
+
+async def test_a_name_changed_in_chat_does_not_hide_the_name_in_the_config_file(tmp_path, make_bot):
+    """The Clerk can rename people from chat, herself included: a report naming her by the name in
+    the config file must still go round her, not to her."""
+    bot = make_bot(tmp_path)
+    rec = notifier(bot)
+    await command(bot, CLERK, "people", "add test:clerk clerk Zara Quill")
+    for what in ("Jane keeps shouting at me in meetings.", "Mrs Pargeter keeps shouting at me.", "Zara keeps shouting at me."):
+        ref, _ = await _file(bot, who="", what=what, about="none")
+        record = bot.store.get("reports", ref)
+        assert CLERK in record["excluded"] and record["recipients"] == [CHAIR], what
+    await bot.outbox.drain()
+    assert rec.to(CLERK) == []
+
+
+async def test_a_name_in_the_where_answer_routes_round_her_too(tmp_path, make_bot):
+    """"Link or description of where" is written freely too: "on Jane Pargeter's Facebook page"."""
+    bot = make_bot(tmp_path)
+    ref, _ = await _file(bot, who="", what="Nasty comments about me all week.", link="On Jane Pargeter's Facebook page",
+                         about="none")
+    record = bot.store.get("reports", ref)
+    assert CLERK in record["excluded"] and record["recipients"] == [CHAIR]
+
+
+async def test_a_report_that_waited_reads_the_where_answer_when_it_is_routed(tmp_path, make_bot):
+    bot = make_bot(tmp_path, people={})  # nobody can receive it yet: the report waits
+    rec = notifier(bot)
+    ref, _ = await _file(bot, who="", what="Nasty comments about me all week.", link="On Jane Pargeter's Facebook page")
+    assert bot.store.get("reports", ref)["recipients"] == []
+    bot.people.set(CLERK, Role.CLERK)  # the Clerk arrives: it is about her, so it keeps waiting
+    bot.people.set(CHAIR, Role.CHAIR)
+    record = bot.store.get("reports", ref)
+    assert CLERK in record["excluded"] and record["recipients"] == [CHAIR]
+    await bot.outbox.drain()
+    assert rec.to(CLERK) == []

@@ -34,6 +34,8 @@ from .kit import CLERK, COUNCILLOR, one
     ("elections", ("elections", "")),
     ("link R-2026-0012 R-2026-0015", ("link", "R-2026-0012 R-2026-0015")),
     ("link R-2026-0012, R-2026-0015 and R-2026-0019", ("link", "R-2026-0012, R-2026-0015 and R-2026-0019")),
+    ("evidence R-2026-0012 https://facebook.com/posts/1", ("evidence", "R-2026-0012 https://facebook.com/posts/1")),
+    ("evidence of a great turnout", None),
     # With a "/", as a slash command: any word, taking what follows.
     ("/report", ("report", "")),
     ("/flag Dave is a liar", ("flag", "Dave is a liar")),

@@ -30,6 +30,8 @@ TYPED = [
     ("clerk", "escalate S-2026-0001 we disagree", "Escalation is not part of this council's policy"),
     ("councillor", "election list", "No elections are set up"),
     ("clerk", "link R-2026-0001 R-2026-0002", "There is no report R-2026-0001 that you can see"),
+    ("councillor", "evidence R-2026-0001 https://facebook.com/posts/1", "There is no report R-2026-0001 that you can see"),
+    ("councillor", "Evidence of a great turnout at the fete!", "OK to post"),
     ("councillor", "home", "Your items"),
     ("councillor", "help", "I help Alsager Town Council"),
     ("councillor", "suggest Litter pick on Saturday", "Suggest a post"),

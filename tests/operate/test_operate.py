@@ -44,6 +44,11 @@ def test_doctor_names_what_is_missing(tmp_path: Path) -> None:
     good = cli("doctor", cwd=tmp_path)
     assert good.returncode == 0, good.stdout
     assert "policy pack castle-cary" in good.stdout and "All good." in good.stdout
+    # Nobody in the report chain has a name: a report naming them could not be routed round them.
+    assert "no name under [names] for the clerk, chair" in good.stdout
+    (tmp_path / "councilbot.toml").write_text(CONFIG + '[names]\n"slack:UCLERK" = "Jane Tate"\n"slack:UCHAIR" = "Pat Moss"\n')
+    named = cli("doctor", cwd=tmp_path)
+    assert named.returncode == 0 and "no name under [names]" not in named.stdout, named.stdout
 
 
 def test_doctor_reports_a_bad_config_plainly(tmp_path: Path) -> None:

@@ -84,6 +84,8 @@ HOME_ADDRESSES = [
     ("Allotment rent still owed by J. Platt (12 Heath End Road).", "J. Platt (12 Heath End Road"),
     ("We've had complaints about the hedge at 3 Church Road, Mr Phil Dawson, and we will write again.", "3 Church Road, Mr Phil Dawson"),
     ("Would the residents of 41 Kent Avenue please move their bins off the pavement.", "residents of 41 Kent Avenue"),
+    # Typed in small letters, but with the postcode and "lives at": a home address all the same.
+    ("Mrs Jones lives at 14 station road, ST7 2AB and never cuts her hedge.", "lives at 14 station road, ST7 2AB"),
 ]
 
 

@@ -226,3 +226,25 @@ async def test_replies_still_owed_at_shutdown_go_to_the_outbox(harness: Harness)
     harness.fake.release()
     [kept] = [d for d in harness.bot.store.all("outbox") if d["id"].startswith("slack-reply:")]
     assert kept["to"] == "slack:UCLLR" and "post" in json.dumps(kept["reply"]).lower()
+
+
+async def test_a_report_naming_the_clerk_in_small_letters_asks_in_the_modal_and_never_reaches_her(harness: Harness) -> None:
+    """The "Is this about …?" question comes back on the modal's own field, the other answers
+    kept; answered, the report goes round the Clerk to the Chair."""
+    from councilbot.kinds import Role
+
+    harness.bot.people.set("slack:UCLERK", Role.CLERK, "Jane Pargeter")
+    harness.bot.people.set("slack:UCHAIR", Role.CHAIR, "Pat Moss")
+    view = await open_form(harness, "/report")
+    answers = {"what": "jane keeps shouting at me in the office", "platform": "in-person", "when": "yesterday"}
+    body = (await harness.slack.submit(view, answers)).json()
+    assert body["response_action"] == "errors" and set(body["errors"]) == {"about"}
+    assert "Is this about the Town Clerk (Jane Pargeter)?" in body["errors"]["about"]
+    assert harness.bot.store.all("reports") == []
+    answer = await harness.slack.submit(view, {**answers, "about": "clerk"})
+    assert answer.status == 200 and answer.json()["response_action"] == "update"
+    [record] = harness.bot.store.all("reports")
+    assert record["recipients"] == ["slack:UCHAIR"] and "slack:UCLERK" in record["excluded"]
+    await harness.fake.wait_for("chat.postMessage", channel="UCHAIR")
+    await settled(harness)
+    assert [c for c in harness.fake.of("chat.postMessage") if c.data.get("channel") == "UCLERK"] == []

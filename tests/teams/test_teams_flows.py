@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -307,3 +308,27 @@ async def test_a_slow_receipt_teams_refuses_is_retried_from_the_outbox(teams: Te
     await settled(teams)  # the outbox records the delivery just after the connector took it
     assert any(d["id"].startswith("teams-reply:") and d["status"] == "sent" for d in teams.bot.store.all("outbox"))
     assert len([c for c in teams.connector.calls if to_person("aad-resident", "received")(c)]) == 1
+
+
+async def test_a_report_naming_the_clerk_in_small_letters_is_asked_about_on_the_card_and_never_reaches_her(teams: Teams) -> None:
+    """The "Is this about …?" question is the invoke's answer and the card stays open; answered,
+    the report goes round the Clerk to the Chair."""
+    from councilbot.kinds import Role
+
+    await teams.post(teams.bot_added_to_team())
+    teams.bot.people.set("teams:aad-clerk", Role.CLERK, "Jane Pargeter")
+    [form] = await teams.say("aad-resident", "report")
+    answers = {"what": "jane keeps shouting at me in the office", "platform": "in-person", "when": "yesterday"}
+    status, body = await teams.post(teams.invoke("aad-resident", submit_data(form.card, **answers)))
+    assert status == 200 and body["type"] == MESSAGE and "Is this about the Town Clerk (Jane Pargeter)?" in body["value"]
+    assert teams.bot.store.all("reports") == []
+    status, body = await teams.post(teams.invoke("aad-resident", submit_data(form.card, **answers, about="clerk")))
+    assert status == 200
+    [record] = teams.bot.store.all("reports")
+    assert record["recipients"] == ["teams:aad-chair"] and "teams:aad-clerk" in record["excluded"]
+    [copy] = await teams.connector.wait_for(lambda c: c.op == "send" and "jane keeps shouting" in c.text)
+    await settled(teams)
+    created = {c.response_id: json.dumps(c.body) for c in teams.connector.calls if c.op == "create"}
+    assert "aad-chair" in created[copy.conversation]  # the Chair's own chat, opened for it
+    assert not any("aad-clerk" in body for body in created.values())
+    assert not [c for c in teams.connector.calls if c.conversation == personal_conversation("aad-clerk")]

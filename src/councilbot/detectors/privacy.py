@@ -129,8 +129,14 @@ def personal_data(doc: Doc, ctx: Context) -> Iterable[Hit]:
         if owned is not None:  # "Dave Jones of ST7 2AB"
             yield Hit(K.PERSONAL_DATA, *owned, "a person's home address")
     if not houses:
+        # "Mrs Jones lives at 14 station road, ST7 2AB": a street the house pattern does not read
+        # (in small letters), with a postcode, and said to be where someone lives, is a home address.
         for m in _PRIVATE_CONTEXT.finditer(doc.text):
-            yield Hit(K.PERSONAL_DATA, m.start(), m.end(), "where someone lives", "soft")
+            near = [p for p in postcodes if p.start() - m.end() <= _NEAR_ADDRESS and m.start() - p.end() <= _NEAR_ADDRESS]
+            if near:  # quoted from "lives at" to the postcode
+                yield Hit(K.PERSONAL_DATA, min(m.start(), near[0].start()), max(m.end(), near[0].end()), "a home address")
+            else:
+                yield Hit(K.PERSONAL_DATA, m.start(), m.end(), "where someone lives", "soft")
     for m in _LISTS.finditer(doc.text):
         yield Hit(K.PERSONAL_DATA, m.start(), m.end(), "other people's addresses or details")
     for m in _FAMILY.finditer(doc.text):
