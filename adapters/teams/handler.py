@@ -350,7 +350,7 @@ class TeamsHandler(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
                 moved = True
             except DeliveryError as exc:
                 if exc.permanent:  # no personal chat can be opened: say so here
-                    log.warning("could not move a private reply to a personal chat: %s", exc)
+                    log.warning("could not move a private reply to a personal chat (%s)", exc.__class__.__name__)
                     failed = True
                 else:  # Teams is struggling: the outbox brings it when it can
                     common.queue_for_person(self.core.outbox, incoming.user, [reply], exc)
