@@ -20,6 +20,8 @@ import secrets
 import shutil
 import time
 import zipfile
+import zlib
+from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -288,13 +290,17 @@ def verify(path: Path, public_key: str | None = None) -> tuple[list[str], dict[s
             raise NotABundle(f"{path}: not an evidence bundle (no {MANIFEST} and {SIGNATURE})")
         if zf.getinfo(MANIFEST).file_size > MAX_MANIFEST or zf.getinfo(SIGNATURE).file_size > 1024:
             raise NotABundle(f"{path}: not an evidence bundle ({MANIFEST} is far larger than any bundle's)")
-        raw = zf.read(MANIFEST)
         problems: list[str] = []
+        # A name twice: zip tools differ on which copy they show, and this check reads the last.
+        problems += [f"{name}: in the bundle {n} times (a copy was added)" for name, n in Counter(names).items() if n > 1]
+        raw = _member(zf, MANIFEST)
+        if raw is None:
+            return [*problems, f"{MANIFEST}: altered (its bytes in the zip are damaged)"], {}
         try:
-            signature = base64.b64decode(zf.read(SIGNATURE).strip(), validate=True)
+            signature = base64.b64decode((_member(zf, SIGNATURE) or b"").strip(), validate=True)
         except ValueError:
             signature = b""
-        embedded_text = zf.read(PUBLIC_KEY).decode("utf-8", "replace").strip() if PUBLIC_KEY in names else ""
+        embedded_text = (_member(zf, PUBLIC_KEY) or b"").decode("utf-8", "replace").strip() if PUBLIC_KEY in names else ""
         try:
             key = given or load_public(embedded_text)
         except ValueError:
@@ -316,13 +322,37 @@ def verify(path: Path, public_key: str | None = None) -> tuple[list[str], dict[s
             if name not in names:
                 problems.append(f"{name}: missing from the bundle")
                 continue
-            digest = hashlib.sha256()
-            with zf.open(name) as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(chunk)
-            if digest.hexdigest() != expected:
+            found = _sha256(zf, name)
+            if found is None:
+                problems.append(f"{name}: altered (its bytes in the zip are damaged)")
+            elif found != expected:
                 problems.append(f"{name}: altered (its SHA-256 does not match the manifest)")
-        for name in names:
+        for name in dict.fromkeys(names):
             if name not in listed and name not in (MANIFEST, SIGNATURE, PUBLIC_KEY):
                 problems.append(f"{name}: added (not in the manifest)")
     return problems, manifest
+
+
+# What reading a changed or damaged member raises: its checksum (CRC-32) fails, its compressed
+# stream is broken or cut short, or its header claims a method or encryption nothing wrote.
+_DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError)
+
+
+def _member(zf: zipfile.ZipFile, name: str) -> bytes | None:
+    """A member's bytes, or None when they are damaged (a byte changed in the zip file itself)."""
+    try:
+        return zf.read(name)
+    except _DAMAGED:
+        return None
+
+
+def _sha256(zf: zipfile.ZipFile, name: str) -> str | None:
+    """A member's SHA-256 read in pieces (an evidence file may be large), or None when damaged."""
+    digest = hashlib.sha256()
+    try:
+        with zf.open(name) as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    except _DAMAGED:
+        return None
+    return digest.hexdigest()

@@ -8,6 +8,8 @@ import json
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from councilbot.app import CouncilBot
 from councilbot.config import Settings
 from councilbot.messages import Incoming, Upload
@@ -115,3 +117,29 @@ async def test_backup_and_restore_keep_evidence_files_and_the_signing_key(tmp_pa
     with zipfile.ZipFile(tmp_path / "before.zip") as a, zipfile.ZipFile(tmp_path / "after.zip") as b:
         assert a.read("public-key.txt") == b.read("public-key.txt")  # the same key the police were given
         assert PNG in [b.read(n) for n in b.namelist()]
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate name")
+async def test_damaged_bytes_and_a_second_copy_of_a_file_are_named_not_a_traceback(tmp_path: Path) -> None:
+    """A byte changed in the zip file itself (not rewritten through a zip tool, so the zip's own
+    checksum no longer matches) is named as altered, exit 1, with no traceback; and a second copy of
+    a listed file put in front of the genuine one (which a zip viewer may show instead) is caught."""
+    (tmp_path / "councilbot.toml").write_text(CONFIG)
+    ref = await _report_with_screenshot(tmp_path / "data")
+    assert cli("evidence-bundle", ref, "--as", "slack:UCLERK", "--out", "case.zip", cwd=tmp_path).returncode == 0
+    raw = (tmp_path / "case.zip").read_bytes()
+    with zipfile.ZipFile(tmp_path / "case.zip") as zf:
+        shot = next(n for n in zf.namelist() if n.startswith(f"evidence/{ref}/"))
+        public_key = zf.read("public-key.txt").decode().strip()
+    at = raw.index(PNG) + 100  # the screenshot is stored as it is, so its bytes are in the zip
+    (tmp_path / "flipped.zip").write_bytes(raw[:at] + bytes([raw[at] ^ 1]) + raw[at + 1:])
+    out = cli("verify-bundle", "flipped.zip", "--public-key", public_key, cwd=tmp_path)
+    assert out.returncode == 1 and f"ALTERED: {shot}" in out.stdout, out.stdout + out.stderr
+    assert "Traceback" not in out.stderr
+
+    with zipfile.ZipFile(tmp_path / "case.zip") as zin, zipfile.ZipFile(tmp_path / "twice.zip", "w") as zout:
+        zout.writestr("summary.html", b"<p>Nothing happened.</p>")
+        for info in zin.infolist():
+            zout.writestr(info, zin.read(info.filename))
+    out = cli("verify-bundle", "twice.zip", "--public-key", public_key, cwd=tmp_path)
+    assert out.returncode == 1 and "ALTERED: summary.html" in out.stdout, out.stdout + out.stderr
