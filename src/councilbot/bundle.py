@@ -113,9 +113,21 @@ def _zip_name(record: dict[str, Any], number: int, meta: dict[str, Any]) -> str:
 
 
 def _audit(ctx: Ctx, ids: set[str]) -> list[dict[str, Any]]:
+    """The case's audit trail, naming only the reports in this bundle: a linked report its maker
+    may not read (one routed round them) is not even named, as its linking or export by someone
+    else would otherwise show it exists."""
     entries = ctx.store.find("audit", lambda a: a.get("subject") in ids or bool(set(a.get("linked") or []) & ids))
-    return [{"at": a["at"], "action": a["action"], "subject": a["subject"], "by": ctx.people.name(a["actor"]) if ":" in str(a["actor"]) else a["actor"],
-             **({"linked": a["linked"]} if a.get("linked") else {})} for a in sorted(entries, key=lambda a: a["at"])]
+    out = []
+    for a in sorted(entries, key=lambda a: a["at"]):
+        linked = [r for r in a.get("linked") or [] if r in ids]
+        subject = a["subject"]
+        if subject not in ids:
+            if a["action"] != "report.linked" or len(linked) < 2:
+                continue  # something done to a report not in this bundle
+            subject, linked = linked[0], linked[1:]  # the reports here that were linked together
+        out.append({"at": a["at"], "action": a["action"], "subject": subject,
+                    "by": ctx.people.name(a["actor"]) if ":" in str(a["actor"]) else a["actor"], **({"linked": linked} if linked else {})})
+    return out
 
 
 def build(ctx: Ctx, user: str, ref: str, out: Path) -> dict[str, Any]:

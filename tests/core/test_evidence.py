@@ -13,10 +13,11 @@ from pathlib import Path
 
 from councilbot import bundle, evidence
 from councilbot.dataprotection import erase_person
+from councilbot.kinds import Role
 from councilbot.messages import Upload
 
 from .kit import (
-    ASSISTANT, CHAIR, CLERK, COUNCILLOR, COUNCILLOR2, REPORT, actions, command, field, message, one, press, refused, submit,
+    ASSISTANT, CAST, CHAIR, CLERK, COUNCILLOR, COUNCILLOR2, REPORT, actions, command, field, message, one, press, refused, submit,
 )
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"screenshot-bytes" * 20
@@ -217,3 +218,27 @@ async def test_a_bundle_made_for_chat_and_never_fetched_is_removed_after_an_hour
     hour_ago = made.stat().st_mtime - bundle.BUNDLE_LIFETIME - 60
     os.utime(made.parent, (hour_ago, hour_ago))
     assert bot.housekeeping()["bundles_removed"] == 1 and not made.exists()
+
+
+async def test_a_bundle_never_names_a_linked_report_its_maker_cannot_see(tmp_path, make_bot):
+    """A report filed before the Assistant Clerk joined goes to the Clerk alone. Linked by the Clerk
+    to a later report both receive, it stays out of the Assistant's bundle of the later one:
+    not in the linked incidents, and not in the audit trail (the Clerk's linking and export)."""
+    bot = make_bot(tmp_path, people={k: v for k, v in CAST.items() if k != ASSISTANT})
+    old, _ = await file_report(bot)
+    bot.ctx.people.set(ASSISTANT, Role.ASSISTANT_CLERK)
+    new, _ = await file_report(bot, COUNCILLOR2)
+    assert ASSISTANT in bot.store.get("reports", new)["recipients"]
+    assert ASSISTANT not in bot.store.get("reports", old)["recipients"]
+    await command(bot, CLERK, "link", f"{old} {new}")
+    one(await press(bot, CLERK, "report.bundle", old))
+    one(await press(bot, CLERK, "report.bundle", new))
+    with zipfile.ZipFile(one(await press(bot, CLERK, "report.bundle", new)).file) as zf:
+        manifest = zf.read("manifest.json").decode()
+    assert old in manifest  # the Clerk receives both: the link is in the Clerk's bundle
+    with zipfile.ZipFile(one(await press(bot, ASSISTANT, "report.bundle", new)).file) as zf:
+        manifest, summary = zf.read("manifest.json").decode(), zf.read("summary.html").decode()
+    assert old not in manifest and old not in summary
+    trail = json.loads(manifest)["audit_trail"]
+    assert {"report.filed", "report.bundle_exported"} <= {a["action"] for a in trail}
+    assert all(a["subject"] == new and not a.get("linked") for a in trail)
