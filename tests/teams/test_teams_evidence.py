@@ -96,3 +96,15 @@ async def test_evidence_bundle_button_gives_a_signed_link_served_once(teams: Tea
     # A councillor cannot have one.
     status, body = await teams.post(teams.invoke("aad-cllr", {"action": "report.bundle", "value": ref}))
     assert "evidence-bundles" not in str(body) and "that you can see" in str(body)
+
+
+def test_the_bot_token_goes_only_to_microsofts_connector_hosts() -> None:
+    """Anyone can name an Azure Traffic Manager profile (x.trafficmanager.net): an attachment
+    address there must not be sent the bot's token, only Teams' own connector host."""
+    service = "https://smba.trafficmanager.net/emea/"
+    assert teams_files.token_goes_to("https://smba.trafficmanager.net/emea/v3/attachments/1/views/original", service)
+    assert teams_files.token_goes_to("https://smba.trafficmanager.net/amer/v3/attachments/1/views/original", service)
+    assert teams_files.token_goes_to("https://webchat.botframework.com/attachments/1", service)
+    assert not teams_files.token_goes_to("https://attacker.trafficmanager.net/v3/attachments/1/views/original", service)
+    assert not teams_files.token_goes_to("http://smba.trafficmanager.net/emea/v3/attachments/1", service)
+    assert not teams_files.token_goes_to("https://botframework.com.example.org/x", service)
