@@ -331,19 +331,22 @@ def judge(result: CheckResult, draft: Draft, pack: Pack, period: Period) -> Chec
 
 # Lookups: the rules, when a question is about them, and the period, while it is on.
 
-_ABOUT = re.compile(r"\b(?:pre-?election|purdah|elections?|candidates?|campaign\w*|imprints?|polling|canvass\w*|hustings)\b", re.I)
+_ABOUT = re.compile(r"\b(?:pre-?election|purdah|elections?|candidates?|imprints?|polling|canvass\w*|hustings)\b", re.I)
+# Only while a period is on: outside one, a question about a litter-pick campaign is not about elections.
+_ABOUT_IN_PERIOD = re.compile(r"\bcampaign\w*|\bconsult\w*", re.I)
 
 
-def relevant_rules(pack: Pack, question: str) -> list[tuple[str, ElectionRule]]:
-    """The pre-election rules, for a question about elections (in or out of a period: a clerk plans ahead)."""
-    if not _ABOUT.search(question):
+def relevant_rules(pack: Pack, question: str, in_period: bool = False) -> list[tuple[str, ElectionRule]]:
+    """The pre-election rules, for a question about elections (in or out of a period: a clerk plans
+    ahead), or while a period is on, about a campaign or consultation."""
+    if not (_ABOUT.search(question) or (in_period and _ABOUT_IN_PERIOD.search(question))):
         return []
     return list(rules_of(pack).rules.items())
 
 
 def answer_extra(pack: Pack, period: Period | None, question: str) -> dict[str, Any] | None:
     """What ``ask --json`` adds: the period in force and, for a question about elections, the rules."""
-    rules = relevant_rules(pack, question)
+    rules = relevant_rules(pack, question, period is not None)
     if period is None and not rules:
         return None
     section = rules_of(pack)
@@ -355,7 +358,7 @@ def answer_extra(pack: Pack, period: Period | None, question: str) -> dict[str, 
 def on_answer(reply: Reply, pack: Pack, period: Period | None, question: str) -> Reply:
     """A policy answer with the period said first while it is on, and the rules beside the
     policy's clauses when the question is about elections."""
-    rules = relevant_rules(pack, question)
+    rules = relevant_rules(pack, question, period is not None)
     if period is None and not rules:
         return reply
     section = rules_of(pack)
