@@ -269,3 +269,18 @@ async def test_outside_a_period_a_question_about_an_ordinary_campaign_is_answere
     clock.set(DURING)
     during = one(await command(bot, COUNCILLOR, "policy", question))
     assert during.text.startswith(CITED) and any(f.label.startswith("PE-NEW") for f in during.fields)
+
+
+async def test_a_mention_of_the_notice_of_poll_does_not_excuse_naming_a_councillor_by_title(tmp_path, make, clock):
+    """The returning officer's exemption is for factual notices, which name candidates but never
+    'Cllr Hughes': a post about a councillor is not let through by a line about the notice of poll."""
+    bot = make(tmp_path, [ELECTION])
+    clock.set(DURING)
+    with_notice = NAMING + " The notice of poll is on our website."
+    reply = await checked(bot, with_notice)
+    assert verdict(reply) == "Do not post" and "\u201cCllr Ann Hughes\u201d" in reply.plain()
+    pictured = "Our councillors pictured at the flower show. The list of candidates is on our website."
+    assert verdict(await checked(bot, pictured)) == "Do not post"
+    assert verdict(await checked(bot, RETURNING_OFFICER)) == "OK to post"  # names alone, in a notice: fine
+    clock.set(DAY_BEFORE_NOTICE)
+    assert verdict(await checked(bot, with_notice)) == "OK to post"
