@@ -242,3 +242,23 @@ async def test_a_bundle_never_names_a_linked_report_its_maker_cannot_see(tmp_pat
     trail = json.loads(manifest)["audit_trail"]
     assert {"report.filed", "report.bundle_exported"} <= {a["action"] for a in trail}
     assert all(a["subject"] == new and not a.get("linked") for a in trail)
+
+
+async def test_links_are_followed_on_so_one_senders_incidents_all_show_and_are_bundled(tmp_path, make_bot, clock):
+    """R1 linked to R2 on one day and R2 to R3 later are the same sender's three incidents: R1's
+    view and bundle hold R3 too."""
+    bot = make_bot(tmp_path)
+    first, _ = await file_report(bot)
+    clock.advance(days=2)
+    second, _ = await file_report(bot, COUNCILLOR2)
+    clock.advance(days=2)
+    third, _ = await file_report(bot, uploads=[Upload("later.png", PNG)])
+    await command(bot, CLERK, "link", f"{first} {second}")
+    await command(bot, CLERK, "link", f"{second} {third}")
+    view = one(await press(bot, CLERK, "report.view", first))
+    timeline = field(view, "Linked incidents (oldest first)").splitlines()
+    assert [line.split(" ")[0].rstrip(":") for line in timeline] == [first, second, third]
+    with zipfile.ZipFile(one(await press(bot, CLERK, "report.bundle", first)).file) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+        assert manifest["linked_reports"] == [second, third]
+        assert any(n.startswith(f"evidence/{third}/") for n in zf.namelist())
