@@ -206,8 +206,11 @@ async def test_retention_and_erasure_delete_evidence_files(tmp_path, make_bot, c
     assert bot.housekeeping()["purged"] == 1
     assert not kept_path(bot, pdf).exists()  # its report is gone
     assert kept_path(bot, png).exists()  # still the evidence of another report
+    made = Path(one(await press(bot, CLERK, "report.bundle", kept_ref)).file)  # a chat bundle not yet fetched
+    assert made.is_file()
     erase_person(bot.ctx, COUNCILLOR2, include_open=True)  # the kept report is still open
     assert bot.store.get("reports", kept_ref) is None and not kept_path(bot, png).exists()
+    assert not made.exists()  # its copy of the screenshot goes too
 
 
 async def test_a_bundle_made_for_chat_and_never_fetched_is_removed_after_an_hour(tmp_path, make_bot):
