@@ -298,9 +298,9 @@ def verify(path: Path, public_key: str | None = None) -> tuple[list[str], dict[s
         raise NotABundle(f"{path}: not an evidence bundle (not a readable zip file: {exc})") from None
     with zf:
         names = zf.namelist()
-        if MANIFEST not in names or SIGNATURE not in names:
-            raise NotABundle(f"{path}: not an evidence bundle (no {MANIFEST} and {SIGNATURE})")
-        if zf.getinfo(MANIFEST).file_size > MAX_MANIFEST or zf.getinfo(SIGNATURE).file_size > 1024:
+        if MANIFEST not in names:
+            raise NotABundle(f"{path}: not an evidence bundle (no {MANIFEST})")
+        if zf.getinfo(MANIFEST).file_size > MAX_MANIFEST or (SIGNATURE in names and zf.getinfo(SIGNATURE).file_size > 1024):
             raise NotABundle(f"{path}: not an evidence bundle ({MANIFEST} is far larger than any bundle's)")
         problems: list[str] = []
         # A name twice: zip tools differ on which copy they show, and this check reads the last.
@@ -309,25 +309,34 @@ def verify(path: Path, public_key: str | None = None) -> tuple[list[str], dict[s
         if raw is None:
             return [*problems, f"{MANIFEST}: altered (its bytes in the zip are damaged)"], {}
         try:
-            signature = base64.b64decode((_member(zf, SIGNATURE) or b"").strip(), validate=True)
-        except ValueError:
-            signature = b""
-        embedded_text = (_member(zf, PUBLIC_KEY) or b"").decode("utf-8", "replace").strip() if PUBLIC_KEY in names else ""
-        try:
-            key = given or load_public(embedded_text)
-        except ValueError:
-            raise NotABundle(f"{path}: not an evidence bundle ({PUBLIC_KEY} holds no public key)") from None
-        try:
-            key.verify(signature, raw)
-        except InvalidSignature:
-            problems.append(f"{MANIFEST}: altered, or not signed by this key (the signature does not match)")
-        try:
             manifest = json.loads(raw)
             listed = {str(f["path"]): str(f["sha256"]) for f in manifest["files"]}
         except (ValueError, KeyError, TypeError):
+            manifest, listed = None, {}
+        # The signature and the key beside it are files of the bundle too: one taken out is named.
+        embedded_text = (_member(zf, PUBLIC_KEY) or b"").decode("utf-8", "replace").strip() if PUBLIC_KEY in names else ""
+        if PUBLIC_KEY not in names:
+            problems.append(f"{PUBLIC_KEY}: missing from the bundle")
+        key_text = embedded_text or (str(manifest.get("public_key") or "") if isinstance(manifest, dict) else "")
+        try:
+            key = given or load_public(key_text)
+        except ValueError:
+            raise NotABundle(f"{path}: not an evidence bundle ({PUBLIC_KEY} holds no public key)") from None
+        if SIGNATURE not in names:
+            problems.append(f"{SIGNATURE}: missing from the bundle (so nothing shows the manifest is the council's)")
+        else:
+            try:
+                signature = base64.b64decode((_member(zf, SIGNATURE) or b"").strip(), validate=True)
+            except ValueError:
+                signature = b""
+            try:
+                key.verify(signature, raw)
+            except InvalidSignature:
+                problems.append(f"{MANIFEST}: altered, or not signed by this key (the signature does not match)")
+        if not isinstance(manifest, dict):
             if problems:
                 return problems, {}
-            raise NotABundle(f"{path}: not an evidence bundle ({MANIFEST} is not a bundle's manifest)") from None
+            raise NotABundle(f"{path}: not an evidence bundle ({MANIFEST} is not a bundle's manifest)")
         if embedded_text and manifest.get("public_key") != embedded_text:
             problems.append(f"{PUBLIC_KEY}: altered (it is not the key named in the manifest)")
         for name, expected in listed.items():

@@ -143,3 +143,26 @@ async def test_damaged_bytes_and_a_second_copy_of_a_file_are_named_not_a_traceba
             zout.writestr(info, zin.read(info.filename))
     out = cli("verify-bundle", "twice.zip", "--public-key", public_key, cwd=tmp_path)
     assert out.returncode == 1 and "ALTERED: summary.html" in out.stdout, out.stdout + out.stderr
+
+
+async def test_a_signature_or_key_taken_out_of_the_bundle_is_named(tmp_path: Path) -> None:
+    """The signature and the public key are files of the bundle too: one taken out is named as
+    missing (exit 1), as an evidence file would be, rather than the bundle being called not a bundle."""
+    (tmp_path / "councilbot.toml").write_text(CONFIG)
+    ref = await _report_with_screenshot(tmp_path / "data")
+    assert cli("evidence-bundle", ref, "--as", "slack:UCLERK", "--out", "case.zip", cwd=tmp_path).returncode == 0
+    with zipfile.ZipFile(tmp_path / "case.zip") as zf:
+        public_key = zf.read("public-key.txt").decode().strip()
+    for member in ("manifest.sig", "public-key.txt"):
+        with zipfile.ZipFile(tmp_path / "case.zip") as zin, zipfile.ZipFile(tmp_path / "less.zip", "w") as zout:
+            for info in zin.infolist():
+                if info.filename != member:
+                    zout.writestr(info, zin.read(info.filename))
+        for key in ((), ("--public-key", public_key)):
+            out = cli("verify-bundle", "less.zip", *key, cwd=tmp_path)
+            assert out.returncode == 1 and f"ALTERED: {member}: missing" in out.stdout, (member, key, out.stdout + out.stderr)
+            assert "Traceback" not in out.stderr
+    with zipfile.ZipFile(tmp_path / "only.zip", "w") as zf:  # a manifest alone, with no key anywhere
+        zf.writestr("manifest.json", "{}")
+    out = cli("verify-bundle", "only.zip", cwd=tmp_path)
+    assert out.returncode == 2 and "not an evidence bundle" in out.stderr
