@@ -130,8 +130,10 @@ def _audit(ctx: Ctx, ids: set[str]) -> list[dict[str, Any]]:
     return out
 
 
-def build(ctx: Ctx, user: str, ref: str, out: Path) -> dict[str, Any]:
-    """Write the bundle for report ``ref`` to ``out``, for ``user`` (a recipient); audited."""
+def build(ctx: Ctx, user: str, ref: str, out: Path, via: str = "chat") -> dict[str, Any]:
+    """Write the bundle for report ``ref`` to ``out``, for ``user`` (a recipient); audited, with
+    ``via`` saying whether it was asked for in chat or by whoever runs the server's command line
+    (who names the recipient with ``--as``, so the trail must not read as the recipient's own act)."""
     record, case = _case(ctx, user, ref)
     ids = {r["id"] for r in case}
     exported = clock.iso(clock.now())
@@ -172,7 +174,7 @@ def build(ctx: Ctx, user: str, ref: str, out: Path) -> dict[str, Any]:
     os.replace(tmp, out)
     digest = hashlib.sha256(raw).hexdigest()
     ctx.audit.record(user, "report.bundle_exported", record["id"], linked=sorted(ids - {record["id"]}),
-                     files=len(contents) - 1, manifest_sha256=digest)
+                     files=len(contents) - 1, manifest_sha256=digest, via=via)
     return {"report": record["id"], "files": len(contents) - 1, "path": str(out), "manifest_sha256": digest,
             "public_key": manifest["public_key"]}
 

@@ -184,7 +184,7 @@ async def test_bundle_button_gives_the_recipient_a_signed_zip_and_is_audited(tmp
     key_file = Path(bot.store.data_dir) / bundle.KEY_FILE
     assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
     exports = [a for a in bot.store.all("audit") if a["action"] == "report.bundle_exported"]
-    assert [(a["actor"], a["subject"]) for a in exports] == [(CLERK, first)]
+    assert [(a["actor"], a["subject"], a["via"]) for a in exports] == [(CLERK, first, "chat")]
 
 
 async def test_summary_escapes_what_a_reporter_typed(tmp_path, make_bot):

@@ -102,7 +102,8 @@ async def test_only_a_recipient_may_export_and_each_export_is_audited(tmp_path: 
     assert cli("evidence-bundle", ref, "--as", "slack:UCLERK", "--out", "x.zip", cwd=tmp_path).returncode == 0
     audit = [json.loads(p.read_text()) for p in (tmp_path / "data" / "audit").glob("*.json")]
     rows = [row for shard in audit for table in shard.values() for row in table.values()]
-    assert [(r["actor"], r["subject"]) for r in rows if r["action"] == "report.bundle_exported"] == [("slack:UCLERK", ref)]
+    assert [(r["actor"], r["subject"], r["via"]) for r in rows if r["action"] == "report.bundle_exported"] == [
+        ("slack:UCLERK", ref, "command line")]  # made on the server in the Clerk's name, and the trail says so
 
 
 async def test_backup_and_restore_keep_evidence_files_and_the_signing_key(tmp_path: Path) -> None:
