@@ -178,8 +178,8 @@ class Downloads:
         url = self.link(reply.file, PUBLIC_BASE.get())
         if url is None:
             return dataclasses.replace(reply, file="", tone="danger", text="Sorry, the file could not be offered for download here.")
-        return dataclasses.replace(reply, file="", text=f"{reply.text}\n\nDownload it within 15 minutes (the link works once "
-                                                         f"for you alone and then expires): {url}")
+        return dataclasses.replace(reply, file="", text=f"{reply.text}\n\nDownload it within 15 minutes: the link works once, "
+                                                         f"for whoever opens it first, so do not pass it on: {url}")
 
     async def serve(self, request: web.Request) -> web.StreamResponse:
         payload, _, signature = request.match_info["token"].partition(".")

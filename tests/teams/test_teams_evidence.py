@@ -81,6 +81,8 @@ async def test_evidence_bundle_button_gives_a_signed_link_served_once(teams: Tea
     status, body = await teams.post(teams.invoke("aad-clerk", button_data(card, "Evidence bundle")))
     assert status == 200
     [url] = re.findall(r"http://127\.0\.0\.1:\d+/evidence-bundles/[A-Za-z0-9_\\-]+\.[0-9a-f]{40}", str(body["value"]))
+    # The link is not tied to a person (Teams cannot say who opens it): it says so, rather than "for you alone".
+    assert "for whoever opens it first, so do not pass it on" in str(body["value"])
     async with aiohttp.ClientSession() as session:
         async with session.get(url.replace("\\", "")) as resp:
             assert resp.status == 200 and resp.headers["Content-Disposition"].startswith("attachment")
