@@ -32,7 +32,9 @@ MAX_LINKS_PER_REPORT = 100
 MAX_LINKED = 500  # reports followed through links from one report; a long campaign is a few dozen
 FOLDER = ".evidence"  # a dot folder: the record store does not take it for a table
 REPORT_REF = re.compile(r"\bR-\d{4}-\d{4,}\b", re.IGNORECASE)
-_URL = re.compile(r"https?://\S+")
+# A link ends at a space, or at < > | which no link holds unescaped: Slack sends a link typed in a
+# message as <https://facebook.com/p/1> or <http://facebook.com/p/1|facebook.com/p/1>.
+_URL = re.compile(r"https?://[^\s<>|]+")
 _SHA = re.compile(r"[0-9a-f]{64}")
 
 # What the bytes are, from their first bytes (magic numbers): (media type, file extension).

@@ -265,3 +265,14 @@ async def test_links_are_followed_on_so_one_senders_incidents_all_show_and_are_b
         manifest = json.loads(zf.read("manifest.json"))
         assert manifest["linked_reports"] == [second, third]
         assert any(n.startswith(f"evidence/{third}/") for n in zf.namelist())
+
+
+async def test_a_link_in_slacks_markup_is_kept_as_the_link_alone(tmp_path, make_bot):
+    """Slack sends a link typed in a DM as <url> or <url|what was typed>: the link kept (and put in
+    the police bundle) is the address, not the markup around it."""
+    bot = make_bot(tmp_path)
+    ref, _ = await file_report(bot)
+    text = f"evidence {ref} <http://facebook.com/p/9|facebook.com/p/9> and <https://x.com/a/status/5>"
+    one(await command(bot, COUNCILLOR, "evidence", text, values={"files": [Upload("shot.png", PNG, "slack")]}))
+    later = bot.store.get("reports", ref)["links"]
+    assert [x["url"] for x in later] == ["http://facebook.com/p/9", "https://x.com/a/status/5"]
