@@ -82,6 +82,21 @@ def _allowed(url: str, service_url: str) -> bool:
     return urlsplit(url).scheme == "https" or _same_origin(url, service_url)
 
 
+# Microsoft's own hosts for the Bot Connector's attachment views. Not any *.trafficmanager.net:
+# anyone with an Azure subscription can name a Traffic Manager profile there.
+_CONNECTOR_HOSTS = ("smba.trafficmanager.net",)
+
+
+def token_goes_to(url: str, service_url: str) -> bool:
+    """The bot's token goes only to the Bot Connector that sent the message (its inline images):
+    its own address, Teams' connector host, or the Bot Framework's, over HTTPS."""
+    if _same_origin(url, service_url):
+        return True
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    return parts.scheme == "https" and (host in _CONNECTOR_HOSTS or host.endswith(".botframework.com"))
+
+
 def _bot_token(turn_context: TurnContext) -> str | None:
     """The bot's current Bot Framework token, from this turn's connector client (none when
     authentication is off, as with the Emulator)."""
@@ -104,10 +119,7 @@ async def download(items: list[dict[str, Any]], service_url: str, token: str | N
             if not _allowed(url, service_url):
                 out.append(Upload(name, source="teams", problem="Teams gave an address the bot will not fetch from"))
                 continue
-            # The bot's token goes only to the Bot Connector that sent the message (its inline images).
-            send_token = item["signed"] and token and (_same_origin(url, service_url) or
-                                                       (urlsplit(url).hostname or "").endswith((".trafficmanager.net", ".botframework.com")))
-            headers = {"Authorization": f"Bearer {token}"} if send_token else {}
+            headers = {"Authorization": f"Bearer {token}"} if item["signed"] and token and token_goes_to(url, service_url) else {}
             try:
                 async with session.get(url, headers=headers) as resp:
                     if resp.status != 200:
@@ -166,8 +178,8 @@ class Downloads:
         url = self.link(reply.file, PUBLIC_BASE.get())
         if url is None:
             return dataclasses.replace(reply, file="", tone="danger", text="Sorry, the file could not be offered for download here.")
-        return dataclasses.replace(reply, file="", text=f"{reply.text}\n\nDownload it within 15 minutes (the link works once "
-                                                         f"for you alone and then expires): {url}")
+        return dataclasses.replace(reply, file="", text=f"{reply.text}\n\nDownload it within 15 minutes: the link works once, "
+                                                         f"for whoever opens it first, so do not pass it on: {url}")
 
     async def serve(self, request: web.Request) -> web.StreamResponse:
         payload, _, signature = request.match_info["token"].partition(".")

@@ -20,6 +20,8 @@ import secrets
 import shutil
 import time
 import zipfile
+import zlib
+from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -111,13 +113,27 @@ def _zip_name(record: dict[str, Any], number: int, meta: dict[str, Any]) -> str:
 
 
 def _audit(ctx: Ctx, ids: set[str]) -> list[dict[str, Any]]:
+    """The case's audit trail, naming only the reports in this bundle: a linked report its maker
+    may not read (one routed round them) is not even named, as its linking or export by someone
+    else would otherwise show it exists."""
     entries = ctx.store.find("audit", lambda a: a.get("subject") in ids or bool(set(a.get("linked") or []) & ids))
-    return [{"at": a["at"], "action": a["action"], "subject": a["subject"], "by": ctx.people.name(a["actor"]) if ":" in str(a["actor"]) else a["actor"],
-             **({"linked": a["linked"]} if a.get("linked") else {})} for a in sorted(entries, key=lambda a: a["at"])]
+    out = []
+    for a in sorted(entries, key=lambda a: a["at"]):
+        linked = [r for r in a.get("linked") or [] if r in ids]
+        subject = a["subject"]
+        if subject not in ids:
+            if a["action"] != "report.linked" or len(linked) < 2:
+                continue  # something done to a report not in this bundle
+            subject, linked = linked[0], linked[1:]  # the reports here that were linked together
+        out.append({"at": a["at"], "action": a["action"], "subject": subject,
+                    "by": ctx.people.name(a["actor"]) if ":" in str(a["actor"]) else a["actor"], **({"linked": linked} if linked else {})})
+    return out
 
 
-def build(ctx: Ctx, user: str, ref: str, out: Path) -> dict[str, Any]:
-    """Write the bundle for report ``ref`` to ``out``, for ``user`` (a recipient); audited."""
+def build(ctx: Ctx, user: str, ref: str, out: Path, via: str = "chat") -> dict[str, Any]:
+    """Write the bundle for report ``ref`` to ``out``, for ``user`` (a recipient); audited, with
+    ``via`` saying whether it was asked for in chat or by whoever runs the server's command line
+    (who names the recipient with ``--as``, so the trail must not read as the recipient's own act)."""
     record, case = _case(ctx, user, ref)
     ids = {r["id"] for r in case}
     exported = clock.iso(clock.now())
@@ -158,7 +174,7 @@ def build(ctx: Ctx, user: str, ref: str, out: Path) -> dict[str, Any]:
     os.replace(tmp, out)
     digest = hashlib.sha256(raw).hexdigest()
     ctx.audit.record(user, "report.bundle_exported", record["id"], linked=sorted(ids - {record["id"]}),
-                     files=len(contents) - 1, manifest_sha256=digest)
+                     files=len(contents) - 1, manifest_sha256=digest, via=via)
     return {"report": record["id"], "files": len(contents) - 1, "path": str(out), "manifest_sha256": digest,
             "public_key": manifest["public_key"]}
 
@@ -284,45 +300,82 @@ def verify(path: Path, public_key: str | None = None) -> tuple[list[str], dict[s
         raise NotABundle(f"{path}: not an evidence bundle (not a readable zip file: {exc})") from None
     with zf:
         names = zf.namelist()
-        if MANIFEST not in names or SIGNATURE not in names:
-            raise NotABundle(f"{path}: not an evidence bundle (no {MANIFEST} and {SIGNATURE})")
-        if zf.getinfo(MANIFEST).file_size > MAX_MANIFEST or zf.getinfo(SIGNATURE).file_size > 1024:
+        if MANIFEST not in names:
+            raise NotABundle(f"{path}: not an evidence bundle (no {MANIFEST})")
+        if zf.getinfo(MANIFEST).file_size > MAX_MANIFEST or (SIGNATURE in names and zf.getinfo(SIGNATURE).file_size > 1024):
             raise NotABundle(f"{path}: not an evidence bundle ({MANIFEST} is far larger than any bundle's)")
-        raw = zf.read(MANIFEST)
         problems: list[str] = []
-        try:
-            signature = base64.b64decode(zf.read(SIGNATURE).strip(), validate=True)
-        except ValueError:
-            signature = b""
-        embedded_text = zf.read(PUBLIC_KEY).decode("utf-8", "replace").strip() if PUBLIC_KEY in names else ""
-        try:
-            key = given or load_public(embedded_text)
-        except ValueError:
-            raise NotABundle(f"{path}: not an evidence bundle ({PUBLIC_KEY} holds no public key)") from None
-        try:
-            key.verify(signature, raw)
-        except InvalidSignature:
-            problems.append(f"{MANIFEST}: altered, or not signed by this key (the signature does not match)")
+        # A name twice: zip tools differ on which copy they show, and this check reads the last.
+        problems += [f"{name}: in the bundle {n} times (a copy was added)" for name, n in Counter(names).items() if n > 1]
+        raw = _member(zf, MANIFEST)
+        if raw is None:
+            return [*problems, f"{MANIFEST}: altered (its bytes in the zip are damaged)"], {}
         try:
             manifest = json.loads(raw)
             listed = {str(f["path"]): str(f["sha256"]) for f in manifest["files"]}
         except (ValueError, KeyError, TypeError):
+            manifest, listed = None, {}
+        # The signature and the key beside it are files of the bundle too: one taken out is named.
+        embedded_text = (_member(zf, PUBLIC_KEY) or b"").decode("utf-8", "replace").strip() if PUBLIC_KEY in names else ""
+        if PUBLIC_KEY not in names:
+            problems.append(f"{PUBLIC_KEY}: missing from the bundle")
+        key_text = embedded_text or (str(manifest.get("public_key") or "") if isinstance(manifest, dict) else "")
+        try:
+            key = given or load_public(key_text)
+        except ValueError:
+            raise NotABundle(f"{path}: not an evidence bundle ({PUBLIC_KEY} holds no public key)") from None
+        if SIGNATURE not in names:
+            problems.append(f"{SIGNATURE}: missing from the bundle (so nothing shows the manifest is the council's)")
+        else:
+            try:
+                signature = base64.b64decode((_member(zf, SIGNATURE) or b"").strip(), validate=True)
+            except ValueError:
+                signature = b""
+            try:
+                key.verify(signature, raw)
+            except InvalidSignature:
+                problems.append(f"{MANIFEST}: altered, or not signed by this key (the signature does not match)")
+        if not isinstance(manifest, dict):
             if problems:
                 return problems, {}
-            raise NotABundle(f"{path}: not an evidence bundle ({MANIFEST} is not a bundle's manifest)") from None
+            raise NotABundle(f"{path}: not an evidence bundle ({MANIFEST} is not a bundle's manifest)")
         if embedded_text and manifest.get("public_key") != embedded_text:
             problems.append(f"{PUBLIC_KEY}: altered (it is not the key named in the manifest)")
         for name, expected in listed.items():
             if name not in names:
                 problems.append(f"{name}: missing from the bundle")
                 continue
-            digest = hashlib.sha256()
-            with zf.open(name) as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(chunk)
-            if digest.hexdigest() != expected:
+            found = _sha256(zf, name)
+            if found is None:
+                problems.append(f"{name}: altered (its bytes in the zip are damaged)")
+            elif found != expected:
                 problems.append(f"{name}: altered (its SHA-256 does not match the manifest)")
-        for name in names:
+        for name in dict.fromkeys(names):
             if name not in listed and name not in (MANIFEST, SIGNATURE, PUBLIC_KEY):
                 problems.append(f"{name}: added (not in the manifest)")
     return problems, manifest
+
+
+# What reading a changed or damaged member raises: its checksum (CRC-32) fails, its compressed
+# stream is broken or cut short, or its header claims a method or encryption nothing wrote.
+_DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError)
+
+
+def _member(zf: zipfile.ZipFile, name: str) -> bytes | None:
+    """A member's bytes, or None when they are damaged (a byte changed in the zip file itself)."""
+    try:
+        return zf.read(name)
+    except _DAMAGED:
+        return None
+
+
+def _sha256(zf: zipfile.ZipFile, name: str) -> str | None:
+    """A member's SHA-256 read in pieces (an evidence file may be large), or None when damaged."""
+    digest = hashlib.sha256()
+    try:
+        with zf.open(name) as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    except _DAMAGED:
+        return None
+    return digest.hexdigest()

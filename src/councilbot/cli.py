@@ -440,7 +440,7 @@ def evidence_bundle(
         fail(f"{out}: --out is the zip file to write, and this is a folder")
     bot = _bot(config)
     try:
-        made = build(bot.ctx, as_, report, out)
+        made = build(bot.ctx, as_, report, out, via="command line")
     except Refused as exc:
         fail(str(exc))
     except BundleError as exc:

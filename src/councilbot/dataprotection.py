@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from . import evidence
+from . import bundle, evidence
 from .context import Ctx
 
 PERSON_FIELDS = {"reporter", "recipients", "excluded", "submitter", "author", "flagged_by", "moderator", "by", "actor",
@@ -212,6 +212,9 @@ def erase_person(ctx: Ctx, person: str, actor: str = "operator", include_open: b
     removed = evidence.collect(ctx)  # evidence files of the reports erased go with them
     if removed:
         counts["evidence files"] = removed
+    unsent = bundle.sweep(ctx, older_than=float("-inf"))  # every bundle made for chat and not yet fetched: it may copy them
+    if unsent:
+        counts["evidence bundles not yet fetched"] = unsent
     ctx.audit.record(actor, "person.erased", "erased-person")
     return counts
 

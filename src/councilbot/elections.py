@@ -298,14 +298,20 @@ def judge(result: CheckResult, draft: Draft, pack: Pack, period: Period) -> Chec
     found: list[Finding] = []
     reminders: list[str] = []
     for rule_id, rule in section.rules.items():
-        if rule.where.value != draft.where or _found(rule.unless, text, lowered):
+        if rule.where.value != draft.where:
+            continue
+        notice = bool(_found(rule.unless, text, lowered))
+        if notice and rule.check != "names":
             continue
         if rule.check == "remind" or (rule.check == "remind-on-words" and _found(rule.words, text, lowered)):
             reminders.append(f"{period.label}: {rule.text}")
             continue
         about = ""
         if rule.check == "names":
-            spans = _found_names(period.names, text, lowered)
+            # A factual notice (the returning officer's, a list of candidates) may name people, but
+            # never gives a councillor's title, tag, picture or quotation: those are still caught, so
+            # a post is not let through by a mention of the notice of poll beside "Cllr Ann Hughes".
+            spans = _found_names((), text, lowered) if notice else _found_names(period.names, text, lowered)
         elif rule.check == "topics":
             spans, labels = [], []
             for topic in section.topics.values():
@@ -331,19 +337,22 @@ def judge(result: CheckResult, draft: Draft, pack: Pack, period: Period) -> Chec
 
 # Lookups: the rules, when a question is about them, and the period, while it is on.
 
-_ABOUT = re.compile(r"\b(?:pre-?election|purdah|elections?|candidates?|campaign\w*|imprints?|polling|canvass\w*|hustings)\b", re.I)
+_ABOUT = re.compile(r"\b(?:pre-?election|purdah|elections?|candidates?|imprints?|polling|canvass\w*|hustings)\b", re.I)
+# Only while a period is on: outside one, a question about a litter-pick campaign is not about elections.
+_ABOUT_IN_PERIOD = re.compile(r"\bcampaign\w*|\bconsult\w*", re.I)
 
 
-def relevant_rules(pack: Pack, question: str) -> list[tuple[str, ElectionRule]]:
-    """The pre-election rules, for a question about elections (in or out of a period: a clerk plans ahead)."""
-    if not _ABOUT.search(question):
+def relevant_rules(pack: Pack, question: str, in_period: bool = False) -> list[tuple[str, ElectionRule]]:
+    """The pre-election rules, for a question about elections (in or out of a period: a clerk plans
+    ahead), or while a period is on, about a campaign or consultation."""
+    if not (_ABOUT.search(question) or (in_period and _ABOUT_IN_PERIOD.search(question))):
         return []
     return list(rules_of(pack).rules.items())
 
 
 def answer_extra(pack: Pack, period: Period | None, question: str) -> dict[str, Any] | None:
     """What ``ask --json`` adds: the period in force and, for a question about elections, the rules."""
-    rules = relevant_rules(pack, question)
+    rules = relevant_rules(pack, question, period is not None)
     if period is None and not rules:
         return None
     section = rules_of(pack)
@@ -355,7 +364,7 @@ def answer_extra(pack: Pack, period: Period | None, question: str) -> dict[str, 
 def on_answer(reply: Reply, pack: Pack, period: Period | None, question: str) -> Reply:
     """A policy answer with the period said first while it is on, and the rules beside the
     policy's clauses when the question is about elections."""
-    rules = relevant_rules(pack, question)
+    rules = relevant_rules(pack, question, period is not None)
     if period is None and not rules:
         return reply
     section = rules_of(pack)

@@ -29,9 +29,12 @@ log = logging.getLogger(__name__)
 MAX_BYTES = 10 * 1024 * 1024  # a phone screenshot is 1-5 MB; a PDF of a long thread rarely more
 MAX_FILES_PER_REPORT = 50
 MAX_LINKS_PER_REPORT = 100
+MAX_LINKED = 500  # reports followed through links from one report; a long campaign is a few dozen
 FOLDER = ".evidence"  # a dot folder: the record store does not take it for a table
 REPORT_REF = re.compile(r"\bR-\d{4}-\d{4,}\b", re.IGNORECASE)
-_URL = re.compile(r"https?://\S+")
+# A link ends at a space, or at < > | which no link holds unescaped: Slack sends a link typed in a
+# message as <https://facebook.com/p/1> or <http://facebook.com/p/1|facebook.com/p/1>.
+_URL = re.compile(r"https?://[^\s<>|]+")
 _SHA = re.compile(r"[0-9a-f]{64}")
 
 # What the bytes are, from their first bytes (magic numbers): (media type, file extension).
@@ -267,10 +270,21 @@ def linked_records(ctx: Ctx, record: dict[str, Any], viewers: Sequence[str] | No
 
     if viewers is None:
         viewers = [u for u in record["recipients"] if reports._is_recipient(ctx, u, record)]
-    out = []
-    for ref in record.get("linked") or []:
+    if not viewers:
+        return []
+    # Links are followed on: R-12 linked to later to R-20, are one sender's three
+    # incidents, so the bundle of R-12 holds R-20 too.
+    seen, queue, out = {record["id"]}, list(record.get("linked") or []), []
+    while queue and len(seen) <= MAX_LINKED:
+        ref = queue.pop(0)
+        if ref in seen:
+            continue
+        seen.add(ref)
         other = ctx.store.get("reports", ref)
-        if other is not None and viewers and all(reports._is_recipient(ctx, u, other) for u in viewers):
+        if other is None:
+            continue
+        queue += other.get("linked") or []
+        if all(reports._is_recipient(ctx, u, other) for u in viewers):
             out.append(other)
     return sorted(out, key=lambda r: r["created"])
 

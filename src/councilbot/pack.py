@@ -80,7 +80,9 @@ class ElectionRule(_Strict):
     ``names`` (sitting councillors and candidates, by name, title, tag or picture), ``topics`` (the
     council's list of controversial topics), ``words`` (any of ``words``) give a finding with
     ``verdict``; ``remind`` is a reminder on every check in that place, and ``remind-on-words`` a
-    reminder when any of ``words`` is there. Nothing applies if one of ``unless`` is there."""
+    reminder when any of ``words`` is there. Nothing applies if one of ``unless`` is there, except
+    that ``names`` then still finds councillors by title, tag, picture or quotation (a factual
+    notice names candidates, never "Cllr Hughes")."""
 
     title: str = Field(min_length=1)
     text: str = Field(min_length=1)

@@ -252,3 +252,35 @@ async def test_outside_every_period_a_check_is_exactly_as_before(tmp_path, make,
     clock.set(DAY_BEFORE_NOTICE)
     for text in (NAMING, CAMPAIGN, RETURNING_OFFICER, "The council has set its precept for 2027/28."):
         assert (await checked(plain, text)) == (await checked(configured, text))
+
+
+async def test_outside_a_period_a_question_about_an_ordinary_campaign_is_answered_from_the_policy_alone(tmp_path, make, clock):
+    """'Campaign' is a word of everyday council life (a litter-pick campaign): outside a period the
+    answer is the policy's own, without the pre-election rules in front of it; inside one they apply."""
+    bot = make(tmp_path, [ELECTION])
+    question = "Can the council run a campaign to recruit litter-pick volunteers?"
+    clock.set(DAY_BEFORE_NOTICE)
+    outside = one(await command(bot, COUNCILLOR, "policy", question))
+    assert outside.title != "From the pre-election rules" and not any(f.label.startswith("PE-") for f in outside.fields)
+    assert "pre-election" not in outside.text.lower()
+    # Asked about the rules themselves, a clerk planning ahead still gets them.
+    ahead = one(await command(bot, COUNCILLOR, "policy", "what are the pre-election rules?"))
+    assert any(f.label.startswith("PE-NEW") for f in ahead.fields)
+    clock.set(DURING)
+    during = one(await command(bot, COUNCILLOR, "policy", question))
+    assert during.text.startswith(CITED) and any(f.label.startswith("PE-NEW") for f in during.fields)
+
+
+async def test_a_mention_of_the_notice_of_poll_does_not_excuse_naming_a_councillor_by_title(tmp_path, make, clock):
+    """The returning officer's exemption is for factual notices, which name candidates but never
+    'Cllr Hughes': a post about a councillor is not let through by a line about the notice of poll."""
+    bot = make(tmp_path, [ELECTION])
+    clock.set(DURING)
+    with_notice = NAMING + " The notice of poll is on our website."
+    reply = await checked(bot, with_notice)
+    assert verdict(reply) == "Do not post" and "\u201cCllr Ann Hughes\u201d" in reply.plain()
+    pictured = "Our councillors pictured at the flower show. The list of candidates is on our website."
+    assert verdict(await checked(bot, pictured)) == "Do not post"
+    assert verdict(await checked(bot, RETURNING_OFFICER)) == "OK to post"  # names alone, in a notice: fine
+    clock.set(DAY_BEFORE_NOTICE)
+    assert verdict(await checked(bot, with_notice)) == "OK to post"

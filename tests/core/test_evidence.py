@@ -13,10 +13,11 @@ from pathlib import Path
 
 from councilbot import bundle, evidence
 from councilbot.dataprotection import erase_person
+from councilbot.kinds import Role
 from councilbot.messages import Upload
 
 from .kit import (
-    ASSISTANT, CHAIR, CLERK, COUNCILLOR, COUNCILLOR2, REPORT, actions, command, field, message, one, press, refused, submit,
+    ASSISTANT, CAST, CHAIR, CLERK, COUNCILLOR, COUNCILLOR2, REPORT, actions, command, field, message, one, press, refused, submit,
 )
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"screenshot-bytes" * 20
@@ -183,7 +184,7 @@ async def test_bundle_button_gives_the_recipient_a_signed_zip_and_is_audited(tmp
     key_file = Path(bot.store.data_dir) / bundle.KEY_FILE
     assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
     exports = [a for a in bot.store.all("audit") if a["action"] == "report.bundle_exported"]
-    assert [(a["actor"], a["subject"]) for a in exports] == [(CLERK, first)]
+    assert [(a["actor"], a["subject"], a["via"]) for a in exports] == [(CLERK, first, "chat")]
 
 
 async def test_summary_escapes_what_a_reporter_typed(tmp_path, make_bot):
@@ -205,8 +206,11 @@ async def test_retention_and_erasure_delete_evidence_files(tmp_path, make_bot, c
     assert bot.housekeeping()["purged"] == 1
     assert not kept_path(bot, pdf).exists()  # its report is gone
     assert kept_path(bot, png).exists()  # still the evidence of another report
+    made = Path(one(await press(bot, CLERK, "report.bundle", kept_ref)).file)  # a chat bundle not yet fetched
+    assert made.is_file()
     erase_person(bot.ctx, COUNCILLOR2, include_open=True)  # the kept report is still open
     assert bot.store.get("reports", kept_ref) is None and not kept_path(bot, png).exists()
+    assert not made.exists()  # its copy of the screenshot goes too
 
 
 async def test_a_bundle_made_for_chat_and_never_fetched_is_removed_after_an_hour(tmp_path, make_bot):
@@ -217,3 +221,58 @@ async def test_a_bundle_made_for_chat_and_never_fetched_is_removed_after_an_hour
     hour_ago = made.stat().st_mtime - bundle.BUNDLE_LIFETIME - 60
     os.utime(made.parent, (hour_ago, hour_ago))
     assert bot.housekeeping()["bundles_removed"] == 1 and not made.exists()
+
+
+async def test_a_bundle_never_names_a_linked_report_its_maker_cannot_see(tmp_path, make_bot):
+    """A report filed before the Assistant Clerk joined goes to the Clerk alone. Linked by the Clerk
+    to a later report both receive, it stays out of the Assistant's bundle of the later one:
+    not in the linked incidents, and not in the audit trail (the Clerk's linking and export)."""
+    bot = make_bot(tmp_path, people={k: v for k, v in CAST.items() if k != ASSISTANT})
+    old, _ = await file_report(bot)
+    bot.ctx.people.set(ASSISTANT, Role.ASSISTANT_CLERK)
+    new, _ = await file_report(bot, COUNCILLOR2)
+    assert ASSISTANT in bot.store.get("reports", new)["recipients"]
+    assert ASSISTANT not in bot.store.get("reports", old)["recipients"]
+    await command(bot, CLERK, "link", f"{old} {new}")
+    one(await press(bot, CLERK, "report.bundle", old))
+    one(await press(bot, CLERK, "report.bundle", new))
+    with zipfile.ZipFile(one(await press(bot, CLERK, "report.bundle", new)).file) as zf:
+        manifest = zf.read("manifest.json").decode()
+    assert old in manifest  # the Clerk receives both: the link is in the Clerk's bundle
+    with zipfile.ZipFile(one(await press(bot, ASSISTANT, "report.bundle", new)).file) as zf:
+        manifest, summary = zf.read("manifest.json").decode(), zf.read("summary.html").decode()
+    assert old not in manifest and old not in summary
+    trail = json.loads(manifest)["audit_trail"]
+    assert {"report.filed", "report.bundle_exported"} <= {a["action"] for a in trail}
+    assert all(a["subject"] == new and not a.get("linked") for a in trail)
+
+
+async def test_links_are_followed_on_so_one_senders_incidents_all_show_and_are_bundled(tmp_path, make_bot, clock):
+    """R1 linked to R2 on one day and R2 to R3 later are the same sender's three incidents: R1's
+    view and bundle hold R3 too."""
+    bot = make_bot(tmp_path)
+    first, _ = await file_report(bot)
+    clock.advance(days=2)
+    second, _ = await file_report(bot, COUNCILLOR2)
+    clock.advance(days=2)
+    third, _ = await file_report(bot, uploads=[Upload("later.png", PNG)])
+    await command(bot, CLERK, "link", f"{first} {second}")
+    await command(bot, CLERK, "link", f"{second} {third}")
+    view = one(await press(bot, CLERK, "report.view", first))
+    timeline = field(view, "Linked incidents (oldest first)").splitlines()
+    assert [line.split(" ")[0].rstrip(":") for line in timeline] == [first, second, third]
+    with zipfile.ZipFile(one(await press(bot, CLERK, "report.bundle", first)).file) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+        assert manifest["linked_reports"] == [second, third]
+        assert any(n.startswith(f"evidence/{third}/") for n in zf.namelist())
+
+
+async def test_a_link_in_slacks_markup_is_kept_as_the_link_alone(tmp_path, make_bot):
+    """Slack sends a link typed in a DM as <url> or <url|what was typed>: the link kept (and put in
+    the police bundle) is the address, not the markup around it."""
+    bot = make_bot(tmp_path)
+    ref, _ = await file_report(bot)
+    text = f"evidence {ref} <http://facebook.com/p/9|facebook.com/p/9> and <https://x.com/a/status/5>"
+    one(await command(bot, COUNCILLOR, "evidence", text, values={"files": [Upload("shot.png", PNG, "slack")]}))
+    later = bot.store.get("reports", ref)["links"]
+    assert [x["url"] for x in later] == ["http://facebook.com/p/9", "https://x.com/a/status/5"]

@@ -8,6 +8,8 @@ import json
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from councilbot.app import CouncilBot
 from councilbot.config import Settings
 from councilbot.messages import Incoming, Upload
@@ -100,7 +102,8 @@ async def test_only_a_recipient_may_export_and_each_export_is_audited(tmp_path: 
     assert cli("evidence-bundle", ref, "--as", "slack:UCLERK", "--out", "x.zip", cwd=tmp_path).returncode == 0
     audit = [json.loads(p.read_text()) for p in (tmp_path / "data" / "audit").glob("*.json")]
     rows = [row for shard in audit for table in shard.values() for row in table.values()]
-    assert [(r["actor"], r["subject"]) for r in rows if r["action"] == "report.bundle_exported"] == [("slack:UCLERK", ref)]
+    assert [(r["actor"], r["subject"], r["via"]) for r in rows if r["action"] == "report.bundle_exported"] == [
+        ("slack:UCLERK", ref, "command line")]  # made on the server in the Clerk's name, and the trail says so
 
 
 async def test_backup_and_restore_keep_evidence_files_and_the_signing_key(tmp_path: Path) -> None:
@@ -115,3 +118,52 @@ async def test_backup_and_restore_keep_evidence_files_and_the_signing_key(tmp_pa
     with zipfile.ZipFile(tmp_path / "before.zip") as a, zipfile.ZipFile(tmp_path / "after.zip") as b:
         assert a.read("public-key.txt") == b.read("public-key.txt")  # the same key the police were given
         assert PNG in [b.read(n) for n in b.namelist()]
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate name")
+async def test_damaged_bytes_and_a_second_copy_of_a_file_are_named_not_a_traceback(tmp_path: Path) -> None:
+    """A byte changed in the zip file itself (not rewritten through a zip tool, so the zip's own
+    checksum no longer matches) is named as altered, exit 1, with no traceback; and a second copy of
+    a listed file put in front of the genuine one (which a zip viewer may show instead) is caught."""
+    (tmp_path / "councilbot.toml").write_text(CONFIG)
+    ref = await _report_with_screenshot(tmp_path / "data")
+    assert cli("evidence-bundle", ref, "--as", "slack:UCLERK", "--out", "case.zip", cwd=tmp_path).returncode == 0
+    raw = (tmp_path / "case.zip").read_bytes()
+    with zipfile.ZipFile(tmp_path / "case.zip") as zf:
+        shot = next(n for n in zf.namelist() if n.startswith(f"evidence/{ref}/"))
+        public_key = zf.read("public-key.txt").decode().strip()
+    at = raw.index(PNG) + 100  # the screenshot is stored as it is, so its bytes are in the zip
+    (tmp_path / "flipped.zip").write_bytes(raw[:at] + bytes([raw[at] ^ 1]) + raw[at + 1:])
+    out = cli("verify-bundle", "flipped.zip", "--public-key", public_key, cwd=tmp_path)
+    assert out.returncode == 1 and f"ALTERED: {shot}" in out.stdout, out.stdout + out.stderr
+    assert "Traceback" not in out.stderr
+
+    with zipfile.ZipFile(tmp_path / "case.zip") as zin, zipfile.ZipFile(tmp_path / "twice.zip", "w") as zout:
+        zout.writestr("summary.html", b"<p>Nothing happened.</p>")
+        for info in zin.infolist():
+            zout.writestr(info, zin.read(info.filename))
+    out = cli("verify-bundle", "twice.zip", "--public-key", public_key, cwd=tmp_path)
+    assert out.returncode == 1 and "ALTERED: summary.html" in out.stdout, out.stdout + out.stderr
+
+
+async def test_a_signature_or_key_taken_out_of_the_bundle_is_named(tmp_path: Path) -> None:
+    """The signature and the public key are files of the bundle too: one taken out is named as
+    missing (exit 1), as an evidence file would be, rather than the bundle being called not a bundle."""
+    (tmp_path / "councilbot.toml").write_text(CONFIG)
+    ref = await _report_with_screenshot(tmp_path / "data")
+    assert cli("evidence-bundle", ref, "--as", "slack:UCLERK", "--out", "case.zip", cwd=tmp_path).returncode == 0
+    with zipfile.ZipFile(tmp_path / "case.zip") as zf:
+        public_key = zf.read("public-key.txt").decode().strip()
+    for member in ("manifest.sig", "public-key.txt"):
+        with zipfile.ZipFile(tmp_path / "case.zip") as zin, zipfile.ZipFile(tmp_path / "less.zip", "w") as zout:
+            for info in zin.infolist():
+                if info.filename != member:
+                    zout.writestr(info, zin.read(info.filename))
+        for key in ((), ("--public-key", public_key)):
+            out = cli("verify-bundle", "less.zip", *key, cwd=tmp_path)
+            assert out.returncode == 1 and f"ALTERED: {member}: missing" in out.stdout, (member, key, out.stdout + out.stderr)
+            assert "Traceback" not in out.stderr
+    with zipfile.ZipFile(tmp_path / "only.zip", "w") as zf:  # a manifest alone, with no key anywhere
+        zf.writestr("manifest.json", "{}")
+    out = cli("verify-bundle", "only.zip", cwd=tmp_path)
+    assert out.returncode == 2 and "not an evidence bundle" in out.stderr

@@ -122,6 +122,8 @@ def test_a_bad_rule_is_named_with_its_path(tmp_path: Path, rules: str, problem: 
     ("Mayor Robert Finch opens the fete at 2pm.", "PE-NAMES", "Mayor Robert Finch"),
     ("Vote Labour on Thursday!", "PE-PARTY", "Labour"),
     ("Have your say in our survey on the skate park.", "PE-NEW", "Have your say \u2026 survey"),
+    ("Our consultations on the play area close on Friday.", "PE-NEW", "consultations"),  # whole words: plurals listed
+    ("The council has launched a new recycling scheme.", "PE-NEW", "launched"),
     ("The precept for 2027/28 has been set at £120,000.", "PE-TOPICS", "precept"),
 ])
 def test_what_each_council_page_rule_finds(draft: str, rule: str, evidence: str) -> None:

@@ -81,6 +81,8 @@ async def test_evidence_bundle_button_gives_a_signed_link_served_once(teams: Tea
     status, body = await teams.post(teams.invoke("aad-clerk", button_data(card, "Evidence bundle")))
     assert status == 200
     [url] = re.findall(r"http://127\.0\.0\.1:\d+/evidence-bundles/[A-Za-z0-9_\\-]+\.[0-9a-f]{40}", str(body["value"]))
+    # The link is not tied to a person (Teams cannot say who opens it): it says so, rather than "for you alone".
+    assert "for whoever opens it first, so do not pass it on" in str(body["value"])
     async with aiohttp.ClientSession() as session:
         async with session.get(url.replace("\\", "")) as resp:
             assert resp.status == 200 and resp.headers["Content-Disposition"].startswith("attachment")
@@ -96,3 +98,15 @@ async def test_evidence_bundle_button_gives_a_signed_link_served_once(teams: Tea
     # A councillor cannot have one.
     status, body = await teams.post(teams.invoke("aad-cllr", {"action": "report.bundle", "value": ref}))
     assert "evidence-bundles" not in str(body) and "that you can see" in str(body)
+
+
+def test_the_bot_token_goes_only_to_microsofts_connector_hosts() -> None:
+    """Anyone can name an Azure Traffic Manager profile (x.trafficmanager.net): an attachment
+    address there must not be sent the bot's token, only Teams' own connector host."""
+    service = "https://smba.trafficmanager.net/emea/"
+    assert teams_files.token_goes_to("https://smba.trafficmanager.net/emea/v3/attachments/1/views/original", service)
+    assert teams_files.token_goes_to("https://smba.trafficmanager.net/amer/v3/attachments/1/views/original", service)
+    assert teams_files.token_goes_to("https://webchat.botframework.com/attachments/1", service)
+    assert not teams_files.token_goes_to("https://attacker.trafficmanager.net/v3/attachments/1/views/original", service)
+    assert not teams_files.token_goes_to("http://smba.trafficmanager.net/emea/v3/attachments/1", service)
+    assert not teams_files.token_goes_to("https://botframework.com.example.org/x", service)
