@@ -64,8 +64,13 @@ def _data(settings: Settings) -> list[Line]:
 
 def _bundle_key(settings: Settings) -> Line:
     """The public key that evidence bundles are signed with, for the clerk to give the police."""
-    from .bundle import BundleError, public_text, signing_key
+    from .bundle import KEY_FILE, BundleError, public_text, signing_key
 
+    if not (settings.data_dir / KEY_FILE).exists():
+        # Made by the bot with its first bundle, as the service's own user: doctor (often run as
+        # root) must not make it, or the bot could not read it.
+        return Line(True, "no evidence bundle has been made yet: the signing key is made with the first one "
+                          "(run doctor again then to see the public key to give the police)")
     try:
         return Line(True, f"evidence bundles are signed with public key {public_text(signing_key(settings.data_dir))}")
     except (BundleError, OSError, ValueError) as exc:

@@ -167,3 +167,12 @@ async def test_a_signature_or_key_taken_out_of_the_bundle_is_named(tmp_path: Pat
         zf.writestr("manifest.json", "{}")
     out = cli("verify-bundle", "only.zip", cwd=tmp_path)
     assert out.returncode == 2 and "not an evidence bundle" in out.stderr
+
+
+def test_doctor_does_not_make_the_signing_key(tmp_path: Path) -> None:
+    """doctor is often run as root: a key it made would be root's, and the bot could not sign."""
+    from councilbot.bundle import KEY_FILE
+
+    doctor = cli("doctor", cwd=tmp_path)
+    assert "no evidence bundle has been made yet" in doctor.stdout
+    assert not list(tmp_path.rglob(KEY_FILE))
