@@ -15,6 +15,9 @@ from collections.abc import Mapping, Sequence
 from datetime import timezone
 from typing import Any
 
+import aiohttp
+
+from councilbot.evidence import MAX_BYTES
 from councilbot.messages import Reply
 from councilbot.outbox import Outbox
 from councilbot.ports import DeliveryError, platform_of
@@ -130,3 +133,16 @@ def queue_for_person(outbox: Outbox, user: str, replies: Sequence[Reply], why: B
     platform = platform_of(user)
     for number, reply in enumerate(replies):
         outbox.send(f"{platform}-reply:{batch}:{number}", user, reply)
+
+
+async def read_capped(resp: aiohttp.ClientResponse) -> bytes:
+    """A downloaded file's body, but never more than the core's limit plus one byte (so the core
+    can say it is too big without anyone holding a huge file in memory)."""
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in resp.content.iter_chunked(1 << 16):
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > MAX_BYTES:
+            break
+    return b"".join(chunks)[:MAX_BYTES + 1]

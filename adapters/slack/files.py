@@ -11,8 +11,9 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from councilbot.evidence import MAX_BYTES
 from councilbot.messages import Upload
+
+from .. import common
 
 log = logging.getLogger(__name__)
 DOWNLOAD_TIMEOUT = 20.0  # seconds for one screenshot; the modal closes and answers by DM if slower
@@ -44,18 +45,6 @@ async def download(files: Sequence[Mapping[str, Any]], token: str, api_url: str)
     return out
 
 
-async def read_capped(resp: aiohttp.ClientResponse) -> bytes:
-    """The body, but never more than the core's limit plus one byte."""
-    chunks: list[bytes] = []
-    total = 0
-    async for chunk in resp.content.iter_chunked(1 << 16):
-        chunks.append(chunk)
-        total += len(chunk)
-        if total > MAX_BYTES:
-            break
-    return b"".join(chunks)[:MAX_BYTES + 1]
-
-
 async def _fetch(session: aiohttp.ClientSession, name: str, url: str, token: str) -> Upload:
     try:
         async with session.get(url, headers={"Authorization": f"Bearer {token}"}, allow_redirects=False) as resp:
@@ -64,7 +53,7 @@ async def _fetch(session: aiohttp.ClientSession, name: str, url: str, token: str
                 return Upload(name, source="slack", problem=f"Slack answered {resp.status}")
             if resp.content_type == "text/html":  # Slack's sign-in page: the token may not read files
                 return Upload(name, source="slack", problem="Slack did not let the bot read it (the app needs files:read)")
-            return Upload(name, await read_capped(resp), "slack")
+            return Upload(name, await common.read_capped(resp), "slack")
     except (aiohttp.ClientError, TimeoutError) as exc:
         log.warning("a Slack file could not be downloaded: %s", exc.__class__.__name__)
         return Upload(name, source="slack", problem="Slack did not answer in time")

@@ -30,9 +30,9 @@ from aiohttp import web
 from botbuilder.core import BotAdapter, TurnContext
 
 from councilbot.bundle import BUNDLES
-from councilbot.evidence import MAX_BYTES
 from councilbot.messages import Incoming, Reply, Upload
 
+from .. import common
 from . import inbound
 
 log = logging.getLogger(__name__)
@@ -125,14 +125,7 @@ async def download(items: list[dict[str, Any]], service_url: str, token: str | N
                     if resp.status != 200:
                         out.append(Upload(name, source="teams", problem=f"Teams answered {resp.status}"))
                         continue
-                    chunks: list[bytes] = []
-                    total = 0
-                    async for chunk in resp.content.iter_chunked(1 << 16):
-                        chunks.append(chunk)
-                        total += len(chunk)
-                        if total > MAX_BYTES:
-                            break
-                    out.append(Upload(name, b"".join(chunks)[:MAX_BYTES + 1], "teams"))
+                    out.append(Upload(name, await common.read_capped(resp), "teams"))
             except (aiohttp.ClientError, TimeoutError) as exc:
                 log.warning("a Teams attachment could not be downloaded: %s", exc.__class__.__name__)
                 out.append(Upload(name, source="teams", problem="Teams did not answer in time"))
