@@ -126,16 +126,21 @@ async def test_keys_and_token_are_fetched_once_and_the_token_renewed_before_it_e
             status, _ = await signed.teams_post(signed.teams.personal("aad-cllr", text))
             assert status == 200
         replies = signed.connector.ops(conversation=personal_conversation("aad-cllr"))
-        assert len(replies) >= 3 and {c.authorization for c in replies} == {f"Bearer {microsoft.issued[0]}"}
-        # One fetch of the keys and one token for all of it: nothing per request.
-        assert (microsoft.hits["openid"], microsoft.hits["keys"], microsoft.hits["token"]) == (1, 1, 1)
+        assert len(replies) >= 3 and {c.authorization for c in replies} <= {f"Bearer {t}" for t in microsoft.issued}
+        # One fetch of the keys and no token per request: only the one fetched at start-up (and, on
+        # a machine slow enough that the three replies outlast its 3 s, its scheduled renewal).
+        assert (microsoft.hits["openid"], microsoft.hits["keys"]) == (1, 1)
+        assert microsoft.hits["token"] == len(microsoft.issued) <= 2
 
         # With no request at all, the token is renewed while the first is still good for minutes.
         await until(lambda: len(microsoft.issued) == 2)
+        assert microsoft.hits["token"] == 2
         assert signed.kept().token == microsoft.issued[1] and signed.kept().expires_at - time.time() > 290
+        microsoft.token_lifetime = 3600  # from here on, no renewal may race the reply below
         status, _ = await signed.teams_post(signed.teams.personal("aad-cllr", "help"))
         assert status == 200
-        assert signed.connector.calls[-1].authorization == f"Bearer {microsoft.issued[1]}"
+        # The renewed token (or, on a slow machine, the renewal after it), never the first one.
+        assert signed.connector.calls[-1].authorization in {f"Bearer {t}" for t in microsoft.issued[1:]}
         assert microsoft.hits["openid"] == 1
     no_errors_logged(caplog)
 
