@@ -121,6 +121,9 @@ class KeptCredentials(AppCredentials):  # type: ignore[misc]  # botframework shi
         self.fetches += 1
         if self._thread is None or self._thread.done():
             self._thread = asyncio.get_running_loop().run_in_executor(None, self._fetch)
+            # Its failure is reported by whoever awaits it; one left behind at shutdown (the keeper
+            # cancelled while the thread still waited on the login service) is not an error to print.
+            self._thread.add_done_callback(lambda done: done.cancelled() or done.exception())
         try:
             token, expires_at = await asyncio.wait_for(asyncio.shield(self._thread), TOKEN_TIMEOUT)
         except Exception as exc:  # a timeout, the network, or the login service refusing (PermissionError)
