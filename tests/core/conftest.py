@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import pytest
 
@@ -24,17 +24,17 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
 
 @pytest.fixture
 def make_bot(clock: FakeClock) -> Iterator[Callable[..., CouncilBot]]:
-    """``make_bot(tmp_path, council, people)``: a CouncilBot on ``tmp_path / "data"``.
+    """``make_bot(tmp_path, council, people, names, **more settings)``: a CouncilBot on ``tmp_path / "data"``.
 
     ``people`` defaults to the whole cast (one person per role). Calling it twice with the same
     ``tmp_path`` opens a second bot on the same data folder, as a restart would."""
     bots: list[CouncilBot] = []
 
     def factory(tmp_path: Path, council: str = "alsager", people: Mapping[str, Role] | None = None,
-                names: Mapping[str, str] | None = None) -> CouncilBot:
+                names: Mapping[str, str] | None = None, **more: Any) -> CouncilBot:
         settings = Settings(council=council, data_dir=Path(tmp_path) / "data",
                             people=dict(CAST if people is None else people),
-                            names=dict(NAMES if names is None else names))
+                            names=dict(NAMES if names is None else names), **more)
         bot = CouncilBot.from_settings(settings)
         bots.append(bot)
         return bot

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import pytest
 
 from councilbot.app import CouncilBot
-from councilbot.config import ElectionSettings, Settings
+from councilbot.config import ElectionSettings
 from councilbot.messages import Reply
 from councilbot.ports import CLERK_CHANNEL
 
 from .kit import (
-    ASSISTANT, CAST, CLEAN_POST, CLERK, COUNCILLOR, NAMES, FakeClock, audit_actions, command, notifier, one,
+    ASSISTANT, CLEAN_POST, CLERK, COUNCILLOR, audit_actions, command, notifier, one,
     refused, submit,
 )
 
@@ -37,20 +37,13 @@ CAMPAIGN = "personal: Vote for me on 6 May! I am standing again for Alsager West
 
 
 @pytest.fixture
-def make(clock: FakeClock) -> Iterator[Callable[..., CouncilBot]]:
+def make(make_bot: Callable[..., CouncilBot]) -> Callable[..., CouncilBot]:
     """A bot whose councilbot.toml sets ``elections``; the same folder twice is a restart."""
-    bots: list[CouncilBot] = []
 
     def factory(tmp_path: Path, elections: list[ElectionSettings] | None = None, council: str = "alsager") -> CouncilBot:
-        settings = Settings(council=council, data_dir=tmp_path / "data", people=dict(CAST), names=dict(NAMES),
-                            elections=list(elections or []))
-        bot = CouncilBot.from_settings(settings)
-        bots.append(bot)
-        return bot
+        return make_bot(tmp_path, council, elections=list(elections or []))
 
-    yield factory
-    for bot in bots:
-        bot.store.close()
+    return factory
 
 
 def verdict(reply: Reply) -> str:
