@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from . import bundle, evidence
 from .context import Ctx
+from .people import bare_name
 
 PERSON_FIELDS = {"reporter", "recipients", "excluded", "submitter", "author", "flagged_by", "moderator", "by", "actor",
                  "to", "acknowledged_by", "closed_by", "escalated_by", "subject", "user"}
@@ -84,7 +85,7 @@ def _renderings(ctx: Ctx, user: str) -> set[str]:
     out = set()
     for name in (ctx.people.name(user), ctx.people.given_name(user)):
         out.add(name.strip())
-        bare = re.sub(r"\s+", " ", re.sub(r"\(.*?\)", " ", name)).strip()
+        bare = bare_name(name)
         out.add(bare)
         out.add(re.sub(r"^(?:cllr|councillor)\.?\s+", "", bare, flags=re.I))
     return {n for n in out if len(n) >= 3}

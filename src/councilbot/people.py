@@ -3,6 +3,7 @@ what each role may do under the council's pack."""
 
 from __future__ import annotations
 
+import re
 from typing import Callable, Mapping
 
 from .errors import Refused
@@ -11,6 +12,12 @@ from .pack import Pack
 from .store import Store
 
 CLERKS = {Role.CLERK, Role.DEPUTY_CLERK, Role.ASSISTANT_CLERK}
+
+
+def bare_name(name: str) -> str:
+    """A name as people write it, without the bracketed parts a config adds ("Jane Pargeter (Town
+    Clerk)"): what report routing matches and subject access redacts."""
+    return re.sub(r"\s+", " ", re.sub(r"\(.*?\)", " ", name)).strip()
 
 
 

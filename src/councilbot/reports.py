@@ -15,6 +15,7 @@ from .context import Ctx, bool_value, insert_numbered, list_value, text_value
 from .errors import BadInput, Refused
 from .kinds import Role
 from .messages import Button, Field, Form, Input, Option, Reply
+from .people import bare_name
 from .ports import CLERK_CHANNEL
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ def _joined(items: list[str], word: str = "and") -> str:
 
 
 def _display(ctx: Ctx, user: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"\(.*?\)", " ", ctx.people.given_name(user))).strip()
+    return bare_name(ctx.people.given_name(user))
 
 
 def _role_and_name(ctx: Ctx, user: str) -> str:
@@ -113,7 +114,7 @@ _TITLES = frozenset({"cllr", "councillor", "mr", "mrs", "ms", "miss", "mx", "dr"
 def _name_words(name: str) -> list[str]:
     """The words of a name, without bracketed parts such as "(Town Clerk)", titles such as "Cllr",
     or initials."""
-    words = re.findall(r"[^\W\d_][\w'’-]*", re.sub(r"\(.*?\)", " ", name))
+    words = re.findall(r"[^\W\d_][\w'’-]*", bare_name(name))
     return [w for w in words if w.lower().rstrip(".") not in _TITLES and len(w) > 1]
 
 
