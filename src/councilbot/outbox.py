@@ -61,10 +61,14 @@ class Outbox:
         way (the immediate answer). One already sent stays as it is. Returns how many were withdrawn."""
         gone = 0
         for key in keys:
-            for item_id in [i for i in self._pending if i.startswith(f"{key}@")]:
+            for item_id in self._unsent(key):
                 gone += self.store.delete("outbox", item_id)
                 self._pending.discard(item_id)
         return gone
+
+    def _unsent(self, key: str) -> list[str]:
+        """The ids of ``key``'s copies (one per platform, ``{key}@...``) still waiting to be sent."""
+        return [i for i in self._pending if i.startswith(f"{key}@")]
 
     def update_card(self, key: str, card: str, reply: Reply) -> None:
         """Replace a posted card everywhere it was posted; a card not yet posted is posted as updated."""
@@ -80,7 +84,7 @@ class Outbox:
         now = clock.iso(clock.now())
         moved = 0
         for key in keys:
-            for item_id in [i for i in self._pending if i.startswith(f"{key}@")]:
+            for item_id in self._unsent(key):
                 self.store.update("outbox", item_id, {"next_at": now, "held_until": now})
                 moved += 1
         if moved:
