@@ -137,9 +137,9 @@ def free_port() -> int:
 
 
 def councilbot_command() -> list[str]:
-    """The installed ``councilbot`` script next to this Python (the venv's), else ``-m councilbot.cli``."""
+    """The installed ``councilbot`` script next to this Python (the venv's), else ``-m councilbot_adapters.cli``."""
     script = Path(sys.executable).with_name("councilbot")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "councilbot.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "councilbot_adapters.cli"]
 
 
 class ServerDied(RuntimeError):

@@ -42,13 +42,13 @@ def main() -> None:
         for i, r in enumerate(rows * 10):
             fh.write(json.dumps({"id": i, "text": r["text"], "where": r["where"], "platform": r["platform"], "council": r["council"]}) + "\n")
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "councilbot.cli", "check", "--council", "alsager", "--json", "--batch", fh.name],
+    subprocess.run([sys.executable, "-m", "councilbot_adapters.cli", "check", "--council", "alsager", "--json", "--batch", fh.name],
                    check=False, capture_output=True)
     print(f"batch CLI end to end: {len(rows) * 10 / (time.perf_counter() - start):,.0f} drafts/s including start-up")
     colds = []
     for _ in range(5):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "councilbot.cli", "check", "--council", "alsager", "Litter pick on Saturday"], check=True, capture_output=True)
+        subprocess.run([sys.executable, "-m", "councilbot_adapters.cli", "check", "--council", "alsager", "Litter pick on Saturday"], check=True, capture_output=True)
         colds.append(time.perf_counter() - start)
     print(f"`councilbot check` cold start: median {statistics.median(colds):.2f} s (target <= 1.5 s)")
 

@@ -4,7 +4,7 @@ Drives two servers with signed ``/checkpost`` slash commands, 16 concurrent conn
 one after the other (so they never share the CPU):
 
 - bare:       a slack-bolt AsyncApp that only acks /checkpost;
-- councilbot: the real CouncilBot behind ``adapters.slack.mount`` (signature check, translation,
+- councilbot: the real CouncilBot behind ``councilbot_adapters.slack.mount`` (signature check, translation,
               the core's check after the ack, the answer posted to response_url).
 
 Each server runs in its own process; a third process plays Slack's response_url / Web API.
@@ -37,7 +37,7 @@ import aiohttp
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from adapters.slack.lane import MAX_BACKLOG  # noqa: E402
+from councilbot_adapters.slack.lane import MAX_BACKLOG  # noqa: E402
 
 SECRET = "bench-secret"
 TOKEN = "xoxb-bench"
@@ -101,7 +101,7 @@ def run_bare(port_out: "mp.connection.Connection", api_url: str) -> None:
 
 
 def run_councilbot(port_out: "mp.connection.Connection", api_url: str, data_dir: str, backlog: int) -> None:
-    from adapters.slack import lane, mount
+    from councilbot_adapters.slack import lane, mount
     from councilbot.app import CouncilBot
     from councilbot.config import Settings
     from councilbot.messages import Incoming

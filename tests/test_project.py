@@ -120,3 +120,18 @@ def test_no_assert_in_the_tests_holds_whatever_happens(name: str) -> None:
     found = [f"line {node.lineno}: {', '.join(why)}: {ast.unparse(node.test)[:100]}"
              for node in ast.walk(tree) if isinstance(node, ast.Assert) and (why := cannot_fail(node.test))]
     assert not found, found
+
+
+def test_the_core_imports_no_adapter_and_no_chat_sdk() -> None:
+    """The composition root is ``councilbot_adapters.cli``: the core names no adapter and no chat
+    SDK anywhere, so it runs (and is tested) without them."""
+    forbidden = re.compile(r"^\s*(from|import)\s+(councilbot_adapters|adapters|slack_bolt|slack_sdk|botbuilder|botframework)\b", re.M)
+    offenders = [str(path.relative_to(ROOT)) for path in sorted((ROOT / "src" / "councilbot").rglob("*.py"))
+                 if forbidden.search(path.read_text(encoding="utf-8"))]
+    assert offenders == []
+
+
+def test_the_installed_packages_have_names_of_their_own() -> None:
+    """A wheel that installs a top-level ``adapters`` would collide with any other package's."""
+    wheel = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"]["wheel"]
+    assert {Path(p).name for p in wheel["packages"]} == {"councilbot", "councilbot_adapters"}

@@ -70,7 +70,7 @@ def _period(on: Optional[str], config: Optional[Path], pack: Any) -> Any:
     from . import clock, elections
     from .store import StoreError
 
-    settings = _settings(config)
+    settings = settings_or_fail(config)
     clock.use_zone(settings.timezone)
     moment = clock.now()
     if on is not None:
@@ -271,7 +271,7 @@ def policy_show(name: str) -> None:
         typer.echo("Controversial topics: " + ("; ".join(t.label for t in pack.pre_election.topics.values()) or "none listed"))
 
 
-def _settings(config: Optional[Path], **overrides: Any) -> Any:
+def settings_or_fail(config: Optional[Path], **overrides: Any) -> Any:
     from .config import ConfigError, load_settings
 
     try:
@@ -294,13 +294,13 @@ def _lock(data_dir: Path) -> None:
     _LOCKS.append(lock)
 
 
-def _bot(config: Optional[Path], **overrides: Any) -> Any:
+def bot_or_fail(config: Optional[Path], **overrides: Any) -> Any:
     """The whole bot on the data folder, which this process then has to itself."""
     from .app import CouncilBot
     from .pack import PackError
     from .store import StoreError
 
-    settings = _settings(config, **overrides)
+    settings = settings_or_fail(config, **overrides)
     _lock(settings.data_dir)
     try:
         return CouncilBot.from_settings(settings)
@@ -312,42 +312,14 @@ CONFIG = typer.Option(None, "--config", help="Config file (default: councilbot.t
 
 
 @app.command()
-def chat(
-    as_: str = typer.Option("councillor:sam", "--as", help="ROLE:NAME, e.g. clerk:jane or councillor:sam."),
-    council: Optional[str] = typer.Option(None, "--council"),
-    config: Optional[Path] = CONFIG,
-) -> None:
-    """The whole bot in this terminal, on the embedded store. Type /help inside."""
-    from adapters.console import run
-
-    raise typer.Exit(run(_bot(config, council=council), as_))
-
-
-@app.command()
-def serve(
-    host: str = typer.Option("127.0.0.1", "--host"),
-    port: int = typer.Option(3000, "--port", min=1, max=65535),
-    socket_mode: bool = typer.Option(False, "--socket-mode", help="Connect to Slack over Socket Mode (SLACK_APP_TOKEN) instead of serving HTTP for Slack."),
-    config: Optional[Path] = CONFIG,
-) -> None:
-    """Serve Slack (/slack/events), Teams (/api/messages) and /healthz over HTTP."""
-    from adapters.server import run_server
-
-    raise typer.Exit(run_server(_bot(config), host, port, socket_mode))
-
-
-@app.command()
 def doctor(config: Optional[Path] = CONFIG, online: bool = typer.Option(False, "--online", help="Also ask Slack and Microsoft whether the tokens work.")) -> None:
     """Check the config, the policy pack, the data folder, people and tokens; say what is wrong."""
     from .doctor import diagnose, report
 
-    checks = []
-    if online:  # the platforms' own SDKs, from the adapters: the core imports none
-        from adapters.slack.checks import token_works
-        from adapters.teams.checks import credentials_work
+    from .extensions import ONLINE_CHECKS
 
-        checks = [token_works, credentials_work]
-    raise typer.Exit(report(diagnose(config, checks), typer.echo))
+    # The platforms' own SDKs, registered by the adapters (councilbot_adapters.cli): the core imports none.
+    raise typer.Exit(report(diagnose(config, ONLINE_CHECKS if online else ()), typer.echo))
 
 
 @app.command("export-posts")
@@ -357,7 +329,7 @@ def export_posts(fmt: str = typer.Option("csv", "--format", help="csv or json"),
 
     if fmt not in {"csv", "json"}:
         fail("--format must be csv or json")
-    bot = _bot(config)
+    bot = bot_or_fail(config)
     typer.echo(suggestions.export(bot.ctx, fmt), nl=False)
 
 
@@ -366,7 +338,7 @@ def export_moderation(config: Optional[Path] = CONFIG) -> None:
     """Moderation records as CSV, for the Council's records."""
     from . import moderation
 
-    typer.echo(moderation.export(_bot(config).ctx), nl=False)
+    typer.echo(moderation.export(bot_or_fail(config).ctx), nl=False)
 
 
 @app.command("export-person")
@@ -383,7 +355,7 @@ def export_person(
         fail("give the person's id with its platform, like slack:U123")
     if out is not None and out.is_dir():
         fail(f"{out}: --out is the file to write the export to, and this is a folder")
-    result = subject_access(_bot(config).ctx, person)
+    result = subject_access(bot_or_fail(config).ctx, person)
     if out is None:
         typer.echo(json.dumps(result.export, ensure_ascii=False, indent=2))
         if result.withheld:
@@ -416,7 +388,7 @@ def erase_person(
     if not yes:
         fail("erasure cannot be undone: add --yes to confirm")
     try:
-        counts = run(_bot(config).ctx, person, include_open=include_open)
+        counts = run(bot_or_fail(config).ctx, person, include_open=include_open)
     except OpenCases as exc:
         fail(f"nothing was erased: {person} is part of {len(exc.refs)} open case(s) someone may be dealing with: "
              f"{', '.join(exc.refs)}. Close them first, or add --include-open to erase anyway.")
@@ -438,7 +410,7 @@ def evidence_bundle(
         fail("--as: give the person's id with its platform, like slack:U0CLERK")
     if out.is_dir():
         fail(f"{out}: --out is the zip file to write, and this is a folder")
-    bot = _bot(config)
+    bot = bot_or_fail(config)
     try:
         made = build(bot.ctx, as_, report, out, via="command line")
     except Refused as exc:
@@ -478,7 +450,7 @@ def backup(path: Path, config: Optional[Path] = CONFIG) -> None:
     """Copy the data folder to a .tar.gz, consistent even while the bot runs."""
     from .backup import BackupError, make_backup
 
-    settings = _settings(config)
+    settings = settings_or_fail(config)
     try:
         count = make_backup(settings.data_dir, path)
     except BackupError as exc:
@@ -491,7 +463,7 @@ def restore(path: Path, config: Optional[Path] = CONFIG) -> None:
     """Restore the data folder from a backup (the bot must be stopped)."""
     from .backup import BackupError, restore_backup
 
-    settings = _settings(config)
+    settings = settings_or_fail(config)
     _lock(settings.data_dir)
     try:
         count = restore_backup(path, settings.data_dir)
@@ -500,34 +472,10 @@ def restore(path: Path, config: Optional[Path] = CONFIG) -> None:
     typer.echo(f"restored {count} files into {settings.data_dir}")
 
 
-@app.command("teams-package")
-def teams_package(out: Path = typer.Option(..., "--out"),
-                  host: Optional[str] = typer.Option(None, "--host", help="The public host name Teams reaches the bot at, e.g. councilbot.yourcouncil.gov.uk (required)."),
-                  config: Optional[Path] = CONFIG) -> None:
-    """Build the Teams app package zip to upload in Teams admin."""
-    from adapters.teams import build_package
-
-    from .config import ConfigError
-
-    if not host:  # no default: a package pointing at someone else's host would upload and then never work
-        fail("give --host, the public host name where Teams reaches the bot (for example councilbot.yourcouncil.gov.uk): "
-             "the package sends Teams to https://HOST/api/messages and links to https://HOST/privacy and https://HOST/terms")
-    if out.exists() and not out.is_dir():
-        fail(f"{out}: --out is a folder to write the package into, and this is a file")
-    try:
-        typer.echo(str(build_package(_settings(config), out, host)))
-    except ConfigError as exc:
-        fail(str(exc))
-    except OSError as exc:
-        fail(f"{out}: cannot write the package ({exc.strerror})")
-
-
 def main() -> None:
+    """The core's commands only; the installed ``councilbot`` command is ``councilbot_adapters.cli``,
+    which adds the chat platforms (chat, serve, teams-package, doctor --online)."""
     try:
         app()
     except KeyboardInterrupt:
         raise SystemExit(130) from None
-
-
-if __name__ == "__main__":
-    main()

@@ -12,14 +12,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from . import bundle, evidence
+from . import bundle, evidence, extensions
 from .context import Ctx
 from .people import bare_name
 
 PERSON_FIELDS = {"reporter", "recipients", "excluded", "submitter", "author", "flagged_by", "moderator", "by", "actor",
                  "to", "acknowledged_by", "closed_by", "escalated_by", "subject", "user"}
-TABLES = ("people", "names", "reports", "suggestions", "flags", "moderation", "audit", "outbox", "drafts",
-          "teams-references")
+CORE_TABLES = ("people", "names", "reports", "suggestions", "flags", "moderation", "audit", "outbox", "drafts")
+
+
+def tables() -> tuple[str, ...]:
+    """The core's tables and those adapters registered as holding personal data."""
+    return CORE_TABLES + tuple(t for t in extensions.PERSONAL_TABLES if t not in CORE_TABLES)
 
 
 def _owned_by(field: str, person: str) -> Callable[[dict[str, Any]], bool]:
@@ -120,7 +124,7 @@ class SubjectAccess:
 
 
 def subject_access(ctx: Ctx, person: str, actor: str = "operator") -> SubjectAccess:
-    found = {table: ctx.store.find(table, lambda d: _mentions(d, person) or d.get("id") == person) for table in TABLES}
+    found = {table: ctx.store.find(table, lambda d: _mentions(d, person) or d.get("id") == person) for table in tables()}
     # A report about this person is not theirs to read, nor is the fact that it exists: it stays
     # with its recipients, to be considered by hand under the exemptions for third-party data and
     # crime prevention, and so does every copy or log entry tied to it.
@@ -197,7 +201,7 @@ def erase_person(ctx: Ctx, person: str, actor: str = "operator", include_open: b
         raise OpenCases(still_open)
     counts: dict[str, int] = {}
     own = {"reports": "reporter", "suggestions": "submitter", "flags": "author", "drafts": "user",
-           "names": "id", "teams-references": "person"}
+           "names": "id", **extensions.PERSONAL_TABLES}
     for table, field in own.items():
         for doc in ctx.store.find(table, _owned_by(field, person)):
             ctx.store.delete(table, doc["id"])

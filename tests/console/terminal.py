@@ -25,7 +25,7 @@ class Terminal:
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
         env = {**os.environ, "TERM": "dumb", "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "councilbot.cli", "chat", "--council", "alsager", *args],
+            [sys.executable, "-m", "councilbot_adapters.cli", "chat", "--council", "alsager", *args],
             stdin=slave, stdout=slave if screen_is_terminal else subprocess.PIPE, stderr=slave,
             cwd=cwd, env=env, start_new_session=True)
         os.close(slave)

@@ -20,7 +20,7 @@ def chat(tmp_path: Path, *lines: str, as_: str = "councillor:sam") -> tuple[str,
     """Type ``lines`` into ``councilbot chat`` (Alsager unless a councilbot.toml says otherwise);
     what it printed, and what it wrote to stderr."""
     council = [] if (tmp_path / "councilbot.toml").exists() else ["--council", "alsager"]
-    out = subprocess.run([sys.executable, "-m", "councilbot.cli", "chat", "--as", as_, *council],
+    out = subprocess.run([sys.executable, "-m", "councilbot_adapters.cli", "chat", "--as", as_, *council],
                          input="\n".join([*lines, "/quit", ""]).encode(), capture_output=True, cwd=tmp_path, timeout=120)
     assert out.returncode == 0, out.stderr.decode()
     return out.stdout.decode(), out.stderr.decode()

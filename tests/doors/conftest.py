@@ -18,7 +18,7 @@ from fake_slack import FakeSlack
 from slack_harness import SECRET, SlackClient, texts
 from teams_helpers import CLERK_CHANNEL, Teams
 
-from adapters.console import ConsoleNotifier, Session
+from councilbot_adapters.console import ConsoleNotifier, Session
 from councilbot.app import CouncilBot
 from councilbot.config import Settings
 
@@ -101,7 +101,7 @@ async def slack_door(tmp_path: Path) -> AsyncIterator[SlackDoor]:
     bot = CouncilBot.from_settings(settings(tmp_path, {"slack:UCLERK": "clerk", "slack:UCLLR": "councillor"}, slack={
         "clerk_channel": "CCLERK", "api_url": fake.api_url, "bot_token": "xoxb-test", "signing_secret": SECRET}))
     await bot.start()
-    from adapters.slack import mount
+    from councilbot_adapters.slack import mount
 
     web_app = web.Application()
     mount(web_app, bot)
@@ -119,7 +119,7 @@ async def slack_door(tmp_path: Path) -> AsyncIterator[SlackDoor]:
 
 
 async def teams_door(tmp_path: Path) -> AsyncIterator[TeamsDoor]:
-    from adapters.teams import mount
+    from councilbot_adapters.teams import mount
 
     connector = FakeConnector()
     await connector.start()

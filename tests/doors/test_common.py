@@ -1,4 +1,4 @@
-"""The rules every adapter shares (``adapters/common.py``), each written once. Over HTTP they are
+"""The rules every adapter shares (``councilbot_adapters/common.py``), each written once. Over HTTP they are
 exercised by the Slack and Teams tests (form errors, Retry-After, answers queued for the DM);
 here, each rule on its own, with the cases a platform rarely sends."""
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from requests.structures import CaseInsensitiveDict
 
-from adapters import common
+from councilbot_adapters import common
 from councilbot.app import CouncilBot
 from councilbot.config import Settings
 from councilbot.messages import Field, Reply

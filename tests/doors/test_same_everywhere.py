@@ -66,12 +66,12 @@ def test_every_word_a_platform_advertises_is_read_by_the_core(tmp_path) -> None:
 
     import yaml
 
-    from adapters.teams.package import PERSONAL_COMMANDS, TEAM_COMMANDS
+    from councilbot_adapters.teams.package import PERSONAL_COMMANDS, TEAM_COMMANDS
     from councilbot import typed
     from councilbot.app import CouncilBot
     from councilbot.config import Settings
 
-    manifest = yaml.safe_load((Path(__file__).parents[2] / "adapters" / "slack" / "manifest.yml").read_text())
+    manifest = yaml.safe_load((Path(__file__).parents[2] / "adapters" / "councilbot_adapters" / "slack" / "manifest.yml").read_text())
     slash = {c["command"].lstrip("/"): c for c in manifest["features"]["slash_commands"]}
     admin = slash.pop("councilbot")["usage_hint"]
     words = {w.split()[0] for w in admin.split(" | ")} | set(slash)

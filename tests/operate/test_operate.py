@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from adapters.server import build_app
+from councilbot_adapters.server import build_app
 from councilbot.app import CouncilBot
 from councilbot.config import Settings
 from councilbot.messages import Incoming
@@ -31,7 +31,7 @@ data_dir = "data"
 
 
 def cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "councilbot.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=60,
+    return subprocess.run([sys.executable, "-m", "councilbot_adapters.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=60,
                           env={"PATH": "/usr/bin:/bin", "HOME": str(cwd), "COUNCILBOT_CACHE_DIR": str(cwd / ".cache"), **env})
 
 
@@ -283,7 +283,7 @@ async def test_doctor_online_asks_slack_whether_the_token_works(tmp_path: Path) 
 def test_a_slack_only_council_serves_on_any_address_but_teams_without_credentials_only_on_loopback(tmp_path: Path) -> None:
     import pytest
 
-    from adapters.server import teams_enabled
+    from councilbot_adapters.server import teams_enabled
     from councilbot.config import ConfigError
 
     slack_only = CouncilBot(Settings(council="alsager", data_dir=tmp_path / "a"))

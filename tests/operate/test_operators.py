@@ -15,7 +15,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 from fake_slack import FakeSlack
 
-from adapters.server import build_app
+from councilbot_adapters.server import build_app
 from councilbot.app import CouncilBot
 from councilbot.config import Settings
 

@@ -1,4 +1,4 @@
-"""The whole server as it runs in production, on 127.0.0.1: ``adapters.server.build_app(bot)``
+"""The whole server as it runs in production, on 127.0.0.1: ``councilbot_adapters.server.build_app(bot)``
 with a real CouncilBot, Slack pointed at a fake Web API and Teams in local no-auth mode against a
 fake Bot Connector. Shared by the robustness tests in this folder.
 
@@ -30,8 +30,8 @@ from slack_harness import unmarked_events as slack_unmarked_events
 from teams_helpers import CLERK_CHANNEL, Teams
 from teams_helpers import MARKER as TEAMS_MARKER
 
-from adapters.server import build_app
-from adapters.slack import ADAPTER_KEY
+from councilbot_adapters.server import build_app
+from councilbot_adapters.slack import ADAPTER_KEY
 from councilbot.app import CouncilBot
 from councilbot.config import Settings
 

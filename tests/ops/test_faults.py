@@ -123,8 +123,8 @@ async def file_records(stack: Stack, found: dict[str, dict[str, Any]]) -> None:
 
 async def test_notices_survive_500s_429s_and_hangs_and_are_delivered_once(tmp_path: Path,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("adapters.slack.notifier.API_TIMEOUT", SLACK_TIMEOUT)
-    monkeypatch.setattr("adapters.teams.connector.CONNECTOR_TIMEOUT", TEAMS_TIMEOUT)
+    monkeypatch.setattr("councilbot_adapters.slack.notifier.API_TIMEOUT", SLACK_TIMEOUT)
+    monkeypatch.setattr("councilbot_adapters.teams.connector.CONNECTOR_TIMEOUT", TEAMS_TIMEOUT)
     # The backoff's growth (to 5 minutes) is tested in tests/core; a low ceiling keeps recovery quick here.
     monkeypatch.setattr("councilbot.outbox.MAX_BACKOFF", 2.0)
     fake, connector = FailingSlack(), FailingConnector()
@@ -225,7 +225,7 @@ def _assert_each_notice_once(stack: Stack) -> None:
 async def test_a_hung_slack_does_not_hold_up_teams(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each platform delivers at its own pace: a Teams notice queued while the Slack lane is stuck on
     a hung Web API (each call waiting out its timeout) still reaches the Clerk at once."""
-    monkeypatch.setattr("adapters.slack.notifier.API_TIMEOUT", 4)
+    monkeypatch.setattr("councilbot_adapters.slack.notifier.API_TIMEOUT", 4)
     fake, connector = FailingSlack(), FailingConnector()
     async with running(tmp_path, fake=fake, connector=connector) as stack:
         await stack.teams_clerk_channel()

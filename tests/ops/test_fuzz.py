@@ -26,9 +26,9 @@ import aiohttp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.server import MAX_BODY
-from adapters.teams.endpoint import MAX_ACTIVITY
-from adapters.slack import blocks
+from councilbot_adapters.server import MAX_BODY
+from councilbot_adapters.teams.endpoint import MAX_ACTIVITY
+from councilbot_adapters.slack import blocks
 from councilbot import clock, reports, suggestions
 
 from slack_harness import unmarked

@@ -30,8 +30,8 @@ from fake_slack import FakeSlack
 from slack_harness import SECRET, SlackClient
 from teams_helpers import BOT, CLERK_CHANNEL, Teams, personal_conversation
 
-from adapters.server import build_app
-from adapters.teams import TEAMS, openid, tokens
+from councilbot_adapters.server import build_app
+from councilbot_adapters.teams import TEAMS, openid, tokens
 from councilbot.app import CouncilBot
 from councilbot.config import Settings
 from councilbot.messages import Reply

@@ -27,9 +27,9 @@ from urllib.parse import urlencode
 import pytest
 
 import councilbot.bot
-from adapters.server import MAX_BODY
-from adapters.slack import ADAPTER_KEY
-from adapters.teams.endpoint import MAX_ACTIVITY
+from councilbot_adapters.server import MAX_BODY
+from councilbot_adapters.slack import ADAPTER_KEY
+from councilbot_adapters.teams.endpoint import MAX_ACTIVITY
 from councilbot.checker import MAX_DRAFT
 from councilbot.lookup import MAX_QUESTION
 
@@ -313,7 +313,7 @@ async def in_batches(requests: list[tuple[str, Any]], send: Any, size: int = 8) 
 
 
 async def test_every_field_of_every_signed_slack_payload_with_the_wrong_type(stack: Stack) -> None:
-    from adapters.slack import blocks
+    from councilbot_adapters.slack import blocks
     from councilbot import reports, suggestions
 
     ctx = stack.bot.ctx
@@ -403,7 +403,7 @@ async def test_long_input_gets_a_plain_answer_at_once(stack: Stack) -> None:
 async def test_hostile_input_is_handled_while_acks_stay_under_a_second(stack: Stack, bomb: bytes) -> None:
     """Everything a stranger (or a councillor) can send that costs work, all at once, while a
     signed /checkpost is sent every 50 ms."""
-    from adapters.slack import blocks
+    from councilbot_adapters.slack import blocks
 
     await stack.teams_clerk_channel()
     # A button press whose packed form is a zlib bomb (100 MB of zeros in 130 KB).

@@ -11,7 +11,7 @@ import pytest
 
 
 def run(*args: str, stdin: bytes | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "councilbot.cli", *args], input=stdin, capture_output=True, cwd=cwd, timeout=60)
+    return subprocess.run([sys.executable, "-m", "councilbot_adapters.cli", *args], input=stdin, capture_output=True, cwd=cwd, timeout=60)
 
 
 def test_check_json_contract() -> None:
@@ -116,7 +116,7 @@ def test_policy_validate_and_show(tmp_path: Path) -> None:
 
 def console(tmp_path: Path, *lines: str) -> str:
     """Type ``lines`` into ``councilbot chat`` as councillor sam of Alsager; what it printed."""
-    out = subprocess.run([sys.executable, "-m", "councilbot.cli", "chat", "--as", "councillor:sam", "--council", "alsager"],
+    out = subprocess.run([sys.executable, "-m", "councilbot_adapters.cli", "chat", "--as", "councillor:sam", "--council", "alsager"],
                          input="\n".join([*lines, "/quit", ""]).encode(), capture_output=True, cwd=tmp_path, timeout=60)
     assert out.returncode == 0, out.stderr.decode()
     return out.stdout.decode()

@@ -30,7 +30,7 @@ NAMING = "Ann Hughes opened the spring flower show at the Market House today. Th
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "councilbot.cli", *args], capture_output=True, cwd=cwd, timeout=60)
+    return subprocess.run([sys.executable, "-m", "councilbot_adapters.cli", *args], capture_output=True, cwd=cwd, timeout=60)
 
 
 @pytest.fixture
@@ -75,7 +75,7 @@ def test_check_on_reads_elections_the_clerk_added_in_chat(tmp_path: Path) -> Non
 
 def test_batch_and_ask_on_a_date(council: Path) -> None:
     lines = "\n".join(json.dumps({"id": i, "text": t}) for i, t in (("a", NAMING), ("b", "Our litter pick is on Saturday at 10am.")))
-    out = subprocess.run([sys.executable, "-m", "councilbot.cli", "check", "--council", "alsager", "--json", "--batch", "-",
+    out = subprocess.run([sys.executable, "-m", "councilbot_adapters.cli", "check", "--council", "alsager", "--json", "--batch", "-",
                           "--on", "2027-04-14"], input=lines.encode(), capture_output=True, cwd=council, timeout=60)
     results = [json.loads(line) for line in out.stdout.splitlines()]
     assert [r["verdict"] for r in results] == ["do_not_post", "ok"] and all("pre_election" in r for r in results)

@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from adapters.slack import ADAPTER_KEY, mount
+from councilbot_adapters.slack import ADAPTER_KEY, mount
 from councilbot.app import CouncilBot
 from fake_slack import FakeSlack
 from slack_harness import Harness, SlackClient, make_settings

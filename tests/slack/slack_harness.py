@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from adapters.slack import SlackAdapter
+from councilbot_adapters.slack import SlackAdapter
 from councilbot.app import CouncilBot
 from councilbot.config import Settings
 from councilbot.messages import Reply

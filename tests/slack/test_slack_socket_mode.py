@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from adapters.slack import run_socket_mode
+from councilbot_adapters.slack import run_socket_mode
 from slack_harness import make_settings
 from councilbot.app import CouncilBot
 from councilbot.config import ConfigError

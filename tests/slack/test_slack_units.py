@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from adapters.slack import blocks, inbound
-from adapters.slack.notifier import SlackNotifier
+from councilbot_adapters.slack import blocks, inbound
+from councilbot_adapters.slack.notifier import SlackNotifier
 from slack_harness import make_settings
 from councilbot.messages import Button, Field, Form, Input, Option, Reply
 from councilbot.ports import CLERK_CHANNEL, DeliveryError
 from fake_slack import FakeSlack
 
-MANIFEST = Path(__file__).resolve().parents[2] / "adapters" / "slack" / "manifest.yml"
+MANIFEST = Path(__file__).resolve().parents[2] / "adapters" / "councilbot_adapters" / "slack" / "manifest.yml"
 
 
 # ---------------------------------------------------------------- blocks
@@ -241,7 +241,7 @@ async def test_a_fractional_retry_after_on_a_response_url_is_honoured(tmp_path: 
 
     from aiohttp import web
 
-    from adapters.slack import ADAPTER_KEY, mount
+    from councilbot_adapters.slack import ADAPTER_KEY, mount
     from councilbot.app import CouncilBot
 
     bot = CouncilBot.from_settings(make_settings(tmp_path, fake.api_url))
@@ -287,7 +287,7 @@ def test_manifest() -> None:
 def test_mount_refuses_missing_secrets(tmp_path: Path) -> None:
     from aiohttp import web
 
-    from adapters.slack import mount
+    from councilbot_adapters.slack import mount
     from councilbot.app import CouncilBot
     from councilbot.config import ConfigError, Settings
 

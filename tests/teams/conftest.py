@@ -32,7 +32,7 @@ async def connector() -> AsyncIterator[FakeConnector]:
 @pytest.fixture
 async def serve(connector: FakeConnector) -> AsyncIterator[ServeFactory]:
     """Start CouncilBot + the Teams adapter on 127.0.0.1 (callable more than once: a restart)."""
-    from adapters.teams import mount
+    from councilbot_adapters.teams import mount
     from councilbot.app import CouncilBot
 
     running: list[tuple[web.AppRunner, Any, aiohttp.ClientSession]] = []

@@ -12,7 +12,7 @@ import aiohttp
 from fake_connector import FakeConnector
 from teams_helpers import Teams, button_data, personal_conversation, submit_data
 
-from adapters.teams import files as teams_files
+from councilbot_adapters.teams import files as teams_files
 from councilbot import bundle
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(256)) * 8

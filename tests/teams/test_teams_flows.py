@@ -214,7 +214,7 @@ async def test_one_form_submitted_twice_makes_one_record(teams: Teams) -> None:
 async def test_other_bot_framework_channels_are_refused_when_signed_in(serve: Any, tmp_path: Any,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """Web Chat and Direct Line clients choose their own ids; roles are keyed on the AAD id Teams vouches for."""
-    from adapters.teams import TEAMS
+    from councilbot_adapters.teams import TEAMS
 
     secured = await serve(make_settings(tmp_path, app_id="5f0c6a4e-6a43-4bd4-9d0b-3f3b0e0b1c2d", app_password="x",
                                         tenant_id="tenant-castle-cary"))
@@ -265,7 +265,7 @@ async def test_private_answer_to_a_channel_mention_goes_to_a_personal_chat(teams
 
 
 async def test_slow_invoke_is_answered_in_time_and_the_reply_follows(teams: Teams) -> None:
-    from adapters.teams import TEAMS
+    from councilbot_adapters.teams import TEAMS
 
     teams.app[TEAMS].handler.invoke_budget = 0.2
     real = teams.bot.handle
@@ -288,7 +288,7 @@ async def test_slow_invoke_is_answered_in_time_and_the_reply_follows(teams: Team
 async def test_a_slow_receipt_teams_refuses_is_retried_from_the_outbox(teams: Teams) -> None:
     """The reporter's receipt comes after the invoke's answer; if the connector refuses it then,
     it is queued durably and still arrives."""
-    from adapters.teams import TEAMS
+    from councilbot_adapters.teams import TEAMS
 
     teams.app[TEAMS].handler.invoke_budget = 0.2
     real = teams.bot.handle

@@ -42,7 +42,7 @@ def read_png(data: bytes) -> tuple[int, int, list[list[tuple[int, ...]]]]:
 
 
 def test_build_package_makes_a_valid_teams_app_zip(tmp_path: Path) -> None:
-    from adapters.teams import build_package
+    from councilbot_adapters.teams import build_package
 
     settings = make_settings(tmp_path, app_id=APP_ID, app_password="x")
     path = build_package(settings, tmp_path / "out", "https://councilbot.castlecary-tc.gov.uk/api/messages")
@@ -80,14 +80,14 @@ def test_build_package_makes_a_valid_teams_app_zip(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "localhost", "127.0.0.1", "not a host", ""])
 def test_build_package_needs_a_public_host(tmp_path: Path, host: str) -> None:
-    from adapters.teams import build_package
+    from councilbot_adapters.teams import build_package
 
     with pytest.raises(ConfigError):
         build_package(make_settings(tmp_path, app_id=APP_ID, app_password="x"), tmp_path, host)
 
 
 def test_build_package_needs_the_bot_app_id(tmp_path: Path) -> None:
-    from adapters.teams import build_package
+    from councilbot_adapters.teams import build_package
 
     with pytest.raises(ConfigError, match="app_id"):
         build_package(make_settings(tmp_path), tmp_path, "councilbot.example.org")

@@ -41,7 +41,7 @@ async def test_unsigned_requests_are_refused_when_credentials_are_set(secured: T
 
 
 async def test_another_tenant_is_refused(secured: Teams, monkeypatch: pytest.MonkeyPatch) -> None:
-    from adapters.teams import TEAMS
+    from councilbot_adapters.teams import TEAMS
 
     async def accept(activity: Any, header: str) -> object:
         return object()  # as if the token were valid; the tenant check comes before the turn
@@ -56,7 +56,7 @@ async def test_another_tenant_is_refused(secured: Teams, monkeypatch: pytest.Mon
 
 
 async def test_no_auth_mode_serves_this_machine_only(teams: Teams) -> None:
-    from adapters.teams import TEAMS
+    from councilbot_adapters.teams import TEAMS
 
     endpoint_handler = next(r.handler for r in teams.app.router.routes() if r.method == "POST")
     transport = mock.Mock()
@@ -89,8 +89,8 @@ async def test_no_auth_mode_answers_only_a_service_on_this_machine(teams: Teams)
 async def test_without_credentials_teams_is_off_unless_the_emulator_is_asked_for(tmp_path: Path) -> None:
     from aiohttp import web
 
-    from adapters.server import teams_enabled
-    from adapters.teams import mount
+    from councilbot_adapters.server import teams_enabled
+    from councilbot_adapters.teams import mount
     from councilbot.app import CouncilBot
 
     plain = CouncilBot(make_settings(tmp_path, emulator=False))
@@ -114,7 +114,7 @@ async def test_emulator_without_aad_id_works_locally(teams: Teams) -> None:
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "", "192.168.1.10", "councilbot.example.org"])
 def test_check_bind_refuses_public_hosts_without_credentials(tmp_path: Path, host: str) -> None:
-    from adapters.teams import check_bind
+    from councilbot_adapters.teams import check_bind
 
     with pytest.raises(ConfigError, match="MicrosoftAppId"):
         check_bind(make_settings(tmp_path), host)
@@ -122,13 +122,13 @@ def test_check_bind_refuses_public_hosts_without_credentials(tmp_path: Path, hos
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "[::1]", "127.0.0.2"])
 def test_check_bind_allows_loopback_without_credentials(tmp_path: Path, host: str) -> None:
-    from adapters.teams import check_bind
+    from councilbot_adapters.teams import check_bind
 
     check_bind(make_settings(tmp_path), host)
 
 
 def test_check_bind_with_credentials_and_half_credentials(tmp_path: Path) -> None:
-    from adapters.teams import check_bind
+    from councilbot_adapters.teams import check_bind
 
     check_bind(make_settings(tmp_path, **SECURED, tenant_id="tenant-castle-cary"), "0.0.0.0")
     with pytest.raises(ConfigError, match="MicrosoftAppTenantId"):  # otherwise any organisation would be served

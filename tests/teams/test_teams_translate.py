@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from adapters.teams import cards, inbound
+from councilbot_adapters.teams import cards, inbound
 from councilbot.messages import Button, Field, Form, Incoming, Input, Option, Reply
 
 
@@ -166,7 +166,7 @@ def test_a_long_report_in_emoji_still_fits_a_teams_message() -> None:
     written in emoji would be 60 KB. The card is shortened to fit, and says so."""
     import json as _json
 
-    from adapters.teams.cards import CARD_BUDGET, SHORTENED, reply_card
+    from councilbot_adapters.teams.cards import CARD_BUDGET, SHORTENED, reply_card
     from councilbot.messages import Field, Reply
 
     what = "😡" * 5000

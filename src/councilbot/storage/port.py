@@ -107,7 +107,7 @@ outbox.py
   was lost to another worker after it expired)
 - cards: insert else update -> ``s.upsert("cards", card)``
 
-adapters/teams/references.py (not core, same port): ``find(TABLE, id startswith "channel:" and team == t)``
+adapters/councilbot_adapters/teams/references.py (not core, same port): ``find(TABLE, id startswith "channel:" and team == t)``
 -> ``s.delete_where(TABLE, {"id": Prefix("channel:"), "team": t})``
 """
 

@@ -1,4 +1,4 @@
-"""What the HTTP door refuses before a body is read, shared by every route (``adapters/server.py``)
+"""What the HTTP door refuses before a body is read, shared by every route (``server.py``)
 and by the Slack and Teams endpoints (which can also be mounted on a bare aiohttp app).
 
 Why before reading: aiohttp decompresses a request body as its bytes arrive, so a small gzip of

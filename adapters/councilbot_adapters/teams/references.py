@@ -15,9 +15,11 @@ from typing import Any, Callable, Protocol
 
 from councilbot import clock
 
+from .. import TEAMS_REFERENCES
+
 log = logging.getLogger(__name__)
 
-TABLE = "teams-references"
+TABLE = TEAMS_REFERENCES  # registered with the core as personal data (by the package)
 PERSON_PREFIX = "teams:"
 _CLERK_KEY = "clerk-channel"
 _SERVICE_KEY = "service"

@@ -73,7 +73,7 @@ def teams_enabled(bot: CouncilBot, host: str) -> bool:
     """Teams with credentials is served anywhere. Without them only when asked for
     (``[teams] emulator = true``) and only on loopback; a council that configured Teams but gave no
     credentials is refused start-up beyond this machine (ConfigError); otherwise /api/messages is off."""
-    from adapters.teams import auth_on, check_bind, validate
+    from councilbot_adapters.teams import auth_on, check_bind, validate
 
     t = bot.settings.teams
     validate(t)
@@ -88,7 +88,7 @@ def teams_enabled(bot: CouncilBot, host: str) -> bool:
 
 
 def build_app(bot: CouncilBot, socket_mode: bool = False, teams: bool = True) -> web.Application:
-    # handler_args: aiohttp must never decompress a request body (see adapters/door.py).
+    # handler_args: aiohttp must never decompress a request body (see door.py).
     app = web.Application(client_max_size=MAX_BODY, middlewares=[_observe], handler_args=HANDLER_ARGS)
     state: dict[str, Any] = {"ready": False}
     platforms = served_platforms(bot, socket_mode, teams)
@@ -135,16 +135,16 @@ def build_app(bot: CouncilBot, socket_mode: bool = False, teams: bool = True) ->
     app.router.add_get("/readyz", readyz, expect_handler=expect)
     app.router.add_get("/healthz/delivery", delivery, expect_handler=expect)
     app.router.add_get("/metrics", prometheus, expect_handler=expect)
-    # The Teams app package links to these three (adapters/teams/package.py); Teams requires them.
+    # The Teams app package links to these three (teams/package.py); Teams requires them.
     for path, write in ((notices.HOME_PATH, notices.home_page), (notices.PRIVACY_PATH, notices.privacy_page),
                         (notices.TERMS_PATH, notices.terms_page)):
         app.router.add_get(path, page(write), expect_handler=expect)
     if _slack_configured(bot) and not socket_mode:
-        from adapters.slack import mount as mount_slack
+        from councilbot_adapters.slack import mount as mount_slack
 
         mount_slack(app, bot)
     if teams:
-        from adapters.teams import mount as mount_teams
+        from councilbot_adapters.teams import mount as mount_teams
 
         mount_teams(app, bot)
     add_unmatched_route(app)  # last: every other path and method, with the same door
@@ -207,7 +207,7 @@ def run_server(bot: CouncilBot, host: str, port: int, socket_mode: bool = False)
             loop.add_signal_handler(sig, stop.set)
         socket_task = None
         if socket_mode:
-            from adapters.slack import run_socket_mode
+            from councilbot_adapters.slack import run_socket_mode
 
             socket_task = asyncio.create_task(run_socket_mode(bot))
         await stop.wait()
