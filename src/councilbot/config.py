@@ -84,6 +84,9 @@ class Settings(BaseSettings):
 
     council: str = "alsager"
     data_dir: Path = Path("data")
+    # PostgreSQL (postgresql://user:pass@host/db) to host many councils on several machines;
+    # unset, the records stay in TinyDB files in data_dir. Also COUNCILBOT_DATABASE_URL.
+    database_url: SecretStr | None = None
     people: dict[str, Role] = Field(default_factory=dict)
     names: dict[str, str] = Field(default_factory=dict)
     timezone: str = "Europe/London"
