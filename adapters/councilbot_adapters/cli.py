@@ -12,20 +12,21 @@ from typing import Optional
 
 import typer
 
-from councilbot.cli import CONFIG, app, bot_or_fail, fail, settings_or_fail
+from councilbot.cli import CONFIG, COUNCIL_ID, app, fail, open_settings, settings_or_fail
 from councilbot.cli import main as core_main
 
 
 @app.command()
 def chat(
     as_: str = typer.Option("councillor:sam", "--as", help="ROLE:NAME, e.g. clerk:jane or councillor:sam."),
-    council: Optional[str] = typer.Option(None, "--council"),
+    council: Optional[str] = typer.Option(None, "--council", help="The policy pack to try, e.g. castle-cary."),
+    council_id: Optional[str] = COUNCIL_ID,
     config: Optional[Path] = CONFIG,
 ) -> None:
     """The whole bot in this terminal, on the embedded store. Type /help inside."""
     from .console import run
 
-    raise typer.Exit(run(bot_or_fail(config, council=council), as_))
+    raise typer.Exit(run(open_settings(config, council=council), as_, council_id))
 
 
 @app.command()
@@ -38,7 +39,7 @@ def serve(
     """Serve Slack (/slack/events), Teams (/api/messages) and /healthz over HTTP."""
     from .server import run_server
 
-    raise typer.Exit(run_server(bot_or_fail(config), host, port, socket_mode))
+    raise typer.Exit(run_server(open_settings(config), host, port, socket_mode))
 
 
 @app.command("teams-package")

@@ -121,7 +121,7 @@ def http_failure(what: str, status: int, headers: Any = None) -> DeliveryError:
 # ---------------------------------------------------------------- answers that could not be shown
 
 
-def queue_for_person(outbox: Outbox, user: str, replies: Sequence[Reply], why: BaseException) -> None:
+async def queue_for_person(outbox: Outbox, user: str, replies: Sequence[Reply], why: BaseException) -> None:
     """Answers the platform would not take in place (down longer than a reply can wait, an expired
     Slack response URL, shutting down mid-reply) go through the core's durable outbox to the
     person's direct messages, so a receipt the core has promised (a report's reference) is never
@@ -132,7 +132,7 @@ def queue_for_person(outbox: Outbox, user: str, replies: Sequence[Reply], why: B
     batch = uuid.uuid4().hex
     platform = platform_of(user)
     for number, reply in enumerate(replies):
-        outbox.send(f"{platform}-reply:{batch}:{number}", user, reply)
+        await outbox.send(f"{platform}-reply:{batch}:{number}", user, reply)
 
 
 async def read_capped(resp: aiohttp.ClientResponse) -> bytes:

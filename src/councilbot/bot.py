@@ -17,6 +17,7 @@ from .kinds import Role
 from .lookup import MAX_QUESTION, ask
 from .messages import Button, Field, Form, Incoming, Input, Reply
 from .render import answer_reply, check_reply
+from .storage.port import In
 
 log = logging.getLogger(__name__)
 # The title of the answer to input turned down as bad (BadInput). Workflows validate before they
@@ -57,7 +58,7 @@ def looks_like_question(text: str) -> bool | None:
 
 
 # A handler answers at once, or is a coroutine that awaits the checker or the lookup off the loop.
-Handler = Callable[[Incoming], "list[Reply] | Awaitable[list[Reply]]"]
+Handler = Callable[[Ctx, Incoming], "list[Reply] | Awaitable[list[Reply]]"]
 # Room, beyond a draft's limit, for the words that say what a message is ("may I post:", "personal twitter:").
 PREFIX_ROOM = 200
 
@@ -70,6 +71,9 @@ def too_long(what: str, length: int, limit: int, advice: str) -> Reply:
 # Commands that take no arguments: typed alone as a message, they are the command, on any platform.
 BARE_COMMANDS = frozenset({"pending", "reports", "flags", "moderation", "people", "home"})
 PLATFORMS = frozenset({"slack", "teams", "console"})
+# Commands that only read (or open a form): answering one twice changes nothing.
+READ_ONLY_COMMANDS = frozenset({"policy", "ask", "checkpost", "check", "help", "home", "pending", "reports", "flags",
+                                "report", "suggest", "flag", "moderation"})
 
 
 def known_person_id(ctx: Ctx, person: str) -> bool:
@@ -80,58 +84,68 @@ def known_person_id(ctx: Ctx, person: str) -> bool:
 
 
 class Router:
-    def __init__(self, ctx: Ctx) -> None:
-        self.ctx = ctx
+    """The tables of what each command, button and form does. Holds no state: every handler is given
+    the event's own ``Ctx`` (see ``Ctx.handling``)."""
+
+    def __init__(self) -> None:
         self.commands: dict[str, Handler] = {
             "policy": self._policy, "ask": self._policy, "checkpost": self._checkpost, "check": self._checkpost,
-            "report": lambda i: [Reply(text="", form=reports.form(self.ctx))],
-            "suggest": self._suggest, "pending": lambda i: suggestions.pending(self.ctx, i.user),
-            "reports": lambda i: reports.list_reply(self.ctx, i.user), "flag": self._flag,
-            "flags": lambda i: conduct.history(self.ctx, i.user), "moderation": self._moderation,
+            "report": lambda c, i: [Reply(text="", form=reports.form(c))],
+            "suggest": self._suggest, "pending": lambda c, i: suggestions.pending(c, i.user),
+            "reports": lambda c, i: reports.list_reply(c, i.user), "flag": self._flag,
+            "flags": lambda c, i: conduct.history(c, i.user), "moderation": self._moderation,
             "people": self._people, "export": self._export, "help": self._help, "home": self._home,
             "escalate": self._escalate_command,
-            "election": lambda i: elections.command(self.ctx, i.user, i.text),
-            "elections": lambda i: elections.command(self.ctx, i.user, i.text),
-            "link": lambda i: evidence.link(self.ctx, i.user, i.text),
-            "evidence": lambda i: evidence.add(self.ctx, i.user, i.text, i.values),
+            "election": lambda c, i: elections.command(c, i.user, i.text),
+            "elections": lambda c, i: elections.command(c, i.user, i.text),
+            "link": lambda c, i: evidence.link(c, i.user, i.text),
+            "evidence": lambda c, i: evidence.add(c, i.user, i.text, i.values),
         }
         self.actions: dict[str, Handler] = {
             "dm.check": self._dm_check, "dm.ask": self._dm_ask,
-            "suggestion.approve": lambda i: suggestions.decide(self.ctx, i.user, i.value, "approve"),
-            "suggestion.changes": lambda i: self._comment(i, "changes"),
-            "suggestion.reject": lambda i: self._comment(i, "reject"),
-            "suggestion.escalate": lambda i: self._comment(i, "escalate"),
-            "suggestion.forward": lambda i: suggestions.forward(self.ctx, i.user, i.value),
+            "suggestion.approve": lambda c, i: suggestions.decide(c, i.user, i.value, "approve"),
+            "suggestion.changes": lambda c, i: self._comment(c, i, "changes"),
+            "suggestion.reject": lambda c, i: self._comment(c, i, "reject"),
+            "suggestion.escalate": lambda c, i: self._comment(c, i, "escalate"),
+            "suggestion.forward": lambda c, i: suggestions.forward(c, i.user, i.value),
             "suggestion.revise": self._revise,
-            "report.view": lambda i: reports.view(self.ctx, i.user, i.value),
-            "report.ack": lambda i: reports.acknowledge(self.ctx, i.user, i.value),
-            "report.note": lambda i: self._report_form(i, "report_note", "Add a note", "note", "Note"),
-            "report.host": lambda i: self._report_form(i, "report_host", "Reported to the platform", "detail", "What was reported, to whom, and any reference"),
-            "report.close": lambda i: self._report_form(i, "report_close", "Close the report", "outcome", "Outcome"),
-            "report.refs": lambda i: evidence.references_form(self.ctx, i.user, i.value),
-            "report.bundle": lambda i: bundle.for_chat(self.ctx, i.user, i.value),
+            "report.view": lambda c, i: reports.view(c, i.user, i.value),
+            "report.ack": lambda c, i: reports.acknowledge(c, i.user, i.value),
+            "report.note": lambda c, i: self._report_form(c, i, "report_note", "Add a note", "note", "Note"),
+            "report.host": lambda c, i: self._report_form(c, i, "report_host", "Reported to the platform", "detail", "What was reported, to whom, and any reference"),
+            "report.close": lambda c, i: self._report_form(c, i, "report_close", "Close the report", "outcome", "Outcome"),
+            "report.refs": lambda c, i: evidence.references_form(c, i.user, i.value),
+            "report.bundle": lambda c, i: bundle.for_chat(c, i.user, i.value),
         }
         self.forms: dict[str, Handler] = {
-            "report": lambda i: reports.file(self.ctx, i.user, dict(i.values)),
-            "suggest": lambda i: suggestions.submit(self.ctx, i.user, dict(i.values), revising=i.value),
+            "report": lambda c, i: reports.file(c, i.user, dict(i.values)),
+            "suggest": lambda c, i: suggestions.submit(c, i.user, dict(i.values), revising=i.value),
             "decision": self._decision,
-            "flag": lambda i: conduct.flag(self.ctx, i.user, dict(i.values)),
-            "moderation": lambda i: moderation.record(self.ctx, i.user, dict(i.values)),
-            "report_note": lambda i: reports.add_note(self.ctx, i.user, i.value, _str(i.values, "note")),
-            "report_host": lambda i: reports.host_reported(self.ctx, i.user, i.value, _str(i.values, "detail")),
-            "report_close": lambda i: reports.close(self.ctx, i.user, i.value, _str(i.values, "outcome")),
-            "report_refs": lambda i: evidence.set_references(self.ctx, i.user, i.value, dict(i.values)),
+            "flag": lambda c, i: conduct.flag(c, i.user, dict(i.values)),
+            "moderation": lambda c, i: moderation.record(c, i.user, dict(i.values)),
+            "report_note": lambda c, i: reports.add_note(c, i.user, i.value, _str(i.values, "note")),
+            "report_host": lambda c, i: reports.host_reported(c, i.user, i.value, _str(i.values, "detail")),
+            "report_close": lambda c, i: reports.close(c, i.user, i.value, _str(i.values, "outcome")),
+            "report_refs": lambda c, i: evidence.set_references(c, i.user, i.value, dict(i.values)),
         }
 
-    async def route(self, incoming: Incoming) -> list[Reply]:
+    def reads_only(self, incoming: Incoming) -> bool:
+        """Whether handling this event writes nothing that matters twice (a check, a lookup, a
+        list, a form opened): such an event needs no durable claim against a platform's retry."""
+        if incoming.kind == "message":
+            found = typed.command(incoming.text.strip()) if incoming.typed else None
+            return found is None or found[0] in READ_ONLY_COMMANDS
+        return incoming.kind == "command" and incoming.name in READ_ONLY_COMMANDS
+
+    async def route(self, ctx: Ctx, incoming: Incoming) -> list[Reply]:
         try:
             if incoming.kind == "message":
-                return await self._message(incoming)
+                return await self._message(ctx, incoming)
             table = {"command": self.commands, "action": self.actions, "form": self.forms}.get(incoming.kind)
             handler = table.get(incoming.name) if table is not None else None
             if handler is None:
                 return [Reply(text=f"I don't know {incoming.name or incoming.kind!r}. Try help.", tone="caution")]
-            return await _run(handler, incoming)
+            return await _run(handler, ctx, incoming)
         except Refused as exc:
             return [Reply(text=str(exc), tone="caution")]
         except BadInput as exc:
@@ -142,193 +156,193 @@ class Router:
 
     # Messages and the policy tools.
 
-    async def _message(self, incoming: Incoming) -> list[Reply]:
+    async def _message(self, ctx: Ctx, incoming: Incoming) -> list[Reply]:
         text = incoming.text.strip()
         if len(text) > MAX_DRAFT + PREFIX_ROOM:  # neither a draft nor a question: say so before reading it
             return [Reply(text=f"That message is {len(text):,} characters: I can check drafts of up to {MAX_DRAFT:,} "
                           f"characters and answer questions of up to {MAX_QUESTION:,}. Please send it in parts.",
                           tone="caution")]
         if not text or text.lower() in {"help", "hi", "hello", "?"}:
-            return self._help(incoming)
+            return await self._help(ctx, incoming)
         if incoming.typed:  # read once, here, with the one table: the same on every platform
             found = typed.command(text)
             if found is not None:
                 name, rest = found
-                return await self.route(replace(incoming, kind="command", name=name, text=rest, typed=False))
+                return await self.route(ctx, replace(incoming, kind="command", name=name, text=rest, typed=False))
         elif text.lower().lstrip("/") in BARE_COMMANDS:  # "pending" typed on its own is the command
-            return await _run(self.commands[text.lower().lstrip("/")], incoming)
+            return await _run(self.commands[text.lower().lstrip("/")], ctx, incoming)
         kind = looks_like_question(text)
         if kind is True:
-            return await self._lookup(text)
+            return await self._lookup(ctx, text)
         if kind is False:
-            return await self._check_text(incoming.user, _DRAFT_PREFIX.sub("", text))
+            return await self._check_text(ctx, incoming.user, _DRAFT_PREFIX.sub("", text))
         draft_id = uuid.uuid4().hex[:12]
-        self.ctx.store.insert("drafts", {"id": draft_id, "user": incoming.user, "text": text, "at": clock.iso(clock.now())})
+        await ctx.store.insert("drafts", {"id": draft_id, "user": incoming.user, "text": text, "at": clock.iso(clock.now())})
         return [Reply(text="Is this a post you want checked, or a question about the policy?", buttons=(
             Button("dm.check", "Check it as a post", draft_id, "primary"), Button("dm.ask", "Look it up in the policy", draft_id)))]
 
-    def _pending_draft(self, incoming: Incoming) -> str:
+    async def _pending_draft(self, ctx: Ctx, incoming: Incoming) -> str:
         """The text of an ambiguous message, used once: it is deleted as soon as the person chooses."""
-        doc = self.ctx.store.get("drafts", incoming.value)
+        doc = await ctx.store.get("drafts", incoming.value)
         if doc is None or doc["user"] != incoming.user:
             raise Refused("That message has expired; please send it again.")
-        self.ctx.store.delete("drafts", doc["id"])
+        await ctx.store.delete("drafts", doc["id"])
         return str(doc["text"])
 
-    async def _dm_check(self, incoming: Incoming) -> list[Reply]:
-        return await self._check_text(incoming.user, self._pending_draft(incoming))
+    async def _dm_check(self, ctx: Ctx, incoming: Incoming) -> list[Reply]:
+        return await self._check_text(ctx, incoming.user, await self._pending_draft(ctx, incoming))
 
-    async def _dm_ask(self, incoming: Incoming) -> list[Reply]:
-        return await self._lookup(self._pending_draft(incoming))
+    async def _dm_ask(self, ctx: Ctx, incoming: Incoming) -> list[Reply]:
+        return await self._lookup(ctx, await self._pending_draft(ctx, incoming))
 
-    async def _check_text(self, user: str, text: str) -> list[Reply]:
+    async def _check_text(self, ctx: Ctx, user: str, text: str) -> list[Reply]:
         if len(text) > MAX_DRAFT + PREFIX_ROOM:  # not even read (a stranger's megabyte)
             return [too_long("draft", len(text), MAX_DRAFT, "Please check it in parts.")]
-        default = self.ctx.pack.channels[0].value
+        default = ctx.pack.channels[0].value
         draft = parse_check_args(text, default)
         if len(draft.text) > MAX_DRAFT:
             return [too_long("draft", len(draft.text), MAX_DRAFT, "Please check it in parts.")]
-        role = self.ctx.people.role(user)
+        role = ctx.people.role(user)
         draft = Draft(draft.text, draft.where, draft.platform, role.value if role else None)
-        period = elections.period(self.ctx)  # the pre-election rules too, only while a period is on
-        result = await self.ctx.compute(check, draft, self.ctx.pack, *([period] if period else []))
+        period = await elections.period(ctx)  # the pre-election rules too, only while a period is on
+        result = await ctx.compute(check, draft, ctx.pack, *([period] if period else []))
         metrics.CHECKS.labels(result.verdict.value).inc()
-        return [check_reply(result, self.ctx.pack.council)]
+        return [check_reply(result, ctx.pack.council)]
 
-    async def _lookup(self, question: str) -> list[Reply]:
+    async def _lookup(self, ctx: Ctx, question: str) -> list[Reply]:
         """The policy's answer, looked up off the loop; a question over the CLI's limit is refused
         with that limit rather than silently cut."""
         question = question.strip()
         if len(question) > MAX_QUESTION:
             return [too_long("question", len(question), MAX_QUESTION, "Please ask it in fewer words.")]
-        reply = answer_reply(await self.ctx.compute(ask, self.ctx.pack, question))
-        return [elections.on_answer(reply, self.ctx.pack, elections.period(self.ctx), question)]
+        reply = answer_reply(await ctx.compute(ask, ctx.pack, question))
+        return [elections.on_answer(reply, ctx.pack, await elections.period(ctx), question)]
 
-    async def _policy(self, incoming: Incoming) -> list[Reply]:
+    async def _policy(self, ctx: Ctx, incoming: Incoming) -> list[Reply]:
         if not incoming.text.strip():
             return [Reply(text="Ask about any part of the policy, for example: /policy photos of children", title="Policy lookup")]
-        return await self._lookup(incoming.text)
+        return await self._lookup(ctx, incoming.text)
 
-    async def _checkpost(self, incoming: Incoming) -> list[Reply]:
+    async def _checkpost(self, ctx: Ctx, incoming: Incoming) -> list[Reply]:
         if not incoming.text.strip():
             return [Reply(title="Check a draft", text="Give the draft after the command: /checkpost Our litter pick is on Saturday! "
                           "Start with 'personal:' for your own account, or a platform such as 'twitter:'.")]
-        return await self._check_text(incoming.user, incoming.text)
+        return await self._check_text(ctx, incoming.user, incoming.text)
 
     # Workflows that open forms.
 
-    def _suggest(self, incoming: Incoming) -> list[Reply]:
-        self.ctx.people.require(incoming.user, "suggest")
-        return [Reply(text="", form=suggestions.form(self.ctx, {"text": incoming.text.strip()} if incoming.text.strip() else None))]
+    def _suggest(self, ctx: Ctx, incoming: Incoming) -> list[Reply]:
+        ctx.people.require(incoming.user, "suggest")
+        return [Reply(text="", form=suggestions.form(ctx, {"text": incoming.text.strip()} if incoming.text.strip() else None))]
 
-    def _revise(self, incoming: Incoming) -> list[Reply]:
-        record = suggestions.own(self.ctx, incoming.user, incoming.value)
-        return [Reply(text="", form=suggestions.form(self.ctx, record, context=record["id"]))]
+    async def _revise(self, ctx: Ctx, incoming: Incoming) -> list[Reply]:
+        record = await suggestions.own(ctx, incoming.user, incoming.value)
+        return [Reply(text="", form=suggestions.form(ctx, record, context=record["id"]))]
 
-    def _comment(self, incoming: Incoming, action: str) -> list[Reply]:
-        record = self.ctx.store.get("suggestions", incoming.value)
+    async def _comment(self, ctx: Ctx, incoming: Incoming, action: str) -> list[Reply]:
+        record = await ctx.store.get("suggestions", incoming.value)
         if record is not None and record["status"] in suggestions.DECIDED:
-            return suggestions.decide(self.ctx, incoming.user, incoming.value, action)
+            return await suggestions.decide(ctx, incoming.user, incoming.value, action)
         if action == "escalate":
-            self.ctx.people.require(incoming.user, "escalate")
+            ctx.people.require(incoming.user, "escalate")
         elif record is not None and record["status"] == "escalated":
-            if not suggestions.may_settle(self.ctx, incoming.user, record):
+            if not suggestions.may_settle(ctx, incoming.user, record):
                 raise Refused(f"{record['id']} has been escalated; only the Chair of the Council can decide it now.")
         else:
-            self.ctx.people.require(incoming.user, "approve")
+            ctx.people.require(incoming.user, "approve")
         return [Reply(text="", form=suggestions.comment_form(action, incoming.value))]
 
-    def _escalate_command(self, incoming: Incoming) -> list[Reply]:
+    async def _escalate_command(self, ctx: Ctx, incoming: Incoming) -> list[Reply]:
         """'escalate S-2026-0007 why': an approver who disagrees with a decision already taken."""
         sid, _, why = incoming.text.strip().partition(" ")
         if not sid:
             return [Reply(text="Usage: escalate S-2026-0007 what the moderators disagree on", title="Escalate to the Chair")]
-        return suggestions.escalate(self.ctx, incoming.user, sid, why)
+        return await suggestions.escalate(ctx, incoming.user, sid, why)
 
-    def _decision(self, incoming: Incoming) -> list[Reply]:
+    async def _decision(self, ctx: Ctx, incoming: Incoming) -> list[Reply]:
         action, _, sid = incoming.value.partition(":")
         comment = _str(incoming.values, "comment")
         if action == "escalate":
-            return suggestions.escalate(self.ctx, incoming.user, sid, comment)
+            return await suggestions.escalate(ctx, incoming.user, sid, comment)
         if action not in {"changes", "reject"}:
             raise BadInput("This form has expired; press the button on the card again.")
-        return suggestions.decide(self.ctx, incoming.user, sid, action, comment)
+        return await suggestions.decide(ctx, incoming.user, sid, action, comment)
 
-    def _report_form(self, incoming: Incoming, name: str, title: str, field: str, label: str) -> list[Reply]:
-        reports.as_recipient(self.ctx, incoming.user, incoming.value)
+    async def _report_form(self, ctx: Ctx, incoming: Incoming, name: str, title: str, field: str, label: str) -> list[Reply]:
+        await reports.as_recipient(ctx, incoming.user, incoming.value)
         return [Reply(text="", form=Form(name=name, title=title, context=incoming.value, inputs=(Input(field, label, "multiline", max_length=3000),)))]
 
-    def _flag(self, incoming: Incoming) -> list[Reply]:
-        self.ctx.people.require(incoming.user, "flag")
+    def _flag(self, ctx: Ctx, incoming: Incoming) -> list[Reply]:
+        ctx.people.require(incoming.user, "flag")
         values = dict(incoming.values)
         return [Reply(text="", form=conduct.form(str(values.get("author", "")), incoming.text or str(values.get("text", "")),
                                                  str(values.get("link", ""))))]
 
-    def _moderation(self, incoming: Incoming) -> list[Reply]:
-        self.ctx.people.require(incoming.user, "moderate")
+    def _moderation(self, ctx: Ctx, incoming: Incoming) -> list[Reply]:
+        ctx.people.require(incoming.user, "moderate")
         return [Reply(text="", form=moderation.form())]
 
-    def _export(self, incoming: Incoming) -> list[Reply]:
-        self.ctx.people.require(incoming.user, "export")
+    async def _export(self, ctx: Ctx, incoming: Incoming) -> list[Reply]:
+        ctx.people.require(incoming.user, "export")
         fmt = "json" if "json" in incoming.text.lower() else "csv"
-        self.ctx.audit.record(incoming.user, "suggestions.exported", "suggestions", format=fmt)
-        return [Reply(title=f"Approved posts ({fmt.upper()})", text=suggestions.export(self.ctx, fmt))]
+        await ctx.audit.record(incoming.user, "suggestions.exported", "suggestions", format=fmt)
+        return [Reply(title=f"Approved posts ({fmt.upper()})", text=await suggestions.export(ctx, fmt))]
 
-    def _people(self, incoming: Incoming) -> list[Reply]:
-        self.ctx.people.require(incoming.user, "manage_people")
+    async def _people(self, ctx: Ctx, incoming: Incoming) -> list[Reply]:
+        ctx.people.require(incoming.user, "manage_people")
         words = incoming.text.split()
         if len(words) >= 3 and words[0] == "add":
             try:
                 role = Role(words[2])
             except ValueError:
                 raise BadInput(f"Unknown role {words[2]!r}; one of: {', '.join(r.value for r in Role)}.") from None
-            self._check_person_id(words[1])
-            self._guard_chain(words[1], role)
-            self._guard_last_manager(words[1], role)
-            self.ctx.people.set(words[1], role, " ".join(words[3:]) or None)
-            self.ctx.audit.record(incoming.user, "people.added", words[1], role=role.value)
+            self._check_person_id(ctx, words[1])
+            self._guard_chain(ctx, words[1], role)
+            self._guard_last_manager(ctx, words[1], role)
+            await ctx.people.set(words[1], role, " ".join(words[3:]) or None)
+            await ctx.audit.record(incoming.user, "people.added", words[1], role=role.value)
             return [Reply(text=f"{words[1]} is now {role.value.replace('_', ' ')}.", tone="ok")]
         if len(words) == 2 and words[0] == "remove":
-            self._guard_chain(words[1], None)
-            self._guard_last_manager(words[1], None)
-            self.ctx.people.set(words[1], None)
-            self.ctx.audit.record(incoming.user, "people.removed", words[1])
+            self._guard_chain(ctx, words[1], None)
+            self._guard_last_manager(ctx, words[1], None)
+            await ctx.people.set(words[1], None)
+            await ctx.audit.record(incoming.user, "people.removed", words[1])
             return [Reply(text=f"{words[1]} no longer has a role.", tone="ok")]
-        fields = tuple(Field(self.ctx.people.name(u), f"{u} \u2014 {r.value.replace('_', ' ')}") for u, r in sorted(self.ctx.people.everyone().items()))
+        fields = tuple(Field(ctx.people.name(u), f"{u} \u2014 {r.value.replace('_', ' ')}") for u, r in sorted(ctx.people.everyone().items()))
         return [Reply(title="People", text="Add with: people add slack:U123 councillor Jane Smith; remove with: people remove slack:U123", fields=fields)]
 
-    def _check_person_id(self, person: str) -> None:
-        if not known_person_id(self.ctx, person):
+    def _check_person_id(self, ctx: Ctx, person: str) -> None:
+        if not known_person_id(ctx, person):
             raise BadInput("Give the person's chat id with its platform, like slack:U123 or teams:<id>.")
 
-    def _guard_chain(self, person: str, role: Role | None) -> None:
+    def _guard_chain(self, ctx: Ctx, person: str, role: Role | None) -> None:
         """Who receives reports about the Clerk is set in the config file, not from chat: otherwise
         the Clerk could route reports about themselves to an account of their own."""
-        guarded = set(self.ctx.pack.roles.report_fallback)
-        if role in guarded or self.ctx.people.role(person) in guarded:
-            names = " or ".join(r.value.replace("_", " ") for r in self.ctx.pack.roles.report_fallback)
+        guarded = set(ctx.pack.roles.report_fallback)
+        if role in guarded or ctx.people.role(person) in guarded:
+            names = " or ".join(r.value.replace("_", " ") for r in ctx.pack.roles.report_fallback)
             raise Refused(f"Reports that involve the Clerk go to the {names}, so that role is set in the config file "
                           "by the council's operator, not from chat.")
 
-    def _guard_last_manager(self, person: str, role: Role | None) -> None:
+    def _guard_last_manager(self, ctx: Ctx, person: str, role: Role | None) -> None:
         """Nobody can take away the last role that manages people: the council would be locked out
         of its own bot, and a role changed in chat outranks the config file."""
-        managers = self.ctx.pack.roles.manage_people
-        if role in managers or self.ctx.people.role(person) not in managers:
+        managers = ctx.pack.roles.manage_people
+        if role in managers or ctx.people.role(person) not in managers:
             return
-        if [u for u in self.ctx.people.with_roles(managers) if u != person]:
+        if [u for u in ctx.people.with_roles(managers) if u != person]:
             return
         raise Refused(f"{person} is the only person who can manage people here; give someone else that role first.")
 
-    def _help(self, incoming: Incoming) -> list[Reply]:
+    async def _help(self, ctx: Ctx, incoming: Incoming) -> list[Reply]:
         lines = [
-            f"I help {self.ctx.pack.council} use social media within its policy.",
+            f"I help {ctx.pack.council} use social media within its policy.",
             "• Send me a draft (or /checkpost DRAFT) and I'll say if it is OK, needs care, or should not be posted.",
             "• Ask a question (or /policy TOPIC), e.g. 'can I post photos of children?'",
             "• /report: tell the Clerk, in confidence, about threats, abuse or harassment. Screenshots sent to me "
             "afterwards with its reference (evidence R-2026-0012) are kept with it.",
         ]
-        can = self.ctx.people.can
+        can = ctx.people.can
         if can(incoming.user, "suggest"):
             lines.append("• /suggest: suggest a post for the council's pages.")
         if can(incoming.user, "approve") or can(incoming.user, "settle"):
@@ -343,36 +357,36 @@ class Router:
             lines.append("• moderation: record a post removed or reported to the host.")
         if can(incoming.user, "manage_people"):
             lines.append("• people: who is clerk, councillor, officer, moderator or chair.")
-        lines.append(elections.help_line(self.ctx, incoming.user))
-        notice = elections.notice_line(self.ctx)
+        lines.append(elections.help_line(ctx, incoming.user))
+        notice = await elections.notice_line(ctx)
         return [Reply(text="\n".join([notice, *lines] if notice else lines), title="CouncilBot")]
 
-    def _home(self, incoming: Incoming) -> list[Reply]:
+    async def _home(self, ctx: Ctx, incoming: Incoming) -> list[Reply]:
         """A person's own items with their status; for approvers and recipients, what waits for them."""
         user = incoming.user
         out: list[Reply] = []
-        mine = suggestions.mine(self.ctx, user)
-        own_reports = self.ctx.store.find("reports", lambda r: r["reporter"] == user)
+        mine = await suggestions.mine(ctx, user)
+        own_reports = await ctx.store.find("reports", {"reporter": user}, order_by="created")
         fields = [Field(f"Suggestion {s['id']}", s["status"].replace("_", " ")) for s in mine[-10:]]
-        fields += [Field(f"Report {r['id']}", reports.reporter_status(self.ctx, r)) for r in own_reports[-10:]]
+        fields += [Field(f"Report {r['id']}", reports.reporter_status(ctx, r)) for r in own_reports[-10:]]
         # What waits for the person themselves gets its button here too, not only in the notice.
         revise = tuple(Button("suggestion.revise", f"Revise {s['id']}", s["id"], "primary")
                        for s in mine[-10:] if s["status"] in {"changes_requested", "returned"})
         out.append(Reply(title="Your items", text="Your suggestions and reports." if fields else "You have no suggestions or reports yet.",
                          fields=tuple(fields), buttons=revise))
-        if self.ctx.people.can(user, "approve") or self.ctx.people.can(user, "settle"):
-            waiting = self.ctx.store.find("suggestions", lambda s: s["status"] in {"pending", "escalated"})
+        if ctx.people.can(user, "approve") or ctx.people.can(user, "settle"):
+            waiting = await ctx.store.find("suggestions", {"status": In(["pending", "escalated"])}, order_by="created")
             out.append(Reply(title="Waiting for a decision", text=f"{len(waiting)} suggestion(s).",
                              fields=tuple(Field(s["id"], s["text"][:150]) for s in waiting[:10])))
-        if self.ctx.people.can(user, "read_reports"):
-            out.extend(reports.list_reply(self.ctx, user))
-        banner = elections.home_reply(self.ctx)
+        if ctx.people.can(user, "read_reports"):
+            out.extend(await reports.list_reply(ctx, user))
+        banner = await elections.home_reply(ctx)
         return [banner, *out] if banner else out
 
 
-async def _run(handler: Handler, incoming: Incoming) -> list[Reply]:
-    """Call a handler, awaiting it if it is a coroutine (one that checks or looks something up)."""
-    result = handler(incoming)
+async def _run(handler: Handler, ctx: Ctx, incoming: Incoming) -> list[Reply]:
+    """Call a handler, awaiting it if it is a coroutine (one that touches the store, checks or looks something up)."""
+    result = handler(ctx, incoming)
     return await result if inspect.isawaitable(result) else result
 
 

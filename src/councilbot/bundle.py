@@ -21,6 +21,7 @@ import shutil
 import time
 import zipfile
 import zlib
+import asyncio
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable
@@ -31,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from . import clock, evidence
 from .context import Ctx
+from .storage.port import Has, In
 from .messages import Reply
 
 FORMAT = "councilbot-evidence-bundle/1"
@@ -96,11 +98,11 @@ def load_public(text: str) -> Ed25519PublicKey:
 # ---------------------------------------------------------------- making a bundle
 
 
-def _case(ctx: Ctx, user: str, ref: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+async def _case(ctx: Ctx, user: str, ref: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     from . import reports
 
-    record = reports.as_recipient(ctx, user, ref)
-    return record, sorted([record, *evidence.linked_records(ctx, record, [user])], key=lambda r: r["created"])
+    record = await reports.as_recipient(ctx, user, ref)
+    return record, sorted([record, *await evidence.linked_records(ctx, record, [user])], key=lambda r: r["created"])
 
 
 def _zip_name(record: dict[str, Any], number: int, meta: dict[str, Any]) -> str:
@@ -112,11 +114,14 @@ def _zip_name(record: dict[str, Any], number: int, meta: dict[str, Any]) -> str:
     return f"evidence/{record['id']}/{number:02d}-{meta['sha256'][:12]}-{name}"
 
 
-def _audit(ctx: Ctx, ids: set[str]) -> list[dict[str, Any]]:
+async def _audit(ctx: Ctx, ids: set[str]) -> list[dict[str, Any]]:
     """The case's audit trail, naming only the reports in this bundle: a linked report its maker
     may not read (one routed round them) is not even named, as its linking or export by someone
     else would otherwise show it exists."""
-    entries = ctx.store.find("audit", lambda a: a.get("subject") in ids or bool(set(a.get("linked") or []) & ids))
+    found = await ctx.store.find("audit", {"subject": In(sorted(ids))})
+    for ref in sorted(ids):
+        found += await ctx.store.find("audit", {"linked": Has(ref)})
+    entries = list({a["id"]: a for a in found}.values())
     out = []
     for a in sorted(entries, key=lambda a: a["at"]):
         linked = [r for r in a.get("linked") or [] if r in ids]
@@ -130,18 +135,18 @@ def _audit(ctx: Ctx, ids: set[str]) -> list[dict[str, Any]]:
     return out
 
 
-def build(ctx: Ctx, user: str, ref: str, out: Path, via: str = "chat") -> dict[str, Any]:
+async def build(ctx: Ctx, user: str, ref: str, out: Path, via: str = "chat") -> dict[str, Any]:
     """Write the bundle for report ``ref`` to ``out``, for ``user`` (a recipient); audited, with
     ``via`` saying whether it was asked for in chat or by whoever runs the server's command line
     (who names the recipient with ``--as``, so the trail must not read as the recipient's own act)."""
-    record, case = _case(ctx, user, ref)
+    record, case = await _case(ctx, user, ref)
     ids = {r["id"] for r in case}
     exported = clock.iso(clock.now())
     contents: list[tuple[str, bytes, dict[str, Any]]] = []
     for r in case:
         for number, meta in enumerate(evidence.files_of(r), start=1):
             try:
-                data = evidence.read(ctx, meta["sha256"])
+                data = await evidence.read(ctx, meta["sha256"])
             except OSError:
                 raise BundleError(f"{r['id']}: the evidence file {meta['name']} is missing from the data folder") from None
             if hashlib.sha256(data).hexdigest() != meta["sha256"]:
@@ -151,13 +156,13 @@ def build(ctx: Ctx, user: str, ref: str, out: Path, via: str = "chat") -> dict[s
                 "added_by": ctx.people.name(meta["by"]), "source": meta.get("source", "")}))
     summary = summary_html(ctx, record, case, [(name, extra) for name, _, extra in contents], exported, user).encode("utf-8")
     contents.insert(0, (SUMMARY, summary, {"type": "text/html"}))
-    key = signing_key(Path(ctx.store.data_dir))
+    key = signing_key(ctx.files)
     manifest = {
         "format": FORMAT, "council": ctx.pack.council, "report": record["id"], "linked_reports": sorted(ids - {record["id"]}),
         "exported_at": exported, "exported_by": ctx.people.name(user),
         "files": [{"path": name, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data), **extra}
                   for name, data, extra in contents],
-        "audit_trail": _audit(ctx, ids), "public_key": public_text(key),
+        "audit_trail": await _audit(ctx, ids), "public_key": public_text(key),
     }
     raw = json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8")
     signature = base64.b64encode(key.sign(raw)) + b"\n"
@@ -173,30 +178,34 @@ def build(ctx: Ctx, user: str, ref: str, out: Path, via: str = "chat") -> dict[s
         zf.writestr(PUBLIC_KEY, public_text(key) + "\n")
     os.replace(tmp, out)
     digest = hashlib.sha256(raw).hexdigest()
-    ctx.audit.record(user, "report.bundle_exported", record["id"], linked=sorted(ids - {record["id"]}),
+    await ctx.audit.record(user, "report.bundle_exported", record["id"], linked=sorted(ids - {record["id"]}),
                      files=len(contents) - 1, manifest_sha256=digest, via=via)
     return {"report": record["id"], "files": len(contents) - 1, "path": str(out), "manifest_sha256": digest,
             "public_key": manifest["public_key"]}
 
 
-def for_chat(ctx: Ctx, user: str, ref: str) -> list[Reply]:
+async def for_chat(ctx: Ctx, user: str, ref: str) -> list[Reply]:
     """The chat button: a bundle made into a private folder for the adapter to send to this person
     alone; bundles older than an hour are deleted as new ones are made."""
     from . import reports
 
-    record = reports.as_recipient(ctx, user, ref)
-    sweep(ctx)
-    where = Path(ctx.store.data_dir) / BUNDLES / secrets.token_hex(12)
+    record = await reports.as_recipient(ctx, user, ref)
+    await sweep(ctx)
+    where = ctx.files / BUNDLES / secrets.token_hex(12)
     where.mkdir(parents=True, mode=0o700)
-    made = build(ctx, user, record["id"], where / f"{record['id']}-evidence-bundle.zip")
+    made = await build(ctx, user, record["id"], where / f"{record['id']}-evidence-bundle.zip")
     return [Reply(title=f"Evidence bundle for {record['id']}", tone="ok", file=made["path"], text=(
         f"The evidence bundle for {record['id']} ({made['files']} file(s), with its linked incidents) is for you alone. "
         "It holds a summary to print, every evidence file, and a signed list of them, so anyone can check nothing "
         f"was changed (councilbot verify-bundle). Signing key: {made['public_key']}"))]
 
 
-def sweep(ctx: Ctx, older_than: float = BUNDLE_LIFETIME) -> int:
-    root = Path(ctx.store.data_dir) / BUNDLES
+async def sweep(ctx: Ctx, older_than: float = BUNDLE_LIFETIME) -> int:
+    """Delete bundles made for chat and not fetched in time (or all, for an erasure)."""
+    return await asyncio.to_thread(_sweep, ctx.files / BUNDLES, older_than)
+
+
+def _sweep(root: Path, older_than: float) -> int:
     if not root.is_dir():
         return 0
     cutoff = time.time() - older_than
@@ -246,41 +255,41 @@ def summary_html(ctx: Ctx, record: dict[str, Any], case: list[dict[str, Any]], f
         "padding-right:1em;white-space:nowrap}td{white-space:pre-wrap}table{border-collapse:collapse;margin-bottom:1em}"
         "h2{border-top:1px solid #999;padding-top:.5em}</style></head><body>",
         f"<h1>Evidence bundle: report {_e(record['id'])}</h1>",
-        f"<p>{_e(ctx.pack.council)}. Exported {_e(clock.human(exported))} by {_e(name(user))}. Confidential.</p>",
+        f"<p>{_e(ctx.pack.council)}. Exported {_e(ctx.human(exported))} by {_e(name(user))}. Confidential.</p>",
         "<table>", _rows([("Crime reference number", record.get("crime_ref") or "not yet given"),
                           ("Platform's report reference", record.get("platform_ref") or "not yet given"),
                           ("Linked incidents", ", ".join(r["id"] for r in case if r["id"] != record["id"]) or "none")]), "</table>",
         "<h2>Timeline</h2><table>",
-        "".join(f"<tr><th>{_e(clock.human(at))}</th><td>{_e(words)}</td></tr>" for at, words in events), "</table>",
+        "".join(f"<tr><th>{_e(ctx.human(at))}</th><td>{_e(words)}</td></tr>" for at, words in events), "</table>",
     ]
     for r in case:
         parts.append(f"<h2>Report {_e(r['id'])}{' (this report)' if r['id'] == record['id'] else ''}</h2><table>")
         parts.append(_rows([
-            ("Reported", f"{clock.human(r['created'])} by {name(r['reporter'])}"),
+            ("Reported", f"{ctx.human(r['created'])} by {name(r['reporter'])}"),
             ("Someone in immediate danger", "yes" if r.get("urgent") else "no"),
             ("What happened", r["what"]), ("Where", f"{r['platform']} {r.get('link') or ''}".strip()),
             ("When it happened (as reported)", r["when"]), ("Who it was from", r.get("who") or "not known"),
             ("Status", reports.status_text(r)),
-            ("Acknowledged", f"{clock.human(r['acknowledged_at'])} by {name(r['acknowledged_by']) if r.get('acknowledged_by') else 'the Clerk'}"
+            ("Acknowledged", f"{ctx.human(r['acknowledged_at'])} by {name(r['acknowledged_by']) if r.get('acknowledged_by') else 'the Clerk'}"
              if r.get("acknowledged_at") else "not yet"),
             ("Reported to the platform", r.get("host_reported")),
             ("Crime reference number", r.get("crime_ref")), ("Platform's report reference", r.get("platform_ref")),
-            ("Outcome", f"{r['outcome']} (closed {clock.human(r['closed_at'])})" if r.get("closed_at") else None),
+            ("Outcome", f"{r['outcome']} (closed {ctx.human(r['closed_at'])})" if r.get("closed_at") else None),
         ]))
         parts.append("</table>")
         notes = r.get("notes") or []
         if notes:
             parts.append("<h3>Notes</h3><table>" + "".join(
-                f"<tr><th>{_e(clock.human(n['at']))}, {_e(name(n['by']))}</th><td>{_e(n['text'])}</td></tr>" for n in notes) + "</table>")
+                f"<tr><th>{_e(ctx.human(n['at']))}, {_e(name(n['by']))}</th><td>{_e(n['text'])}</td></tr>" for n in notes) + "</table>")
         links = evidence.links_of(r)
         if links:
             parts.append("<h3>Links, as reported</h3><table>" + "".join(
-                f"<tr><th>{_e(clock.human(x['at']))}</th><td>{_e(x['url'])}</td></tr>" for x in links) + "</table>")
+                f"<tr><th>{_e(ctx.human(x['at']))}</th><td>{_e(x['url'])}</td></tr>" for x in links) + "</table>")
         mine = [(path, extra) for path, extra in files if extra.get("report") == r["id"]]
         if mine:
             parts.append("<h3>Evidence files in this bundle</h3><table>" + "".join(
                 f"<tr><th>{_e(path)}</th><td>{_e(extra['original_name'])}, {_e(extra['type'])}; kept "
-                f"{_e(clock.human(extra['kept_at']))}, sent by {_e(extra['added_by'])}</td></tr>" for path, extra in mine) + "</table>")
+                f"{_e(ctx.human(extra['kept_at']))}, sent by {_e(extra['added_by'])}</td></tr>" for path, extra in mine) + "</table>")
     parts.append("<h2>Checking this bundle</h2><p>manifest.json lists every file with its SHA-256 fingerprint and the "
                  "case's audit trail; manifest.sig is its Ed25519 signature, made with the council's key (public-key.txt). "
                  "<code>councilbot verify-bundle THIS.zip --public-key KEY</code> checks both.</p></body></html>")

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Any, Iterator, NoReturn, Optional
+from typing import Any, Awaitable, Callable, Iterator, NoReturn, Optional, TypeVar
 
 import typer
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="CouncilBot: a council's social media policy, put into daily practice.")
+T = TypeVar("T")
 policy_app = typer.Typer(no_args_is_help=True, help="Policy packs: validate and show.")
 app.add_typer(policy_app, name="policy")
 
@@ -66,23 +68,24 @@ def _period(on: Optional[str], config: Optional[Path], pack: Any) -> Any:
     """The pre-election period in force on ``--on`` (today in the council's time zone without it),
     from the elections in the config file and those the Clerk added in chat."""
     from datetime import datetime
+    from zoneinfo import ZoneInfo
 
     from . import clock, elections
     from .store import StoreError
 
     settings = settings_or_fail(config)
-    clock.use_zone(settings.timezone)
+    zone = ZoneInfo(settings.timezone)
     moment = clock.now()
     if on is not None:
         day = elections.parse_day(on)
         if day is not None:
-            moment = elections.at_day(day)
+            moment = elections.at_day(day, zone)
         else:
             try:
                 parsed = datetime.fromisoformat(on.strip())
             except ValueError:
                 fail(f"--on must be a date like 2027-05-06 (or a date and time like 2027-05-06T22:30), not {on!r}")
-            moment = parsed if parsed.tzinfo else parsed.replace(tzinfo=clock.zone())
+            moment = parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
     try:
         period, known = elections.period_from_settings(settings, moment, pack)
     except StoreError as exc:
@@ -294,20 +297,52 @@ def _lock(data_dir: Path) -> None:
     _LOCKS.append(lock)
 
 
-def bot_or_fail(config: Optional[Path], **overrides: Any) -> Any:
-    """The whole bot on the data folder, which this process then has to itself."""
-    from .app import CouncilBot
+def open_settings(config: Optional[Path], **overrides: Any) -> Any:
+    """The settings, with the data folder (TinyDB) this process then has to itself: the store keeps
+    records in memory and rewrites whole files, so a second writer would undo the first."""
+    settings = settings_or_fail(config, **overrides)
+    if settings.database_url is None:
+        _lock(settings.data_dir)
+    return settings
+
+
+async def open_deployment(settings: Any) -> Any:
+    """Every council in the settings on their storage, or a plain message and exit status 2."""
+    from .deployment import Deployment
     from .pack import PackError
+    from .storage.port import StorageError
     from .store import StoreError
 
-    settings = settings_or_fail(config, **overrides)
-    _lock(settings.data_dir)
     try:
-        return CouncilBot.from_settings(settings)
-    except (PackError, StoreError) as exc:
+        return await Deployment.open(settings)
+    except PackError as exc:
+        fail("; ".join(exc.problems))
+    except (StorageError, StoreError) as exc:
         fail(str(exc))
 
 
+def with_council(config: Optional[Path], council_id: Optional[str], work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run ``work(ctx)`` for one council (``--council-id`` where the config hosts several), then
+    close the storage."""
+    settings = open_settings(config)
+
+    async def run() -> T:
+        deployment = await open_deployment(settings)
+        try:
+            if council_id is None and deployment.only is None:
+                fail(f"this config hosts several councils: say which with --council-id ({', '.join(deployment.bots)})")
+            bot = deployment.only if council_id is None else deployment.bots.get(council_id)
+            if bot is None:
+                fail(f"--council-id: no council {council_id!r} in the config ({', '.join(deployment.bots)})")
+            await bot.people.load()
+            return await work(bot.ctx)
+        finally:
+            await deployment.stop()
+
+    return asyncio.run(run())
+
+
+COUNCIL_ID = typer.Option(None, "--council-id", help="Where the config hosts several councils ([[councils]]): which one.")
 CONFIG = typer.Option(None, "--config", help="Config file (default: councilbot.toml or $COUNCILBOT_CONFIG).")
 
 
@@ -323,22 +358,22 @@ def doctor(config: Optional[Path] = CONFIG, online: bool = typer.Option(False, "
 
 
 @app.command("export-posts")
-def export_posts(fmt: str = typer.Option("csv", "--format", help="csv or json"), config: Optional[Path] = CONFIG) -> None:
+def export_posts(fmt: str = typer.Option("csv", "--format", help="csv or json"), config: Optional[Path] = CONFIG,
+                 council_id: Optional[str] = COUNCIL_ID) -> None:
     """Approved posts, for whoever publishes them."""
     from . import suggestions
 
     if fmt not in {"csv", "json"}:
         fail("--format must be csv or json")
-    bot = bot_or_fail(config)
-    typer.echo(suggestions.export(bot.ctx, fmt), nl=False)
+    typer.echo(with_council(config, council_id, lambda ctx: suggestions.export(ctx, fmt)), nl=False)
 
 
 @app.command("export-moderation")
-def export_moderation(config: Optional[Path] = CONFIG) -> None:
+def export_moderation(config: Optional[Path] = CONFIG, council_id: Optional[str] = COUNCIL_ID) -> None:
     """Moderation records as CSV, for the Council's records."""
     from . import moderation
 
-    typer.echo(moderation.export(bot_or_fail(config).ctx), nl=False)
+    typer.echo(with_council(config, council_id, moderation.export), nl=False)
 
 
 @app.command("export-person")
@@ -347,6 +382,7 @@ def export_person(
     out: Optional[Path] = typer.Option(None, "--out", help="Write the export to this file; anything withheld goes to "
                                        "FILE.withheld-for-review.json beside it, for you, never for the person."),
     config: Optional[Path] = CONFIG,
+    council_id: Optional[str] = COUNCIL_ID,
 ) -> None:
     """Subject access: everything held about a person, other people redacted; anything withheld kept apart."""
     from .dataprotection import subject_access, write_subject_access
@@ -355,7 +391,7 @@ def export_person(
         fail("give the person's id with its platform, like slack:U123")
     if out is not None and out.is_dir():
         fail(f"{out}: --out is the file to write the export to, and this is a folder")
-    result = subject_access(bot_or_fail(config).ctx, person)
+    result = with_council(config, council_id, lambda ctx: subject_access(ctx, person))
     if out is None:
         typer.echo(json.dumps(result.export, ensure_ascii=False, indent=2))
         if result.withheld:
@@ -378,6 +414,7 @@ def erase_person(
     yes: bool = typer.Option(False, "--yes", help="Really erase."),
     include_open: bool = typer.Option(False, "--include-open", help="Erase even while a case involving them is open."),
     config: Optional[Path] = CONFIG,
+    council_id: Optional[str] = COUNCIL_ID,
 ) -> None:
     """Erase a person's records (right to erasure). Logged in the audit log."""
     from .dataprotection import OpenCases
@@ -388,7 +425,7 @@ def erase_person(
     if not yes:
         fail("erasure cannot be undone: add --yes to confirm")
     try:
-        counts = run(bot_or_fail(config).ctx, person, include_open=include_open)
+        counts = with_council(config, council_id, lambda ctx: run(ctx, person, include_open=include_open))
     except OpenCases as exc:
         fail(f"nothing was erased: {person} is part of {len(exc.refs)} open case(s) someone may be dealing with: "
              f"{', '.join(exc.refs)}. Close them first, or add --include-open to erase anyway.")
@@ -401,6 +438,7 @@ def evidence_bundle(
     out: Path = typer.Option(..., "--out", help="The zip file to write."),
     as_: str = typer.Option(..., "--as", help="Who is exporting: one of the report's recipients, e.g. slack:U0CLERK."),
     config: Optional[Path] = CONFIG,
+    council_id: Optional[str] = COUNCIL_ID,
 ) -> None:
     """A signed evidence bundle (zip) of a report and its linked incidents, for the police or a platform."""
     from .bundle import BundleError, build
@@ -410,9 +448,8 @@ def evidence_bundle(
         fail("--as: give the person's id with its platform, like slack:U0CLERK")
     if out.is_dir():
         fail(f"{out}: --out is the zip file to write, and this is a folder")
-    bot = bot_or_fail(config)
     try:
-        made = build(bot.ctx, as_, report, out, via="command line")
+        made = with_council(config, council_id, lambda ctx: build(ctx, as_, report, out, via="command line"))
     except Refused as exc:
         fail(str(exc))
     except BundleError as exc:

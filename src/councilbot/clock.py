@@ -1,20 +1,15 @@
 """Time in one place, so tests can move it and deadlines count working days.
 
 Records keep UTC; people see the council's local time (``timezone`` in the config, Europe/London by
-default), and working days are counted on the council's calendar."""
+default), and working days are counted on the council's calendar. The zone is always passed in
+(``ctx.zone``): one process may serve councils in different zones."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-_zone = ZoneInfo("Europe/London")
-
-
-def use_zone(name: str) -> None:
-    """The council's zone for what people read; one council per process, set once at start."""
-    global _zone
-    _zone = ZoneInfo(name)
+LONDON = ZoneInfo("Europe/London")
 
 
 def now() -> datetime:
@@ -29,9 +24,9 @@ def parse(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-def add_working_days(start: datetime, days: int) -> datetime:
+def add_working_days(start: datetime, days: int, zone: ZoneInfo) -> datetime:
     """Deadlines in working days skip Saturdays and Sundays (bank holidays are the Clerk's call)."""
-    moment = start.astimezone(_zone)
+    moment = start.astimezone(zone)
     left = days
     while left > 0:
         moment += timedelta(days=1)
@@ -40,27 +35,22 @@ def add_working_days(start: datetime, days: int) -> datetime:
     return moment
 
 
-def human(moment: datetime | str) -> str:
+def human(moment: datetime | str, zone: ZoneInfo) -> str:
     if isinstance(moment, str):
         moment = parse(moment)
-    return moment.astimezone(_zone).strftime("%a %d %b %Y %H:%M %Z")
+    return moment.astimezone(zone).strftime("%a %d %b %Y %H:%M %Z")
 
 
 def today() -> date:
     return now().date()
 
 
-def zone() -> ZoneInfo:
-    """The council's zone: what "polling day" and "10pm" mean."""
-    return _zone
-
-
-def local_date(moment: datetime | None = None) -> date:
+def local_date(zone: ZoneInfo, moment: datetime | None = None) -> date:
     """The council's calendar date at ``moment`` (now by default), not UTC's: at 00:30 BST it is
     already the next day in the council, though still the day before in UTC."""
-    return (moment or now()).astimezone(_zone).date()
+    return (moment or now()).astimezone(zone).date()
 
 
-def local_time(day: date, hour: int = 0, minute: int = 0) -> datetime:
+def local_time(day: date, zone: ZoneInfo, hour: int = 0, minute: int = 0) -> datetime:
     """``hour:minute`` on ``day`` on the council's clock (GMT or BST as the day falls)."""
-    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=_zone)
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)

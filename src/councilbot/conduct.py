@@ -38,11 +38,11 @@ async def flag(ctx: Ctx, user: str, values: dict[str, Any]) -> list[Reply]:
     findings = [f for f in result.findings] if result else []
     record: dict[str, Any] = {"author": author, "flagged_by": user, "at": clock.iso(clock.now()), "text": text, "link": link,
               "note": note, "kinds": [f.kind for f in findings], "clauses": [f.clause for f in findings if f.clause]}
-    record = insert_numbered(ctx, "flags", "F", record)
+    record = await insert_numbered(ctx, "flags", "F", record)
     fid = record["id"]
-    ctx.audit.record(user, "conduct.flagged", fid, author=author)
-    ctx.outbox.send(f"{fid}:reminder", author, reminder(ctx, record, findings))
-    earlier = len(ctx.store.find("flags", lambda f: f["author"] == author)) - 1
+    await ctx.audit.record(user, "conduct.flagged", fid, author=author)
+    await ctx.outbox.send(f"{fid}:reminder", author, reminder(ctx, record, findings))
+    earlier = await ctx.store.count("flags", {"author": author}) - 1
     return [Reply(title=f"Reminder {fid} sent privately", tone="ok",
                   text=f"{ctx.people.name(author)} will get a private reminder" + (
                       f" citing {', '.join(record['clauses'])}." if record["clauses"] else ".")
@@ -104,10 +104,10 @@ def reminder(ctx: Ctx, record: dict[str, Any], findings: list[Any]) -> Reply:
     return Reply(title="A reminder about the Code of Conduct", text=text, tone="caution", fields=tuple(fields))
 
 
-def history(ctx: Ctx, user: str) -> list[Reply]:
+async def history(ctx: Ctx, user: str) -> list[Reply]:
     ctx.people.require(user, "flag")
     counts: dict[str, int] = {}
-    for f in ctx.store.all("flags"):
+    for f in await ctx.store.find("flags"):
         counts[f["author"]] = counts.get(f["author"], 0) + 1
     if not counts:
         return [Reply(text="No posts have been flagged.", title="Code of Conduct flags")]

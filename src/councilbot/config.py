@@ -75,6 +75,69 @@ class ElectionSettings(BaseModel):
         return self
 
 
+class CouncilSettings(BaseModel):
+    """One ``[[councils]]`` entry: a council hosted in a deployment with others. Each has its own
+    pack, people, names, clerk channels and time zone, and is bound to where its people come from:
+    its Slack workspaces (team ids) and Microsoft 365 tenants. A request from anywhere else is refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    council: str = ""  # the policy pack; the id by default
+    people: dict[str, Role] = Field(default_factory=dict)
+    names: dict[str, str] = Field(default_factory=dict)
+    timezone: str = "Europe/London"
+    elections: list[ElectionSettings] = Field(default_factory=list)
+    contact: str = ""
+    slack_teams: list[str] = Field(default_factory=list)
+    teams_tenants: list[str] = Field(default_factory=list)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    teams: TeamsSettings = Field(default_factory=TeamsSettings)
+    # Several councils in one deployment (see CouncilSettings); empty, the keys above are the one council.
+    councils: list[CouncilSettings] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, name: str) -> str:
+        return _known_zone(name)
+
+    @field_validator("people")
+    @classmethod
+    def _qualified(cls, people: dict[str, Role]) -> dict[str, Role]:
+        return _qualified_people(people)
+
+    @field_validator("slack")
+    @classmethod
+    def _no_slack_secrets(cls, slack: SlackSettings) -> SlackSettings:
+        if slack.bot_token or slack.signing_secret or slack.app_token:
+            raise ValueError("secrets never go in the config file: a council's Slack token comes from the environment "
+                             "(SLACK_BOT_TOKEN_<ID>) or from \"Add to Slack\"")
+        return slack
+
+    @field_validator("teams")
+    @classmethod
+    def _no_teams_secrets(cls, teams: TeamsSettings) -> TeamsSettings:
+        if teams.app_id or teams.app_password or teams.tenant_id:
+            raise ValueError("the Teams app (MicrosoftAppId, MicrosoftAppPassword) is the deployment's; "
+                             "a council's tenants go in teams_tenants")
+        return teams
+
+
+def _known_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ValueError, OSError, ZoneInfoNotFoundError):  # "Europe" is a folder of zones, not one
+        raise ValueError(f"unknown time zone {name!r}; use a name like \"Europe/London\"") from None
+    return name
+
+
+def _qualified_people(people: dict[str, Role]) -> dict[str, Role]:
+    for key in people:
+        if ":" not in key:
+            raise ValueError(f"person {key!r} needs its platform, like \"slack:{key}\" or \"teams:{key}\"")
+    return people
+
+
 class Settings(BaseSettings):
     """Everything CouncilBot needs to run. The file holds the council's setup; secrets come from
     the environment (``SLACK_BOT_TOKEN``, ``SLACK_SIGNING_SECRET``, ``SLACK_APP_TOKEN``,
@@ -98,23 +161,59 @@ class Settings(BaseSettings):
     contact: str = ""
     slack: SlackSettings = Field(default_factory=SlackSettings)
     teams: TeamsSettings = Field(default_factory=TeamsSettings)
+    # Several councils in one deployment (see CouncilSettings); empty, the keys above are the one council.
+    councils: list[CouncilSettings] = Field(default_factory=list)
 
     @field_validator("timezone")
     @classmethod
     def _zone(cls, name: str) -> str:
-        try:
-            ZoneInfo(name)
-        except (ValueError, OSError, ZoneInfoNotFoundError):  # "Europe" is a folder of zones, not one
-            raise ValueError(f"unknown time zone {name!r}; use a name like \"Europe/London\"") from None
-        return name
+        return _known_zone(name)
 
     @field_validator("people")
     @classmethod
     def _qualified(cls, people: dict[str, Role]) -> dict[str, Role]:
-        for key in people:
-            if ":" not in key:
-                raise ValueError(f"person {key!r} needs its platform, like \"slack:{key}\" or \"teams:{key}\"")
-        return people
+        return _qualified_people(people)
+
+    @model_validator(mode="after")
+    def _councils_apart(self) -> "Settings":
+        """Each council's id, workspaces and tenants are its own: a workspace bound to two councils
+        would make whose records a request reaches a matter of order."""
+        seen: dict[str, str] = {}
+        for c in self.councils:
+            for key in [f"council id {c.id!r}"] + [f"Slack workspace {t!r}" for t in c.slack_teams] + \
+                       [f"Microsoft 365 tenant {t!r}" for t in c.teams_tenants]:
+                if key in seen:
+                    raise ValueError(f"{key} is given to both {seen[key]} and {c.id}")
+                seen[key] = c.id
+            if len(self.councils) > 1 and not (c.slack_teams or c.teams_tenants):
+                raise ValueError(f"council {c.id!r} has neither slack_teams nor teams_tenants: with several councils, "
+                                 "each says where its people come from")
+        return self
+
+    @property
+    def council_id(self) -> str:
+        """The council these settings describe: its ``[[councils]]`` id, or the pack's name for
+        the one council a file without ``[[councils]]`` describes."""
+        return self.councils[0].id if len(self.councils) == 1 else self.council
+
+    def council_settings(self) -> list["Settings"]:
+        """One ``Settings`` per council, as if each had the file to itself: the deployment's
+        secrets and storage with the council's own pack, people, names, zone and channels. Without
+        ``[[councils]]``, the one council the top-level keys describe."""
+        if not self.councils:
+            return [self]
+        out = []
+        for c in self.councils:
+            # Each workspace has its own bot token: SLACK_BOT_TOKEN_<ID> ("castle-cary": SLACK_BOT_TOKEN_CASTLE_CARY).
+            token = os.environ.get(council_token_env(c.id))
+            slack = self.slack.model_copy(update={"clerk_channel": c.slack.clerk_channel,
+                                                  "bot_token": SecretStr(token) if token else None})
+            teams = self.teams.model_copy(update={"clerk_channel": c.teams.clerk_channel})
+            out.append(self.model_copy(update={
+                "council": c.council or c.id, "people": c.people, "names": c.names, "timezone": c.timezone,
+                "elections": c.elections, "contact": c.contact or self.contact, "slack": slack, "teams": teams,
+                "councils": [c]}))
+        return out
 
     @classmethod
     def settings_customise_sources(
@@ -136,6 +235,11 @@ _SECRET_ENV = {
     ("teams", "app_password"): "MicrosoftAppPassword",
     ("teams", "tenant_id"): "MicrosoftAppTenantId",
 }
+
+
+def council_token_env(council_id: str) -> str:
+    """The environment variable holding a hosted council's Slack bot token."""
+    return "SLACK_BOT_TOKEN_" + council_id.upper().replace("-", "_")
 
 
 def config_path() -> Path:

@@ -10,9 +10,10 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from . import bundle, evidence, extensions
+from .storage.port import Ne
 from .context import Ctx
 from .people import bare_name
 
@@ -26,20 +27,6 @@ def tables() -> tuple[str, ...]:
     return CORE_TABLES + tuple(t for t in extensions.PERSONAL_TABLES if t not in CORE_TABLES)
 
 
-def _owned_by(field: str, person: str) -> Callable[[dict[str, Any]], bool]:
-    return lambda doc: doc.get(field) == person
-
-
-def _mentions(value: Any, person: str) -> bool:
-    if isinstance(value, str):
-        return value == person
-    if isinstance(value, dict):
-        return any(_mentions(v, person) for v in value.values())
-    if isinstance(value, list):
-        return any(_mentions(v, person) for v in value)
-    return False
-
-
 REDACTED = "[another person]"
 
 
@@ -49,9 +36,10 @@ class Redactor:
     appear, in a person field or inside a longer string (an outbox key), and every name the bot
     knows them by or may have shown for them ("Reported by: Ann Hughes", "Note by Sam Okafor")."""
 
-    def __init__(self, ctx: Ctx, person: str, rows: list[dict[str, Any]]) -> None:
+    def __init__(self, ctx: Ctx, person: str, rows: list[dict[str, Any]], seen: set[str]) -> None:
+        """``seen``: everyone a platform has told the bot a name for (the "names" table)."""
         people = ctx.people
-        others = set(people.everyone()) | set(people.named()) | {str(d["id"]) for d in ctx.store.all("names")}
+        others = set(people.everyone()) | set(people.named()) | seen
         others |= {v for row in rows for v in _person_values(row)}
         others.discard(person)
         own = {n.lower() for n in _renderings(ctx, person)}
@@ -123,8 +111,12 @@ class SubjectAccess:
     withheld: list[dict[str, Any]]
 
 
-def subject_access(ctx: Ctx, person: str, actor: str = "operator") -> SubjectAccess:
-    found = {table: ctx.store.find(table, lambda d: _mentions(d, person) or d.get("id") == person) for table in tables()}
+async def subject_access(ctx: Ctx, person: str, actor: str = "operator") -> SubjectAccess:
+    found: dict[str, list[dict[str, Any]]] = {}
+    for table in tables():
+        rows = await ctx.store.find(table, mentions=person)
+        own = await ctx.store.get(table, person)  # a record whose id is the person (their name, their role)
+        found[table] = rows + ([own] if own is not None and own not in rows else [])
     # A report about this person is not theirs to read, nor is the fact that it exists: it stays
     # with its recipients, to be considered by hand under the exemptions for third-party data and
     # crime prevention, and so does every copy or log entry tied to it.
@@ -138,14 +130,15 @@ def subject_access(ctx: Ctx, person: str, actor: str = "operator") -> SubjectAcc
                 withheld.append({"table": table, "id": row["id"], "reason": reason, "record": row})
             else:
                 kept.setdefault(table, []).append(row)
-    redact = Redactor(ctx, person, [row for rows in kept.values() for row in rows])
-    ctx.audit.record(actor, "person.exported", person)
+    seen = {str(d["id"]) for d in await ctx.store.find("names")}
+    redact = Redactor(ctx, person, [row for rows in kept.values() for row in rows], seen)
+    await ctx.audit.record(actor, "person.exported", person)
     return SubjectAccess({table: [redact(row) for row in rows] for table, rows in kept.items()}, withheld)
 
 
-def export_person(ctx: Ctx, person: str, actor: str = "operator") -> dict[str, list[dict[str, Any]]]:
+async def export_person(ctx: Ctx, person: str, actor: str = "operator") -> dict[str, list[dict[str, Any]]]:
     """What the person is given (see ``subject_access`` for what is withheld)."""
-    return subject_access(ctx, person, actor).export
+    return (await subject_access(ctx, person, actor)).export
 
 
 REVIEW_NOTE = ("NOT FOR THE DATA SUBJECT. These records were kept out of their subject access export: a report "
@@ -186,41 +179,40 @@ class OpenCases(Exception):
         self.refs = refs
 
 
-def open_cases(ctx: Ctx, person: str) -> list[str]:
+async def open_cases(ctx: Ctx, person: str) -> list[str]:
     """Reports not yet closed that involve the person in any way: filed by them, about them, sent
     to them, acted on by them."""
-    return sorted(d["id"] for d in ctx.store.find("reports", lambda d: d.get("status") != "closed" and _mentions(d, person)))
+    return sorted(d["id"] for d in await ctx.store.find("reports", {"status": Ne("closed")}, mentions=person))
 
 
-def erase_person(ctx: Ctx, person: str, actor: str = "operator", include_open: bool = False) -> dict[str, int]:
+async def erase_person(ctx: Ctx, person: str, actor: str = "operator", include_open: bool = False) -> dict[str, int]:
     """Remove what is theirs; where a record is also someone else's (a report naming them as a
     recipient), take their identifier out of it instead. A case someone is still dealing with is
     not erased from under them: ``OpenCases`` unless ``include_open``."""
-    still_open = open_cases(ctx, person)
+    still_open = await open_cases(ctx, person)
     if still_open and not include_open:
         raise OpenCases(still_open)
     counts: dict[str, int] = {}
     own = {"reports": "reporter", "suggestions": "submitter", "flags": "author", "drafts": "user",
            "names": "id", **extensions.PERSONAL_TABLES}
     for table, field in own.items():
-        for doc in ctx.store.find(table, _owned_by(field, person)):
-            ctx.store.delete(table, doc["id"])
-            ctx.outbox.forget(doc["id"])  # the copies sent about it (a report's notices, a card) go too
+        for doc in await ctx.store.find(table, {field: person}):
+            await ctx.store.delete(table, doc["id"])
+            await ctx.outbox.forget(doc["id"])  # the copies sent about it (a report's notices, a card) go too
             counts[table] = counts.get(table, 0) + 1
-    ctx.store.delete("people", person)
-    for doc in ctx.store.find("outbox", lambda d: d.get("to") == person and d["status"] == "pending"):
-        ctx.store.delete("outbox", doc["id"])
+    await ctx.store.delete("people", person)
+    await ctx.store.delete_where("outbox", {"to": person, "status": "pending"})
     for table in ("reports", "suggestions", "flags", "moderation", "audit", "outbox"):
-        for doc in ctx.store.find(table, lambda d: _mentions(d, person)):
-            ctx.store.update(table, doc["id"], _scrub(doc, person))
+        for doc in await ctx.store.find(table, mentions=person):
+            await ctx.store.update(table, doc["id"], _scrub(doc, person))
             counts[f"{table} (identifier removed)"] = counts.get(f"{table} (identifier removed)", 0) + 1
-    removed = evidence.collect(ctx)  # evidence files of the reports erased go with them
+    removed = await evidence.collect(ctx)  # evidence files of the reports erased go with them
     if removed:
         counts["evidence files"] = removed
-    unsent = bundle.sweep(ctx, older_than=float("-inf"))  # every bundle made for chat and not yet fetched: it may copy them
+    unsent = await bundle.sweep(ctx, older_than=float("-inf"))  # every bundle made for chat and not yet fetched: it may copy them
     if unsent:
         counts["evidence bundles not yet fetched"] = unsent
-    ctx.audit.record(actor, "person.erased", "erased-person")
+    await ctx.audit.record(actor, "person.erased", "erased-person")
     return counts
 
 

@@ -16,10 +16,12 @@ from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+from zoneinfo import ZoneInfo
 
 import yaml
 
 from . import clock
+from .clock import LONDON
 from .checker import CheckResult, Draft, Finding
 from .config import MAX_PERIOD_DAYS
 from .errors import BadInput, Refused
@@ -27,6 +29,7 @@ from .kinds import Role, Verdict
 from .messages import Field, Reply
 from .pack import ElectionRule, Pack, PackError, PreElection, pack_dirs
 from .ports import CLERK_CHANNEL
+from .storage.port import Falsy, In
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -46,14 +49,15 @@ class Election:
     poll: date  # polling day: the period ends when polls close at 10pm
     id: str = ""  # E-2027-0001 for one the Clerk added in chat; "" for one in councilbot.toml
     candidates: tuple[str, ...] = ()
+    zone: ZoneInfo = LONDON  # the council's: "10pm on polling day" is 10pm on its clock
 
     @property
     def starts(self) -> datetime:
-        return clock.local_time(self.notice)
+        return clock.local_time(self.notice, self.zone)
 
     @property
     def ends(self) -> datetime:
-        return clock.local_time(self.poll, *POLLS_CLOSE)
+        return clock.local_time(self.poll, self.zone, *POLLS_CLOSE)
 
     @property
     def key(self) -> str:
@@ -103,24 +107,25 @@ def parse_day(text: str) -> date | None:
 # Where elections come from: councilbot.toml, and the Clerk in chat (kept in the records).
 
 def from_settings(settings: "Settings") -> tuple[Election, ...]:
-    return tuple(Election(e.name, e.notice, e.poll, candidates=tuple(e.candidates)) for e in settings.elections)
+    zone = ZoneInfo(settings.timezone)
+    return tuple(Election(e.name, e.notice, e.poll, candidates=tuple(e.candidates), zone=zone) for e in settings.elections)
 
 
-def _from_record(doc: Mapping[str, Any]) -> Election | None:
+def _from_record(doc: Mapping[str, Any], zone: ZoneInfo) -> Election | None:
     notice, poll = parse_day(str(doc.get("notice", ""))), parse_day(str(doc.get("poll", "")))
     if notice is None or poll is None:
         return None
-    return Election(str(doc.get("name", "")), notice, poll, id=str(doc["id"]))
+    return Election(str(doc.get("name", "")), notice, poll, id=str(doc["id"]), zone=zone)
 
 
-def everything(configured: Iterable[Election], stored: Iterable[Mapping[str, Any]]) -> list[Election]:
+def everything(configured: Iterable[Election], stored: Iterable[Mapping[str, Any]], zone: ZoneInfo) -> list[Election]:
     out = list(configured)
-    out += [e for e in (_from_record(d) for d in sorted(stored, key=lambda d: str(d["id"]))) if e is not None]
+    out += [e for e in (_from_record(d, zone) for d in sorted(stored, key=lambda d: str(d["id"]))) if e is not None]
     return sorted(out, key=lambda e: (e.notice, e.poll, e.name))
 
 
-def all_elections(ctx: "Ctx") -> list[Election]:
-    return everything(ctx.elections, ctx.store.all(TABLE))
+async def all_elections(ctx: "Ctx") -> list[Election]:
+    return everything(ctx.elections, await ctx.store.find(TABLE), ctx.zone)
 
 
 _TITLES = re.compile(r"^(?:(?:cllr|councillor|the|town|deputy|mayor|mr|mrs|ms|miss|dr)\.?\s+)+", re.I)
@@ -142,9 +147,9 @@ def period_at(elections: Sequence[Election], moment: datetime, names: Iterable[s
     return Period(now_on, max(e.ends for e in now_on), tuple(dict.fromkeys(n for n in listed if n.strip())))
 
 
-def period(ctx: "Ctx", moment: datetime | None = None) -> Period | None:
+async def period(ctx: "Ctx", moment: datetime | None = None) -> Period | None:
     """The period in force now (or at ``moment``) for this council, read on the event loop."""
-    elections = all_elections(ctx)
+    elections = await all_elections(ctx)
     moment = moment or clock.now()
     if not any(e.in_force(moment) for e in elections):
         return None
@@ -172,7 +177,7 @@ def _read_table(data_dir: Path, table: str) -> list[dict[str, Any]]:
 def period_from_settings(settings: "Settings", moment: datetime, pack: Pack) -> tuple[Period | None, int]:
     """For the command line: the period at ``moment`` from the config file and the elections the
     Clerk added in chat, with the councillors set up in either; and how many elections are known."""
-    elections = everything(from_settings(settings), _read_table(settings.data_dir, TABLE))
+    elections = everything(from_settings(settings), _read_table(settings.data_dir, TABLE), ZoneInfo(settings.timezone))
     if not any(e.in_force(moment) for e in elections):
         return None, len(elections)
     everyone: dict[str, Role] = dict(settings.people)
@@ -382,8 +387,8 @@ def on_answer(reply: Reply, pack: Pack, period: Period | None, question: str) ->
 
 # What people see while a period is on.
 
-def notice_line(ctx: "Ctx") -> str | None:
-    current = period(ctx)
+async def notice_line(ctx: "Ctx") -> str | None:
+    current = await period(ctx)
     if current is None:
         return None
     return (f"\u26a0\ufe0f {current.label} ({current.names_of_elections}). Council posts are also checked against the "
@@ -391,14 +396,14 @@ def notice_line(ctx: "Ctx") -> str | None:
             "campaign material. Ask 'pre-election rules' to see them.")
 
 
-def home_reply(ctx: "Ctx") -> Reply | None:
-    line = notice_line(ctx)
+async def home_reply(ctx: "Ctx") -> Reply | None:
+    line = await notice_line(ctx)
     return Reply(title="Pre-election period", text=line, tone="caution") if line else None
 
 
-def card_field(ctx: "Ctx") -> Field | None:
+async def card_field(ctx: "Ctx") -> Field | None:
     """The banner an approval card carries while a period is on."""
-    current = period(ctx)
+    current = await period(ctx)
     if current is None:
         return None
     return Field("\u26a0\ufe0f Pre-election period",
@@ -416,10 +421,10 @@ def help_line(ctx: "Ctx", user: str) -> str:
 
 # The clerk channel is told when a period starts, with the checklist, and when it ends: once each.
 
-def _checklist(ctx: "Ctx", group: list[Election]) -> Reply:
+async def _checklist(ctx: "Ctx", group: list[Election]) -> Reply:
     section = rules_of(ctx.pack)
     first = group[0]
-    waiting = len(ctx.store.find("suggestions", lambda s: s["status"] in {"pending", "escalated"}))
+    waiting = await ctx.store.count("suggestions", {"status": In(["pending", "escalated"])})
     fields = [Field(f"Step {i}", item) for i, item in enumerate(section.checklist, start=1)]
     notice = section.page_notice.replace("{council}", ctx.pack.council).replace("{poll}", day(first.poll))
     fields.append(Field("Notice to pin on the council's pages", notice))
@@ -443,25 +448,25 @@ def _ended(record: Mapping[str, Any], removed: bool) -> Reply:
                       "turned back on and the pre-election notice taken down.")
 
 
-def announce(ctx: "Ctx") -> int:
+async def announce(ctx: "Ctx") -> int:
     """Queue the start and end messages that are due; how many. Each is stored in the outbox
     before it is marked as sent, under a key of its own, so a restart sends neither twice."""
     now = clock.now()
     groups: dict[str, list[Election]] = {}
-    for election in all_elections(ctx):
+    for election in await all_elections(ctx):
         groups.setdefault(election.key, []).append(election)
     queued = 0
     for key, group in groups.items():
-        if group[0].in_force(now) and ctx.store.get(ANNOUNCED, key) is None:
-            ctx.outbox.send(f"pre-election-{key}:pre-election-start", CLERK_CHANNEL, _checklist(ctx, group))
-            ctx.store.insert(ANNOUNCED, {"id": key, "started": clock.iso(now), "ended": None,
+        if group[0].in_force(now) and await ctx.store.get(ANNOUNCED, key) is None:
+            await ctx.outbox.send(f"pre-election-{key}:pre-election-start", CLERK_CHANNEL, await _checklist(ctx, group))
+            await ctx.store.insert(ANNOUNCED, {"id": key, "started": clock.iso(now), "ended": None,
                                          "ends": clock.iso(group[0].ends), "names": "; ".join(e.name for e in group)})
             queued += 1
-    for record in ctx.store.find(ANNOUNCED, lambda d: not d.get("ended")):
+    for record in await ctx.store.find(ANNOUNCED, {"ended": Falsy()}):
         over = now >= clock.parse(str(record["ends"]))
         if over or record["id"] not in groups:
-            ctx.outbox.send(f"pre-election-{record['id']}:pre-election-end", CLERK_CHANNEL, _ended(record, removed=not over))
-            ctx.store.update(ANNOUNCED, record["id"], {"ended": clock.iso(now)})
+            await ctx.outbox.send(f"pre-election-{record['id']}:pre-election-end", CLERK_CHANNEL, _ended(record, removed=not over))
+            await ctx.store.update(ANNOUNCED, record["id"], {"ended": clock.iso(now)})
             queued += 1
     return queued
 
@@ -474,23 +479,23 @@ USAGE = ("election list \u2014 the elections set up\n"
          "election remove E-2026-0001 \u2014 one added in chat (those in councilbot.toml are changed there)")
 
 
-def command(ctx: "Ctx", user: str, text: str) -> list[Reply]:
+async def command(ctx: "Ctx", user: str, text: str) -> list[Reply]:
     words = text.split()
     action = words[0].lower() if words else "list"
     if action == "list":
-        return [_listing(ctx)]
+        return [await _listing(ctx)]
     if action not in {"add", "remove"}:
         return [Reply(title="Elections", text=USAGE)]
     if not ctx.people.can(user, "manage_people"):
         raise Refused("Only the Clerk can add or remove elections. Anyone can see them with: election list")
     if action == "add":
-        return [_add(ctx, user, words[1:])]
+        return [await _add(ctx, user, words[1:])]
     if len(words) != 2:
         raise BadInput("Say which election to remove, e.g. election remove E-2026-0001 (see election list).")
-    return [_remove(ctx, user, words[1])]
+    return [await _remove(ctx, user, words[1])]
 
 
-def _add(ctx: "Ctx", user: str, words: list[str]) -> Reply:
+async def _add(ctx: "Ctx", user: str, words: list[str]) -> Reply:
     if len(words) < 3:
         raise BadInput(f"Give the notice date, polling day and a name.\n{USAGE}")
     notice, poll = parse_day(words[0]), parse_day(words[1])
@@ -507,51 +512,51 @@ def _add(ctx: "Ctx", user: str, words: list[str]) -> Reply:
     if (poll - notice).days > MAX_PERIOD_DAYS:
         raise BadInput(f"{day(notice)} is {(poll - notice).days} days before polling day; the Notice of Election comes about "
                        "five weeks (25 working days) before. Please check the dates.")
-    if clock.local_date() > poll:
+    if clock.local_date(ctx.zone) > poll:
         raise BadInput(f"Polling day {day(poll)} has passed.")
-    if any(e.notice == notice and e.poll == poll and e.name.lower() == name.lower() for e in all_elections(ctx)):
+    if any(e.notice == notice and e.poll == poll and e.name.lower() == name.lower() for e in await all_elections(ctx)):
         raise Refused(f"{name} ({day(notice)} to {day(poll)}) is already set up.")
     from .context import insert_numbered
 
-    record = insert_numbered(ctx, TABLE, "E", {"name": name, "notice": notice.isoformat(), "poll": poll.isoformat(),
+    record = await insert_numbered(ctx, TABLE, "E", {"name": name, "notice": notice.isoformat(), "poll": poll.isoformat(),
                                                 "added": clock.iso(clock.now())})
-    ctx.audit.record(user, "election.added", record["id"], notice=notice.isoformat(), poll=poll.isoformat())
-    started = announce(ctx)
-    election = Election(name, notice, poll)
+    await ctx.audit.record(user, "election.added", record["id"], notice=notice.isoformat(), poll=poll.isoformat())
+    started = await announce(ctx)
+    election = Election(name, notice, poll, zone=ctx.zone)
     when = ("It is in force now: the clerk channel has the checklist." if started or election.in_force(clock.now())
             else "The clerk channel gets the checklist when it starts.")
     return Reply(title=f"Election {record['id']} added", tone="ok",
                  text=f"{name}: the pre-election period runs from {day(notice)} until 10pm on {day(poll)}. {when}")
 
 
-def _remove(ctx: "Ctx", user: str, ident: str) -> Reply:
-    record = ctx.store.get(TABLE, ident.strip().upper())
+async def _remove(ctx: "Ctx", user: str, ident: str) -> Reply:
+    record = await ctx.store.get(TABLE, ident.strip().upper())
     if record is None:
         raise Refused(f"There is no election {ident.strip()} added in chat (see election list). "
                       "Elections in councilbot.toml are changed in that file.")
-    ctx.store.delete(TABLE, record["id"])
-    ctx.audit.record(user, "election.removed", record["id"])
-    announce(ctx)
+    await ctx.store.delete(TABLE, record["id"])
+    await ctx.audit.record(user, "election.removed", record["id"])
+    await announce(ctx)
     return Reply(title=f"Election {record['id']} removed", tone="ok", text=f"{record['name']} is no longer set up.")
 
 
-def _listing(ctx: "Ctx") -> Reply:
+async def _listing(ctx: "Ctx") -> Reply:
     now = clock.now()
     fields = []
-    for e in all_elections(ctx):
+    for e in await all_elections(ctx):
         state = "in force now" if e.in_force(now) else ("over" if now >= e.ends else "ahead")
         where = e.id or "councilbot.toml"
         fields.append(Field(f"{e.name} ({where})", f"Notice of Election {day(e.notice)}; polling day {day(e.poll)}. "
                             f"Pre-election period until 10pm on {day(e.poll)}: {state}."))
     text = ("The pre-election period runs from the day the Notice of Election is published until 10pm on polling day."
             if fields else "No elections are set up. The Clerk adds one with: election add 2027-03-29 2027-05-06 Town council elections")
-    current = period(ctx, now)
+    current = await period(ctx, now)
     if current is not None:
         text = f"{current.label}. {text}"
     return Reply(title="Elections", text=text, fields=tuple(fields))
 
 
-def at_day(value: date) -> datetime:
+def at_day(value: date, zone: ZoneInfo) -> datetime:
     """A whole day asked about (``check --on``): judged as at noon on the council's clock, well
     inside the day whichever side of 10pm on polling day."""
-    return clock.local_time(value, 12)
+    return clock.local_time(value, zone, 12)

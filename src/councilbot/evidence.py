@@ -12,6 +12,7 @@ Also here: links added later (kept as given, with when they were reported), inci
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import os
@@ -21,6 +22,7 @@ from typing import Any, Sequence
 
 from . import clock
 from .context import Ctx, text_value
+from .storage.port import Ne
 from .errors import BadInput, Refused
 from .messages import Button, Field, Form, Input, Reply, Upload
 
@@ -73,7 +75,7 @@ def safe_name(name: str) -> str:
 
 
 def folder(ctx: Ctx) -> Path:
-    return Path(ctx.store.data_dir) / FOLDER
+    return ctx.files / FOLDER
 
 
 def path_of(ctx: Ctx, sha256: str) -> Path:
@@ -116,7 +118,7 @@ def _write(path: Path, data: bytes) -> None:
         raise
 
 
-def keep(ctx: Ctx, user: str, uploads: Sequence[Upload], field: str = "evidence_files") -> list[dict[str, Any]]:
+async def keep(ctx: Ctx, user: str, uploads: Sequence[Upload], field: str = "evidence_files") -> list[dict[str, Any]]:
     """Check every upload, then store each under its SHA-256; the records' metadata, in order."""
     checked = check(uploads, field)
     now = clock.iso(clock.now())
@@ -127,14 +129,14 @@ def keep(ctx: Ctx, user: str, uploads: Sequence[Upload], field: str = "evidence_
             continue  # the same screenshot twice in one go is kept once
         path = path_of(ctx, digest)
         if not path.exists():
-            _write(path, upload.data)
+            await asyncio.to_thread(_write, path, upload.data)  # up to 10 MB, fsynced: off the event loop
         kept.append({"sha256": digest, "name": safe_name(upload.name), "type": media, "size": len(upload.data),
                      "at": now, "by": user, "source": upload.source})
     return kept
 
 
-def read(ctx: Ctx, sha256: str) -> bytes:
-    return path_of(ctx, sha256).read_bytes()
+async def read(ctx: Ctx, sha256: str) -> bytes:
+    return await asyncio.to_thread(path_of(ctx, sha256).read_bytes)
 
 
 def uploads_in(values: Any, name: str = "evidence_files") -> list[Upload]:
@@ -157,13 +159,13 @@ def links_of(record: dict[str, Any]) -> list[dict[str, Any]]:
     return given + list(record.get("links") or [])
 
 
-def collect(ctx: Ctx) -> int:
+async def collect(ctx: Ctx) -> int:
     """Delete kept files no report refers to any more (after a purge or an erasure): evidence goes
     with its report, under the same retention and erasure rules."""
     where = folder(ctx)
     if not where.is_dir():
         return 0
-    wanted = {f["sha256"] for r in ctx.store.all("reports") for f in files_of(r)}
+    wanted = {f["sha256"] for r in await ctx.store.find("reports") for f in files_of(r)}
     gone = 0
     for path in where.iterdir():
         if path.is_file() and (path.name not in wanted or not _SHA.fullmatch(path.name)):
@@ -177,22 +179,22 @@ def collect(ctx: Ctx) -> int:
 # ---------------------------------------------------------------- adding evidence to a report
 
 
-def _may_add(ctx: Ctx, user: str, ref: str) -> dict[str, Any]:
+async def _may_add(ctx: Ctx, user: str, ref: str) -> dict[str, Any]:
     """The reporter or a recipient may add evidence; anyone else hears the report does not exist."""
     from . import reports
 
-    record = ctx.store.get("reports", ref.strip().upper())
+    record = await ctx.store.get("reports", ref.strip().upper())
     if record is None or not reports.can_see(ctx, user, record):
         raise Refused(f"There is no report {ref.strip()} that you can see.")
     return record
 
 
-def _target(ctx: Ctx, user: str, text: str) -> dict[str, Any]:
+async def _target(ctx: Ctx, user: str, text: str) -> dict[str, Any]:
     """The report named in the message; without a reference, the sender's only open report."""
     named = REPORT_REF.search(text)
     if named:
-        return _may_add(ctx, user, named.group(0))
-    own = [r for r in ctx.store.find("reports", lambda r: r["reporter"] == user and r["status"] != "closed")]
+        return await _may_add(ctx, user, named.group(0))
+    own = await ctx.store.find("reports", {"reporter": user, "status": Ne("closed")}, order_by="created")
     if len(own) == 1:
         return own[0]
     if not own:
@@ -203,7 +205,7 @@ def _target(ctx: Ctx, user: str, text: str) -> dict[str, Any]:
                   "reference in the same message, for example: evidence R-2026-0012.")
 
 
-def add(ctx: Ctx, user: str, text: str, values: Any) -> list[Reply]:
+async def add(ctx: Ctx, user: str, text: str, values: Any) -> list[Reply]:
     """The ``evidence`` command: files (downloaded by the adapter) and links added to a report."""
     uploads = uploads_in(values, "files")
     links = [u.rstrip(").,>") for u in _URL.findall(text)][:20]
@@ -212,11 +214,11 @@ def add(ctx: Ctx, user: str, text: str, values: Any) -> list[Reply]:
                       text="Send screenshots (images or PDFs) to me here with the report's reference, for example "
                            "'evidence R-2026-0012', and they are kept with the report, even if the post is deleted. "
                            "Links in the same message are kept too.")]
-    record = _target(ctx, user, text)
+    record = await _target(ctx, user, text)
     files = files_of(record)
     if len(files) + len(uploads) > MAX_FILES_PER_REPORT:
         raise BadInput(f"A report can keep at most {MAX_FILES_PER_REPORT} files.", "files")
-    kept = keep(ctx, user, uploads, "files")
+    kept = await keep(ctx, user, uploads, "files")
     known = {f["sha256"] for f in files}
     new = []
     for k in kept:  # each file once, however often it is sent
@@ -228,8 +230,8 @@ def add(ctx: Ctx, user: str, text: str, values: Any) -> list[Reply]:
     changes: dict[str, Any] = {"files": files + new}
     if added_links:
         changes["links"] = (list(record.get("links") or []) + added_links)[:MAX_LINKS_PER_REPORT]
-    record = ctx.store.update("reports", record["id"], changes)
-    ctx.audit.record(user, "report.evidence_added", record["id"], files=len(new), links=len(added_links),
+    record = await ctx.store.update("reports", record["id"], changes)
+    await ctx.audit.record(user, "report.evidence_added", record["id"], files=len(new), links=len(added_links),
                      sha256=[k["sha256"] for k in new])
     parts = []
     if new:
@@ -246,7 +248,7 @@ def add(ctx: Ctx, user: str, text: str, values: Any) -> list[Reply]:
 # ---------------------------------------------------------------- linking incidents
 
 
-def link(ctx: Ctx, user: str, text: str) -> list[Reply]:
+async def link(ctx: Ctx, user: str, text: str) -> list[Reply]:
     """``link R-2026-0012 R-2026-0015``: reports about the same sender, linked both ways."""
     from . import reports
 
@@ -254,15 +256,15 @@ def link(ctx: Ctx, user: str, text: str) -> list[Reply]:
     if len(refs) < 2:
         return [Reply(title="Link reports", text="Give two or more report references about the same sender, "
                       "for example: link R-2026-0012 R-2026-0015")]
-    records = [reports.as_recipient(ctx, user, ref) for ref in refs]  # a recipient of every one of them
+    records = [await reports.as_recipient(ctx, user, ref) for ref in refs]  # a recipient of every one of them
     for record in records:
         others = sorted((set(record.get("linked") or []) | set(refs)) - {record["id"]})
-        ctx.store.update("reports", record["id"], {"linked": others})
-    ctx.audit.record(user, "report.linked", refs[0], linked=refs[1:])
-    return reports.view(ctx, user, refs[0])
+        await ctx.store.update("reports", record["id"], {"linked": others})
+    await ctx.audit.record(user, "report.linked", refs[0], linked=refs[1:])
+    return await reports.view(ctx, user, refs[0])
 
 
-def linked_records(ctx: Ctx, record: dict[str, Any], viewers: Sequence[str] | None = None) -> list[dict[str, Any]]:
+async def linked_records(ctx: Ctx, record: dict[str, Any], viewers: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """The linked reports that every one of ``viewers`` (by default, everyone who can read this
     report as a recipient) may also read, oldest first. The others stay unseen: a report about the
     Clerk that the Chair linked never shows in a view or bundle the Clerk can have."""
@@ -280,7 +282,7 @@ def linked_records(ctx: Ctx, record: dict[str, Any], viewers: Sequence[str] | No
         if ref in seen:
             continue
         seen.add(ref)
-        other = ctx.store.get("reports", ref)
+        other = await ctx.store.get("reports", ref)
         if other is None:
             continue
         queue += other.get("linked") or []
@@ -292,10 +294,10 @@ def linked_records(ctx: Ctx, record: dict[str, Any], viewers: Sequence[str] | No
 # ---------------------------------------------------------------- reference numbers
 
 
-def references_form(ctx: Ctx, user: str, ref: str) -> list[Reply]:
+async def references_form(ctx: Ctx, user: str, ref: str) -> list[Reply]:
     from . import reports
 
-    record = reports.as_recipient(ctx, user, ref)
+    record = await reports.as_recipient(ctx, user, ref)
     return [Reply(text="", form=Form(name="report_refs", title="Reference numbers", context=record["id"], inputs=(
         Input("crime_ref", "Crime reference number (from the police)", required=False, max_length=100,
               initial=record.get("crime_ref") or "", placeholder="e.g. 14/123456/26"),
@@ -304,17 +306,17 @@ def references_form(ctx: Ctx, user: str, ref: str) -> list[Reply]:
     )))]
 
 
-def set_references(ctx: Ctx, user: str, ref: str, values: Any) -> list[Reply]:
+async def set_references(ctx: Ctx, user: str, ref: str, values: Any) -> list[Reply]:
     from . import reports
 
-    record = reports.as_recipient(ctx, user, ref)
+    record = await reports.as_recipient(ctx, user, ref)
     crime = text_value(values, "crime_ref", required=False, limit=100, label="the crime reference number")
     platform = text_value(values, "platform_ref", required=False, limit=200, label="the platform's report reference")
     changed = [k for k, v in (("crime_ref", crime), ("platform_ref", platform)) if (record.get(k) or "") != v]
     if changed:
-        record = ctx.store.update("reports", record["id"], {"crime_ref": crime, "platform_ref": platform})
-        ctx.audit.record(user, "report.references_set", record["id"], changed=changed)
-    return [reports.recipient_view(ctx, record)]
+        record = await ctx.store.update("reports", record["id"], {"crime_ref": crime, "platform_ref": platform})
+        await ctx.audit.record(user, "report.references_set", record["id"], changed=changed)
+    return [await reports.recipient_view(ctx, record)]
 
 
 # ---------------------------------------------------------------- what the report view adds
@@ -324,21 +326,21 @@ def _size(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MB" if n >= 1024 * 1024 else f"{max(1, n // 1024)} KB"
 
 
-def view_fields(ctx: Ctx, record: dict[str, Any]) -> list[Field]:
+async def view_fields(ctx: Ctx, record: dict[str, Any]) -> list[Field]:
     """Reference numbers, kept files, later links and linked incidents, for the recipients' view."""
     fields = [Field(label, record[key]) for key, label in REFERENCE_FIELDS.items() if record.get(key)]
     files = files_of(record)
     if files:
         fields.append(Field(f"Evidence kept ({len(files)} file(s))", "\n".join(
-            f"{f['name']} ({f['type']}, {_size(int(f['size']))}), added {clock.human(f['at'])}" for f in files)))
+            f"{f['name']} ({f['type']}, {_size(int(f['size']))}), added {ctx.human(f['at'])}" for f in files)))
     later = list(record.get("links") or [])
     if later:
-        fields.append(Field("Links added later", "\n".join(f"{x['url']} ({clock.human(x['at'])})" for x in later)))
-    linked = linked_records(ctx, record)
+        fields.append(Field("Links added later", "\n".join(f"{x['url']} ({ctx.human(x['at'])})" for x in later)))
+    linked = await linked_records(ctx, record)
     if linked:
         timeline = sorted([record, *linked], key=lambda r: r["created"])
         fields.append(Field("Linked incidents (oldest first)", "\n".join(
-            f"{r['id']}{' (this one)' if r['id'] == record['id'] else ''}: filed {clock.human(r['created'])}, "
+            f"{r['id']}{' (this one)' if r['id'] == record['id'] else ''}: filed {ctx.human(r['created'])}, "
             f"{r['platform']}, from {r['who'] or 'not known'}" for r in timeline)))
     return fields
 

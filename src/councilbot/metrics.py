@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from typing import Callable, Mapping
+from typing import Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -48,13 +48,24 @@ def delivery(platforms: Platforms, threshold: float) -> bool:
     return healthy
 
 
-def render(depth: Callable[[], int], age: Callable[[], float],
-           platforms: Callable[[], Platforms] | None = None, threshold: float = 300.0) -> bytes:
-    OUTBOX_DEPTH.set(depth())
-    OUTBOX_AGE.set(age())
-    if platforms is not None:
-        delivery(platforms(), threshold)
+def render(platforms: Platforms, threshold: float = 300.0) -> bytes:
+    """The metrics page, with the outbox gauges set from ``platforms`` (depth and oldest age of
+    what waits, per platform, across every council served)."""
+    OUTBOX_DEPTH.set(sum(entry["depth"] for entry in platforms.values()))
+    OUTBOX_AGE.set(max((entry["oldest_seconds"] for entry in platforms.values()), default=0.0))
+    delivery(platforms, threshold)
     return generate_latest(REGISTRY)
+
+
+def combined(per_council: list[Mapping[str, Mapping[str, float]]]) -> dict[str, dict[str, float]]:
+    """Several councils' outboxes as one: depths added, the oldest age kept (no council named)."""
+    out: dict[str, dict[str, float]] = {}
+    for platforms in per_council:
+        for platform, entry in platforms.items():
+            into = out.setdefault(platform, {"depth": 0, "oldest_seconds": 0.0})
+            into["depth"] += entry["depth"]
+            into["oldest_seconds"] = max(into["oldest_seconds"], entry["oldest_seconds"])
+    return out
 
 
 class LoopLag:

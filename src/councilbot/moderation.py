@@ -25,7 +25,7 @@ def form() -> Form:
     ))
 
 
-def record(ctx: Ctx, user: str, values: dict[str, Any]) -> list[Reply]:
+async def record(ctx: Ctx, user: str, values: dict[str, Any]) -> list[Reply]:
     ctx.people.require(user, "moderate")
     action = text_value(values, "action", limit=40)
     if action not in ACTIONS:
@@ -33,15 +33,15 @@ def record(ctx: Ctx, user: str, values: dict[str, Any]) -> list[Reply]:
     doc = {"at": clock.iso(clock.now()), "moderator": user,
            "platform": text_value(values, "platform", limit=40), "post": text_value(values, "post", limit=1000),
            "action": action, "reason": text_value(values, "reason", label="the reason", limit=2000)}
-    doc = insert_numbered(ctx, "moderation", "M", doc)
-    ctx.audit.record(user, "moderation.recorded", doc["id"], taken=action)  # "action" is the audit entry's own field
+    doc = await insert_numbered(ctx, "moderation", "M", doc)
+    await ctx.audit.record(user, "moderation.recorded", doc["id"], taken=action)  # "action" is the audit entry's own field
     return [Reply(title=f"Recorded {doc['id']}", text=f"{ACTIONS[action]}, recorded for the Council's records.", tone="ok")]
 
 
-def export(ctx: Ctx) -> str:
+async def export(ctx: Ctx) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=COLUMNS)
     writer.writeheader()
-    for doc in sorted(ctx.store.all("moderation"), key=lambda d: d["at"]):
+    for doc in await ctx.store.find("moderation", order_by="at"):
         writer.writerow({**{k: doc[k] for k in COLUMNS}, "moderator": ctx.people.name(doc["moderator"])})
     return out.getvalue()

@@ -5,17 +5,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from . import clock, metrics
 from .messages import Reply, reply_from_dict, reply_to_dict
 from .ports import CLERK_CHANNEL, DeliveryError, Notifier, platform_of
-from .store import Store
+from .storage.port import OUTBOX, Prefix, Store, Suffix, Where
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = 300.0
 FAILED_PASS_PAUSE = 2.0  # seconds before trying again after a pass that failed (a full disk)
+# How often a pass looks for what is due when nothing here woke it: items queued by another
+# replica, retries whose backoff has passed, held receipts whose hold has ended.
+POLL_SECONDS = 0.25
+# A lane leases this many items at a time, for this long: a replica killed mid-send leaves them
+# to another after the lease, and a slow platform (a 30 s timeout, retried) still finishes a batch
+# well within it.
+LANE_BATCH = 20
+LEASE_SECONDS = 120.0
+
+
+def _unsent(key: str) -> Where:
+    """``key``'s copies (one per platform, ``{key}@...``) still waiting to be sent."""
+    return {"id": Prefix(f"{key}@"), "status": "pending"}
 
 
 def _purpose(delivery_id: str) -> str:
@@ -26,10 +39,11 @@ def _purpose(delivery_id: str) -> str:
 
 
 class Outbox:
+    """One council's deliveries. Nothing is kept in memory between passes: several replicas may
+    share the store, and each item is sent by whichever of them leases it (``Store.claim_due``)."""
+
     def __init__(self, store: Store) -> None:
         self.store = store
-        # What is still to send, kept in memory so a pass does not scan every message ever sent.
-        self._pending: set[str] = {d["id"] for d in store.find("outbox", lambda d: d["status"] == "pending")}
         self.notifiers: dict[str, Notifier] = {}
         self._wake = asyncio.Event()
         self._busy = asyncio.Lock()  # one pass at a time: the worker and drain() must not both send an item
@@ -41,98 +55,86 @@ class Outbox:
         self.notifiers[notifier.platform] = notifier
         self._wake.set()
 
+    async def _clerk_platforms(self) -> list[str]:
+        return [p for p, n in self.notifiers.items() if await n.has_clerk_channel()]
+
     # Enqueueing. Ids are derived from the purpose, so enqueueing twice (a retried event, a
     # recovery after a crash) stores one delivery.
 
-    def send(self, key: str, to: str, reply: Reply, card: str | None = None, hold: float = 0.0) -> None:
+    async def send(self, key: str, to: str, reply: Reply, card: str | None = None, hold: float = 0.0) -> None:
         """Queue a message to ``CLERK_CHANNEL`` (one copy per platform with a clerk channel) or a user.
         ``hold`` seconds: not sent before then, and ``release`` may still withdraw it (a receipt
         that the immediate answer delivers in the normal case)."""
-        if to == CLERK_CHANNEL:
-            platforms = [p for p, n in self.notifiers.items() if n.has_clerk_channel()] or [""]
-        else:
-            platforms = [platform_of(to)]
+        platforms = (await self._clerk_platforms() or [""]) if to == CLERK_CHANNEL else [platform_of(to)]
         for platform in platforms:
-            self._add({"id": f"{key}@{platform}", "op": "send", "to": to, "platform": platform,
-                       "reply": reply_to_dict(reply), "card": card}, hold)
+            await self._add({"id": f"{key}@{platform}", "op": "send", "to": to, "platform": platform,
+                             "reply": reply_to_dict(reply), "card": card}, hold)
 
-    def release(self, keys: list[str]) -> int:
+    async def release(self, keys: list[str]) -> int:
         """Withdraw held copies not sent yet (ids ``{key}@...``): the person got the message another
         way (the immediate answer). One already sent stays as it is. Returns how many were withdrawn."""
         gone = 0
         for key in keys:
-            for item_id in self._unsent(key):
-                gone += self.store.delete("outbox", item_id)
-                self._pending.discard(item_id)
+            gone += len(await self.store.delete_where(OUTBOX, _unsent(key)))
         return gone
 
-    def _unsent(self, key: str) -> list[str]:
-        """The ids of ``key``'s copies (one per platform, ``{key}@...``) still waiting to be sent."""
-        return [i for i in self._pending if i.startswith(f"{key}@")]
-
-    def update_card(self, key: str, card: str, reply: Reply) -> None:
+    async def update_card(self, key: str, card: str, reply: Reply) -> None:
         """Replace a posted card everywhere it was posted; a card not yet posted is posted as updated."""
-        for pending in [d for d in self.pending() if d.get("card") == card and d["op"] == "send"]:
-            self.store.update("outbox", pending["id"], {"reply": reply_to_dict(reply)})
-        for posted in self.store.find("cards", lambda d: d.get("card") == card):
-            self._add({"id": f"{key}@{posted['platform']}", "op": "update", "ref": posted["ref"],
-                       "platform": posted["platform"], "reply": reply_to_dict(reply), "card": None})
+        for pending in await self.store.find(OUTBOX, {"card": card, "op": "send", "status": "pending"}):
+            await self.store.update(OUTBOX, pending["id"], {"reply": reply_to_dict(reply)})
+        for posted in await self.store.find("cards", {"card": card}):
+            await self._add({"id": f"{key}@{posted['platform']}", "op": "update", "ref": posted["ref"],
+                             "platform": posted["platform"], "reply": reply_to_dict(reply), "card": None})
 
-    def expedite(self, keys: list[str]) -> int:
+    async def expedite(self, keys: list[str]) -> int:
         """Send held copies now rather than when their hold ends: the adapter wants this copy to be
         the one the person keeps (Slack's direct-message receipt after the modal). Returns how many."""
         now = clock.iso(clock.now())
         moved = 0
         for key in keys:
-            for item_id in self._unsent(key):
-                self.store.update("outbox", item_id, {"next_at": now, "held_until": now})
+            for item in await self.store.find(OUTBOX, _unsent(key)):
+                await self.store.update(OUTBOX, item["id"], {"next_at": now, "held_until": now})
                 moved += 1
         if moved:
             self._wake.set()
         return moved
 
-    def forget(self, key: str) -> int:
+    async def forget(self, key: str) -> int:
         """Drop every delivery queued for a record (ids ``{key}:...``), sent or not, with the card
         refs it left: a purged or erased record must not live on in copies of its messages."""
-        gone = 0
-        for doc in self.store.find("outbox", lambda d: str(d["id"]).startswith(f"{key}:")):
-            gone += self.store.delete("outbox", doc["id"])
-            self._pending.discard(doc["id"])
-        for doc in self.store.find("cards", lambda d: str(d.get("card", "")).endswith(f":{key}")):
-            self.store.delete("cards", doc["id"])
-        return gone
+        gone = await self.store.delete_where(OUTBOX, {"id": Prefix(f"{key}:")})
+        await self.store.delete_where("cards", {"card": Suffix(f":{key}")})
+        return len(gone)
 
-    def _add(self, doc: dict[str, Any], hold: float = 0.0) -> None:
+    async def _add(self, doc: dict[str, Any], hold: float = 0.0) -> None:
         moment = clock.now()
         now = clock.iso(moment)
         due = clock.iso(moment + timedelta(seconds=hold)) if hold else now
         doc.update({"status": "pending", "attempts": 0, "created": now, "next_at": due, "error": None})
         if hold:
             doc["held_until"] = due  # late only from then on (the delivery health check)
-        if self.store.insert("outbox", doc):
-            self._pending.add(doc["id"])
+        if await self.store.insert(OUTBOX, doc):
             self._wake.set()
 
     # Inspection, for metrics and the Clerk.
 
-    def pending(self) -> list[dict[str, Any]]:
-        docs = [self.store.get("outbox", i) for i in list(self._pending)]
-        return sorted((d for d in docs if d is not None and d["status"] == "pending"), key=lambda d: d["created"])
+    async def pending(self) -> list[dict[str, Any]]:
+        return await self.store.find(OUTBOX, {"status": "pending"}, order_by="created")
 
-    def depth(self) -> int:
-        return len(self.pending())
+    async def depth(self) -> int:
+        return await self.store.count(OUTBOX, {"status": "pending"})
 
-    def oldest_age(self) -> float:
-        items = self.pending()
+    async def oldest_age(self) -> float:
+        items = await self.store.find(OUTBOX, {"status": "pending"}, order_by="created", limit=1)
         return (clock.now() - clock.parse(items[0]["created"])).total_seconds() if items else 0.0
 
-    def by_platform(self) -> dict[str, dict[str, float]]:
+    async def by_platform(self) -> dict[str, dict[str, float]]:
         """Depth and oldest age (seconds) of what waits, per platform, for the delivery health
         check: one platform down must show as that platform, not be averaged away. A copy for the
         clerk channel that no platform knows yet is counted under "unassigned"."""
         now = clock.now()
         out: dict[str, dict[str, float]] = {p: {"depth": 0, "oldest_seconds": 0.0} for p in self.notifiers}
-        for item in self.pending():
+        for item in await self.pending():
             entry = out.setdefault(item["platform"] or "unassigned", {"depth": 0, "oldest_seconds": 0.0})
             entry["depth"] += 1
             age = (now - clock.parse(item.get("held_until") or item["created"])).total_seconds()
@@ -154,33 +156,32 @@ class Outbox:
         a lane is done or ``wait`` seconds pass, never for every platform: a slow, failing or hung
         Slack holds up only Slack, and Teams keeps delivering. Returns what finished lanes delivered."""
         now = clock.now()
-        lanes: dict[str, list[dict[str, Any]]] = {}
-        for item in self.pending():
-            if clock.parse(item["next_at"]) > now:
+        await self._assign_clerk_copies(now)
+        for platform, notifier in self.notifiers.items():
+            if platform in self._lanes:  # none of a lane in flight twice
                 continue
-            platform = item["platform"]
-            if not platform:
-                ready = [p for p, n in self.notifiers.items() if n.has_clerk_channel()]
-                if not ready:
-                    continue
-                # The clerk channel became known: fan the waiting copy out to it (copies first, so a
-                # crash in between leaves a duplicate key, never a lost message).
-                base = item["id"].rsplit("@", 1)[0]
-                for p in ready:
-                    self._add({**{k: item[k] for k in ("op", "to", "reply", "card")}, "id": f"{base}@{p}", "platform": p})
-                self.store.delete("outbox", item["id"])
-                self._pending.discard(item["id"])
-                continue
-            if platform in self.notifiers and platform not in self._lanes:  # none of a lane in flight twice
-                lanes.setdefault(platform, []).append(item)
-        # Platforms deliver side by side, each at its own pace; within a platform, order is kept
-        # (a card is posted before it is updated).
-        for platform, items in lanes.items():
-            self._lanes[platform] = asyncio.create_task(self._lane(self.notifiers[platform], items),
-                                                        name=f"councilbot-outbox-{platform}")
+            # Leased to this worker: no other replica sends these meanwhile; one killed mid-send
+            # leaves its lease to run out, and the item is claimed again.
+            items = await self.store.claim_due(platform, now, LEASE_SECONDS, LANE_BATCH)
+            if items:
+                # Platforms deliver side by side, each at its own pace; within a platform, order is
+                # kept (a card is posted before it is updated).
+                self._lanes[platform] = asyncio.create_task(self._lane(notifier, items), name=f"councilbot-outbox-{platform}")
         if self._lanes:
             await asyncio.wait(list(self._lanes.values()), timeout=wait, return_when=asyncio.FIRST_COMPLETED)
         return self._finished_lanes()
+
+    async def _assign_clerk_copies(self, now: datetime) -> None:
+        """A copy for the clerk channel queued before any platform knew the channel: once one does,
+        fan it out (copies first, so a crash in between leaves a duplicate key, never a lost message)."""
+        waiting = [i for i in await self.store.find(OUTBOX, {"status": "pending", "platform": ""})
+                   if clock.parse(i["next_at"]) <= now]
+        ready = await self._clerk_platforms() if waiting else []
+        for item in waiting if ready else []:
+            base = item["id"].rsplit("@", 1)[0]
+            for p in ready:
+                await self._add({**{k: item[k] for k in ("op", "to", "reply", "card")}, "id": f"{base}@{p}", "platform": p})
+            await self.store.delete(OUTBOX, item["id"])
 
     def _finished_lanes(self) -> int:
         """Forget lanes that are done; how many they delivered (a lane's own failure is raised)."""
@@ -200,8 +201,7 @@ class Outbox:
         return delivered
 
     async def _attempt(self, notifier: Notifier, item: dict[str, Any]) -> bool:
-        if self.store.get("outbox", item["id"]) is None:  # forgotten since the pass began (an erasure)
-            self._pending.discard(item["id"])
+        if await self.store.get(OUTBOX, item["id"]) is None:  # forgotten since it was claimed (an erasure)
             return False
         reply = reply_from_dict(item["reply"])
         try:
@@ -211,50 +211,43 @@ class Outbox:
             else:
                 ref = await notifier.send(item["to"], reply)
         except DeliveryError as exc:
-            self._failed(item, str(exc), exc.retry_after, exc.permanent)
+            await self._failed(item, str(exc), exc.retry_after, exc.permanent)
             return False
         except Exception as exc:  # a notifier bug must not stop the queue
             log.exception("delivery crashed", extra={"purpose": _purpose(item["id"])})
-            self._failed(item, exc.__class__.__name__, None, False)
+            await self._failed(item, exc.__class__.__name__, None, False)
             return False
-        self._pending.discard(item["id"])
-        current = self.store.get("outbox", item["id"])
-        if current is None:  # forgotten while it was being sent (an erasure, a purge): nothing to record
+        current = await self.store.settle(item["id"], item["lease"], {"status": "sent", "sent_at": clock.iso(clock.now()), "ref": ref})
+        if current is None:  # forgotten while it was being sent (an erasure, a purge), or re-leased: nothing to record
             return True
-        self.store.update("outbox", item["id"], {"status": "sent", "sent_at": clock.iso(clock.now()), "ref": ref})
         if ref and item.get("card"):
             # The latest posting of a card is the one to update (a revised suggestion posts a new card).
-            card = {"id": f"{item['card']}@{item['platform']}", "card": item["card"], "platform": item["platform"], "ref": ref}
-            if not self.store.insert("cards", card):
-                self.store.update("cards", card["id"], card)
+            await self.store.upsert("cards", {"id": f"{item['card']}@{item['platform']}", "card": item["card"],
+                                              "platform": item["platform"], "ref": ref})
             if current["reply"] != item["reply"]:
                 # Decided while the card was on its way: bring the posted card up to date.
-                self._add({"id": f"{item['id']}:catch-up", "op": "update", "ref": ref, "platform": item["platform"],
-                           "reply": current["reply"], "card": None})
+                await self._add({"id": f"{item['id']}:catch-up", "op": "update", "ref": ref, "platform": item["platform"],
+                                 "reply": current["reply"], "card": None})
         metrics.DELIVERED.labels(item["platform"]).inc()
         log.info("delivered", extra={"purpose": _purpose(item["id"]), "platform": item["platform"]})
         return True
 
-    def _failed(self, item: dict[str, Any], error: str, retry_after: float | None, permanent: bool) -> None:
+    async def _failed(self, item: dict[str, Any], error: str, retry_after: float | None, permanent: bool) -> None:
         attempts = item["attempts"] + 1
         metrics.DELIVERY_FAILURES.labels(item["platform"], str(permanent).lower()).inc()
-        if self.store.get("outbox", item["id"]) is None:  # forgotten meanwhile: nothing left to retry
-            self._pending.discard(item["id"])
-            return
         if permanent:
-            self.store.update("outbox", item["id"], {"status": "failed", "attempts": attempts, "error": error})
-            self._pending.discard(item["id"])
-            log.warning("delivery failed for good", extra={"purpose": _purpose(item["id"]), "platform": item["platform"], "error": error})
+            if await self.store.settle(item["id"], item["lease"], {"status": "failed", "attempts": attempts, "error": error}):
+                log.warning("delivery failed for good", extra={"purpose": _purpose(item["id"]), "platform": item["platform"], "error": error})
             return
         delay = retry_after if retry_after is not None else min(MAX_BACKOFF, 0.5 * 2 ** (attempts - 1))
         next_at = clock.now() + timedelta(seconds=delay)
         # Keep the fraction of a second: clock.iso() truncates, which would retry before the
         # backoff (or a platform's retry_after) has passed, and turn a 0.5 s backoff into none.
-        self.store.update("outbox", item["id"], {"attempts": attempts, "error": error,
-                                                 "next_at": next_at.astimezone(timezone.utc).isoformat()})
-        log.info("delivery will be retried", extra={"purpose": _purpose(item["id"]), "attempts": attempts, "delay": delay})
+        if await self.store.settle(item["id"], item["lease"], {"attempts": attempts, "error": error,
+                                                               "next_at": next_at.astimezone(timezone.utc).isoformat()}):
+            log.info("delivery will be retried", extra={"purpose": _purpose(item["id"]), "attempts": attempts, "delay": delay})
 
-    async def run(self, interval: float = 0.25) -> None:
+    async def run(self, interval: float = POLL_SECONDS) -> None:
         try:
             while not self._stopping:
                 try:
@@ -310,8 +303,9 @@ class Outbox:
             now = clock.now()
             # A clerk-channel copy with no platform yet waits for a notifier that knows the channel;
             # counting it as due without one would spin here until the timeout.
-            channel = any(n.has_clerk_channel() for n in self.notifiers.values())
-            due = [i for i in self.pending() if clock.parse(i["next_at"]) <= now and (i["platform"] in self.notifiers or (not i["platform"] and channel))]
+            channel = bool(await self._clerk_platforms())
+            due = [i for i in await self.pending()
+                   if clock.parse(i["next_at"]) <= now and (i["platform"] in self.notifiers or (not i["platform"] and channel))]
             if not due:
                 return
             await self.deliver_due()

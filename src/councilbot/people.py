@@ -4,12 +4,14 @@ what each role may do under the council's pack."""
 from __future__ import annotations
 
 import re
-from typing import Callable, Mapping
+from typing import Any, Awaitable, Callable, Mapping
 
 from .errors import Refused
 from .kinds import Role
 from .pack import Pack
-from .store import Store
+from .storage.port import Store
+
+Doc = dict[str, Any]
 
 CLERKS = {Role.CLERK, Role.DEPUTY_CLERK, Role.ASSISTANT_CLERK}
 
@@ -41,37 +43,41 @@ PERMISSIONS = tuple(REFUSALS)
 
 
 class People:
+    """Who is who in one council. Roles and names changed in chat live in the store; the reads
+    here are answered from a copy that ``load`` refreshes at the start of every event (two small
+    tables), so a role changed on another replica holds from the next event on, and a permission
+    check never waits on the store."""
+
     def __init__(self, store: Store, pack: Pack, configured: Mapping[str, Role], names: Mapping[str, str]) -> None:
         self.store = store
         self.pack = pack
         self.configured = dict(configured)
         self.names = dict(names)
+        self._records: dict[str, Doc] = {}  # the "people" table: roles and names set in chat
+        self._seen: dict[str, str] = {}  # the "names" table: display names platforms sent
         # Called after anyone's role changes: a new report recipient must receive the reports that
         # waited for one, whichever door the change came through.
-        self.listeners: list[Callable[[], None]] = []
+        self.listeners: list[Callable[[], Awaitable[None]]] = []
+
+    async def load(self) -> None:
+        """Read the roles and names as the store holds them now."""
+        self._records = {str(d["id"]): d for d in await self.store.find("people")}
+        self._seen = {str(d["id"]): str(d["name"]) for d in await self.store.find("names") if d.get("name")}
 
     def role(self, user: str) -> Role | None:
         """Chat changes by the Clerk win over the file; a removal in chat is remembered too."""
-        record = self.store.get("people", user)
+        record = self._records.get(user)
         if record is not None:
             return Role(record["role"]) if record.get("role") else None
         return self.configured.get(user)
 
     def name(self, user: str, fallback: str | None = None) -> str:
         """The Clerk's name for them, the config's, then the name their platform gave on first contact."""
-        record = self.store.get("people", user)
-        if record and record.get("name"):
-            return str(record["name"])
-        if user in self.names:
-            return self.names[user]
-        seen = self.store.get("names", user)
-        if seen and seen.get("name"):
-            return str(seen["name"])
-        return fallback or user.split(":", 1)[-1]
+        return self.given_name(user) or self._seen.get(user) or fallback or user.split(":", 1)[-1]
 
     def given_name(self, user: str) -> str:
         """The name the Clerk or the config gave, never one a platform sent (those can be handles)."""
-        record = self.store.get("people", user)
+        record = self._records.get(user)
         if record and record.get("name"):
             return str(record["name"])
         return self.names.get(user, "")
@@ -79,53 +85,50 @@ class People:
     def given_names(self, user: str) -> list[str]:
         """Every name the Clerk or the config gave this person: a name changed in chat does not
         hide the one in the config file (a report naming the Clerk by it still goes round her)."""
-        record = self.store.get("people", user)
+        record = self._records.get(user)
         names = [str(record["name"])] if record and record.get("name") else []
         return list(dict.fromkeys(names + ([self.names[user]] if self.names.get(user) else [])))
 
     def named(self) -> dict[str, str]:
         """Everyone the Clerk or the config has given a name (``given_name``), with or without a
         role now: a report is routed on these names, so who shares a first name is asked about."""
-        users = set(self.names) | {str(record["id"]) for record in self.store.all("people")}
+        users = set(self.names) | set(self._records)
         return {user: name for user in sorted(users) if (name := self.given_name(user))}
 
-    def saw(self, user: str, display_name: str | None) -> None:
-        """Remember the display name a platform sent, so cards say "Jane Smith", not an id."""
-        if not display_name or len(display_name) > 200:
+    async def saw(self, user: str, display_name: str | None) -> None:
+        """Remember the display name a platform sent, so cards say "Jane Smith", not an id. An
+        unchanged name writes nothing."""
+        if not display_name or len(display_name) > 200 or self._seen.get(user) == display_name:
             return
-        current = self.store.get("names", user)
-        if current is None:
-            self.store.insert("names", {"id": user, "name": display_name})
-        elif current.get("name") != display_name:
-            self.store.update("names", user, {"name": display_name})
+        await self.store.upsert("names", {"id": user, "name": display_name})
+        self._seen[user] = display_name
 
     def everyone(self) -> dict[str, Role]:
         out = dict(self.configured)
-        for record in self.store.all("people"):
+        for user, record in self._records.items():
             if record.get("role"):
-                out[record["id"]] = Role(record["role"])
+                out[user] = Role(record["role"])
             else:
-                out.pop(record["id"], None)
+                out.pop(user, None)
         return out
 
     def with_roles(self, roles: tuple[Role, ...]) -> list[str]:
         return sorted(user for user, role in self.everyone().items() if role in roles)
 
-    def set(self, user: str, role: Role | None, name: str | None = None) -> None:
+    async def set(self, user: str, role: Role | None, name: str | None = None) -> None:
         doc = {"id": user, "role": role.value if role else None, "name": name}
-        if not self.store.insert("people", doc):
-            self.store.update("people", user, doc)
-        self.changed()
+        self._records[user] = await self.store.upsert("people", doc)
+        await self.changed()
 
-    def configure(self, user: str, role: Role) -> None:
+    async def configure(self, user: str, role: Role) -> None:
         """A role given for this run only, as the config file gives it (the console's local trust:
         whoever runs the terminal says who they are)."""
         self.configured[user] = role
-        self.changed()
+        await self.changed()
 
-    def changed(self) -> None:
+    async def changed(self) -> None:
         for listener in list(self.listeners):
-            listener()
+            await listener()
 
     def require(self, user: str, action: str) -> None:
         """Refuse politely, in one wording per action, unless this person may take it."""

@@ -25,7 +25,7 @@ class Notifier(Protocol):
 
     platform: str
 
-    def has_clerk_channel(self) -> bool:
+    async def has_clerk_channel(self) -> bool:
         """Whether this platform knows where the clerk channel is (config or a recorded channel)."""
         ...
 

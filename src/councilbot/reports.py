@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Iterable
 
 from . import clock
@@ -17,6 +18,7 @@ from .kinds import Role
 from .messages import Button, Field, Form, Input, Option, Reply
 from .people import bare_name
 from .ports import CLERK_CHANNEL
+from .storage.port import Before, Falsy, Has, Lacks, Ne
 
 log = logging.getLogger(__name__)
 
@@ -219,7 +221,7 @@ def route(ctx: Ctx, excluded: list[str]) -> list[str]:
     return (fallback or usual) if excluded else (usual or fallback)
 
 
-def file(ctx: Ctx, user: str, values: dict[str, Any]) -> list[Reply]:
+async def file(ctx: Ctx, user: str, values: dict[str, Any]) -> list[Reply]:
     what = text_value(values, "what", label="what happened")
     when = text_value(values, "when", label="when it happened", limit=200)
     platform = text_value(values, "platform", required=False, limit=40) or "other"
@@ -235,9 +237,9 @@ def file(ctx: Ctx, user: str, values: dict[str, Any]) -> list[Reply]:
         raise BadInput(which_one(ctx, found.unsure), "about")
     excluded = sorted(found.named)
     recipients = route(ctx, excluded)
-    files = kept_evidence.keep(ctx, user, kept_evidence.uploads_in(values))  # screenshots, checked and kept at once
+    files = await kept_evidence.keep(ctx, user, kept_evidence.uploads_in(values))  # screenshots, checked and kept at once
     now = clock.now()
-    due = clock.add_working_days(now, ctx.pack.reports.acknowledge_within_working_days)
+    due = clock.add_working_days(now, ctx.pack.reports.acknowledge_within_working_days, ctx.zone)
     record: dict[str, Any] = {
         "reporter": user, "created": clock.iso(now), "status": "open", "urgent": danger,
         "what": what, "platform": platform, "link": link, "when": when, "who": who, "evidence": evidence,
@@ -245,10 +247,10 @@ def file(ctx: Ctx, user: str, values: dict[str, Any]) -> list[Reply]:
         "acknowledged_at": None, "closed_at": None, "outcome": None, "host_reported": None,
         "notices_queued": False, "reminded_on": None, "files": files, "crime_ref": "", "platform_ref": "",
     }
-    record = insert_numbered(ctx, "reports", "R", record)
+    record = await insert_numbered(ctx, "reports", "R", record)
     ref = str(record["id"])
-    ctx.audit.record(user, "report.filed", ref, urgent=danger, routed_around=bool(excluded))
-    queue_notices(ctx, record)
+    await ctx.audit.record(user, "report.filed", ref, urgent=danger, routed_around=bool(excluded))
+    await queue_notices(ctx, record)
     if not recipients:
         log.warning("report has no recipient: add report recipients to the config", extra={"report": ref})
     return [receipt(ctx, record)]
@@ -272,7 +274,7 @@ def receipt(ctx: Ctx, record: dict[str, Any]) -> Reply:
         lines = [f"Your report {ref} has been sent in confidence to {to}."]
     if danger:
         lines.insert(0, DANGER_ADVICE)
-    lines.append(f"It should be acknowledged by {clock.human(due)}. You will be told when it is acknowledged and when it is closed.")
+    lines.append(f"It should be acknowledged by {ctx.human(due)}. You will be told when it is acknowledged and when it is closed.")
     lines.append(EVIDENCE_ADVICE)
     if not danger:
         lines.append(SAFETY_LINE)
@@ -298,25 +300,25 @@ def acted_as(ctx: Ctx, record: dict[str, Any], step: str) -> str:
     return roles_of(ctx, [str(record.get(f"{step}_by") or "")])
 
 
-def queue_notices(ctx: Ctx, record: dict[str, Any]) -> None:
+async def queue_notices(ctx: Ctx, record: dict[str, Any]) -> None:
     """Queue the confidential copies. Safe to run twice: deliveries are keyed by purpose."""
     ref = record["id"]
-    copy = recipient_view(ctx, record)
+    copy = await recipient_view(ctx, record)
     for recipient in record["recipients"]:
-        ctx.outbox.send(f"{ref}:notice:{recipient}", recipient, copy)
+        await ctx.outbox.send(f"{ref}:notice:{recipient}", recipient, copy)
     if record["recipients"] and not record["excluded"]:
         # The channel learns that a report exists, never what it says.
         urgent = "URGENT: someone may be in danger. " if record["urgent"] else ""
         notice = Reply(text=f"{urgent}A new confidential report, {ref}, has been sent to the report recipients by direct message.",
                        title=f"New report {ref}", tone="danger" if record["urgent"] else "info", private=False,
                        buttons=(Button("report.view", "Open report", ref),))
-        ctx.outbox.send(f"{ref}:channel", CLERK_CHANNEL, notice)
+        await ctx.outbox.send(f"{ref}:channel", CLERK_CHANNEL, notice)
     # The reporter's reference, durable too (withdrawn when the immediate answer carries it).
-    ctx.receipt(f"{ref}:receipt", record["reporter"], receipt(ctx, record))
-    ctx.store.update("reports", ref, {"notices_queued": True})
+    await ctx.receipt(f"{ref}:receipt", record["reporter"], receipt(ctx, record))
+    await ctx.store.update("reports", ref, {"notices_queued": True})
 
 
-def recipient_view(ctx: Ctx, record: dict[str, Any]) -> Reply:
+async def recipient_view(ctx: Ctx, record: dict[str, Any]) -> Reply:
     ref = record["id"]
     fields = [
         Field("Reported by", ctx.people.name(record["reporter"])),
@@ -325,13 +327,13 @@ def recipient_view(ctx: Ctx, record: dict[str, Any]) -> Reply:
         Field("When", record["when"]),
         Field("From", record["who"] or "not known"),
         Field("Status", status_text(record)),
-        Field("Acknowledge by", clock.human(record["due"])),
+        Field("Acknowledge by", ctx.human(record["due"])),
     ]
     if record["evidence"]:
         fields.append(Field("Evidence", "\n".join(record["evidence"])))
     for note in record["notes"]:
-        fields.append(Field(f"Note by {ctx.people.name(note['by'])}, {clock.human(note['at'])}", note["text"]))
-    fields.extend(kept_evidence.view_fields(ctx, record))
+        fields.append(Field(f"Note by {ctx.people.name(note['by'])}, {ctx.human(note['at'])}", note["text"]))
+    fields.extend(await kept_evidence.view_fields(ctx, record))
     if record["host_reported"]:
         fields.append(Field("Reported to the platform", record["host_reported"]))
     elif ctx.pack.reports.report_to_host:
@@ -358,8 +360,8 @@ def status_text(record: dict[str, Any]) -> str:
     return "open, OVERDUE for acknowledgement" if overdue else "open"
 
 
-def _load(ctx: Ctx, user: str, ref: str) -> dict[str, Any]:
-    record = ctx.store.get("reports", ref.strip().upper())
+async def _load(ctx: Ctx, user: str, ref: str) -> dict[str, Any]:
+    record = await ctx.store.get("reports", ref.strip().upper())
     if record is None or not can_see(ctx, user, record):
         # The same answer whether it does not exist or is not theirs: existence is confidential too.
         raise Refused(f"There is no report {ref.strip()} that you can see.")
@@ -376,20 +378,20 @@ def _is_recipient(ctx: Ctx, user: str, record: dict[str, Any]) -> bool:
     return user in record["recipients"] and user not in record["excluded"] and ctx.people.can(user, "read_reports")
 
 
-def as_recipient(ctx: Ctx, user: str, ref: str) -> dict[str, Any]:
-    record = _load(ctx, user, ref)
+async def as_recipient(ctx: Ctx, user: str, ref: str) -> dict[str, Any]:
+    record = await _load(ctx, user, ref)
     if not _is_recipient(ctx, user, record):
         raise Refused("Only the report's recipients can do that.")
     return record
 
 
-def view(ctx: Ctx, user: str, ref: str) -> list[Reply]:
-    record = _load(ctx, user, ref)
+async def view(ctx: Ctx, user: str, ref: str) -> list[Reply]:
+    record = await _load(ctx, user, ref)
     if _is_recipient(ctx, user, record):
-        ctx.audit.record(user, "report.read", record["id"])
-        return [recipient_view(ctx, record)]
+        await ctx.audit.record(user, "report.read", record["id"])
+        return [await recipient_view(ctx, record)]
     return [Reply(text=f"Status: {reporter_status(ctx, record)}", title=f"Your report {record['id']}",
-                  fields=(Field("Filed", clock.human(record["created"])),))]
+                  fields=(Field("Filed", ctx.human(record["created"])),))]
 
 
 def reporter_status(ctx: Ctx, record: dict[str, Any]) -> str:
@@ -401,62 +403,64 @@ def reporter_status(ctx: Ctx, record: dict[str, Any]) -> str:
     return status_text(record)
 
 
-def acknowledge(ctx: Ctx, user: str, ref: str) -> list[Reply]:
-    record = as_recipient(ctx, user, ref)
+async def acknowledge(ctx: Ctx, user: str, ref: str) -> list[Reply]:
+    record = await as_recipient(ctx, user, ref)
     if record["status"] != "open":
         return [Reply(text=f"{record['id']} is already {record['status']}.")]
     # The reporter's notice is queued first: a crash before the status is saved leaves the report
     # open, and acknowledging again reuses the same notice rather than losing or doubling it.
     role = ctx.people.role(user)
-    ctx.outbox.send(f"{record['id']}:ack", record["reporter"], Reply(
+    await ctx.outbox.send(f"{record['id']}:ack", record["reporter"], Reply(
         text=f"Your report {record['id']} has been acknowledged by {roles_of(ctx, [user])}. You will be told when it is closed.",
         title=f"Report {record['id']} acknowledged", tone="ok"))
-    record = ctx.store.update("reports", record["id"], {"status": "acknowledged", "acknowledged_at": clock.iso(clock.now()), "acknowledged_by": user,
+    record = await ctx.store.update("reports", record["id"], {"status": "acknowledged", "acknowledged_at": clock.iso(clock.now()), "acknowledged_by": user,
                                                         "acknowledged_as": role.value if role else None})
-    ctx.audit.record(user, "report.acknowledged", record["id"])
-    return [recipient_view(ctx, record)]
+    await ctx.audit.record(user, "report.acknowledged", record["id"])
+    return [await recipient_view(ctx, record)]
 
 
-def add_note(ctx: Ctx, user: str, ref: str, text: str) -> list[Reply]:
-    record = as_recipient(ctx, user, ref)
+async def add_note(ctx: Ctx, user: str, ref: str, text: str) -> list[Reply]:
+    record = await as_recipient(ctx, user, ref)
     note = text_value({"note": text}, "note", label="the note", limit=3000)
     notes = [*record["notes"], {"by": user, "at": clock.iso(clock.now()), "text": note}]
-    record = ctx.store.update("reports", record["id"], {"notes": notes})
-    ctx.audit.record(user, "report.note", record["id"])
-    return [recipient_view(ctx, record)]
+    record = await ctx.store.update("reports", record["id"], {"notes": notes})
+    await ctx.audit.record(user, "report.note", record["id"])
+    return [await recipient_view(ctx, record)]
 
 
-def host_reported(ctx: Ctx, user: str, ref: str, detail: str) -> list[Reply]:
-    record = as_recipient(ctx, user, ref)
+async def host_reported(ctx: Ctx, user: str, ref: str, detail: str) -> list[Reply]:
+    record = await as_recipient(ctx, user, ref)
     detail = text_value({"detail": detail}, "detail", label="what was reported to the platform", limit=1000)
-    record = ctx.store.update("reports", record["id"], {"host_reported": f"{detail} ({clock.human(clock.now())})"})
-    ctx.audit.record(user, "report.host_reported", record["id"])
-    return [recipient_view(ctx, record)]
+    record = await ctx.store.update("reports", record["id"], {"host_reported": f"{detail} ({ctx.human(clock.now())})"})
+    await ctx.audit.record(user, "report.host_reported", record["id"])
+    return [await recipient_view(ctx, record)]
 
 
-def close(ctx: Ctx, user: str, ref: str, outcome: str) -> list[Reply]:
-    record = as_recipient(ctx, user, ref)
+async def close(ctx: Ctx, user: str, ref: str, outcome: str) -> list[Reply]:
+    record = await as_recipient(ctx, user, ref)
     outcome = text_value({"outcome": outcome}, "outcome", label="the outcome", limit=2000)
     if record["status"] == "closed":
         return [Reply(text=f"{record['id']} was already closed: {record['outcome']}")]
     role = ctx.people.role(user)
-    ctx.outbox.send(f"{record['id']}:closed", record["reporter"], Reply(
+    await ctx.outbox.send(f"{record['id']}:closed", record["reporter"], Reply(
         text=f"Your report {record['id']} has been closed by {roles_of(ctx, [user])}. Outcome: {outcome}",
         title=f"Report {record['id']} closed", tone="info"))
-    record = ctx.store.update("reports", record["id"], {"status": "closed", "closed_at": clock.iso(clock.now()), "outcome": outcome, "closed_by": user,
+    record = await ctx.store.update("reports", record["id"], {"status": "closed", "closed_at": clock.iso(clock.now()), "outcome": outcome, "closed_by": user,
                                                         "closed_as": role.value if role else None})
-    ctx.audit.record(user, "report.closed", record["id"])
-    return [recipient_view(ctx, record)]
+    await ctx.audit.record(user, "report.closed", record["id"])
+    return [await recipient_view(ctx, record)]
 
 
-def for_recipient(ctx: Ctx, user: str) -> list[dict[str, Any]]:
-    return sorted(ctx.store.find("reports", lambda r: _is_recipient(ctx, user, r)), key=lambda r: r["created"])
+async def for_recipient(ctx: Ctx, user: str) -> list[dict[str, Any]]:
+    if not ctx.people.can(user, "read_reports"):  # about the person, not the row: asked once
+        return []
+    return await ctx.store.find("reports", {"recipients": Has(user), "excluded": Lacks(user)}, order_by="created")
 
 
-def list_reply(ctx: Ctx, user: str) -> list[Reply]:
-    mine = ctx.store.find("reports", lambda r: r["reporter"] == user)
-    theirs = [r for r in for_recipient(ctx, user) if r["status"] != "closed"]
-    fields = [Field(r["id"] + (" URGENT" if r["urgent"] else ""), f"{status_text(r)}; filed {clock.human(r['created'])}") for r in theirs]
+async def list_reply(ctx: Ctx, user: str) -> list[Reply]:
+    mine = await ctx.store.find("reports", {"reporter": user}, order_by="created")
+    theirs = [r for r in await for_recipient(ctx, user) if r["status"] != "closed"]
+    fields = [Field(r["id"] + (" URGENT" if r["urgent"] else ""), f"{status_text(r)}; filed {ctx.human(r['created'])}") for r in theirs]
     fields += [Field(f"{r['id']} (yours)", reporter_status(ctx, r)) for r in mine if r not in theirs]
     if not fields:
         return [Reply(text="No reports to show.", title="Reports")]
@@ -466,28 +470,28 @@ def list_reply(ctx: Ctx, user: str) -> list[Reply]:
                   buttons=tuple(Button("report.view", f"Open {r['id']}", r["id"]) for r in theirs[:5]))]
 
 
-def remind_overdue(ctx: Ctx) -> int:
+async def remind_overdue(ctx: Ctx) -> int:
     """Remind recipients once a day about reports past their acknowledgement deadline."""
-    today = clock.today().isoformat()
+    today = clock.local_date(ctx.zone).isoformat()
     count = 0
-    for record in ctx.store.find("reports", lambda r: r["status"] == "open"):
+    for record in await ctx.store.find("reports", {"status": "open", "due": Before(clock.now())}, order_by="created"):
         if clock.now() <= clock.parse(record["due"]) or record.get("reminded_on") == today:
             continue
         for recipient in [u for u in record["recipients"] if _is_recipient(ctx, u, record)]:
-            ctx.outbox.send(f"{record['id']}:overdue:{today}:{recipient}", recipient, Reply(
-                text=f"Report {record['id']} has not been acknowledged and is past its deadline ({clock.human(record['due'])}).",
+            await ctx.outbox.send(f"{record['id']}:overdue:{today}:{recipient}", recipient, Reply(
+                text=f"Report {record['id']} has not been acknowledged and is past its deadline ({ctx.human(record['due'])}).",
                 title=f"Overdue: report {record['id']}", tone="caution", buttons=(Button("report.view", "Open report", record["id"]),)))
-        ctx.store.update("reports", record["id"], {"reminded_on": today})
+        await ctx.store.update("reports", record["id"], {"reminded_on": today})
         count += 1
     return count
 
 
-def route_unrouted(ctx: Ctx) -> int:
+async def route_unrouted(ctx: Ctx) -> int:
     """A report filed while nobody could receive it goes to whoever can now (once the operator has
     set people up), and its reporter is told it has arrived. One about someone in the chain waits
     for the fallback (the Chair, set only in the config file), never for a person added from chat."""
     count = 0
-    for record in ctx.store.find("reports", lambda r: r["status"] != "closed" and not r["recipients"]):
+    for record in await ctx.store.find("reports", {"status": Ne("closed"), "recipients": Falsy()}, order_by="created"):
         # Who the report involves is worked out again with the people set up now: "the Town Clerk"
         # in a report filed before there was a Clerk means the Clerk who has just been added.
         excluded = sorted(set(record["excluded"]) | set(involved(ctx, record.get("about") or "", record["who"], record["what"], record.get("link") or "")))
@@ -498,29 +502,28 @@ def route_unrouted(ctx: Ctx) -> int:
             recipients = route(ctx, [])
         if not recipients:
             if excluded != record["excluded"]:
-                ctx.store.update("reports", record["id"], {"excluded": excluded})
+                await ctx.store.update("reports", record["id"], {"excluded": excluded})
             continue
-        record = ctx.store.update("reports", record["id"], {"recipients": recipients, "excluded": excluded})
-        queue_notices(ctx, record)
-        ctx.outbox.send(f"{record['id']}:routed", record["reporter"], Reply(
+        record = await ctx.store.update("reports", record["id"], {"recipients": recipients, "excluded": excluded})
+        await queue_notices(ctx, record)
+        await ctx.outbox.send(f"{record['id']}:routed", record["reporter"], Reply(
             text=f"Your report {record['id']} has now reached {roles_of(ctx, recipients)}, in confidence.",
             title=f"Report {record['id']} delivered", tone="ok"))
-        ctx.audit.record("system", "report.routed", record["id"])
+        await ctx.audit.record("system", "report.routed", record["id"])
         count += 1
     return count
 
 
-def purge_closed(ctx: Ctx) -> int:
+async def purge_closed(ctx: Ctx) -> int:
     """UK GDPR storage limitation: closed reports go after the pack's retention period; the purge is logged."""
     days = ctx.pack.reports.retention_days
-    cutoff = clock.now().timestamp() - days * 86400
+    cutoff = clock.now() - timedelta(days=days)
     gone = 0
-    for record in ctx.store.find("reports", lambda r: r["status"] == "closed" and bool(r.get("closed_at"))):
-        if clock.parse(record["closed_at"]).timestamp() < cutoff:
-            ctx.store.delete("reports", record["id"])
-            ctx.outbox.forget(record["id"])  # the confidential copies go with the report
-            ctx.audit.record("system", "report.purged", record["id"], retention_days=days)
-            gone += 1
+    for record in await ctx.store.find("reports", {"status": "closed", "closed_at": Before(cutoff)}):
+        await ctx.store.delete("reports", record["id"])
+        await ctx.outbox.forget(record["id"])  # the confidential copies go with the report
+        await ctx.audit.record("system", "report.purged", record["id"], retention_days=days)
+        gone += 1
     if gone:
-        kept_evidence.collect(ctx)  # their evidence files go with them
+        await kept_evidence.collect(ctx)  # their evidence files go with them
     return gone

@@ -16,6 +16,7 @@ from .kinds import Verdict
 from .people import REFUSALS
 from .messages import Button, Field, Form, Input, Option, Reply, Tone
 from .ports import CLERK_CHANNEL
+from .storage.port import In
 from .render import HEADLINE
 
 DECIDED = {"approved", "rejected", "changes_requested"}
@@ -49,7 +50,7 @@ def form(ctx: Ctx, initial: dict[str, Any] | None = None, context: str = "") -> 
 async def _checks(ctx: Ctx, text: str, platforms: list[str]) -> list[CheckResult]:
     """One check per platform, off the event loop (``Ctx.compute``)."""
     items = [(Draft(text, "council", p), ctx.pack) for p in platforms]
-    period = elections.period(ctx)  # read here, on the loop; only during a pre-election period
+    period = await elections.period(ctx)  # read here, on the loop; only during a pre-election period
     return await ctx.compute(check_many, items, *([period] if period else []))
 
 
@@ -84,33 +85,33 @@ async def submit(ctx: Ctx, user: str, values: dict[str, Any], revising: str = ""
     fields = {"text": text, "platforms": platforms, "category": category, "has_image": bool_value(values, "has_image"),
               "verdict": verdict.value, "findings": _findings(results)}
     if revising:
-        record = own(ctx, user, revising)
+        record = await own(ctx, user, revising)
         if record["status"] not in {"changes_requested", "returned"}:
             raise Refused(f"{record['id']} is {record['status'].replace('_', ' ')} and cannot be revised now.")
-        record = ctx.store.update("suggestions", record["id"], {**fields, "version": record["version"] + 1})
-        ctx.audit.record(user, "suggestion.revised", record["id"])
+        record = await ctx.store.update("suggestions", record["id"], {**fields, "version": record["version"] + 1})
+        await ctx.audit.record(user, "suggestion.revised", record["id"])
     else:
-        record = insert_numbered(ctx, "suggestions", "S", {
+        record = await insert_numbered(ctx, "suggestions", "S", {
             "submitter": user, "created": clock.iso(clock.now()), "version": 1, "decisions": [],
             "status": "new", "escalated_by": None, "notices_queued": False, **fields})
-        ctx.audit.record(user, "suggestion.submitted", record["id"], verdict=verdict.value)
+        await ctx.audit.record(user, "suggestion.submitted", record["id"], verdict=verdict.value)
     if verdict is Verdict.DO_NOT_POST:  # back to the author, who may revise or press "Ask the Clerk anyway"
-        record = ctx.store.update("suggestions", record["id"], {"status": "returned"})
+        record = await ctx.store.update("suggestions", record["id"], {"status": "returned"})
         return [_returned(ctx, record)]
-    return [_to_clerk(ctx, record, forced=False)]
+    return [await _to_clerk(ctx, record, forced=False)]
 
 
-def forward(ctx: Ctx, user: str, sid: str) -> list[Reply]:
+async def forward(ctx: Ctx, user: str, sid: str) -> list[Reply]:
     """The author asks the Clerk to look at a draft the checker would block."""
-    record = own(ctx, user, sid)
+    record = await own(ctx, user, sid)
     if record["status"] != "returned":
         return [Reply(text=f"{record['id']} is already with the Clerk.")]
-    ctx.audit.record(user, "suggestion.forwarded", record["id"])
-    return [_to_clerk(ctx, record, forced=True)]
+    await ctx.audit.record(user, "suggestion.forwarded", record["id"])
+    return [await _to_clerk(ctx, record, forced=True)]
 
 
-def own(ctx: Ctx, user: str, sid: str) -> dict[str, Any]:
-    record = ctx.store.get("suggestions", sid.strip().upper())
+async def own(ctx: Ctx, user: str, sid: str) -> dict[str, Any]:
+    record = await ctx.store.get("suggestions", sid.strip().upper())
     if record is None or record["submitter"] != user:
         raise Refused(f"There is no suggestion {sid.strip()} of yours.")
     return record
@@ -127,12 +128,12 @@ def _returned(ctx: Ctx, record: dict[str, Any]) -> Reply:
     )
 
 
-def _to_clerk(ctx: Ctx, record: dict[str, Any], forced: bool) -> Reply:
-    record = ctx.store.update("suggestions", record["id"], {"status": "pending", "forced": forced})
-    queue_card(ctx, record)
+async def _to_clerk(ctx: Ctx, record: dict[str, Any], forced: bool) -> Reply:
+    record = await ctx.store.update("suggestions", record["id"], {"status": "pending", "forced": forced})
+    await queue_card(ctx, record)
     sent = _sent(record)
     # The suggestion's number, durable too (withdrawn when the immediate answer carries it).
-    ctx.receipt(f"{record['id']}:receipt:v{record['version']}", record["submitter"], sent)
+    await ctx.receipt(f"{record['id']}:receipt:v{record['version']}", record["submitter"], sent)
     return sent
 
 
@@ -153,9 +154,9 @@ def receipt(ctx: Ctx, record: dict[str, Any]) -> Reply | None:
     return _sent(record)
 
 
-def queue_card(ctx: Ctx, record: dict[str, Any]) -> None:
-    ctx.outbox.send(f"{record['id']}:card:v{record['version']}", CLERK_CHANNEL, card(ctx, record), card=f"suggestion:{record['id']}")
-    ctx.store.update("suggestions", record["id"], {"notices_queued": True})
+async def queue_card(ctx: Ctx, record: dict[str, Any]) -> None:
+    await ctx.outbox.send(f"{record['id']}:card:v{record['version']}", CLERK_CHANNEL, await card(ctx, record), card=f"suggestion:{record['id']}")
+    await ctx.store.update("suggestions", record["id"], {"notices_queued": True})
 
 
 def previews(record: dict[str, Any]) -> list[Field]:
@@ -169,7 +170,7 @@ def previews(record: dict[str, Any]) -> list[Field]:
     return out
 
 
-def card(ctx: Ctx, record: dict[str, Any]) -> Reply:
+async def card(ctx: Ctx, record: dict[str, Any]) -> Reply:
     sid = record["id"]
     fields = [
         Field("Suggested by", ctx.people.name(record["submitter"])),
@@ -180,7 +181,7 @@ def card(ctx: Ctx, record: dict[str, Any]) -> Reply:
     ]
     fields += [Field(f"Finding: {f['kind']} ({f['clause'] or 'platform'})", f"\u201c{f['evidence']}\u201d \u2014 {f['explanation']} Fix: {f['fix']}") for f in record["findings"]]
     fields += previews(record)
-    banner = elections.card_field(ctx)
+    banner = await elections.card_field(ctx)
     if banner is not None:
         fields.insert(0, banner)
     status = record["status"]
@@ -188,7 +189,7 @@ def card(ctx: Ctx, record: dict[str, Any]) -> Reply:
     tone: Tone
     if status in DECIDED:
         last = record["decisions"][-1]
-        text = (f"{status.replace('_', ' ').capitalize()} by {ctx.people.name(last['by'])} on {clock.human(last['at'])}"
+        text = (f"{status.replace('_', ' ').capitalize()} by {ctx.people.name(last['by'])} on {ctx.human(last['at'])}"
                 + (f": {last['comment']}" if last.get("comment") else "."))
         tone = "ok" if status == "approved" else "caution"
     else:
@@ -210,8 +211,8 @@ def comment_form(action: str, sid: str) -> Form:
                 inputs=(Input("comment", label, "multiline", max_length=2000),), context=f"{action}:{sid}", submit_label="Send")
 
 
-def decide(ctx: Ctx, user: str, sid: str, decision: str, comment: str = "") -> list[Reply]:
-    record = ctx.store.get("suggestions", sid.strip().upper())
+async def decide(ctx: Ctx, user: str, sid: str, decision: str, comment: str = "") -> list[Reply]:
+    record = await ctx.store.get("suggestions", sid.strip().upper())
     if record is None or record["status"] in {"new", "returned"}:
         raise Refused(f"There is no suggestion {sid.strip()} waiting for a decision.")
     if not (ctx.people.can(user, "approve") or ctx.people.can(user, "settle")):
@@ -219,7 +220,7 @@ def decide(ctx: Ctx, user: str, sid: str, decision: str, comment: str = "") -> l
     if record["status"] in DECIDED:
         last = record["decisions"][-1]
         return [Reply(text=f"{record['id']} was already {record['status'].replace('_', ' ')} by {ctx.people.name(last['by'])} "
-                      f"on {clock.human(last['at'])}. Nothing has changed.", tone="info")]
+                      f"on {ctx.human(last['at'])}. Nothing has changed.", tone="info")]
     escalated = record["status"] == "escalated"
     if escalated:
         if not may_settle(ctx, user, record):
@@ -236,10 +237,10 @@ def decide(ctx: Ctx, user: str, sid: str, decision: str, comment: str = "") -> l
     # Notices first, keyed by the decision's number: a crash before the decision is saved loses nothing,
     # and deciding again afterwards reuses them.
     n = len(decided["decisions"])
-    ctx.outbox.update_card(f"{record['id']}:decided:{n}", f"suggestion:{record['id']}", card(ctx, decided))
-    ctx.outbox.send(f"{record['id']}:told:{n}", record["submitter"], _told(ctx, decided, entry))
-    record = ctx.store.update("suggestions", record["id"], {"status": status, "decisions": decided["decisions"]})
-    ctx.audit.record(user, f"suggestion.{status}", record["id"])
+    await ctx.outbox.update_card(f"{record['id']}:decided:{n}", f"suggestion:{record['id']}", await card(ctx, decided))
+    await ctx.outbox.send(f"{record['id']}:told:{n}", record["submitter"], _told(ctx, decided, entry))
+    record = await ctx.store.update("suggestions", record["id"], {"status": status, "decisions": decided["decisions"]})
+    await ctx.audit.record(user, f"suggestion.{status}", record["id"])
     return [Reply(text=f"{record['id']} {status.replace('_', ' ')}. The author has been told.", tone="ok")]
 
 
@@ -268,10 +269,10 @@ def _escalatable(record: dict[str, Any]) -> bool:
     return record["status"] in DECIDED and not any(d.get("final") for d in record["decisions"])
 
 
-def escalate(ctx: Ctx, user: str, sid: str, comment: str) -> list[Reply]:
+async def escalate(ctx: Ctx, user: str, sid: str, comment: str) -> list[Reply]:
     """Castle Cary: moderators who disagree hand the decision to the Chair of the Council."""
     ctx.people.require(user, "escalate")
-    record = ctx.store.get("suggestions", sid.strip().upper())
+    record = await ctx.store.get("suggestions", sid.strip().upper())
     if record is None or not _escalatable(record):
         raise Refused("Only a suggestion waiting for a decision, or decided by a moderator and not yet by the Chair, can be escalated.")
     if not comment.strip():
@@ -283,50 +284,50 @@ def escalate(ctx: Ctx, user: str, sid: str, comment: str) -> list[Reply]:
     # Notices first (keyed by this round, as a suggestion can be escalated again after a revision),
     # then the status: a crash in between loses nothing, and escalating again reuses them.
     round_ = f"v{record['version']}.{len(record['decisions'])}"
-    shown = card(ctx, escalated)
-    ctx.outbox.update_card(f"{record['id']}:escalated:{round_}", f"suggestion:{record['id']}", shown)
+    shown = await card(ctx, escalated)
+    await ctx.outbox.update_card(f"{record['id']}:escalated:{round_}", f"suggestion:{record['id']}", shown)
     if was_decided:
-        ctx.outbox.send(f"{record['id']}:told-escalated:{round_}", record["submitter"], Reply(
+        await ctx.outbox.send(f"{record['id']}:told-escalated:{round_}", record["submitter"], Reply(
             title=f"Suggestion {record['id']} referred to the Chair",
             text="The moderators disagree about your suggested post, so the Chair of the Council will decide; "
                  "the Chair's decision is final. Please wait for it before anything is published.", tone="caution"))
     for chair in ctx.people.with_roles(ctx.pack.roles.settle_disagreements):
-        ctx.outbox.send(f"{record['id']}:escalated:{round_}:{chair}", chair, Reply(
+        await ctx.outbox.send(f"{record['id']}:escalated:{round_}:{chair}", chair, Reply(
             title=f"Your decision is needed: {record['id']}",
             text=f"The moderators disagree about a suggested post; the policy gives the final say to the Chair of the Council. "
                  f"Note: {comment.strip()}", fields=shown.fields, buttons=shown.buttons))
-    record = ctx.store.update("suggestions", record["id"], changes)
-    ctx.audit.record(user, "suggestion.escalated", record["id"])
+    record = await ctx.store.update("suggestions", record["id"], changes)
+    await ctx.audit.record(user, "suggestion.escalated", record["id"])
     return [Reply(text=f"{record['id']} escalated to the Chair of the Council.", tone="ok")]
 
 
-def pending(ctx: Ctx, user: str) -> list[Reply]:
+async def pending(ctx: Ctx, user: str) -> list[Reply]:
     if not (ctx.people.can(user, "approve") or ctx.people.can(user, "settle")):
         raise Refused("Only approvers can list pending suggestions.")
-    items = sorted(ctx.store.find("suggestions", lambda s: s["status"] in {"pending", "escalated"}), key=lambda s: s["created"])
+    items = await ctx.store.find("suggestions", {"status": In(["pending", "escalated"])}, order_by="created")
     if not items:
         return [Reply(text="Nothing is waiting for a decision.", title="Pending suggestions")]
-    return [card(ctx, s) for s in items[:20]]
+    return [await card(ctx, s) for s in items[:20]]
 
 
-def mine(ctx: Ctx, user: str) -> list[dict[str, Any]]:
-    return sorted(ctx.store.find("suggestions", lambda s: s["submitter"] == user), key=lambda s: s["created"])
+async def mine(ctx: Ctx, user: str) -> list[dict[str, Any]]:
+    return await ctx.store.find("suggestions", {"submitter": user}, order_by="created")
 
 
 EXPORT_COLUMNS = ("id", "approved_at", "approved_by", "platforms", "category", "text")
 
 
-def approved_rows(ctx: Ctx) -> list[dict[str, str]]:
+async def approved_rows(ctx: Ctx) -> list[dict[str, str]]:
     rows = []
-    for s in sorted(ctx.store.find("suggestions", lambda s: s["status"] == "approved"), key=lambda s: s["created"]):
+    for s in await ctx.store.find("suggestions", {"status": "approved"}, order_by="created"):
         last = s["decisions"][-1]
         rows.append({"id": s["id"], "approved_at": last["at"], "approved_by": ctx.people.name(last["by"]),
                      "platforms": ",".join(s["platforms"]), "category": s["category"], "text": s["text"]})
     return rows
 
 
-def export(ctx: Ctx, fmt: str) -> str:
-    rows = approved_rows(ctx)
+async def export(ctx: Ctx, fmt: str) -> str:
+    rows = await approved_rows(ctx)
     if fmt == "json":
         return json.dumps(rows, ensure_ascii=False, indent=2)
     out = io.StringIO()

@@ -19,7 +19,7 @@ class RecordingNotifier:
     fail_next: int = 0
     retry_after: float | None = None
 
-    def has_clerk_channel(self) -> bool:
+    async def has_clerk_channel(self) -> bool:
         return self.clerk_channel
 
     async def send(self, to: str, reply: Reply) -> str | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, AsyncIterator, Callable, Mapping
 
 import pytest
 
@@ -23,7 +23,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
 
 
 @pytest.fixture
-def make_bot(clock: FakeClock) -> Iterator[Callable[..., CouncilBot]]:
+async def make_bot(clock: FakeClock) -> AsyncIterator[Callable[..., CouncilBot]]:
     """``make_bot(tmp_path, council, people, names, **more settings)``: a CouncilBot on ``tmp_path / "data"``.
 
     ``people`` defaults to the whole cast (one person per role). Calling it twice with the same
@@ -41,6 +41,6 @@ def make_bot(clock: FakeClock) -> Iterator[Callable[..., CouncilBot]]:
 
     yield factory
     for bot in bots:
-        bot.store.close()
+        await bot.stop()
 
 

@@ -62,6 +62,11 @@ class FakeClock:
         self.moment = moment
 
 
+# Every table the core writes (the store has no list of them: on PostgreSQL they are all one table).
+TABLES = ("reports", "suggestions", "people", "names", "audit", "outbox", "flags", "moderation", "counters", "events",
+          "cards", "drafts", "elections", "election_periods", "runs")
+
+
 def notifier(bot: CouncilBot, **kwargs: Any) -> RecordingNotifier:
     recorder = RecordingNotifier(**kwargs)
     bot.outbox.register(recorder)
@@ -88,7 +93,7 @@ async def submit(bot: CouncilBot, user: str, form: str, values: Mapping[str, Any
     died after the core answered, before the adapter could show it)."""
     replies = await bot.handle(Incoming("form", user, name=form, values=dict(values), value=value, **kw))
     if shown:
-        bot.delivered(replies)
+        await bot.delivered(replies)
     return replies
 
 
@@ -113,8 +118,8 @@ def actions(reply: Reply) -> set[str]:
     return {b.action for b in reply.buttons}
 
 
-def audit_actions(bot: CouncilBot, subject: str | None = None) -> list[tuple[str, str]]:
-    rows = sorted(bot.store.all("audit"), key=lambda d: d["at"])
+async def audit_actions(bot: CouncilBot, subject: str | None = None) -> list[tuple[str, str]]:
+    rows = sorted((await bot.store.find("audit")), key=lambda d: d["at"])
     return [(d["actor"], d["action"]) for d in rows if subject is None or d.get("subject") == subject]
 
 

@@ -53,10 +53,10 @@ async def test_flag_sends_author_a_private_reminder_citing_clauses(tmp_path, mak
     assert field(reminder, "Post") == "https://facebook.com/p/9"
     # The reminder does not say who flagged it.
     assert flagger not in reminder.plain() and NAMES[flagger] not in reminder.plain()
-    record = bot.store.all("flags")[0]
+    record = (await bot.store.find("flags"))[0]
     assert record["author"] == COUNCILLOR and record["flagged_by"] == flagger
     assert sorted(set(record["clauses"])) == sorted(clauses)
-    assert audit_actions(bot, record["id"]) == [(flagger, "conduct.flagged")]
+    assert await audit_actions(bot, record["id"]) == [(flagger, "conduct.flagged")]
 
 
 @pytest.mark.parametrize("council,user", [
@@ -71,7 +71,7 @@ async def test_others_cannot_flag_and_are_told_politely(tmp_path, make_bot, coun
     assert refused(await submit(bot, user, "flag", {"author": COUNCILLOR, "text": ATTACK}))
     assert refused(await command(bot, user, "flags"))
     await bot.outbox.drain()
-    assert bot.store.all("flags") == [] and rec.sent == []
+    assert (await bot.store.find("flags")) == [] and rec.sent == []
 
 
 async def test_repeated_flags_visible_in_flags(tmp_path, make_bot):
@@ -92,7 +92,7 @@ async def test_flag_form_checks_its_input(tmp_path, make_bot):
     assert [f.label for f in (await flag(bot, CLERK, author="U123")).fields] == ["author"]
     assert [f.label for f in (await flag(bot, CLERK, author=CLERK)).fields] == ["author"]
     assert [f.label for f in (await flag(bot, CLERK, text="")).fields] == ["text"]
-    assert bot.store.all("flags") == []
+    assert (await bot.store.find("flags")) == []
     # A link alone is enough; nothing to cite then.
     reply = await flag(bot, CLERK, text="", link="https://facebook.com/p/1")
     assert reply.tone == "ok" and "citing" not in reply.text
@@ -156,7 +156,7 @@ async def test_a_name_that_fits_several_people_or_nobody_is_asked_again_for_that
     assert nobody.form_error and [f.label for f in nobody.fields] == ["author"]
     assert "I don't know anyone called 'Zebedee'" in nobody.text and "Cllr Ann Smith (test:ann)" in nobody.text
     await bot.outbox.drain(timeout=2)
-    assert rec.sent == [] and bot.store.all("flags") == []
+    assert rec.sent == [] and (await bot.store.find("flags")) == []
     assert (await flag(bot, CLERK, author="Ben Smith")).tone == "ok"
 
 

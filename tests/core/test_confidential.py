@@ -71,7 +71,7 @@ async def test_a_report_that_waited_for_a_recipient_says_who_now_has_it(tmp_path
     await bot.stop()
     bot = make_bot(tmp_path, people={COUNCILLOR: Role.COUNCILLOR, ASSISTANT: Role.ASSISTANT_CLERK}, names={})
     rec = notifier(bot)
-    assert bot.housekeeping()["routed"] == 1
+    assert (await bot.housekeeping())["routed"] == 1
     await bot.outbox.drain()
     (told,) = [r for r in rec.to(COUNCILLOR) if "now reached" in r.text]
     assert f"Your report {ref} has now reached the Assistant Clerk" in told.text
@@ -79,9 +79,9 @@ async def test_a_report_that_waited_for_a_recipient_says_who_now_has_it(tmp_path
 
 # 2. First names and surnames of the people in the chain; an ambiguous name is asked about.
 
-def test_the_report_form_is_not_sent_to_the_clerk_by_name(tmp_path, make_bot):
+async def test_the_report_form_is_not_sent_to_the_clerk_by_name(tmp_path, make_bot):
     """Someone reporting the Clerk must not press a button that says it goes to her."""
-    form = reports_module.form(make_bot(tmp_path).ctx)
+    form = reports_module.form((make_bot(tmp_path)).ctx)
     assert "clerk" not in form.submit_label.lower() and "confidence" in form.submit_label
 
 
@@ -108,7 +108,7 @@ async def test_a_report_naming_the_clerk_by_first_name_or_surname_goes_round_her
     bot = make_bot(tmp_path)
     rec = notifier(bot)
     ref, receipt = await _file(bot, who="", what=what, about="none")
-    record = bot.store.get("reports", ref)
+    record = await bot.store.get("reports", ref)
     assert CLERK in record["excluded"] and record["recipients"] == [CHAIR]
     assert "mentions the Town Clerk" in receipt.text and "cannot see it" in receipt.text
     await bot.outbox.drain()
@@ -118,7 +118,7 @@ async def test_a_report_naming_the_clerk_by_first_name_or_surname_goes_round_her
 async def test_a_surname_of_the_chair_routes_round_the_chair(tmp_path, make_bot):
     bot = make_bot(tmp_path)
     ref, _ = await _file(bot, who="Councillor Finch")
-    record = bot.store.get("reports", ref)
+    record = await bot.store.get("reports", ref)
     assert record["excluded"] == [CHAIR] and CHAIR not in record["recipients"]
 
 
@@ -126,9 +126,9 @@ async def test_a_name_that_is_also_an_everyday_word_routes_only_when_written_as_
     bot = make_bot(tmp_path, names={**NAMES, CLERK: "Will Hall (Town Clerk)"})
     # In small letters it may be the everyday word: the reporter is asked, and "no" is believed.
     ref, _ = await _file(bot, who="", what="They said they will wait for me outside the village hall.", about="none")
-    assert CLERK in bot.store.get("reports", ref)["recipients"]
+    assert CLERK in (await bot.store.get("reports", ref))["recipients"]
     named, _ = await _file(bot, who="", what="Will keeps shouting at me outside the village hall.")
-    assert CLERK in bot.store.get("reports", named)["excluded"]
+    assert CLERK in (await bot.store.get("reports", named))["excluded"]
 
 
 @pytest.mark.parametrize("what", ["jane keeps shouting at me in meetings.", "mrs pargeter keeps shouting at me."])
@@ -137,11 +137,11 @@ async def test_a_name_typed_in_small_letters_is_asked_about_never_sent_to_her(tm
     bot = make_bot(tmp_path)
     rec = notifier(bot)
     answer = one(await submit(bot, COUNCILLOR, "report", {**REPORT, "who": "", "what": what}))
-    assert answer.form_error and bot.store.all("reports") == []
+    assert answer.form_error and (await bot.store.find("reports")) == []
     question = field(answer, "about")
     assert "Is this about the Town Clerk (Jane Pargeter)?" in question and "more than one person" not in question
     ref, _ = await _file(bot, who="", what=what, about="clerk")
-    record = bot.store.get("reports", ref)
+    record = await bot.store.get("reports", ref)
     assert CLERK in record["excluded"] and record["recipients"] == [CHAIR]
     await bot.outbox.drain()
     assert rec.to(CLERK) == []
@@ -155,17 +155,17 @@ async def test_a_first_name_two_people_share_is_asked_about_not_guessed(tmp_path
     question = field(answer, "about")
     assert "Jane" in question and "the Town Clerk (Jane Pargeter)" in question
     assert "Tate" not in question  # who else shares the name is nobody's business
-    assert bot.store.all("reports") == []  # nothing filed, nothing guessed
+    assert (await bot.store.find("reports")) == []  # nothing filed, nothing guessed
 
     # Answered: about the Clerk, so round her.
     ref, _ = await _file(bot, who="", what="Jane keeps shouting at me.", about="clerk")
-    assert CLERK in bot.store.get("reports", ref)["excluded"]
+    assert CLERK in (await bot.store.get("reports", ref))["excluded"]
     # Answered: none of them (the councillor called Jane), so to the Clerk as usual.
     other, _ = await _file(bot, who="", what="Jane keeps shouting at me.", about="none")
-    assert CLERK in bot.store.get("reports", other)["recipients"]
+    assert CLERK in (await bot.store.get("reports", other))["recipients"]
     # The full name says who is meant, so there is nothing to ask.
     full, _ = await _file(bot, who="", what="Jane Tate keeps shouting at me.")
-    assert CLERK in bot.store.get("reports", full)["recipients"]
+    assert CLERK in (await bot.store.get("reports", full))["recipients"]
 
 
 async def test_two_people_in_the_chain_with_one_first_name_are_both_offered(tmp_path, make_bot):
@@ -174,7 +174,7 @@ async def test_two_people_in_the_chain_with_one_first_name_are_both_offered(tmp_
     question = field(answer, "about")
     assert "the Town Clerk (Jane Pargeter)" in question and "the Assistant Clerk (Jane Okafor)" in question
     ref, _ = await _file(bot, who="Jane", what="She shouts at me.", about="assistant_clerk")
-    record = bot.store.get("reports", ref)
+    record = await bot.store.get("reports", ref)
     assert record["excluded"] == [ASSISTANT] and record["recipients"] == [CHAIR]  # round the chain, as for any
 
 
@@ -187,8 +187,8 @@ async def test_a_report_that_waited_goes_up_the_chain_when_a_name_became_ambiguo
     bot = make_bot(tmp_path, people={COUNCILLOR: Role.COUNCILLOR, CLERK: Role.CLERK, CHAIR: Role.CHAIR,
                                      COUNCILLOR2: Role.COUNCILLOR},
                    names={CLERK: "Jane Pargeter", COUNCILLOR2: "Jane Tate", CHAIR: "Robert Finch"})
-    assert bot.housekeeping()["routed"] == 1
-    record = bot.store.get("reports", ref)
+    assert (await bot.housekeeping())["routed"] == 1
+    record = await bot.store.get("reports", ref)
     assert record["recipients"] == [CHAIR] and CLERK in record["excluded"]
 
 
@@ -208,7 +208,7 @@ async def _clerks_records(bot):
 async def test_subject_access_redacts_other_people_the_same_way_in_every_section(tmp_path, make_bot):
     bot = make_bot(tmp_path)
     received, about_her = await _clerks_records(bot)
-    result = dataprotection.subject_access(bot.ctx, CLERK)
+    result = await dataprotection.subject_access(bot.ctx, CLERK)
     out = result.export
     dumped = json.dumps(out)
     # The outbox copy of the report she received says who reported it in the record itself.
@@ -240,7 +240,7 @@ async def test_subject_access_redacts_the_name_in_a_notice_as_in_the_record(tmp_
     sid = answer.title.split()[1]
     await press(bot, CLERK, "suggestion.approve", sid)
     await bot.outbox.drain()
-    out = dataprotection.subject_access(bot.ctx, COUNCILLOR).export
+    out = (await dataprotection.subject_access(bot.ctx, COUNCILLOR)).export
     (notice,) = [d for d in out["outbox"] if "approved by" in d["reply"]["text"]]
     assert notice["reply"]["text"].endswith("approved by [another person].")
     assert next(s for s in out["suggestions"] if s["id"] == sid)["decisions"][0]["by"] == "[another person]"
@@ -255,22 +255,22 @@ async def test_subject_access_redacts_the_name_in_a_notice_as_in_the_record(tmp_
 async def test_erasure_refuses_while_a_case_involving_the_person_is_open(tmp_path, make_bot):
     bot = make_bot(tmp_path)
     received, about_her = await _clerks_records(bot)
-    before = {t: bot.store.all(t) for t in ("reports", "outbox", "audit")}
+    before = {t: (await bot.store.find(t)) for t in ("reports", "outbox", "audit")}
     with pytest.raises(dataprotection.OpenCases) as refusal:
-        dataprotection.erase_person(bot.ctx, COUNCILLOR)
+        await dataprotection.erase_person(bot.ctx, COUNCILLOR)
     assert refusal.value.refs == [received]
     with pytest.raises(dataprotection.OpenCases) as clerk_refusal:  # she received one; one is about her
-        dataprotection.erase_person(bot.ctx, CLERK)
+        await dataprotection.erase_person(bot.ctx, CLERK)
     assert clerk_refusal.value.refs == sorted([received, about_her])
-    assert {t: bot.store.all(t) for t in ("reports", "outbox", "audit")} == before  # nothing touched
+    assert {t: (await bot.store.find(t)) for t in ("reports", "outbox", "audit")} == before  # nothing touched
 
     # Once her case is closed, the reporter can be erased as before.
     await submit(bot, CLERK, "report_close", {"outcome": "Dealt with."}, value=received)
-    assert dataprotection.erase_person(bot.ctx, COUNCILLOR)["reports"] == 1
-    assert bot.store.get("reports", received) is None
+    assert (await dataprotection.erase_person(bot.ctx, COUNCILLOR))["reports"] == 1
+    assert await bot.store.get("reports", received) is None
     # The operator may insist: the open case about the Clerk keeps going, without her id.
-    dataprotection.erase_person(bot.ctx, CLERK, include_open=True)
-    assert CLERK not in json.dumps(bot.store.get("reports", about_her))
+    await dataprotection.erase_person(bot.ctx, CLERK, include_open=True)
+    assert CLERK not in json.dumps(await bot.store.get("reports", about_her))
 
 
 # 5. A safety line on every receipt.
@@ -294,7 +294,7 @@ async def test_a_name_changed_in_chat_does_not_hide_the_name_in_the_config_file(
     await command(bot, CLERK, "people", "add test:clerk clerk Zara Quill")
     for what in ("Jane keeps shouting at me in meetings.", "Mrs Pargeter keeps shouting at me.", "Zara keeps shouting at me."):
         ref, _ = await _file(bot, who="", what=what, about="none")
-        record = bot.store.get("reports", ref)
+        record = await bot.store.get("reports", ref)
         assert CLERK in record["excluded"] and record["recipients"] == [CHAIR], what
     await bot.outbox.drain()
     assert rec.to(CLERK) == []
@@ -305,7 +305,7 @@ async def test_a_name_in_the_where_answer_routes_round_her_too(tmp_path, make_bo
     bot = make_bot(tmp_path)
     ref, _ = await _file(bot, who="", what="Nasty comments about me all week.", link="On Jane Pargeter's Facebook page",
                          about="none")
-    record = bot.store.get("reports", ref)
+    record = await bot.store.get("reports", ref)
     assert CLERK in record["excluded"] and record["recipients"] == [CHAIR]
 
 
@@ -313,10 +313,10 @@ async def test_a_report_that_waited_reads_the_where_answer_when_it_is_routed(tmp
     bot = make_bot(tmp_path, people={})  # nobody can receive it yet: the report waits
     rec = notifier(bot)
     ref, _ = await _file(bot, who="", what="Nasty comments about me all week.", link="On Jane Pargeter's Facebook page")
-    assert bot.store.get("reports", ref)["recipients"] == []
-    bot.people.set(CLERK, Role.CLERK)  # the Clerk arrives: it is about her, so it keeps waiting
-    bot.people.set(CHAIR, Role.CHAIR)
-    record = bot.store.get("reports", ref)
+    assert (await bot.store.get("reports", ref))["recipients"] == []
+    await bot.people.set(CLERK, Role.CLERK)  # the Clerk arrives: it is about her, so it keeps waiting
+    await bot.people.set(CHAIR, Role.CHAIR)
+    record = await bot.store.get("reports", ref)
     assert CLERK in record["excluded"] and record["recipients"] == [CHAIR]
     await bot.outbox.drain()
     assert rec.to(CLERK) == []

@@ -8,6 +8,7 @@ import json
 from councilbot import dataprotection
 
 from .kit import (
+    TABLES,
     ASSISTANT, CLEAN_POST, CLERK, COUNCILLOR, COUNCILLOR2, REPORT, command, field, message, notifier, one, press,
     submit,
 )
@@ -37,14 +38,14 @@ async def populate(bot):
     return ref, sid, draft_sid, other_ref, other_sid
 
 
-def everything(bot) -> str:
-    return json.dumps({t: bot.store.all(t) for t in bot.store.tables() if t != "events"})
+async def everything(bot) -> str:
+    return json.dumps({t: (await bot.store.find(t)) for t in TABLES if t != "events"})
 
 
 async def test_export_person_returns_their_records_with_others_redacted(tmp_path, make_bot):
     bot = make_bot(tmp_path)
     ref, sid, draft_sid, other_ref, other_sid = await populate(bot)
-    out = dataprotection.export_person(bot.ctx, COUNCILLOR, actor=CLERK)
+    out = await dataprotection.export_person(bot.ctx, COUNCILLOR, actor=CLERK)
 
     assert [r["id"] for r in out["reports"]] == [ref]
     report = out["reports"][0]
@@ -70,14 +71,14 @@ async def test_export_person_returns_their_records_with_others_redacted(tmp_path
     assert COUNCILLOR in dumped
     # The export itself is logged.
     assert any(d["action"] == "person.exported" and d["actor"] == CLERK and d["subject"] == COUNCILLOR
-               for d in bot.store.all("audit"))
+               for d in (await bot.store.find("audit")))
 
 
 async def test_export_of_a_clerk_redacts_the_people_they_dealt_with(tmp_path, make_bot):
     bot = make_bot(tmp_path)
     await populate(bot)
     await command(bot, CLERK, "people", "add test:newbie councillor Nia Jones")
-    out = dataprotection.export_person(bot.ctx, CLERK)
+    out = await dataprotection.export_person(bot.ctx, CLERK)
     dumped = json.dumps(out)
     assert CLERK in dumped
     for other in (COUNCILLOR, COUNCILLOR2, ASSISTANT, "test:newbie"):
@@ -89,24 +90,24 @@ async def test_erase_person_removes_their_records_and_scrubs_their_id(tmp_path, 
     ref, sid, draft_sid, other_ref, other_sid = await populate(bot)
     await command(bot, CLERK, "people", f"add {COUNCILLOR} councillor Ann Hughes")
     await submit(bot, CLERK, "report_close", {"outcome": "Resolved."}, value=ref)  # open cases are not erased
-    counts = dataprotection.erase_person(bot.ctx, COUNCILLOR, actor=CLERK)
+    counts = await dataprotection.erase_person(bot.ctx, COUNCILLOR, actor=CLERK)
 
-    assert bot.store.get("reports", ref) is None
-    assert bot.store.get("suggestions", sid) is None and bot.store.get("suggestions", draft_sid) is None
-    assert [f["author"] for f in bot.store.all("flags")] == [COUNCILLOR2]
+    assert await bot.store.get("reports", ref) is None
+    assert await bot.store.get("suggestions", sid) is None and await bot.store.get("suggestions", draft_sid) is None
+    assert [f["author"] for f in (await bot.store.find("flags"))] == [COUNCILLOR2]
     assert counts["reports"] == 1 and counts["suggestions"] == 2 and counts["flags"] == 1
-    assert bot.store.get("people", COUNCILLOR) is None
+    assert await bot.store.get("people", COUNCILLOR) is None
     # Other people's records are untouched.
-    assert bot.store.get("reports", other_ref)["what"] == "Ben's own trouble"
-    assert bot.store.get("suggestions", other_sid)["status"] == "pending"
+    assert (await bot.store.get("reports", other_ref))["what"] == "Ben's own trouble"
+    assert (await bot.store.get("suggestions", other_sid))["status"] == "pending"
     # Their identifier is gone from every table, and so is what they wrote.
-    remaining = everything(bot)
+    remaining = await everything(bot)
     assert COUNCILLOR not in remaining
     assert REPORT["what"] not in remaining
     assert CLEAN_POST not in remaining
     assert "Litter pick at Milton Park with Ben" not in remaining
     # The audit log keeps the actions (with the identifier taken out) and logs the erasure.
-    actions = [(d["actor"], d["action"]) for d in bot.store.all("audit")]
+    actions = [(d["actor"], d["action"]) for d in (await bot.store.find("audit"))]
     assert ("[erased]", "report.filed") in actions and (CLERK, "person.erased") in actions
     # The bot carries on for everyone else.
     rec = notifier(bot)
@@ -118,7 +119,7 @@ async def test_erase_person_removes_their_records_and_scrubs_their_id(tmp_path, 
 async def test_erasure_survives_a_restart(tmp_path, make_bot):
     bot = make_bot(tmp_path)
     await populate(bot)
-    dataprotection.erase_person(bot.ctx, COUNCILLOR, include_open=True)
+    await dataprotection.erase_person(bot.ctx, COUNCILLOR, include_open=True)
     await bot.stop()
     again = make_bot(tmp_path)
-    assert COUNCILLOR not in everything(again)
+    assert COUNCILLOR not in await everything(again)

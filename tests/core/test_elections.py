@@ -147,7 +147,7 @@ async def test_election_add_is_the_clerks_audited_and_survives_a_restart(tmp_pat
     bot = make(tmp_path)
     assert refused(await command(bot, COUNCILLOR, "election", "add 2027-03-29 2027-05-06 Town council elections"))
     assert refused(await command(bot, ASSISTANT, "election", "add 2027-03-29 2027-05-06 Town council elections"))
-    assert bot.store.all("elections") == []
+    assert (await bot.store.find("elections")) == []
 
     bad = one(await command(bot, CLERK, "election", "add 2027-05-06 2027-03-29 Town council elections"))
     assert bad.tone == "danger" and "after polling day" in bad.text
@@ -158,11 +158,11 @@ async def test_election_add_is_the_clerks_audited_and_survives_a_restart(tmp_pat
     added = one(await command(bot, CLERK, "election", "add 29/03/2027 2027-05-06 Town council elections"))
     assert added.title == "Election E-2026-0001 added"
     assert "from 29 March 2027 until 10pm on 6 May 2027" in added.text
-    assert (CLERK, "election.added") in audit_actions(bot, "E-2026-0001")
+    assert (CLERK, "election.added") in await audit_actions(bot, "E-2026-0001")
     again = one(await command(bot, CLERK, "election", "add 2027-03-29 2027-05-06 Town council elections"))
-    assert "already set up" in again.text and len(bot.store.all("elections")) == 1
+    assert "already set up" in again.text and len((await bot.store.find("elections"))) == 1
 
-    bot.store.close()
+    await bot.stop()
     bot = make(tmp_path)  # restarted on the same data folder
     listing = one(await command(bot, COUNCILLOR, "election", "list"))  # anyone may see them
     assert [f.label for f in listing.fields] == ["Town council elections (E-2026-0001)"]
@@ -171,7 +171,7 @@ async def test_election_add_is_the_clerks_audited_and_survives_a_restart(tmp_pat
 
     assert refused(await command(bot, COUNCILLOR, "election", "remove E-2026-0001"))
     assert one(await command(bot, CLERK, "election", "remove E-2026-0001")).title == "Election E-2026-0001 removed"
-    assert (CLERK, "election.removed") in audit_actions(bot, "E-2026-0001")
+    assert (CLERK, "election.removed") in await audit_actions(bot, "E-2026-0001")
     assert verdict(await checked(bot, NAMING)) == "OK to post"
 
 
@@ -191,16 +191,16 @@ async def test_the_clerk_channel_is_told_once_when_a_period_starts_and_once_when
     clock.set(DAY_BEFORE_NOTICE)
     bot = make(tmp_path, [ELECTION])
     first = notifier(bot)
-    assert bot.housekeeping()["pre_election_notices"] == 0
+    assert (await bot.housekeeping())["pre_election_notices"] == 0
 
     clock.set(datetime(2027, 3, 28, 23, 5, tzinfo=timezone.utc))  # 00:05 BST on the notice day
-    assert bot.housekeeping()["pre_election_notices"] == 1
-    assert bot.housekeeping()["pre_election_notices"] == 0
+    assert (await bot.housekeeping())["pre_election_notices"] == 1
+    assert (await bot.housekeeping())["pre_election_notices"] == 0
     await bot.outbox.drain()
-    bot.store.close()
+    await bot.stop()
     bot = make(tmp_path, [ELECTION])  # a restart during the period
     second = notifier(bot)
-    assert bot.housekeeping()["pre_election_notices"] == 0
+    assert (await bot.housekeeping())["pre_election_notices"] == 0
     await bot.outbox.drain()
     started = _period_messages(first, second)
     assert [m.title for m in started] == ["Pre-election period: Town council elections"]
@@ -212,13 +212,13 @@ async def test_the_clerk_channel_is_told_once_when_a_period_starts_and_once_when
     assert "Code of Recommended Practice on Local Authority Publicity 2011 (paragraphs 33 to 35)" in start.footer
 
     clock.set(POLLING_DAY_2159)
-    assert bot.housekeeping()["pre_election_notices"] == 0
+    assert (await bot.housekeeping())["pre_election_notices"] == 0
     clock.set(POLLING_DAY_2201)
-    assert bot.housekeeping()["pre_election_notices"] == 1
-    bot.store.close()
+    assert (await bot.housekeeping())["pre_election_notices"] == 1
+    await bot.stop()
     bot = make(tmp_path, [ELECTION])  # and again after polls close
     third = notifier(bot)
-    assert bot.housekeeping()["pre_election_notices"] == 0
+    assert (await bot.housekeeping())["pre_election_notices"] == 0
     await bot.outbox.drain()
     ended = [m for m in _period_messages(first, second, third) if m.title.startswith("Pre-election period over")]
     assert len(ended) == 1 and "Polls closed at 10pm on 6 May 2027" in ended[0].text

@@ -32,7 +32,7 @@ async def file_report(bot, user=COUNCILLOR, uploads=(), **changes):
 
 
 def kept_path(bot, sha):
-    return Path(bot.store.data_dir) / evidence.FOLDER / sha
+    return bot.ctx.files / evidence.FOLDER / sha
 
 
 def test_sniff_judges_by_bytes_not_names() -> None:
@@ -50,7 +50,7 @@ def test_sniff_judges_by_bytes_not_names() -> None:
 async def test_screenshots_in_the_report_form_are_kept_by_sha256(tmp_path, make_bot):
     bot = make_bot(tmp_path)
     ref, _ = await file_report(bot, uploads=[Upload("shot.png", PNG, "test"), Upload("thread.pdf", PDF, "test")])
-    [record] = bot.store.all("reports")
+    [record] = (await bot.store.find("reports"))
     assert [(f["name"], f["type"], f["size"], f["by"]) for f in record["files"]] == [
         ("shot.png", "image/png", len(PNG), COUNCILLOR), ("thread.pdf", "application/pdf", len(PDF), COUNCILLOR)]
     for f, data in zip(record["files"], (PNG, PDF), strict=True):
@@ -76,8 +76,8 @@ async def test_a_file_that_is_not_an_image_or_pdf_is_refused_beside_the_input(tm
     failed = [Upload("gone.png", b"", "test", problem="Slack answered 404")]
     reply = one(await submit(bot, COUNCILLOR, "report", {**REPORT, "evidence_files": failed}))
     assert reply.form_error and "could not be fetched" in reply.fields[0].value
-    assert bot.store.all("reports") == []
-    assert not (Path(bot.store.data_dir) / evidence.FOLDER).exists() or not any((Path(bot.store.data_dir) / evidence.FOLDER).iterdir())
+    assert (await bot.store.find("reports")) == []
+    assert not (bot.ctx.files / evidence.FOLDER).exists() or not any((bot.ctx.files / evidence.FOLDER).iterdir())
 
 
 async def test_evidence_command_adds_files_and_links_to_the_senders_report(tmp_path, make_bot, clock):
@@ -88,7 +88,7 @@ async def test_evidence_command_adds_files_and_links_to_the_senders_report(tmp_p
     reply = one(await command(bot, COUNCILLOR, "evidence", "here is another https://facebook.com/msg/3",
                               values={"files": [Upload("later.jpg", JPEG, "teams")]}))
     assert reply.tone == "ok" and ref in reply.title
-    record = bot.store.get("reports", ref)
+    record = await bot.store.get("reports", ref)
     assert [f["name"] for f in record["files"]] == ["later.jpg"]
     links = evidence.links_of(record)
     # Links are kept as given, each with the time it was reported.
@@ -97,10 +97,10 @@ async def test_evidence_command_adds_files_and_links_to_the_senders_report(tmp_p
         ("https://facebook.com/msg/3", "2026-03-02T12:00:00+00:00")]
     # The same screenshot again (twice in one message, even) is kept once.
     one(await command(bot, COUNCILLOR, "evidence", ref, values={"files": [Upload("again.jpg", JPEG, "teams")] * 2}))
-    assert len(bot.store.get("reports", ref)["files"]) == 1
+    assert len((await bot.store.get("reports", ref))["files"]) == 1
     # Someone who cannot see the report cannot add to it, and learns nothing about it.
     assert refused(await command(bot, COUNCILLOR2, "evidence", ref, values={"files": [Upload("x.png", PNG)]}))
-    assert len(bot.store.get("reports", ref)["files"]) == 1
+    assert len((await bot.store.get("reports", ref))["files"]) == 1
     # With two open reports and no reference, the person is asked for one.
     await file_report(bot)
     reply = one(await command(bot, COUNCILLOR, "evidence", "", values={"files": [Upload("y.png", PNG)]}))
@@ -115,13 +115,13 @@ async def test_link_reports_and_the_view_shows_them_in_time_order(tmp_path, make
     # Only a recipient of both may link them.
     assert refused(await command(bot, COUNCILLOR, "link", f"{first} {second}"))
     view = one(await command(bot, CLERK, "link", f"{second} {first}"))
-    assert bot.store.get("reports", first)["linked"] == [second]
-    assert bot.store.get("reports", second)["linked"] == [first]
+    assert (await bot.store.get("reports", first))["linked"] == [second]
+    assert (await bot.store.get("reports", second))["linked"] == [first]
     timeline = field(view, "Linked incidents (oldest first)").splitlines()
     assert timeline[0].startswith(f"{first}: filed") and timeline[1].startswith(f"{second} (this one)")
     # Typed as a message (Teams, a DM), the same.
     one(await message(bot, ASSISTANT, f"link {first} and {second}"))
-    assert ("test:clerk", "report.linked") in [(a["actor"], a["action"]) for a in bot.store.all("audit")]
+    assert ("test:clerk", "report.linked") in [(a["actor"], a["action"]) for a in (await bot.store.find("audit"))]
 
 
 async def test_report_about_the_clerk_never_shows_as_linked_to_the_clerk(tmp_path, make_bot):
@@ -147,7 +147,7 @@ async def test_reference_numbers_are_set_by_recipients_and_shown(tmp_path, make_
     assert field(view, "Crime reference number") == "14/123456/26"
     assert field(view, "Platform's report reference") == "FB report 998877"
     assert refused(await submit(bot, COUNCILLOR, "report_refs", {"crime_ref": "forged"}, ref))
-    assert bot.store.get("reports", ref)["crime_ref"] == "14/123456/26"
+    assert (await bot.store.get("reports", ref))["crime_ref"] == "14/123456/26"
     # Shown again pre-filled, so a correction is an edit.
     form = one(await press(bot, CLERK, "report.refs", ref)).form
     assert form is not None and form.inputs[0].initial == "14/123456/26"
@@ -180,10 +180,10 @@ async def test_bundle_button_gives_the_recipient_a_signed_zip_and_is_audited(tmp
     assert "14/123456/26" in summary and "Phoned the police on 101." in summary and "Jane Pargeter" in summary
     assert summary.index(f"Report {first}") < summary.index(f"Report {second}")
     assert bundle.verify(Path(reply.file))[0] == []
-    assert manifest["public_key"] == bundle.public_text(bundle.signing_key(Path(bot.store.data_dir)))
-    key_file = Path(bot.store.data_dir) / bundle.KEY_FILE
+    assert manifest["public_key"] == bundle.public_text(bundle.signing_key(bot.ctx.files))
+    key_file = bot.ctx.files / bundle.KEY_FILE
     assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
-    exports = [a for a in bot.store.all("audit") if a["action"] == "report.bundle_exported"]
+    exports = [a for a in (await bot.store.find("audit")) if a["action"] == "report.bundle_exported"]
     assert [(a["actor"], a["subject"], a["via"]) for a in exports] == [(CLERK, first, "chat")]
 
 
@@ -203,13 +203,13 @@ async def test_retention_and_erasure_delete_evidence_files(tmp_path, make_bot, c
     png, pdf = hashlib.sha256(PNG).hexdigest(), hashlib.sha256(PDF).hexdigest()
     await submit(bot, CLERK, "report_close", {"outcome": "Reported to police"}, closed_ref)
     clock.advance(days=bot.pack.reports.retention_days + 1)
-    assert bot.housekeeping()["purged"] == 1
+    assert (await bot.housekeeping())["purged"] == 1
     assert not kept_path(bot, pdf).exists()  # its report is gone
     assert kept_path(bot, png).exists()  # still the evidence of another report
     made = Path(one(await press(bot, CLERK, "report.bundle", kept_ref)).file)  # a chat bundle not yet fetched
     assert made.is_file()
-    erase_person(bot.ctx, COUNCILLOR2, include_open=True)  # the kept report is still open
-    assert bot.store.get("reports", kept_ref) is None and not kept_path(bot, png).exists()
+    await erase_person(bot.ctx, COUNCILLOR2, include_open=True)  # the kept report is still open
+    assert await bot.store.get("reports", kept_ref) is None and not kept_path(bot, png).exists()
     assert not made.exists()  # its copy of the screenshot goes too
 
 
@@ -217,10 +217,10 @@ async def test_a_bundle_made_for_chat_and_never_fetched_is_removed_after_an_hour
     bot = make_bot(tmp_path)
     ref, _ = await file_report(bot)
     made = Path(one(await press(bot, CLERK, "report.bundle", ref)).file)
-    assert bot.housekeeping()["bundles_removed"] == 0 and made.is_file()
+    assert (await bot.housekeeping())["bundles_removed"] == 0 and made.is_file()
     hour_ago = made.stat().st_mtime - bundle.BUNDLE_LIFETIME - 60
     os.utime(made.parent, (hour_ago, hour_ago))
-    assert bot.housekeeping()["bundles_removed"] == 1 and not made.exists()
+    assert (await bot.housekeeping())["bundles_removed"] == 1 and not made.exists()
 
 
 async def test_a_bundle_never_names_a_linked_report_its_maker_cannot_see(tmp_path, make_bot):
@@ -229,10 +229,10 @@ async def test_a_bundle_never_names_a_linked_report_its_maker_cannot_see(tmp_pat
     not in the linked incidents, and not in the audit trail (the Clerk's linking and export)."""
     bot = make_bot(tmp_path, people={k: v for k, v in CAST.items() if k != ASSISTANT})
     old, _ = await file_report(bot)
-    bot.ctx.people.set(ASSISTANT, Role.ASSISTANT_CLERK)
+    await bot.ctx.people.set(ASSISTANT, Role.ASSISTANT_CLERK)
     new, _ = await file_report(bot, COUNCILLOR2)
-    assert ASSISTANT in bot.store.get("reports", new)["recipients"]
-    assert ASSISTANT not in bot.store.get("reports", old)["recipients"]
+    assert ASSISTANT in (await bot.store.get("reports", new))["recipients"]
+    assert ASSISTANT not in (await bot.store.get("reports", old))["recipients"]
     await command(bot, CLERK, "link", f"{old} {new}")
     one(await press(bot, CLERK, "report.bundle", old))
     one(await press(bot, CLERK, "report.bundle", new))
@@ -274,5 +274,5 @@ async def test_a_link_in_slacks_markup_is_kept_as_the_link_alone(tmp_path, make_
     ref, _ = await file_report(bot)
     text = f"evidence {ref} <http://facebook.com/p/9|facebook.com/p/9> and <https://x.com/a/status/5>"
     one(await command(bot, COUNCILLOR, "evidence", text, values={"files": [Upload("shot.png", PNG, "slack")]}))
-    later = bot.store.get("reports", ref)["links"]
+    later = (await bot.store.get("reports", ref))["links"]
     assert [x["url"] for x in later] == ["http://facebook.com/p/9", "https://x.com/a/status/5"]

@@ -17,15 +17,15 @@ async def test_same_event_twice_files_one_report(tmp_path, make_bot):
     assert "received" in one(first).title
     # The same form again (Submit pressed once more): the same receipt, with the reference.
     assert await bot.handle(event) == first
-    assert len(bot.store.all("reports")) == 1
+    assert len((await bot.store.find("reports"))) == 1
     await bot.outbox.drain()
     assert len(rec.to(CLERK)) == 1
     # A different event from the same person is a new report.
     await bot.handle(Incoming("form", COUNCILLOR, name="report", values=REPORT, event_id="Ev124"))
-    assert len(bot.store.all("reports")) == 2
+    assert len((await bot.store.find("reports"))) == 2
     # Without an event id nothing can be deduplicated: each submission counts.
     await bot.handle(Incoming("form", COUNCILLOR, name="report", values=REPORT))
-    assert len(bot.store.all("reports")) == 3
+    assert len((await bot.store.find("reports"))) == 3
 
 
 async def test_same_event_twice_submits_one_suggestion(tmp_path, make_bot):
@@ -35,7 +35,7 @@ async def test_same_event_twice_submits_one_suggestion(tmp_path, make_bot):
     first = await bot.handle(event)
     assert len(first) == 1
     assert await bot.handle(event) == first  # the same answer, with the suggestion's number
-    assert len(bot.store.all("suggestions")) == 1
+    assert len((await bot.store.find("suggestions"))) == 1
     await bot.outbox.drain()
     assert len(rec.sent) == 1
 
@@ -46,14 +46,14 @@ async def test_retried_approval_decides_once(tmp_path, make_bot):
     press = Incoming("action", CLERK, name="suggestion.approve", value=sid, event_id="Ev-a-1")
     assert "approved" in one(await bot.handle(press)).text
     assert await bot.handle(press) == []
-    assert len(bot.store.get("suggestions", sid)["decisions"]) == 1
+    assert len((await bot.store.get("suggestions", sid))["decisions"]) == 1
 
 
 async def test_event_ids_are_per_platform(tmp_path, make_bot):
     bot = make_bot(tmp_path)
     await bot.handle(Incoming("form", "slack:U1", name="report", values=REPORT, event_id="E1"))
     await bot.handle(Incoming("form", "teams:abc", name="report", values=REPORT, event_id="E1"))
-    assert sorted(r["reporter"] for r in bot.store.all("reports")) == ["slack:U1", "teams:abc"]
+    assert sorted(r["reporter"] for r in (await bot.store.find("reports"))) == ["slack:U1", "teams:abc"]
 
 
 async def test_retry_after_a_restart_is_still_ignored(tmp_path, make_bot):
@@ -63,4 +63,4 @@ async def test_retry_after_a_restart_is_still_ignored(tmp_path, make_bot):
     await bot.stop()
     again = make_bot(tmp_path)
     assert await again.handle(event) == first  # not filed again; the same receipt
-    assert len(again.store.all("reports")) == 1
+    assert len((await again.store.find("reports"))) == 1

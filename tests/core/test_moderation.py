@@ -19,11 +19,11 @@ async def test_moderation_is_recorded_audited_and_exported(tmp_path, make_bot):
     assert form.name == "moderation" and {o.value for o in form.inputs[2].options} == set(moderation_module.ACTIONS)
     reply = one(await submit(bot, MODERATOR, "moderation", ACTION))
     assert reply.tone == "ok" and "Council's records" in reply.text
-    (record,) = bot.store.all("moderation")
+    (record,) = (await bot.store.find("moderation"))
     assert record["id"] == "M-2026-0001" and record["moderator"] == MODERATOR and record["action"] == "removed-and-reported"
-    assert audit_actions(bot, record["id"]) == [(MODERATOR, "moderation.recorded")]
+    assert await audit_actions(bot, record["id"]) == [(MODERATOR, "moderation.recorded")]
     one(await submit(bot, DEPUTY, "moderation", {**ACTION, "action": "hidden", "post": "comment 2"}))
-    rows = list(csv.DictReader(io.StringIO(moderation_module.export(bot.ctx))))
+    rows = list(csv.DictReader(io.StringIO(await moderation_module.export(bot.ctx))))
     assert [(r["id"], r["moderator"], r["action"]) for r in rows] == [
         ("M-2026-0001", "Alex Moore", "removed-and-reported"), ("M-2026-0002", "Priya Doyle", "hidden")]
 
@@ -34,5 +34,5 @@ async def test_moderation_form_checks_its_input(tmp_path, make_bot):
     assert reply.tone == "danger" and [f.label for f in reply.fields] == ["action"]
     reply = one(await submit(bot, CLERK, "moderation", {**ACTION, "reason": ""}))
     assert [f.label for f in reply.fields] == ["reason"]
-    assert bot.store.all("moderation") == []
+    assert (await bot.store.find("moderation")) == []
     assert refused(await submit(bot, MODERATOR, "moderation", ACTION))  # Alsager: no moderator role

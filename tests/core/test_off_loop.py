@@ -65,7 +65,7 @@ async def test_a_message_over_any_limit_is_answered_before_it_is_read(tmp_path, 
     bot = make_bot(tmp_path)
     reply = one(await message(bot, COUNCILLOR, "words " * 200_000))
     assert reply.tone == "caution" and f"I can check drafts of up to {MAX_DRAFT:,} characters" in reply.text
-    assert bot.store.all("drafts") == []
+    assert (await bot.store.find("drafts")) == []
     draft = one(await command(bot, COUNCILLOR, "checkpost", "personal twitter: " + "x" * (MAX_DRAFT + 1)))
     assert draft.text.startswith(f"That draft is {MAX_DRAFT + 1:,} characters; the limit is {MAX_DRAFT:,}.")
     # The words that say where a post goes do not count against the draft.
@@ -85,7 +85,7 @@ async def test_a_platform_named_thousands_of_times_is_checked_once(tmp_path, mak
     monkeypatch.setattr(councilbot.suggestions, "check_many", counted)
     await submit(bot, COUNCILLOR, "suggest", {**SUGGESTION, "platforms": ["facebook", "twitter"] * 5000})
     assert sizes == [2]
-    [record] = bot.store.all("suggestions")
+    [record] = (await bot.store.find("suggestions"))
     assert record["platforms"] == ["facebook", "twitter"]
 
 
@@ -107,7 +107,7 @@ async def test_a_retry_while_the_first_waits_for_the_checker_is_a_duplicate(tmp_
     assert await submit(bot, COUNCILLOR, "suggest", SUGGESTION, event_id="Ev-1") == []
     release.set()
     assert "S-20" in one(await first).title
-    [record] = bot.store.all("suggestions")
+    [record] = (await bot.store.find("suggestions"))
     assert record["event"] == event_digest(f"{COUNCILLOR}:Ev-1")
 
 
@@ -132,5 +132,5 @@ async def test_events_handled_at_once_each_mark_their_own_record(tmp_path, make_
         bot.handle(Incoming("form", CLERK, name="suggest", values={**SUGGESTION, "text": CLEAN_POST + " Bring gloves."},
                             event_id="Ev-B")))
     assert all("S-20" in one(r).title for r in replies)
-    marks = {s["submitter"]: s["event"] for s in bot.store.all("suggestions")}
+    marks = {s["submitter"]: s["event"] for s in (await bot.store.find("suggestions"))}
     assert marks == {COUNCILLOR: event_digest(f"{COUNCILLOR}:Ev-A"), CLERK: event_digest(f"{CLERK}:Ev-B")}

@@ -16,45 +16,45 @@ async def file_report(bot):
     return field(one(await submit(bot, COUNCILLOR, "report", REPORT)), "Reference")
 
 
-def row(bot, key):
-    (doc,) = [d for d in bot.store.all("outbox") if d["id"] == key]
+async def row(bot, key):
+    (doc,) = [d for d in (await bot.store.find("outbox")) if d["id"] == key]
     return doc
 
 
-def delay(bot, key):
-    return (clock_module.parse(row(bot, key)["next_at"]) - clock_module.now()).total_seconds()
+async def delay(bot, key):
+    return (clock_module.parse((await row(bot, key))["next_at"]) - clock_module.now()).total_seconds()
 
 
 async def test_failures_are_retried_with_backoff_and_delivered_exactly_once(tmp_path, make_bot, clock):
     bot = make_bot(tmp_path)
     rec = notifier(bot)
-    bot.outbox.send("hello", CLERK, Reply(text="Hello"))
+    await bot.outbox.send("hello", CLERK, Reply(text="Hello"))
     key = "hello@test"
     rec.fail_next = 3
 
     await bot.outbox.drain()
-    assert rec.sent == [] and row(bot, key)["attempts"] == 1 and delay(bot, key) == 0.5
-    assert row(bot, key)["error"] == "simulated outage" and row(bot, key)["status"] == "pending"
+    assert rec.sent == [] and (await row(bot, key))["attempts"] == 1 and await delay(bot, key) == 0.5
+    assert (await row(bot, key))["error"] == "simulated outage" and (await row(bot, key))["status"] == "pending"
     await bot.outbox.drain()                      # not due yet: no attempt
-    assert row(bot, key)["attempts"] == 1
+    assert (await row(bot, key))["attempts"] == 1
 
     clock.advance(seconds=0.5)
     await bot.outbox.drain()
-    assert row(bot, key)["attempts"] == 2 and delay(bot, key) == 1.0
+    assert (await row(bot, key))["attempts"] == 2 and await delay(bot, key) == 1.0
     clock.advance(seconds=1)
     await bot.outbox.drain()
-    assert row(bot, key)["attempts"] == 3 and delay(bot, key) == 2.0
+    assert (await row(bot, key))["attempts"] == 3 and await delay(bot, key) == 2.0
     clock.advance(seconds=2)
     await bot.outbox.drain()
     assert [(to, r.text) for to, r in rec.sent] == [(CLERK, "Hello")]
-    assert row(bot, key)["status"] == "sent" and bot.outbox.depth() == 0
+    assert (await row(bot, key))["status"] == "sent" and await bot.outbox.depth() == 0
 
     clock.advance(minutes=10)
     await bot.outbox.drain()
     assert await bot.outbox.deliver_due() == 0
     assert len(rec.sent) == 1
     # Queueing the same purpose again stores nothing new.
-    bot.outbox.send("hello", CLERK, Reply(text="Hello"))
+    await bot.outbox.send("hello", CLERK, Reply(text="Hello"))
     await bot.outbox.drain()
     assert len(rec.sent) == 1
 
@@ -62,12 +62,12 @@ async def test_failures_are_retried_with_backoff_and_delivered_exactly_once(tmp_
 async def test_backoff_is_capped(tmp_path, make_bot, clock):
     bot = make_bot(tmp_path)
     rec = notifier(bot)
-    bot.outbox.send("k", CLERK, Reply(text="x"))
+    await bot.outbox.send("k", CLERK, Reply(text="x"))
     rec.fail_next = 12
     delays = []
     for _ in range(12):
         await bot.outbox.deliver_due()
-        delays.append(delay(bot, "k@test"))
+        delays.append(await delay(bot, "k@test"))
         clock.advance(seconds=delays[-1])
     assert delays[:4] == [0.5, 1.0, 2.0, 4.0] and max(delays) == 300.0 and delays[-1] == 300.0
     await bot.outbox.drain()
@@ -79,8 +79,8 @@ async def test_retry_after_is_honoured(tmp_path, make_bot, clock):
     rec = notifier(bot, fail_next=1, retry_after=30)
     ref = await file_report(bot)
     await bot.outbox.drain()
-    failed = [d for d in bot.store.all("outbox") if d["attempts"] == 1]
-    assert len(failed) == 1 and delay(bot, failed[0]["id"]) == 30
+    failed = [d for d in (await bot.store.find("outbox")) if d["attempts"] == 1]
+    assert len(failed) == 1 and await delay(bot, failed[0]["id"]) == 30
     assert clock_module.parse(failed[0]["next_at"]) > clock_module.now()
     delivered = len(rec.sent)
     assert delivered == 2
@@ -102,7 +102,7 @@ async def test_permanent_failure_is_not_retried(tmp_path, make_bot, clock):
         platform = "test"
         calls = 0
 
-        def has_clerk_channel(self):
+        async def has_clerk_channel(self):
             return True
 
         async def send(self, to, reply):
@@ -114,12 +114,12 @@ async def test_permanent_failure_is_not_retried(tmp_path, make_bot, clock):
 
     refusing = Refusing()
     bot.outbox.register(refusing)
-    bot.outbox.send("gone", "test:left", Reply(text="x"))
+    await bot.outbox.send("gone", "test:left", Reply(text="x"))
     await bot.outbox.drain()
     clock.advance(hours=1)
     await bot.outbox.drain()
     assert refusing.calls == 1
-    assert row(bot, "gone@test")["status"] == "failed" and row(bot, "gone@test")["error"] == "user_not_found"
+    assert (await row(bot, "gone@test"))["status"] == "failed" and (await row(bot, "gone@test"))["error"] == "user_not_found"
 
 
 async def test_a_crashing_notifier_does_not_stop_the_queue(tmp_path, make_bot, clock):
@@ -135,11 +135,11 @@ async def test_a_crashing_notifier_does_not_stop_the_queue(tmp_path, make_bot, c
         return await real_send(to, reply)
 
     rec.send = flaky
-    bot.outbox.send("a", CLERK, Reply(text="a"))
-    bot.outbox.send("b", ASSISTANT, Reply(text="b"))
+    await bot.outbox.send("a", CLERK, Reply(text="a"))
+    await bot.outbox.send("b", ASSISTANT, Reply(text="b"))
     await bot.outbox.drain()
     assert [a for a, _ in rec.sent] == [ASSISTANT]
-    assert row(bot, "a@test")["error"] == "ValueError"
+    assert (await row(bot, "a@test"))["error"] == "ValueError"
     clock.advance(seconds=1)
     await bot.outbox.drain()
     assert sorted(a for a, _ in rec.sent) == sorted([ASSISTANT, CLERK])
@@ -151,18 +151,18 @@ async def test_restart_in_the_middle_of_delivery_delivers_what_was_pending(tmp_p
     ref = await file_report(bot)
     await bot.outbox.drain()
     assert len(first.sent) == 1
-    pending = {d["id"] for d in bot.outbox.pending()}
+    pending = {d["id"] for d in await bot.outbox.pending()}
     assert len(pending) == 2
     await bot.stop()
 
     again = make_bot(tmp_path)
-    assert {d["id"] for d in again.outbox.pending()} == pending
+    assert {d["id"] for d in await again.outbox.pending()} == pending
     second = notifier(again)
     clock.advance(seconds=1)
     await again.outbox.drain()
     everyone = [a for a, _ in first.sent] + [a for a, _ in second.sent]
     assert sorted(everyone) == sorted([CLERK, ASSISTANT, CLERK_CHANNEL])
-    assert len(second.sent) == 2 and again.outbox.depth() == 0
+    assert len(second.sent) == 2 and await again.outbox.depth() == 0
     assert all(ref in r.title for _, r in first.sent + second.sent)
 
 
@@ -172,14 +172,14 @@ async def test_messages_queued_with_no_notifier_are_delivered_after_restart(tmp_
     started = time.monotonic()
     await bot.outbox.drain(timeout=3)
     assert time.monotonic() - started < 1.5       # nothing can be delivered: drain does not spin
-    assert bot.outbox.depth() == 3
+    assert await bot.outbox.depth() == 3
     await bot.stop()
 
     again = make_bot(tmp_path)
     rec = notifier(again)
     await again.outbox.drain()
     assert sorted(a for a, _ in rec.sent) == sorted([CLERK, ASSISTANT, CLERK_CHANNEL])
-    assert again.outbox.depth() == 0
+    assert await again.outbox.depth() == 0
     (notice,) = rec.to(CLERK_CHANNEL)
     assert ref in notice.title
     await again.stop()

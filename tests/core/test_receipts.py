@@ -26,25 +26,25 @@ def die_after_handling(bot: Any) -> None:
     """The record is written, then the process dies before the answer leaves ``handle``."""
     route = bot.router.route
 
-    async def route_then_die(incoming: Incoming) -> list[Reply]:
-        await route(incoming)
+    async def route_then_die(ctx: Any, incoming: Incoming) -> list[Reply]:
+        await route(ctx, incoming)
         raise Died()
 
     bot.router.route = route_then_die
 
 
-def receipts(bot: Any) -> list[dict[str, Any]]:
-    return [d for d in bot.store.all("outbox") if ":receipt" in d["id"]]
+async def receipts(bot: Any) -> list[dict[str, Any]]:
+    return [d for d in (await bot.store.find("outbox")) if ":receipt" in d["id"]]
 
 
 async def test_the_answer_carries_the_receipt_and_its_held_copy_is_withdrawn(tmp_path, make_bot, clock) -> None:
     bot = make_bot(tmp_path)
     rec = notifier(bot)
     first = one(await submit(bot, COUNCILLOR, "report", REPORT, event_id="ev-1"))
-    assert "R-" in first.title and receipts(bot) == []  # not sent twice in the normal case
+    assert "R-" in first.title and await receipts(bot) == []  # not sent twice in the normal case
     one(await submit(bot, COUNCILLOR, "suggest", {"text": CLEAN_POST, "platforms": ["facebook"], "category": "event"},
                      event_id="ev-2"))
-    assert receipts(bot) == []
+    assert await receipts(bot) == []
     clock.advance(seconds=RECEIPT_HOLD + 1)
     await bot.outbox.drain()
     assert rec.to(COUNCILLOR) == []
@@ -55,7 +55,7 @@ async def test_a_crash_after_the_write_still_delivers_the_reference_once(tmp_pat
     die_after_handling(bot)
     with pytest.raises(Died):  # the process dies after the write, before the answer goes back
         await submit(bot, COUNCILLOR, "report", REPORT, event_id="ev-crash")
-    [report] = bot.store.all("reports")
+    [report] = (await bot.store.find("reports"))
     again = make_bot(tmp_path)  # the restart
     rec = notifier(again)
     await again.outbox.drain()
@@ -66,7 +66,7 @@ async def test_a_crash_after_the_write_still_delivers_the_reference_once(tmp_pat
     assert dm.title == f"Report {report['id']} received" and ("Reference", report["id"]) in [(f.label, f.value) for f in dm.fields]
     # Submit pressed again after the restart: the same receipt, nothing filed or sent again.
     [answer] = await submit(again, COUNCILLOR, "report", REPORT, event_id="ev-crash")
-    assert dataclasses.replace(answer, withdraws=()) == dm and len(again.store.all("reports")) == 1
+    assert dataclasses.replace(answer, withdraws=()) == dm and len((await again.store.find("reports"))) == 1
     await again.outbox.drain()
     assert len(rec.to(COUNCILLOR)) == 1
 
@@ -76,7 +76,7 @@ async def test_a_crash_after_the_core_answered_but_before_the_answer_was_shown(t
     it showed the answer (Slack's modal and DM, Teams' card, the console's screen)."""
     bot = make_bot(tmp_path)
     [answer] = await submit(bot, COUNCILLOR, "report", REPORT, event_id="ev-late", shown=False)
-    [report] = bot.store.all("reports")
+    [report] = (await bot.store.find("reports"))
     assert answer.withdraws == (f"{report['id']}:receipt",)
     again = make_bot(tmp_path)  # died before the adapter showed it
     rec = notifier(again)
@@ -93,24 +93,25 @@ async def test_a_resubmission_before_the_hold_ends_answers_and_withdraws_the_cop
                      event_id="ev-s")
     again = make_bot(tmp_path)
     rec = notifier(again)
-    [sid] = [s["id"] for s in again.store.all("suggestions")]
+    [sid] = [s["id"] for s in (await again.store.find("suggestions"))]
     [answer] = await submit(again, COUNCILLOR, "suggest", {"text": CLEAN_POST, "platforms": ["facebook"], "category": "event"},
                             event_id="ev-s")
     assert answer.title == f"Suggestion {sid} sent to the Clerk"
     clock.advance(seconds=RECEIPT_HOLD + 1)
     await again.outbox.drain()
     assert rec.to(COUNCILLOR) == []  # answered in the moment: the held copy was withdrawn
-    assert len(again.store.all("suggestions")) == 1
+    assert len((await again.store.find("suggestions"))) == 1
 
 
 async def test_a_crash_before_the_notices_were_queued_still_sends_the_receipt(tmp_path, make_bot, clock) -> None:
     bot = make_bot(tmp_path)
     one(await submit(bot, COUNCILLOR, "report", REPORT))
-    [report] = bot.store.all("reports")
-    bot.store.update("reports", report["id"], {"notices_queued": False})  # died between the write and queueing
-    for doc in bot.store.all("outbox"):
-        bot.store.delete("outbox", doc["id"])
-    again = make_bot(tmp_path)  # recovery queues the notices and the receipt
+    [report] = (await bot.store.find("reports"))
+    await bot.store.update("reports", report["id"], {"notices_queued": False})  # died between the write and queueing
+    for doc in (await bot.store.find("outbox")):
+        await bot.store.delete("outbox", doc["id"])
+    again = make_bot(tmp_path)
+    await again.recover()  # at start-up: recovery queues the notices and the receipt
     rec = notifier(again)
     clock.advance(seconds=RECEIPT_HOLD + 1)
     await again.outbox.drain()

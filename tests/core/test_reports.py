@@ -9,6 +9,7 @@ from councilbot import reports as reports_module
 from councilbot.ports import CLERK_CHANNEL
 
 from .kit import (
+    TABLES,
     ASSISTANT, CHAIR, CLERK, COUNCILLOR, COUNCILLOR2, DEPUTY, REPORT, actions, audit_actions, command, field,
     notifier, one, press, refused, submit,
 )
@@ -47,7 +48,7 @@ async def test_missing_what_is_refused_with_the_field_named(tmp_path, make_bot):
     bot = make_bot(tmp_path)
     reply = one(await submit(bot, COUNCILLOR, "report", {**REPORT, "what": "  "}))
     assert reply.tone == "danger" and [f.label for f in reply.fields] == ["what"]
-    assert bot.store.all("reports") == []
+    assert (await bot.store.find("reports")) == []
 
 
 async def test_delivered_by_dm_to_recipients_and_channel_gets_notice_without_contents(tmp_path, make_bot):
@@ -81,7 +82,7 @@ async def test_castle_cary_recipients_are_clerk_and_deputy(tmp_path, make_bot):
     ref, _ = await file_report(bot)
     await bot.outbox.drain()
     assert sorted(a for a, _ in rec.sent if a != CLERK_CHANNEL) == sorted([CLERK, DEPUTY])
-    assert bot.store.get("reports", ref)["recipients"] == sorted([CLERK, DEPUTY])
+    assert (await bot.store.get("reports", ref))["recipients"] == sorted([CLERK, DEPUTY])
 
 
 async def test_immediate_danger_says_999_first_and_clerk_copy_is_urgent(tmp_path, make_bot):
@@ -103,7 +104,7 @@ async def test_immediate_danger_says_999_first_and_clerk_copy_is_urgent(tmp_path
 async def test_danger_toggle_given_as_text_counts(tmp_path, make_bot):
     bot = make_bot(tmp_path)
     ref, reply = await file_report(bot, danger="true")
-    assert bot.store.get("reports", ref)["urgent"] is True
+    assert (await bot.store.get("reports", ref))["urgent"] is True
     assert "999" in reply.text.splitlines()[0]
 
 
@@ -112,7 +113,7 @@ async def test_report_naming_the_clerk_goes_to_the_chair_and_clerk_cannot_see_it
     rec = notifier(bot)
     ref, reply = await file_report(bot, who="The town clerk, from her personal account")
     assert "Chair of the Council" in reply.text and "cannot see it" in reply.text
-    record = bot.store.get("reports", ref)
+    record = await bot.store.get("reports", ref)
     assert record["recipients"] == [CHAIR]
     assert CLERK in record["excluded"]
     await bot.outbox.drain()
@@ -128,8 +129,8 @@ async def test_report_naming_the_clerk_goes_to_the_chair_and_clerk_cannot_see_it
         assert refused(await submit(bot, CLERK, form, {key: "x"}, value=ref)), form
     listing = one(await command(bot, CLERK, "reports"))
     assert ref not in listing.plain()
-    assert bot.store.get("reports", ref)["status"] == "open"
-    assert ("test:clerk", "report.read") not in audit_actions(bot, ref)
+    assert (await bot.store.get("reports", ref))["status"] == "open"
+    assert ("test:clerk", "report.read") not in await audit_actions(bot, ref)
     # The Chair can read and act on it.
     view = one(await press(bot, CHAIR, "report.view", ref))
     assert field(view, "What happened") == REPORT["what"]
@@ -139,7 +140,7 @@ async def test_report_about_clerk_by_form_answer_goes_to_chair(tmp_path, make_bo
     bot = make_bot(tmp_path, "castle-cary")
     rec = notifier(bot)
     ref, _ = await file_report(bot, about="clerk", who="")
-    record = bot.store.get("reports", ref)
+    record = await bot.store.get("reports", ref)
     assert record["recipients"] == [CHAIR] and record["excluded"] == [CLERK]
     await bot.outbox.drain()
     assert [a for a, _ in rec.sent] == [CHAIR]
@@ -151,14 +152,14 @@ async def test_report_about_clerk_by_form_answer_goes_to_chair(tmp_path, make_bo
 async def test_report_naming_the_clerk_by_name_goes_round_them(tmp_path, make_bot):
     bot = make_bot(tmp_path)
     ref, _ = await file_report(bot, who="Jane Pargeter")
-    record = bot.store.get("reports", ref)
+    record = await bot.store.get("reports", ref)
     assert record["recipients"] == [CHAIR] and CLERK in record["excluded"]
 
 
 async def test_assistant_clerk_is_not_mistaken_for_the_clerk(tmp_path, make_bot):
     bot = make_bot(tmp_path)
     ref, _ = await file_report(bot, who="the assistant town clerk")
-    record = bot.store.get("reports", ref)
+    record = await bot.store.get("reports", ref)
     assert record["excluded"] == [ASSISTANT]
     assert record["recipients"] == [CHAIR]
     assert CLERK not in record["excluded"]
@@ -194,11 +195,11 @@ async def test_full_workflow_with_reporter_told_and_every_step_audited(tmp_path,
     assert one(await press(bot, CLERK, "report.close", ref)).form.name == "report_close"
     empty = one(await submit(bot, CLERK, "report_close", {"outcome": ""}, value=ref))
     assert empty.tone == "danger"
-    assert bot.store.get("reports", ref)["status"] == "acknowledged"
+    assert (await bot.store.get("reports", ref))["status"] == "acknowledged"
     closed = one(await submit(bot, CLERK, "report_close", {"outcome": "Account suspended by Facebook."}, value=ref))
     # Once closed, only the reference numbers and the evidence bundle remain (the police may come later).
     assert actions(closed) == {"report.refs", "report.bundle"}
-    record = bot.store.get("reports", ref)
+    record = await bot.store.get("reports", ref)
     assert record["status"] == "closed" and record["outcome"] == "Account suspended by Facebook."
     assert record["acknowledged_by"] == CLERK and record["closed_by"] == CLERK
     await bot.outbox.drain()
@@ -207,7 +208,7 @@ async def test_full_workflow_with_reporter_told_and_every_step_audited(tmp_path,
     # Closing twice changes nothing and tells nobody again.
     again = one(await submit(bot, ASSISTANT, "report_close", {"outcome": "Other"}, value=ref))
     assert "already closed" in again.text
-    assert bot.store.get("reports", ref)["outcome"] == "Account suspended by Facebook."
+    assert (await bot.store.get("reports", ref))["outcome"] == "Account suspended by Facebook."
     await bot.outbox.drain()
     assert len(rec.to(COUNCILLOR)) == 2
 
@@ -216,7 +217,7 @@ async def test_full_workflow_with_reporter_told_and_every_step_audited(tmp_path,
     assert "closed" in mine.text and REPORT["what"] not in mine.plain()
     assert refused(await press(bot, COUNCILLOR, "report.ack", ref))
 
-    assert audit_actions(bot, ref) == [
+    assert await audit_actions(bot, ref) == [
         (COUNCILLOR, "report.filed"),
         (CLERK, "report.read"),
         (CLERK, "report.read"),
@@ -226,7 +227,7 @@ async def test_full_workflow_with_reporter_told_and_every_step_audited(tmp_path,
         (CLERK, "report.closed"),
     ]
     # The audit log holds ids and actions, never the contents.
-    assert REPORT["what"] not in str(bot.store.all("audit"))
+    assert REPORT["what"] not in str((await bot.store.find("audit")))
 
 
 async def test_councillor_cannot_view_or_act_on_someone_elses_report(tmp_path, make_bot):
@@ -238,9 +239,9 @@ async def test_councillor_cannot_view_or_act_on_someone_elses_report(tmp_path, m
     for form, key in (("report_note", "note"), ("report_host", "detail"), ("report_close", "outcome")):
         assert refused(await submit(bot, COUNCILLOR2, form, {key: "x"}, value=ref)), form
     assert "No reports to show" in one(await command(bot, COUNCILLOR2, "reports")).text
-    record = bot.store.get("reports", ref)
+    record = await bot.store.get("reports", ref)
     assert record["status"] == "open" and record["notes"] == [] and record["host_reported"] is None
-    assert [a for _, a in audit_actions(bot, ref)] == ["report.filed"]
+    assert [a for _, a in await audit_actions(bot, ref)] == ["report.filed"]
 
 
 async def test_overdue_reminders_once_a_day_and_listed_as_overdue(tmp_path, make_bot, clock):
@@ -251,11 +252,11 @@ async def test_overdue_reminders_once_a_day_and_listed_as_overdue(tmp_path, make
     sent_before = len(rec.sent)
 
     clock.advance(days=1, hours=23)          # Wednesday 09:00: not yet due
-    assert bot.housekeeping()["overdue_reminded"] == 0
+    assert (await bot.housekeeping())["overdue_reminded"] == 0
     assert "OVERDUE" not in one(await command(bot, CLERK, "reports")).plain()
 
     clock.advance(hours=2)                   # Wednesday 11:00: overdue
-    assert bot.housekeeping()["overdue_reminded"] == 1
+    assert (await bot.housekeeping())["overdue_reminded"] == 1
     await bot.outbox.drain()
     reminders = rec.sent[sent_before:]
     assert sorted(a for a, _ in reminders) == sorted([CLERK, ASSISTANT])
@@ -264,18 +265,18 @@ async def test_overdue_reminders_once_a_day_and_listed_as_overdue(tmp_path, make
     assert "OVERDUE" in listing.plain() and "1 overdue" in listing.text
 
     clock.advance(hours=5)                   # same day: no second reminder
-    assert bot.housekeeping()["overdue_reminded"] == 0
+    assert (await bot.housekeeping())["overdue_reminded"] == 0
     await bot.outbox.drain()
     assert len(rec.sent) == sent_before + 2
 
     clock.advance(days=1)                    # next day: one more each
-    assert bot.housekeeping()["overdue_reminded"] == 1
+    assert (await bot.housekeeping())["overdue_reminded"] == 1
     await bot.outbox.drain()
     assert len(rec.sent) == sent_before + 4
 
     await press(bot, CLERK, "report.ack", ref)
     clock.advance(days=1)
-    assert bot.housekeeping()["overdue_reminded"] == 0
+    assert (await bot.housekeeping())["overdue_reminded"] == 0
     assert "OVERDUE" not in one(await command(bot, CLERK, "reports")).plain()
 
 
@@ -285,9 +286,9 @@ async def test_deadline_counts_working_days_over_a_weekend(tmp_path, make_bot, c
     ref, reply = await file_report(bot)
     assert "Tue 10 Mar 2026" in reply.text
     clock.advance(days=3, hours=23)          # Tuesday 09:00
-    assert bot.housekeeping()["overdue_reminded"] == 0
+    assert (await bot.housekeeping())["overdue_reminded"] == 0
     clock.advance(hours=2)
-    assert bot.housekeeping()["overdue_reminded"] == 1
+    assert (await bot.housekeeping())["overdue_reminded"] == 1
 
 
 async def test_overdue_report_about_clerk_reminds_only_the_chair(tmp_path, make_bot, clock):
@@ -296,7 +297,7 @@ async def test_overdue_report_about_clerk_reminds_only_the_chair(tmp_path, make_
     await file_report(bot, about="clerk")
     await bot.outbox.drain()
     clock.advance(days=3)
-    bot.housekeeping()
+    await bot.housekeeping()
     await bot.outbox.drain()
     assert {a for a, _ in rec.sent} == {CHAIR}
     assert len(rec.to(CHAIR)) == 2
@@ -314,17 +315,17 @@ async def test_closed_reports_purged_after_retention_and_logged(tmp_path, make_b
     await bot.outbox.drain()
 
     clock.advance(days=364)                  # 374 days after the first close, 364 after the second
-    assert bot.housekeeping()["purged"] == 1
-    assert bot.store.get("reports", old) is None
-    assert bot.store.get("reports", recent) is not None
-    assert bot.store.get("reports", kept_open) is not None
-    purged = [d for d in bot.store.all("audit") if d["action"] == "report.purged"]
+    assert (await bot.housekeeping())["purged"] == 1
+    assert await bot.store.get("reports", old) is None
+    assert await bot.store.get("reports", recent) is not None
+    assert await bot.store.get("reports", kept_open) is not None
+    purged = [d for d in (await bot.store.find("audit")) if d["action"] == "report.purged"]
     assert [(d["actor"], d["subject"], d["retention_days"]) for d in purged] == [("system", old, 365)]
     # Storage limitation: nothing of the purged report's contents is left anywhere in the store.
-    for table in bot.store.tables():
-        for doc in bot.store.all(table):
+    for table in TABLES:
+        for doc in (await bot.store.find(table)):
             assert REPORT["what"] not in str(doc) or old not in str(doc), (table, doc.get("id"))
-    assert bot.housekeeping()["purged"] == 0
+    assert (await bot.housekeeping())["purged"] == 0
     clock.advance(days=2)
-    assert bot.housekeeping()["purged"] == 1
-    assert bot.store.get("reports", recent) is None
+    assert (await bot.housekeeping())["purged"] == 1
+    assert await bot.store.get("reports", recent) is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from councilbot.app import IN_FLIGHT_SECONDS
 from councilbot.dataprotection import subject_access
 from councilbot.kinds import Role
 from councilbot.ports import CLERK_CHANNEL
@@ -22,7 +23,7 @@ async def _file(bot, user=COUNCILLOR, **changes):
 async def test_a_role_named_in_what_happened_routes_around_that_role(tmp_path, make_bot):
     bot = make_bot(tmp_path)
     ref, _ = await _file(bot, who="", what="The town clerk has been sending me abusive messages.")
-    record = bot.store.get("reports", ref)
+    record = await bot.store.get("reports", ref)
     assert CLERK in record["excluded"] and CLERK not in record["recipients"] and record["recipients"] == [CHAIR]
     assert refused(await press(bot, CLERK, "report.view", ref))
 
@@ -30,22 +31,22 @@ async def test_a_role_named_in_what_happened_routes_around_that_role(tmp_path, m
 async def test_a_full_name_with_a_bracketed_title_still_routes_around(tmp_path, make_bot):
     bot = make_bot(tmp_path, names={CLERK: "Jane Pargeter (Town Clerk)", CHAIR: "Robert Finch"})
     ref, _ = await _file(bot, who="Jane Pargeter")
-    assert bot.store.get("reports", ref)["recipients"] == [CHAIR]
+    assert (await bot.store.get("reports", ref))["recipients"] == [CHAIR]
 
 
 async def test_a_platform_display_name_never_reroutes_a_report(tmp_path, make_bot):
     bot = make_bot(tmp_path, names={})
     await command(bot, CLERK, "help", display_name="Will Jones")  # what the platform calls the Clerk
     ref, _ = await _file(bot, what="Will Jones from the football club keeps posting my address.")
-    assert CLERK in bot.store.get("reports", ref)["recipients"]  # a namesake, not the Clerk: only names the Clerk gave count
+    assert CLERK in (await bot.store.get("reports", ref))["recipients"]  # a namesake, not the Clerk: only names the Clerk gave count
     named, _ = await _file(bot, what="Will Jones keeps posting my address.", about="clerk")
-    assert CLERK not in bot.store.get("reports", named)["recipients"]
+    assert CLERK not in (await bot.store.get("reports", named))["recipients"]
 
 
 async def test_the_clerk_and_the_chair_named_together_are_both_left_out(tmp_path, make_bot):
     bot = make_bot(tmp_path)
     ref, _ = await _file(bot, who="The clerk and the Chair")
-    record = bot.store.get("reports", ref)
+    record = await bot.store.get("reports", ref)
     assert {CLERK, CHAIR} <= set(record["excluded"]) and record["recipients"] == [ASSISTANT]
 
 
@@ -53,7 +54,7 @@ async def test_nobody_safe_to_receive_it_is_told_truthfully(tmp_path, make_bot):
     people = {CLERK: Role.CLERK, CHAIR: Role.CHAIR, COUNCILLOR: Role.COUNCILLOR}
     bot = make_bot(tmp_path, people=people, names={CLERK: "Jane Pargeter", CHAIR: "Robert Finch"})
     ref, reply = await _file(bot, who="The Town Clerk and Robert Finch")
-    record = bot.store.get("reports", ref)
+    record = await bot.store.get("reports", ref)
     assert record["recipients"] == [] and set(record["excluded"]) == {CLERK, CHAIR}
     assert "nobody who could receive it safely" in reply.text
     assert refused(await press(bot, CLERK, "report.view", ref)) and refused(await press(bot, CHAIR, "report.view", ref))
@@ -62,7 +63,7 @@ async def test_nobody_safe_to_receive_it_is_told_truthfully(tmp_path, make_bot):
 async def test_losing_the_role_loses_access_to_reports(tmp_path, make_bot):
     bot = make_bot(tmp_path)
     ref, _ = await _file(bot)
-    assert ASSISTANT in bot.store.get("reports", ref)["recipients"]
+    assert ASSISTANT in (await bot.store.get("reports", ref))["recipients"]
     one(await command(bot, CLERK, "people", f"remove {ASSISTANT}"))
     assert refused(await press(bot, ASSISTANT, "report.view", ref))
     assert refused(await press(bot, ASSISTANT, "report.ack", ref))
@@ -71,7 +72,7 @@ async def test_losing_the_role_loses_access_to_reports(tmp_path, make_bot):
 async def test_subject_access_withholds_a_report_about_the_requester(tmp_path, make_bot):
     bot = make_bot(tmp_path)
     ref, _ = await _file(bot, who="the Town Clerk")
-    result = subject_access(bot.ctx, CLERK)
+    result = await subject_access(bot.ctx, CLERK)
     assert "reports" not in result.export
     assert ref not in str(result.export)  # not even its reference: that it exists is confidential too
     assert {"table": "reports", "id": ref} in [{"table": w["table"], "id": w["id"]} for w in result.withheld]
@@ -98,9 +99,9 @@ async def test_a_decided_card_tells_only_approvers_who_decided(tmp_path, make_bo
 async def test_a_counter_left_behind_skips_used_numbers(tmp_path, make_bot):
     bot = make_bot(tmp_path)
     first, _ = await _file(bot)
-    bot.store.update("counters", first.rsplit("-", 1)[0], {"value": 0})  # as after restoring an old counter
+    await bot.store.update("counters", first.rsplit("-", 1)[0], {"value": 0})  # as after restoring an old counter
     second, reply = await _file(bot)
-    assert second != first and bot.store.get("reports", second) is not None and second in reply.text
+    assert second != first and await bot.store.get("reports", second) is not None and second in reply.text
 
 
 async def test_delivery_survives_a_record_forgotten_while_sending(tmp_path, make_bot):
@@ -110,14 +111,14 @@ async def test_delivery_survives_a_record_forgotten_while_sending(tmp_path, make
     real_send = rec.send
 
     async def slow_send(to, reply):
-        bot.outbox.forget(ref)  # an erasure lands while this message is on its way
+        await bot.outbox.forget(ref)  # an erasure lands while this message is on its way
         return await real_send(to, reply)
 
     rec.send = slow_send  # type: ignore[method-assign]
     await bot.outbox.deliver_due()  # must not raise
     rec.send = real_send  # type: ignore[method-assign]
     # The one in flight went; the rest of the report's messages, forgotten meanwhile, did not.
-    assert len(rec.sent) == 1 and bot.outbox.depth() == 0 and bot.store.all("outbox") == []
+    assert len(rec.sent) == 1 and await bot.outbox.depth() == 0 and (await bot.store.find("outbox")) == []
 
 
 async def test_a_card_decided_while_being_posted_is_brought_up_to_date(tmp_path, make_bot):
@@ -169,23 +170,23 @@ async def test_a_chair_written_suggestion_can_still_be_settled(tmp_path, make_bo
     one(await submit(bot, MODERATOR, "decision", {"comment": "We disagree."}, value=f"escalate:{sid}"))
     assert refused(await press(bot, CHAIR, "suggestion.approve", sid))  # not their own
     one(await press(bot, CLERK, "suggestion.approve", sid))
-    assert bot.store.get("suggestions", sid)["status"] == "approved"
+    assert (await bot.store.get("suggestions", sid))["status"] == "approved"
 
 
 async def test_flagging_someone_on_an_unknown_platform_is_refused(tmp_path, make_bot):
     bot = make_bot(tmp_path)
     notifier(bot)
     reply = one(await submit(bot, CLERK, "flag", {"author": "myspace:tom", "text": "what a f*cking mess"}))
-    assert reply.tone == "danger" and bot.store.all("flags") == []
+    assert reply.tone == "danger" and (await bot.store.find("flags")) == []
 
 
 async def test_an_ambiguous_message_is_forgotten_once_answered(tmp_path, make_bot):
     bot = make_bot(tmp_path)
     buttons = one(await message(bot, COUNCILLOR, "Cllr Smith is a liar")).buttons
     draft_id = buttons[0].value
-    assert bot.store.get("drafts", draft_id) is not None
+    assert await bot.store.get("drafts", draft_id) is not None
     one(await press(bot, COUNCILLOR, "dm.check", draft_id))
-    assert bot.store.get("drafts", draft_id) is None
+    assert await bot.store.get("drafts", draft_id) is None
 
 
 async def test_a_second_escalation_after_a_revision_reaches_the_chair_again(tmp_path, make_bot):
@@ -206,7 +207,7 @@ async def test_stopping_makes_a_last_delivery_pass(tmp_path, make_bot):
     bot.outbox.start()
     await _file(bot)
     await bot.outbox.stop()
-    assert rec.sent and bot.outbox.depth() == 0
+    assert rec.sent and await bot.outbox.depth() == 0
 
 
 async def test_a_former_recipient_cannot_even_open_a_report_form(tmp_path, make_bot):
@@ -223,7 +224,7 @@ async def test_the_clerk_settles_every_way_when_the_chair_wrote_it(tmp_path, mak
     one(await submit(bot, MODERATOR, "decision", {"comment": "We disagree."}, value=f"escalate:{sid}"))
     assert one(await press(bot, CLERK, "suggestion.reject", sid)).form is not None
     one(await submit(bot, CLERK, "decision", {"comment": "Not now."}, value=f"reject:{sid}"))
-    assert bot.store.get("suggestions", sid)["status"] == "rejected"
+    assert (await bot.store.get("suggestions", sid))["status"] == "rejected"
 
 
 async def test_a_bare_command_word_typed_as_a_message_is_the_command(tmp_path, make_bot):
@@ -239,11 +240,11 @@ async def test_housekeeping_prunes_old_event_claims_and_delivered_messages(tmp_p
     one(await press(bot, CLERK, "report.ack", ref))  # acknowledged: no overdue reminders to add
     await bot.outbox.drain()
     clock.advance(days=8)
-    bot.housekeeping()
-    assert bot.store.all("events") == [] and bot.store.all("outbox")  # delivered messages stay 90 days
+    await bot.housekeeping()
+    assert (await bot.store.find("events")) == [] and (await bot.store.find("outbox"))  # delivered messages stay 90 days
     clock.advance(days=90)
-    bot.housekeeping()
-    assert bot.store.all("outbox") == [] and len(bot.store.all("reports")) == 1  # the record itself stays
+    await bot.housekeeping()
+    assert (await bot.store.find("outbox")) == [] and len((await bot.store.find("reports"))) == 1  # the record itself stays
 
 
 async def test_lone_surrogates_from_a_platform_are_stored_not_crashed_on(tmp_path, make_bot):
@@ -254,32 +255,47 @@ async def test_lone_surrogates_from_a_platform_are_stored_not_crashed_on(tmp_pat
     sid = one(await submit(bot, COUNCILLOR, "suggest", {"text": text, "platforms": ["facebook"], "category": "event"},
                            display_name="Sam \udfff")).title.split()[1]
     again = make_bot(tmp_path)
-    stored = again.store.get("suggestions", sid)["text"]
+    stored = (await again.store.get("suggestions", sid))["text"]
     assert stored.endswith(" \ufffd and \U0001F600")
 
 
-async def test_a_report_whose_handling_a_crash_interrupted_is_filed_on_the_retry(tmp_path, make_bot):
+async def test_a_report_whose_handling_a_crash_interrupted_is_filed_on_the_retry(tmp_path, make_bot, clock):
     """The claim on the event is written first; if the process dies before the record, the
-    platform's retry of the same event must file it, not be ignored as a duplicate."""
+    platform's retry of the same event must file it, not be ignored as a duplicate (Slack retries
+    after a minute, well past the time a live replica takes to handle an event)."""
     bot = make_bot(tmp_path)
-    assert bot.store.claim(f"{COUNCILLOR}:evt-1")  # as the process did just before it died
+    assert await bot.store.claim(f"{COUNCILLOR}:evt-1")  # as the process did just before it died
     again = make_bot(tmp_path)
+    clock.advance(seconds=IN_FLIGHT_SECONDS + 1)
     [receipt] = await submit(again, COUNCILLOR, "report", REPORT, event_id="evt-1")
-    [report] = again.store.all("reports")
+    [report] = (await again.store.find("reports"))
     assert report["id"] in receipt.title + receipt.text + str(receipt.fields)
-    assert again.store.get("events", f"{COUNCILLOR}:evt-1")["state"] == "done"
+    assert (await again.store.get("events", f"{COUNCILLOR}:evt-1"))["state"] == "done"
     assert await submit(again, COUNCILLOR, "report", REPORT, event_id="evt-1") == [receipt]  # and only once
-    assert len(again.store.all("reports")) == 1
+    assert len((await again.store.find("reports"))) == 1
+
+
+async def test_a_retry_while_another_replica_still_handles_the_event_is_a_duplicate(tmp_path, make_bot, clock):
+    """Replicas share the store: a claim younger than IN_FLIGHT_SECONDS may be in hand elsewhere,
+    so the platform's retry that reached this replica files nothing; once the claim is that old
+    with no record, its handler died, and the retry files the report."""
+    first = make_bot(tmp_path)
+    assert await first.store.claim(f"{COUNCILLOR}:evt-2")  # another replica is handling it now
+    assert await submit(first, COUNCILLOR, "report", REPORT, event_id="evt-2") == []
+    assert await first.store.find("reports") == []
+    clock.advance(seconds=IN_FLIGHT_SECONDS + 1)
+    [receipt] = await submit(first, COUNCILLOR, "report", REPORT, event_id="evt-2")
+    assert len(await first.store.find("reports")) == 1 and "received" in receipt.title
 
 
 async def test_a_retry_after_the_record_was_written_does_not_file_it_twice(tmp_path, make_bot):
     bot = make_bot(tmp_path)
     first = await submit(bot, COUNCILLOR, "report", REPORT, event_id="evt-2")
-    bot.store.update("events", f"{COUNCILLOR}:evt-2", {"state": "pending"})  # died before marking it done
+    await bot.store.update("events", f"{COUNCILLOR}:evt-2", {"state": "pending"})  # died before marking it done
     again = make_bot(tmp_path)
     assert await submit(again, COUNCILLOR, "report", REPORT, event_id="evt-2") == first  # its receipt, again
-    assert len(again.store.all("reports")) == 1
-    assert COUNCILLOR not in again.store.all("reports")[0]["event"]  # a digest, not the person's id
+    assert len((await again.store.find("reports"))) == 1
+    assert COUNCILLOR not in (await again.store.find("reports"))[0]["event"]  # a digest, not the person's id
 
 
 async def test_the_last_person_who_manages_people_cannot_remove_or_demote_themselves(tmp_path, make_bot):
@@ -299,7 +315,7 @@ async def test_a_report_filed_before_anyone_can_receive_it_reaches_them_once_the
     chat = notifier(bot)
     ref, reply = await _file(bot)
     assert "nobody who could receive it" in reply.text
-    assert bot.store.get("reports", ref)["recipients"] == []
+    assert (await bot.store.get("reports", ref))["recipients"] == []
     await bot.outbox.drain(timeout=2)
     assert chat.to(CLERK_CHANNEL) == []  # the channel is not told a report went to recipients that do not exist
     await bot.stop()
@@ -307,26 +323,26 @@ async def test_a_report_filed_before_anyone_can_receive_it_reaches_them_once_the
     # The operator adds the Clerk to the config and restarts: housekeeping routes the report.
     bot = make_bot(tmp_path, people={COUNCILLOR: Role.COUNCILLOR, CLERK: Role.CLERK}, names={})
     chat = notifier(bot)
-    assert bot.housekeeping()["routed"] == 1
+    assert (await bot.housekeeping())["routed"] == 1
     await bot.outbox.drain(timeout=2)
     assert any(ref in (r.title or "") for r in chat.to(CLERK))
     assert any("now reached" in r.text for r in chat.to(COUNCILLOR))
     assert len(chat.to(CLERK_CHANNEL)) == 1
     assert not refused(await press(bot, CLERK, "report.view", ref))
-    assert bot.housekeeping()["routed"] == 0  # once
+    assert (await bot.housekeeping())["routed"] == 0  # once
 
 
 
 async def test_a_report_about_the_clerk_with_no_chair_waits_for_the_chair_not_for_a_clerk_appointee(tmp_path, make_bot):
     bot = make_bot(tmp_path, people={COUNCILLOR: Role.COUNCILLOR, CLERK: Role.CLERK}, names={})
     ref, _ = await _file(bot, who="the Town Clerk")
-    assert bot.store.get("reports", ref)["recipients"] == []
+    assert (await bot.store.get("reports", ref))["recipients"] == []
     one(await command(bot, CLERK, "people", f"add {ASSISTANT} assistant_clerk Sam Okafor"))
-    assert bot.housekeeping()["routed"] == 0  # someone the Clerk just appointed is not who should read it
+    assert (await bot.housekeeping())["routed"] == 0  # someone the Clerk just appointed is not who should read it
     await bot.stop()
     bot = make_bot(tmp_path, people={COUNCILLOR: Role.COUNCILLOR, CLERK: Role.CLERK, CHAIR: Role.CHAIR}, names={})
-    assert bot.housekeeping()["routed"] == 1
-    assert bot.store.get("reports", ref)["recipients"] == [CHAIR]
+    assert (await bot.housekeeping())["routed"] == 1
+    assert (await bot.store.get("reports", ref))["recipients"] == [CHAIR]
 
 
 async def test_a_report_naming_a_clerk_who_was_not_yet_set_up_never_reaches_that_clerk(tmp_path, make_bot):
@@ -334,17 +350,17 @@ async def test_a_report_naming_a_clerk_who_was_not_yet_set_up_never_reaches_that
     report filed before there was a Clerk means the Clerk who has just been added."""
     bot = make_bot(tmp_path, people={COUNCILLOR: Role.COUNCILLOR}, names={})
     ref, _ = await _file(bot, about="clerk", who="The Town Clerk")
-    assert bot.store.get("reports", ref)["recipients"] == []
+    assert (await bot.store.get("reports", ref))["recipients"] == []
     await bot.stop()
     bot = make_bot(tmp_path, people={COUNCILLOR: Role.COUNCILLOR, CLERK: Role.CLERK}, names={})
     chat = notifier(bot)
-    assert bot.housekeeping()["routed"] == 0
-    record = bot.store.get("reports", ref)
+    assert (await bot.housekeeping())["routed"] == 0
+    record = await bot.store.get("reports", ref)
     assert record["recipients"] == [] and CLERK in record["excluded"]
     await bot.outbox.drain(timeout=2)
     assert chat.to(CLERK) == [] and refused(await press(bot, CLERK, "report.view", ref))
     await bot.stop()
     bot = make_bot(tmp_path, people={COUNCILLOR: Role.COUNCILLOR, CLERK: Role.CLERK, CHAIR: Role.CHAIR}, names={})
-    assert bot.housekeeping()["routed"] == 1
-    assert bot.store.get("reports", ref)["recipients"] == [CHAIR]
+    assert (await bot.housekeeping())["routed"] == 1
+    assert (await bot.store.get("reports", ref))["recipients"] == [CHAIR]
     assert refused(await press(bot, CLERK, "report.view", ref))

@@ -19,18 +19,18 @@ async def test_a_new_recipient_receives_the_report_that_waited_at_once_and_the_r
     await bot.outbox.drain(timeout=2)
     assert chat.to(CLERK) == [] and chat.to(CLERK_CHANNEL) == []
 
-    bot.people.configure(CLERK, Role.CLERK)  # as the terminal's /as clerk:… does
+    await bot.people.configure(CLERK, Role.CLERK)  # as the terminal's /as clerk:… does
     await bot.outbox.drain(timeout=2)
     assert [r.title for r in chat.to(CLERK)] == [f"Confidential report {ref}"]
     assert len(chat.to(CLERK_CHANNEL)) == 1
     assert [r.title for r in chat.to(COUNCILLOR)] == [f"Report {ref} delivered"]
-    assert bot.store.get("reports", ref)["recipients"] == [CLERK]
+    assert (await bot.store.get("reports", ref))["recipients"] == [CLERK]
 
     # The reporter already has their reference: routing does not send the receipt a second time.
     clock.advance(seconds=RECEIPT_HOLD + 1)
     await bot.outbox.drain(timeout=2)
     assert [r.title for r in chat.to(COUNCILLOR)] == [f"Report {ref} delivered"]
-    assert bot.housekeeping()["routed"] == 0
+    assert (await bot.housekeeping())["routed"] == 0
 
 
 async def test_a_receipt_not_yet_shown_still_reaches_the_reporter_when_the_report_is_routed(tmp_path, make_bot, clock):
@@ -39,7 +39,7 @@ async def test_a_receipt_not_yet_shown_still_reaches_the_reporter_when_the_repor
     bot = make_bot(tmp_path, people={COUNCILLOR: Role.COUNCILLOR}, names={})
     chat = notifier(bot)
     one(await submit(bot, COUNCILLOR, "report", REPORT, shown=False))
-    bot.people.configure(CLERK, Role.CLERK)
+    await bot.people.configure(CLERK, Role.CLERK)
     clock.advance(seconds=RECEIPT_HOLD + 1)
     await bot.outbox.drain(timeout=2)
     titles = [r.title for r in chat.to(COUNCILLOR)]

@@ -18,6 +18,7 @@ from councilbot.ports import CLERK_CHANNEL
 from councilbot.store import StoreError
 
 from .kit import (
+    TABLES,
     ASSISTANT, CHAIR, CLEAN_POST, CLERK, COUNCILLOR, COUNCILLOR2, REPORT, command, field, notifier, one, press,
     submit,
 )
@@ -44,14 +45,15 @@ async def test_records_survive_closing_and_reopening(tmp_path, make_bot):
     await press(bot, CLERK, "suggestion.approve", sid)
     await command(bot, CLERK, "people", "add test:newbie councillor Nia Jones")
     await submit(bot, CLERK, "flag", {"author": COUNCILLOR2, "text": "You are an idiot."})
-    before = {t: sorted(bot.store.all(t), key=lambda d: d["id"]) for t in bot.store.tables()}
+    before = {t: sorted((await bot.store.find(t)), key=lambda d: d["id"]) for t in TABLES}
     await bot.stop()
 
     again = make_bot(tmp_path)
-    after = {t: sorted(again.store.all(t), key=lambda d: d["id"]) for t in again.store.tables()}
+    await again.people.load()
+    after = {t: sorted((await again.store.find(t)), key=lambda d: d["id"]) for t in TABLES}
     assert after == before
-    assert again.store.get("reports", ref)["what"] == REPORT["what"]
-    assert again.store.get("suggestions", sid)["status"] == "approved"
+    assert (await again.store.get("reports", ref))["what"] == REPORT["what"]
+    assert (await again.store.get("suggestions", sid))["status"] == "approved"
     assert again.people.role("test:newbie").value == "councillor" and again.people.name("test:newbie") == "Nia Jones"
     # Counters carry on: references are never reused after a restart.
     assert await file_report(again, COUNCILLOR2) == "R-2026-0002"
@@ -75,10 +77,10 @@ async def test_many_records_across_shards_survive_and_a_write_touches_one_shard(
     await bot.stop()
 
     again = make_bot(tmp_path)
-    assert sorted(r["id"] for r in again.store.all("reports")) == refs
-    assert again.store.get("reports", refs[4])["status"] == "acknowledged"
+    assert sorted(r["id"] for r in (await again.store.find("reports"))) == refs
+    assert (await again.store.get("reports", refs[4]))["status"] == "acknowledged"
     one(await press(again, CLERK, "report.ack", refs[0]))
-    assert again.store.get("reports", refs[0])["status"] == "acknowledged"
+    assert (await again.store.get("reports", refs[0]))["status"] == "acknowledged"
 
 
 def _fail_replace_when(monkeypatch, predicate):
@@ -108,19 +110,19 @@ async def test_crash_between_temp_write_and_rename_keeps_last_acknowledged_state
     monkeypatch.undo()
 
     again = make_bot(tmp_path)                        # restart: the leftover temp files are ignored
-    record = again.store.get("reports", ref)
+    record = await again.store.get("reports", ref)
     assert record["status"] == "open" and record["what"] == REPORT["what"]
-    assert [r["id"] for r in again.store.all("reports")] == [ref]
-    assert [d["action"] for d in again.store.all("audit")] == ["report.filed"]
+    assert [r["id"] for r in (await again.store.find("reports"))] == [ref]
+    assert [d["action"] for d in (await again.store.find("audit"))] == ["report.filed"]
     for path in shard_files(tmp_path):
         json.loads(path.read_text())
     # The event whose claim never reached the disk is handled when the platform retries it.
     filed = await submit(again, COUNCILLOR2, "report", REPORT, event_id="Ev-crash")
-    assert len(again.store.all("reports")) == 2
+    assert len((await again.store.find("reports"))) == 2
     assert await submit(again, COUNCILLOR2, "report", REPORT, event_id="Ev-crash") == filed
-    assert len(again.store.all("reports")) == 2
+    assert len((await again.store.find("reports"))) == 2
     one(await press(again, CLERK, "report.ack", ref))
-    assert again.store.get("reports", ref)["status"] == "acknowledged"
+    assert (await again.store.get("reports", ref))["status"] == "acknowledged"
 
 
 async def test_failed_write_leaves_memory_and_disk_agreeing(tmp_path, make_bot, monkeypatch):
@@ -131,11 +133,11 @@ async def test_failed_write_leaves_memory_and_disk_agreeing(tmp_path, make_bot, 
         await press(bot, CLERK, "report.ack", ref)
     monkeypatch.undo()
     # The same process carries on: it does not believe in the write that failed.
-    assert bot.store.get("reports", ref)["status"] == "open"
+    assert (await bot.store.get("reports", ref))["status"] == "open"
     one(await press(bot, CLERK, "report.ack", ref))
-    assert bot.store.get("reports", ref)["status"] == "acknowledged"
+    assert (await bot.store.get("reports", ref))["status"] == "acknowledged"
     await bot.stop()
-    assert make_bot(tmp_path).store.get("reports", ref)["status"] == "acknowledged"
+    assert (await make_bot(tmp_path).store.get("reports", ref))["status"] == "acknowledged"
 
 
 @pytest.mark.parametrize("damage", [b'{"reports": {"1": {"id": "R-2026-0001", "wh', b"\xff\xfe\x00garbage", b"[1, 2, 3]",
@@ -164,15 +166,16 @@ async def test_crash_between_storing_a_report_and_queueing_notices_is_recovered(
     ref = await file_report(bot)
     sid = await suggest(bot)
     # Simulate the crash: the records are stored, their notices never queued.
-    bot.store.update("reports", ref, {"notices_queued": False})
-    bot.store.update("suggestions", sid, {"notices_queued": False})
-    for row in bot.store.all("outbox"):
-        bot.store.delete("outbox", row["id"])
+    await bot.store.update("reports", ref, {"notices_queued": False})
+    await bot.store.update("suggestions", sid, {"notices_queued": False})
+    for row in (await bot.store.find("outbox")):
+        await bot.store.delete("outbox", row["id"])
     await bot.stop()
 
     again = make_bot(tmp_path)
-    assert again.store.get("reports", ref)["notices_queued"] is True
-    assert again.store.get("suggestions", sid)["notices_queued"] is True
+    await again.recover()  # at start-up
+    assert (await again.store.get("reports", ref))["notices_queued"] is True
+    assert (await again.store.get("suggestions", sid))["notices_queued"] is True
     rec = notifier(again)
     await again.outbox.drain()
     assert sorted(a for a, _ in rec.sent) == sorted([CLERK, ASSISTANT, CLERK_CHANNEL, CLERK_CHANNEL])
@@ -182,8 +185,8 @@ async def test_crash_between_storing_a_report_and_queueing_notices_is_recovered(
 
     # Recovering again (a crash after queueing, before the flag was saved) sends nothing twice.
     third = make_bot(tmp_path)
-    third.store.update("reports", ref, {"notices_queued": False})
-    third.recover()
+    await third.store.update("reports", ref, {"notices_queued": False})
+    await third.recover()
     rec3 = notifier(third)
     await third.outbox.drain()
     assert rec3.sent == []
@@ -195,14 +198,16 @@ async def test_real_crash_at_the_outbox_write_is_recovered_at_start_up(tmp_path,
     with contextlib.suppress(Exception):
         await submit(bot, COUNCILLOR, "report", {**REPORT, "about": "clerk"})
     monkeypatch.undo()
-    (record,) = [r for r in make_bot(tmp_path).store.all("reports")]
+    restarted = make_bot(tmp_path)
+    await restarted.recover()  # at start-up
+    (record,) = await restarted.store.find("reports")
     assert record["recipients"] == [CHAIR]
 
     again = make_bot(tmp_path)
     rec = notifier(again)
     await again.outbox.drain()
     assert [a for a, _ in rec.sent] == [CHAIR]
-    assert again.store.get("reports", record["id"])["notices_queued"] is True
+    assert (await again.store.get("reports", record["id"]))["notices_queued"] is True
 
 
 async def test_handler_failure_answers_with_an_apology(tmp_path, make_bot, monkeypatch):
@@ -235,5 +240,5 @@ async def test_data_folder_of_the_wrong_shape_is_reported_plainly(tmp_path, make
         target = tmp_path / "data" / "reports" / "0001.json"
         target.mkdir()
     with pytest.raises(StoreError) as err:
-        make_bot(tmp_path).store.all("suggestions")
+        await make_bot(tmp_path).store.find("suggestions")
     assert str(target) in str(err.value)

@@ -39,7 +39,7 @@ async def test_suggest_command_opens_form_with_the_councils_channels(tmp_path, m
     assert next(i for i in reply.form.inputs if i.name == "text").initial == "Litter pick on Saturday"
     assert refused(await command(bot, STRANGER, "suggest"))
     assert refused(await submit(bot, STRANGER, "suggest", post()))
-    assert bot.store.all("suggestions") == []
+    assert (await bot.store.find("suggestions")) == []
 
 
 async def test_clean_suggestion_sends_an_approval_card_to_the_clerk_channel(tmp_path, make_bot):
@@ -57,7 +57,7 @@ async def test_clean_suggestion_sends_an_approval_card_to_the_clerk_channel(tmp_
     # Alsager has no escalation, and its card carries the policy's note on councillor direction.
     assert "suggestion.escalate" not in actions(card)
     assert "direction of an individual Councillor" in card.footer
-    assert bot.store.get("suggestions", sid)["status"] == "pending"
+    assert (await bot.store.get("suggestions", sid))["status"] == "pending"
 
 
 async def test_bad_platform_and_category_are_refused(tmp_path, make_bot):
@@ -66,7 +66,7 @@ async def test_bad_platform_and_category_are_refused(tmp_path, make_bot):
     assert reply.tone == "danger" and [f.label for f in reply.fields] == ["platforms"]
     reply = one(await submit(bot, COUNCILLOR, "suggest", post(category="nonsense")))
     assert [f.label for f in reply.fields] == ["category"]
-    assert bot.store.all("suggestions") == []
+    assert (await bot.store.find("suggestions")) == []
 
 
 async def test_approve_by_the_clerk_updates_card_tells_submitter_and_is_final(tmp_path, make_bot):
@@ -79,7 +79,7 @@ async def test_approve_by_the_clerk_updates_card_tells_submitter_and_is_final(tm
     # A councillor pressing Approve is refused and changes nothing.
     assert refused(await press(bot, COUNCILLOR2, "suggestion.approve", sid))
     assert refused(await press(bot, CHAIR, "suggestion.approve", sid))
-    assert bot.store.get("suggestions", sid)["status"] == "pending"
+    assert (await bot.store.get("suggestions", sid))["status"] == "pending"
 
     done = one(await press(bot, CLERK, "suggestion.approve", sid))
     assert "approved" in done.text
@@ -96,12 +96,12 @@ async def test_approve_by_the_clerk_updates_card_tells_submitter_and_is_final(tm
     assert "already approved by Jane Pargeter" in again.text and "Nothing has changed" in again.text
     again = one(await press(bot, ASSISTANT, "suggestion.reject", sid))
     assert "already approved" in again.text and again.form is None
-    record = bot.store.get("suggestions", sid)
+    record = await bot.store.get("suggestions", sid)
     assert record["status"] == "approved" and len(record["decisions"]) == 1
     assert record["decisions"][0]["by"] == CLERK
     await bot.outbox.drain()
     assert len(rec.updated) == 1 and len(rec.to(COUNCILLOR)) == 1
-    assert [a for _, a in audit_actions(bot, sid)] == ["suggestion.submitted", "suggestion.approved"]
+    assert [a for _, a in await audit_actions(bot, sid)] == ["suggestion.submitted", "suggestion.approved"]
 
 
 async def test_submitter_cannot_approve_their_own(tmp_path, make_bot):
@@ -111,9 +111,9 @@ async def test_submitter_cannot_approve_their_own(tmp_path, make_bot):
     reply = one(await press(bot, CLERK, "suggestion.approve", sid))
     assert refused([reply]) and "your own" in reply.text
     assert refused(await submit(bot, CLERK, "decision", {"comment": "fine"}, value=f"reject:{sid}"))
-    assert bot.store.get("suggestions", sid)["status"] == "pending"
+    assert (await bot.store.get("suggestions", sid))["status"] == "pending"
     one(await press(bot, ASSISTANT, "suggestion.approve", sid))
-    record = bot.store.get("suggestions", sid)
+    record = await bot.store.get("suggestions", sid)
     assert record["status"] == "approved" and record["decisions"][0]["by"] == ASSISTANT
     await bot.outbox.drain()
     assert "approved by Sam Okafor" in rec.to(CLERK)[0].text
@@ -130,10 +130,10 @@ async def test_request_changes_needs_a_comment_then_revision_goes_back_to_pendin
     assert refused(await press(bot, COUNCILLOR2, "suggestion.changes", sid))
     blank = one(await submit(bot, CLERK, "decision", {"comment": "   "}, value=f"changes:{sid}"))
     assert blank.tone == "danger" and [f.label for f in blank.fields] == ["comment"]
-    assert bot.store.get("suggestions", sid)["status"] == "pending"
+    assert (await bot.store.get("suggestions", sid))["status"] == "pending"
 
     one(await submit(bot, CLERK, "decision", {"comment": "Please add the meeting point postcode."}, value=f"changes:{sid}"))
-    record = bot.store.get("suggestions", sid)
+    record = await bot.store.get("suggestions", sid)
     assert record["status"] == "changes_requested" and len(record["decisions"]) == 1
     await bot.outbox.drain()
     (told,) = rec.to(COUNCILLOR)
@@ -151,9 +151,9 @@ async def test_request_changes_needs_a_comment_then_revision_goes_back_to_pendin
     revised_text = CLEAN_POST + " Meet at the gates, ST7 2AA."
     reply = one(await submit(bot, COUNCILLOR, "suggest", post(text=revised_text), value=sid))
     assert sid in reply.title
-    record = bot.store.get("suggestions", sid)
+    record = await bot.store.get("suggestions", sid)
     assert record["status"] == "pending" and record["version"] == 2 and record["text"] == revised_text
-    assert len(bot.store.all("suggestions")) == 1
+    assert len((await bot.store.find("suggestions"))) == 1
     await bot.outbox.drain()
     cards = rec.to(CLERK_CHANNEL)
     assert len(cards) == 2 and field(cards[1], "Post") == revised_text and actions(cards[1]) == DECIDE
@@ -167,9 +167,9 @@ async def test_request_changes_needs_a_comment_then_revision_goes_back_to_pendin
     assert ref == "test-msg-3"  # card v1, told, card v2
     assert rec.sent[2][0] == CLERK_CHANNEL
     assert "Approved by Sam Okafor" in updated.text
-    record = bot.store.get("suggestions", sid)
+    record = await bot.store.get("suggestions", sid)
     assert record["status"] == "approved" and [d["decision"] for d in record["decisions"]] == ["changes_requested", "approved"]
-    assert [a for _, a in audit_actions(bot, sid)] == [
+    assert [a for _, a in await audit_actions(bot, sid)] == [
         "suggestion.submitted", "suggestion.changes_requested", "suggestion.revised", "suggestion.approved"]
 
 
@@ -194,7 +194,7 @@ async def test_do_not_post_draft_is_returned_not_sent_until_forwarded(tmp_path, 
     assert reply.tone == "danger" and "Not sent" in reply.title
     assert "ATC-GM-2" in reply.plain()
     assert {(b.action, b.value) for b in reply.buttons} == {("suggestion.revise", sid), ("suggestion.forward", sid)}
-    assert bot.store.get("suggestions", sid)["status"] == "returned"
+    assert (await bot.store.get("suggestions", sid))["status"] == "returned"
     await bot.outbox.drain()
     assert rec.sent == []
     assert refused(await press(bot, CLERK, "suggestion.approve", sid))
@@ -208,7 +208,7 @@ async def test_do_not_post_draft_is_returned_not_sent_until_forwarded(tmp_path, 
     assert "asked for a look anyway" in field(card, "Check") and actions(card) == DECIDE
     assert any("ATC-GM-2" in f.label for f in card.fields)
     assert "already with the Clerk" in one(await press(bot, COUNCILLOR, "suggestion.forward", sid)).text
-    assert [a for _, a in audit_actions(bot, sid)] == ["suggestion.submitted", "suggestion.forwarded"]
+    assert [a for _, a in await audit_actions(bot, sid)] == ["suggestion.submitted", "suggestion.forwarded"]
 
 
 async def test_returned_draft_can_be_revised_into_a_clean_one(tmp_path, make_bot):
@@ -217,7 +217,7 @@ async def test_returned_draft_can_be_revised_into_a_clean_one(tmp_path, make_bot
     reply = one(await submit(bot, COUNCILLOR, "suggest", post(text=BLOCKED_POST)))
     sid = reply.buttons[0].value
     one(await submit(bot, COUNCILLOR, "suggest", post(), value=sid))
-    assert bot.store.get("suggestions", sid)["status"] == "pending"
+    assert (await bot.store.get("suggestions", sid))["status"] == "pending"
     await bot.outbox.drain()
     assert len(rec.to(CLERK_CHANNEL)) == 1
 
@@ -237,7 +237,7 @@ async def test_castle_cary_escalation_hands_the_decision_to_the_chair(tmp_path, 
     form = one(await press(bot, MODERATOR, "suggestion.escalate", sid)).form
     assert form.name == "decision" and form.context == f"escalate:{sid}"
     one(await submit(bot, MODERATOR, "decision", {"comment": "We disagree on the photo."}, value=f"escalate:{sid}"))
-    record = bot.store.get("suggestions", sid)
+    record = await bot.store.get("suggestions", sid)
     assert record["status"] == "escalated" and record["escalated_by"] == MODERATOR
     await bot.outbox.drain()
     (ask,) = rec.to(CHAIR)
@@ -252,22 +252,22 @@ async def test_castle_cary_escalation_hands_the_decision_to_the_chair(tmp_path, 
         assert refused(await press(bot, user, "suggestion.approve", sid)), user
         assert refused(await press(bot, user, "suggestion.reject", sid)), user
         assert refused(await submit(bot, user, "decision", {"comment": "no"}, value=f"reject:{sid}")), user
-    assert bot.store.get("suggestions", sid)["status"] == "escalated"
+    assert (await bot.store.get("suggestions", sid))["status"] == "escalated"
 
     # The Chair decides, and that is final.
     assert one(await press(bot, CHAIR, "suggestion.changes", sid)).form.context == f"changes:{sid}"
     one(await press(bot, CHAIR, "suggestion.approve", sid))
-    record = bot.store.get("suggestions", sid)
+    record = await bot.store.get("suggestions", sid)
     assert record["status"] == "approved" and len(record["decisions"]) == 1
     assert record["decisions"][0]["by"] == CHAIR and record["decisions"][0]["final"] is True
     for user in (CLERK, MODERATOR, CHAIR):
         reply = one(await press(bot, user, "suggestion.reject", sid))
         assert "already approved by Robert Finch" in reply.text and reply.form is None
-    assert len(bot.store.get("suggestions", sid)["decisions"]) == 1
+    assert len((await bot.store.get("suggestions", sid))["decisions"]) == 1
     await bot.outbox.drain()
     (told,) = rec.to(COUNCILLOR)
     assert "approved by Robert Finch" in told.text
-    assert [a for _, a in audit_actions(bot, sid)] == [
+    assert [a for _, a in await audit_actions(bot, sid)] == [
         "suggestion.submitted", "suggestion.escalated", "suggestion.approved"]
 
 
@@ -275,7 +275,7 @@ async def test_castle_cary_moderator_can_decide_pending(tmp_path, make_bot):
     bot = make_bot(tmp_path, "castle-cary")
     sid, _ = await suggest(bot, OFFICER)
     one(await press(bot, MODERATOR, "suggestion.approve", sid))
-    record = bot.store.get("suggestions", sid)
+    record = await bot.store.get("suggestions", sid)
     assert record["status"] == "approved" and record["decisions"][0]["final"] is False
 
 
@@ -285,7 +285,7 @@ async def test_alsager_has_no_escalation(tmp_path, make_bot):
     for user in (CLERK, ASSISTANT):
         assert refused(await press(bot, user, "suggestion.escalate", sid))
         assert refused(await submit(bot, user, "decision", {"comment": "disagree"}, value=f"escalate:{sid}"))
-    assert bot.store.get("suggestions", sid)["status"] == "pending"
+    assert (await bot.store.get("suggestions", sid))["status"] == "pending"
 
 
 async def test_pending_listing_only_for_approvers(tmp_path, make_bot):
@@ -320,12 +320,12 @@ async def test_export_csv_and_json_of_approved_posts(tmp_path, make_bot, clock):
     await press(bot, ASSISTANT, "suggestion.approve", second)
     await submit(bot, CLERK, "decision", {"comment": "Not ours to post."}, value=f"reject:{rejected}")
 
-    rows = list(csv.DictReader(io.StringIO(suggestions_module.export(bot.ctx, "csv"))))
+    rows = list(csv.DictReader(io.StringIO(await suggestions_module.export(bot.ctx, "csv"))))
     assert [r["id"] for r in rows] == [first, second]
     assert rows[0] == {"id": first, "approved_at": "2026-03-02T10:05:00+00:00", "approved_by": "Jane Pargeter",
                        "platforms": "facebook,twitter", "category": "event", "text": CLEAN_POST}
     assert rows[1]["approved_by"] == "Sam Okafor" and rows[1]["category"] == "meetings"
-    data = json.loads(suggestions_module.export(bot.ctx, "json"))
+    data = json.loads(await suggestions_module.export(bot.ctx, "json"))
     assert data == rows
     assert pending_only not in str(data) and rejected not in str(data)
 
@@ -335,7 +335,7 @@ async def test_export_csv_and_json_of_approved_posts(tmp_path, make_bot, clock):
     reply = one(await command(bot, CLERK, "export"))
     assert reply.text.splitlines()[0] == ",".join(suggestions_module.EXPORT_COLUMNS)
     assert refused(await command(bot, COUNCILLOR, "export"))
-    exports = [d for d in bot.store.all("audit") if d["action"] == "suggestions.exported"]
+    exports = [d for d in (await bot.store.find("audit")) if d["action"] == "suggestions.exported"]
     assert [(d["actor"], d["format"]) for d in exports] == [(CLERK, "json"), (CLERK, "csv")]
 
 
@@ -346,15 +346,15 @@ async def test_castle_cary_a_moderator_who_disagrees_with_a_decision_escalates_i
     one(await submit(bot, CLERK, "decision", {"comment": "Not this month."}, value=f"reject:{sid}"))
     # Another moderator disagrees and hands it to the Chair, with a reason.
     assert "what the moderators disagree on" in one(await command(bot, MODERATOR, "escalate", sid)).text
-    assert bot.store.get("suggestions", sid)["status"] == "rejected"
+    assert (await bot.store.get("suggestions", sid))["status"] == "rejected"
     one(await command(bot, MODERATOR, "escalate", f"{sid} The event is council-run; it should go out."))
-    record = bot.store.get("suggestions", sid)
+    record = await bot.store.get("suggestions", sid)
     assert record["status"] == "escalated" and record["decisions"][0]["decision"] == "rejected"
     await bot.outbox.drain()
     assert any("referred to the Chair" in r.title for r in rec.to(COUNCILLOR))
     # The clerk cannot re-decide; the Chair's decision is final and cannot be escalated again.
     assert refused(await press(bot, CLERK, "suggestion.approve", sid))
     one(await press(bot, CHAIR, "suggestion.approve", sid))
-    final = bot.store.get("suggestions", sid)
+    final = await bot.store.get("suggestions", sid)
     assert final["status"] == "approved" and final["decisions"][-1]["final"] is True
     assert refused(await command(bot, MODERATOR, "escalate", f"{sid} still disagree"))

@@ -72,7 +72,7 @@ async def test_typed_words_do_what_the_slash_commands_do(tmp_path, make_bot) -> 
     assert added.tone == "ok" and bot.people.role("test:zoe") is Role.OFFICER
     unknown = one(await bot.handle(Incoming("message", CLERK, text="/frobnicate", typed=True)))
     assert "frobnicate" in unknown.text and unknown.tone == "caution"
-    assert not bot.store.all("drafts")  # nothing was taken for a draft waiting for "check or look up?"
+    assert not (await bot.store.find("drafts"))  # nothing was taken for a draft waiting for "check or look up?"
 
 
 async def test_a_message_not_marked_typed_is_read_as_before(tmp_path, make_bot) -> None:

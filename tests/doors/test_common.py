@@ -82,9 +82,9 @@ async def test_answers_not_shown_are_queued_for_the_persons_direct_messages(tmp_
         common.queue_for_person(bot.outbox, "teams:aad-1", replies, TimeoutError())
         common.queue_for_person(bot.outbox, "teams:aad-1", replies[:1], TimeoutError())  # a second failure: its own copy
         common.queue_for_person(bot.outbox, "slack:U1", [], TimeoutError())
-        queued = bot.outbox.pending()
+        queued = await bot.outbox.pending()
         assert sorted((d["to"], d["platform"], d["reply"]["text"]) for d in queued) == [
             ("teams:aad-1", "teams", "one"), ("teams:aad-1", "teams", "one"), ("teams:aad-1", "teams", "two")]
         assert all("aad-1" not in d["id"] for d in queued)  # no one's id in the delivery's id
     finally:
-        bot.store.close()
+        await bot.stop()

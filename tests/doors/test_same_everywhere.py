@@ -50,16 +50,16 @@ async def test_the_same_typed_words_do_the_same_on_every_platform(door: Door) ->
     typed_as, bob = door.person_id("bob")
     wrong: list[str] = []
     for who, text, expected in TYPED:
-        drafts_before = len(door.bot.store.all("drafts"))
+        drafts_before = len((await door.bot.store.find("drafts")))
         shown = await door.type(who, text.format(bob=typed_as))
-        asked_which = len(door.bot.store.all("drafts")) > drafts_before  # kept for "check it or look it up?"
+        asked_which = len((await door.bot.store.find("drafts"))) > drafts_before  # kept for "check it or look it up?"
         if expected not in shown or (ASK_WHICH in shown or asked_which) != (expected == ASK_WHICH):
             wrong.append(f"{door.platform}: {text!r} showed {shown[:300]!r}")
     assert not wrong, "\n".join(wrong)
     assert door.bot.people.role(bob) is Role.COUNCILLOR  # the same record made on every platform
 
 
-def test_every_word_a_platform_advertises_is_read_by_the_core(tmp_path) -> None:
+async def test_every_word_a_platform_advertises_is_read_by_the_core(tmp_path) -> None:
     """Teams' command menu and Slack's slash commands and /councilbot's usage hint list words a
     person will type: each must be a typed command in the core's table, routed to a handler."""
     from pathlib import Path
@@ -85,4 +85,4 @@ def test_every_word_a_platform_advertises_is_read_by_the_core(tmp_path) -> None:
             assert found is not None and found[0] == word, word
             assert word in bot.router.commands, word
     finally:
-        bot.store.close()
+        await bot.stop()

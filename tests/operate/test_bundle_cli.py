@@ -24,7 +24,7 @@ async def _report_with_screenshot(data: Path) -> str:
     reply = await bot.handle(Incoming("form", "slack:UREP", name="report", values={
         "what": "threats under a post", "when": "today", "evidence": "https://facebook.com/p/1",
         "evidence_files": [Upload("threat.png", PNG, "slack")]}))
-    bot.store.close()
+    await bot.stop()
     return reply[0].fields[0].value
 
 

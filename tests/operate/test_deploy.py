@@ -108,7 +108,7 @@ async def test_a_data_folder_ignores_itself_in_any_checkout(tmp_path: Path) -> N
     (tmp_path / "councilbot.toml").write_text(CONFIG.replace('data_dir = "data"', 'data_dir = "records"'))
     bot = CouncilBot(Settings(council="castle-cary", data_dir=tmp_path / "records", people={"slack:UCLERK": "clerk"}))
     await bot.handle(Incoming("form", "slack:UREP", name="report", values={"what": "abuse under a post", "when": "today"}))
-    bot.store.close()
+    await bot.stop()
     assert cli("backup", "b.tar.gz", cwd=tmp_path).returncode == 0
     restored = cli("restore", "b.tar.gz", cwd=tmp_path)
     assert restored.returncode == 0, restored.stderr

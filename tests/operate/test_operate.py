@@ -60,7 +60,7 @@ def test_doctor_reports_a_bad_config_plainly(tmp_path: Path) -> None:
 async def _file_report(data: Path) -> str:
     bot = CouncilBot(Settings(council="castle-cary", data_dir=data, people={"slack:UCLERK": "clerk", "slack:UCHAIR": "chair"}))
     reply = await bot.handle(Incoming("form", "slack:UREP", name="report", values={"what": "abuse under a post", "when": "today"}))
-    bot.store.close()
+    await bot.stop()
     return reply[0].fields[0].value
 
 
@@ -72,7 +72,7 @@ async def test_backup_and_restore_round_trip(tmp_path: Path) -> None:
     restored = cli("restore", "b.tar.gz", cwd=tmp_path)
     assert restored.returncode == 0, restored.stderr
     bot = CouncilBot(Settings(council="castle-cary", data_dir=tmp_path / "data"))
-    assert [r["id"] for r in bot.store.all("reports")] == [ref]
+    assert [r["id"] for r in (await bot.store.find("reports"))] == [ref]
     asides = list(tmp_path.glob("data.before-restore-*"))
     assert len(asides) == 1 and (asides[0] / "reports").is_dir()  # what was there is kept aside, not lost
     assert cli("restore", "missing.tar.gz", cwd=tmp_path).returncode == 2
@@ -176,7 +176,7 @@ async def test_subject_access_keeps_what_is_withheld_in_a_file_apart(tmp_path: P
     [about] = await bot.handle(Incoming("form", "slack:UCLLR", name="report",
                                         values={"what": "Jane shouts at me in every meeting", "when": "today"}))
     about_her = about.fields[0].value
-    bot.store.close()
+    await bot.stop()
 
     out = cli("export-person", "slack:UCLERK", "--out", "sar.json", cwd=tmp_path)
     assert out.returncode == 0, out.stderr

@@ -92,9 +92,9 @@ class Stack:
         """Wait until the outbox worker has nothing left to send (never a second delivery pass
         beside the worker: that could itself send an item twice)."""
         end = time.monotonic() + timeout
-        while self.bot.outbox.depth() and time.monotonic() < end:
+        while await self.bot.outbox.depth() and time.monotonic() < end:
             await asyncio.sleep(0.05)
-        assert self.bot.outbox.depth() == 0, [(d["id"], d["attempts"], d["error"]) for d in self.bot.outbox.pending()]
+        assert await self.bot.outbox.depth() == 0, [(d["id"], d["attempts"], d["error"]) for d in await self.bot.outbox.pending()]
         await asyncio.sleep(0.1)
 
     async def quiet(self, timeout: float = 10.0) -> None:
@@ -241,15 +241,15 @@ def incomplete(doc: dict[str, Any], fields: dict[str, type]) -> list[str]:
             if name not in doc or not isinstance(doc[name], kind)]
 
 
-def check_records(bot: CouncilBot) -> dict[str, int]:
+async def check_records(bot: CouncilBot) -> dict[str, int]:
     """Every stored report, suggestion, draft and outbox item is complete and consistent: a report
     or suggestion exists with its notices queued, and each reference issued names a stored record
     (a number taken but no record would be a write that stopped half way). Returns the counts."""
     store = bot.store
     problems: list[str] = []
-    reports = store.all("reports")
-    suggestions = store.all("suggestions")
-    outbox = {d["id"]: d for d in store.all("outbox")}
+    reports = await store.find("reports")
+    suggestions = await store.find("suggestions")
+    outbox = {d["id"]: d for d in await store.find("outbox")}
     for r in reports:
         problems += [f"report {r.get('id')}: {p}" for p in incomplete(r, REPORT_FIELDS)]
         if not re.fullmatch(r"R-\d{4}-\d{4,}", str(r.get("id"))):
@@ -277,9 +277,9 @@ def check_records(bot: CouncilBot) -> dict[str, int]:
         problems += [f"outbox {d.get('id')}: {p}" for p in incomplete(d, OUTBOX_FIELDS)]
         if d.get("op") == "send" and not isinstance(d.get("to"), str):
             problems.append(f"outbox {d.get('id')}: no recipient")
-    for d in store.all("drafts"):
+    for d in await store.find("drafts"):
         problems += [f"draft {d.get('id')}: {p}" for p in incomplete(d, DRAFT_FIELDS)]
-    for counter in store.all("counters"):
+    for counter in await store.find("counters"):
         prefix = str(counter["id"])[:1]
         table = {"R": reports, "S": suggestions}.get(prefix)
         if table is not None:
@@ -288,7 +288,7 @@ def check_records(bot: CouncilBot) -> dict[str, int]:
             if missing:
                 problems.append(f"references issued without a record: {sorted(missing)}")
     assert not problems, "partial records:\n" + "\n".join(problems)
-    return {"reports": len(reports), "suggestions": len(suggestions), "drafts": len(store.all("drafts")),
+    return {"reports": len(reports), "suggestions": len(suggestions), "drafts": len(await store.find("drafts")),
             "outbox": len(outbox)}
 
 

@@ -34,7 +34,7 @@ class DownSlack(FakeSlack):
         if self.down and request.match_info["method"] != "auth.test":
             await request.read()
             return web.json_response({"ok": False, "error": "fatal_error"}, status=500)
-        return await super()._api(request)
+        return (await super())._api(request)
 
 
 async def _until(check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
@@ -59,8 +59,8 @@ async def test_delivery_health_turns_503_while_slack_is_down_and_200_after(tmp_p
         replies = await stack.bot.handle(Incoming("form", "slack:URES", name="report",
                                                   values={"what": "abuse on Facebook", "when": "today"}))
         assert replies and "received" in replies[0].title
-        stack.bot.delivered(replies)  # shown to the reporter, as an adapter would: its held copy goes
-        waiting = [d for d in stack.bot.outbox.pending() if d["platform"] == "slack"]
+        await stack.bot.delivered(replies)  # shown to the reporter, as an adapter would: its held copy goes
+        waiting = [d for d in await stack.bot.outbox.pending() if d["platform"] == "slack"]
         assert len(waiting) >= 2, waiting  # the Clerk's copy and the channel notice, at least
 
         async def stale() -> bool:  # Slack's notices late; Teams' delivered (it may take a moment under load)

@@ -43,7 +43,7 @@ class FailingSlack(FakeSlack):
     async def _api(self, request: web.Request) -> web.Response:
         phase, method = self.phase, request.match_info["method"]
         if phase == "ok" or method == "auth.test":
-            return await super()._api(request)
+            return (await super())._api(request)
         await request.read()
         self.attempts.append(method)
         self.faults[phase] += 1
@@ -65,7 +65,7 @@ class FailingConnector(FakeConnector):
     async def _record(self, request: web.Request, op: str, status: int = 200) -> web.Response:
         phase = self.phase
         if phase == "ok":
-            return await super()._record(request, op, status)
+            return (await super())._record(request, op, status)
         self.faults[phase] += 1
         if phase == "500":
             self.attempts.append((op, 500))
@@ -79,9 +79,9 @@ class FailingConnector(FakeConnector):
         return web.json_response({"error": {"code": "GatewayTimeout", "message": "hung"}}, status=504)
 
 
-def notices(stack: Stack) -> list[str]:
+async def notices(stack: Stack) -> list[str]:
     """The clerk notices and approval cards waiting in the outbox (receipts and replies aside)."""
-    return [d["id"] for d in stack.bot.outbox.pending() if d["id"].startswith(("R-", "S-")) and ":receipt" not in d["id"]]
+    return [d["id"] for d in await stack.bot.outbox.pending() if d["id"].startswith(("R-", "S-")) and ":receipt" not in d["id"]]
 
 
 def failures(metrics: dict[str, float], platform: str) -> float:
@@ -135,13 +135,13 @@ async def test_notices_survive_500s_429s_and_hangs_and_are_delivered_once(tmp_pa
         start = await stack.metrics()
         fake.phase = connector.phase = "500"
         await file_records(stack, found)
-        assert check_records(stack.bot)["reports"] == 2
+        assert (await check_records(stack.bot))["reports"] == 2
         # 2 reports x (2 channels + 2 Clerks) + 2 suggestions x 2 channels. (Not the outbox's depth: it
         # also holds each receipt's durable copy: the Slack filers' DM receipts, which are the copies
         # they keep, and Teams' held copies until its cards are surely shown.)
-        queued = len(notices(stack))
-        assert queued == 12, notices(stack)
-        assert len([d for d in stack.bot.outbox.pending() if ":receipt" in d["id"] and d["platform"] == "slack"]) == 2
+        queued = len(await notices(stack))
+        assert queued == 12, await notices(stack)
+        assert len([d for d in await stack.bot.outbox.pending() if ":receipt" in d["id"] and d["platform"] == "slack"]) == 2
 
         # While failing: depth stays up and failures keep being counted, on both platforms, in each phase.
         counter: list[float] = []
@@ -153,7 +153,7 @@ async def test_notices_survive_500s_429s_and_hangs_and_are_delivered_once(tmp_pa
                 sample = await stack.metrics()
                 assert sample["councilbot_outbox_depth"] > 0, (phase, sample["councilbot_outbox_depth"])
                 counter.append(sample.get("councilbot_delivery_failures_total", 0.0))
-                errors |= {f"{d['platform']}: {d['error']}" for d in stack.bot.outbox.pending() if d["error"]}
+                errors |= {f"{d['platform']}: {d['error']}" for d in await stack.bot.outbox.pending() if d["error"]}
                 rising = all(failures(sample, p) > failures(before, p) for p in ("slack", "teams"))
                 if rising and fake.faults[phase] and connector.faults[phase] and time.monotonic() - started >= minimum:
                     break
@@ -173,7 +173,7 @@ async def test_notices_survive_500s_429s_and_hangs_and_are_delivered_once(tmp_pa
         connector.recovered.set()
         deadline = time.monotonic() + 30
         while (await stack.metrics())["councilbot_outbox_depth"] > 0:
-            assert time.monotonic() < deadline, [(d["id"], d["attempts"], d["error"]) for d in stack.bot.outbox.pending()]
+            assert time.monotonic() < deadline, [(d["id"], d["attempts"], d["error"]) for d in await stack.bot.outbox.pending()]
             await asyncio.sleep(0.2)
         # Before counting: markers queued now have gone out on both platforms, after anything that
         # was still on its way, and the Slack adapter has no reply in flight.
@@ -183,12 +183,12 @@ async def test_notices_survive_500s_429s_and_hangs_and_are_delivered_once(tmp_pa
         status, ready = await stack.request("GET", "/readyz")
         assert status == 200 and json.loads(ready)["outbox_depth"] == 0
         assert final["councilbot_deliveries_total"] - start.get("councilbot_deliveries_total", 0.0) >= queued
-        _assert_each_notice_once(stack)
+        await _assert_each_notice_once(stack)
 
 
-def _assert_each_notice_once(stack: Stack) -> None:
+async def _assert_each_notice_once(stack: Stack) -> None:
     bot, fake, connector = stack.bot, stack.fake, stack.connector
-    outbox = bot.store.all("outbox")
+    outbox = (await bot.store.find("outbox"))
     sent = [d for d in outbox if d["id"].startswith(("R-", "S-")) and ":receipt" not in d["id"]]
     kept = [d for d in outbox if ":receipt" in d["id"] and d["platform"] == "slack"]  # the Slack filers' DM receipts
     assert sorted(d["status"] for d in kept) == ["sent", "sent"], kept
@@ -205,8 +205,8 @@ def _assert_each_notice_once(stack: Stack) -> None:
     def teams(conversation: str, needle: str) -> int:
         return sum(1 for c in sends if c.conversation == conversation and needle in c.text)
 
-    reports = bot.store.all("reports")
-    suggestions = bot.store.all("suggestions")
+    reports = (await bot.store.find("reports"))
+    suggestions = (await bot.store.find("suggestions"))
     assert len(reports) == 2 and len(suggestions) == 2
     for r in reports:
         assert slack(SLACK_CLERK_CHANNEL, f"New report {r['id']}") == 1
@@ -243,7 +243,7 @@ async def test_a_hung_slack_does_not_hold_up_teams(tmp_path: Path, monkeypatch: 
         status, _ = await stack.teams.post(stack.teams.invoke("aad-resident", submit_data(
             found["teams report"], what="hang report teams: abuse", platform="facebook", when="today")))
         assert status == 200
-        [ref] = [r["id"] for r in stack.bot.store.all("reports") if r["what"].startswith("hang report teams")]
+        [ref] = [r["id"] for r in (await stack.bot.store.find("reports")) if r["what"].startswith("hang report teams")]
         # Held behind the hung Slack lane this would take 7 s or more (two Slack calls of 4 s each).
         await connector.wait_for(lambda c: c.conversation == CLERK_CHANNEL and f"New report {ref}" in c.text, timeout=3.0)
         await connector.wait_for(lambda c: c.conversation == personal_conversation("aad-clerk")

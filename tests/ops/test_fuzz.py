@@ -234,7 +234,7 @@ def slack_views(served: Served) -> dict[str, dict[str, Any]]:
     return {"report": blocks.form_view(reports.form(ctx)), "suggest": blocks.form_view(suggestions.form(ctx))}
 
 
-def seed(served: Served) -> dict[str, int]:
+async def seed(served: Served) -> dict[str, int]:
     """File one report and one suggestion through Slack, so there are records to keep whole."""
     stack = served.stack
     templates = slack_templates(stack.fake.base, slack_views(served))
@@ -243,7 +243,7 @@ def seed(served: Served) -> dict[str, int]:
         status, text = served.run(stack.request("POST", "/slack/events", data=body, headers={
             "Content-Type": "application/x-www-form-urlencoded", **sign_bytes(body)}))
         assert status == 200, (status, text)
-    counts = check_records(stack.bot)
+    counts = await check_records(stack.bot)
     assert counts["reports"] == 1 and counts["suggestions"] == 1, counts
     return counts
 
@@ -257,16 +257,16 @@ def still_whole(served: Served, before: dict[str, int]) -> None:
 
 async def _check(served: Served) -> dict[str, int]:
     await served.stack.quiet()  # replies queued after the acks finish before the markers do
-    return check_records(served.stack.bot)
+    return await check_records(served.stack.bot)
 
 
 # ---------------------------------------------------------------- Slack
 
 
-def test_signed_slack_requests_never_get_a_5xx(tmp_path: Path) -> None:
+async def test_signed_slack_requests_never_get_a_5xx(tmp_path: Path) -> None:
     with Served(tmp_path) as served:
         stack = served.stack
-        before = seed(served)
+        before = await seed(served)
         templates = slack_templates(stack.fake.base, slack_views(served))
         statuses: dict[int, int] = {}
 
@@ -289,7 +289,7 @@ def test_signed_slack_requests_never_get_a_5xx(tmp_path: Path) -> None:
         assert statuses.get(200, 0) >= 10 and statuses.get(400, 0) >= 10, statuses
 
 
-def test_unsigned_or_missigned_slack_requests_get_401_and_reach_nothing(tmp_path: Path) -> None:
+async def test_unsigned_or_missigned_slack_requests_get_401_and_reach_nothing(tmp_path: Path) -> None:
     with Served(tmp_path) as served:
         stack = served.stack
         templates = slack_templates(stack.fake.base, slack_views(served))
@@ -322,9 +322,9 @@ def test_unsigned_or_missigned_slack_requests_get_401_and_reach_nothing(tmp_path
 
         unsigned()
         served.run(stack.quiet())  # anything the refused requests set going is done by now
-        assert unmarked_events(stack.bot) == []
-        assert stack.bot.store.all("reports") == [] and stack.bot.store.all("suggestions") == []
-        assert stack.bot.store.all("drafts") == []
+        assert await unmarked_events(stack.bot) == []
+        assert (await stack.bot.store.find("reports")) == [] and (await stack.bot.store.find("suggestions")) == []
+        assert (await stack.bot.store.find("drafts")) == []
         assert len(unmarked(stack.fake.sent)) == sent_before  # nothing was said to anyone
         assert served.run(stack.healthy())
 
@@ -369,10 +369,10 @@ def teams_request(draw: st.DrawFn, templates: dict[str, Any]) -> tuple[bytes, st
     return body, content_type
 
 
-def test_teams_activities_never_get_a_5xx(tmp_path: Path) -> None:
+async def test_teams_activities_never_get_a_5xx(tmp_path: Path) -> None:
     with Served(tmp_path) as served:
         stack = served.stack
-        before = seed(served)
+        before = await seed(served)
         served.run(stack.teams_clerk_channel())
         templates = teams_templates(served)
         statuses: dict[int, int] = {}
@@ -445,7 +445,7 @@ async def raw_post(port: int, path: str, declared: int, sent: bytes, headers: st
         writer.close()
 
 
-def test_oversized_bodies_are_refused_unread(tmp_path: Path) -> None:
+async def test_oversized_bodies_are_refused_unread(tmp_path: Path) -> None:
     with Served(tmp_path) as served:
         stack = served.stack
         port = stack.server.port
@@ -476,7 +476,7 @@ def test_oversized_bodies_are_refused_unread(tmp_path: Path) -> None:
             assert status == 413, (path, status)
         after = served.run(stack.metrics())
         assert after.get('councilbot_requests_total{route="/slack/events",status="413"}', 0.0) > refused_before
-        assert stack.bot.store.all("events") == []  # no oversized request reached a handler
+        assert (await stack.bot.store.find("events")) == []  # no oversized request reached a handler
         assert served.run(stack.healthy())
 
 

@@ -29,14 +29,14 @@ async def test_the_same_modal_sent_again_after_a_restart_gets_its_reference(tmp_
     async with running(tmp_path) as stack:
         payload = submission({**(await report_form(stack, "URES")), "id": "VREP1"}, ANSWERS, user="URES")
         first = await stack.slack.interact(payload)
-        [report] = stack.bot.store.all("reports")
+        [report] = (await stack.bot.store.find("reports"))
         assert first.status == 200 and report["id"] in first.text
         # The copy to keep: the receipt as a DM, sent from the outbox (so a crash cannot lose it).
         [dm] = await stack.fake.wait_for("chat.postMessage", channel="URES")
         assert report["id"] in json.dumps(dm.data)
         # As if the process died after writing the record and before finishing the event.
-        [claim] = [d for d in stack.bot.store.all("events")]
-        stack.bot.store.update("events", claim["id"], {"state": "pending"})
+        [claim] = [d for d in (await stack.bot.store.find("events"))]
+        await stack.bot.store.update("events", claim["id"], {"state": "pending"})
         await stack.settle()
     async with running(tmp_path) as stack:  # the restart; the person presses Submit again
         again = await stack.slack.interact(payload)
@@ -44,14 +44,14 @@ async def test_the_same_modal_sent_again_after_a_restart_gets_its_reference(tmp_
         assert again.status == 200 and body is not None and body["response_action"] == "update", again.text
         shown = json.dumps(body["view"])
         assert report["id"] in shown and "received" in shown
-        assert [r["id"] for r in stack.bot.store.all("reports")] == [report["id"]]  # filed once
+        assert [r["id"] for r in (await stack.bot.store.find("reports"))] == [report["id"]]  # filed once
         # The DM went the first time: pressing Submit again does not send it twice. (A new report
         # afterwards is the signal that the DMs of both submissions have been dealt with.)
         later = submission({**(await report_form(stack, "URES")), "id": "VREP9"}, ANSWERS, user="URES")
         assert (await stack.slack.interact(later)).status == 200
         [dm] = await stack.fake.wait_for("chat.postMessage", channel="URES")
         await stack.settle()
-        newer = [r["id"] for r in stack.bot.store.all("reports") if r["id"] != report["id"]]
+        newer = [r["id"] for r in (await stack.bot.store.find("reports")) if r["id"] != report["id"]]
         assert len(newer) == 1 and newer[0] in json.dumps(dm.data) and report["id"] not in json.dumps(dm.data)
         assert len([c for c in stack.fake.of("chat.postMessage") if c.data.get("channel") == "URES"]) == 1
 
@@ -66,15 +66,15 @@ async def test_a_receipt_whose_answer_died_with_the_process_reaches_the_dm_once(
     async with running(tmp_path) as stack:
         route = stack.bot.router.route
 
-        async def route_then_die(incoming: Incoming) -> list[Reply]:
-            await route(incoming)
+        async def route_then_die(ctx: Any, incoming: Incoming) -> list[Reply]:
+            await route(ctx, incoming)
             raise Died()
 
         stack.bot.router.route = route_then_die  # type: ignore[method-assign]
         with pytest.raises(Died):
             await stack.bot.handle(Incoming("form", "slack:URES", name="report", values=ANSWERS, event_id="VREP2"))
         stack.bot.outbox.notifiers.clear()  # nothing more leaves this process: it is dead
-        [report] = stack.bot.store.all("reports")
+        [report] = (await stack.bot.store.find("reports"))
     async with running(tmp_path) as stack:
         [dm] = await stack.fake.wait_for("chat.postMessage", channel="URES", timeout=10)
         assert report["id"] in json.dumps(dm.data)

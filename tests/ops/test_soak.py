@@ -110,22 +110,22 @@ async def _teams(stack: Stack, activity: dict[str, Any], answers: list[Any]) -> 
 
 async def _assert_one_of_each(stack: Stack, teams_answers: dict[str, list[Any]]) -> None:
     bot, fake, connector = stack.bot, stack.fake, stack.connector
-    counts = check_records(bot)
+    counts = await check_records(bot)
 
     # One record per distinct event.
-    reports = bot.store.all("reports")
+    reports = (await bot.store.find("reports"))
     whats = Counter(r["what"].split(":")[0] for r in reports)
     assert whats == Counter({f"soak report {p}-{i}": 1 for p in ("slack", "teams") for i in range(N)}), whats
-    suggestions = bot.store.all("suggestions")
+    suggestions = (await bot.store.find("suggestions"))
     texts = Counter(s["text"] for s in suggestions)
     assert len(texts) == 2 * N and set(texts.values()) == {1}, texts
     assert all(s["status"] == "pending" for s in suggestions), [(s["id"], s["status"]) for s in suggestions]
-    drafts = Counter(d["text"] for d in bot.store.all("drafts"))
+    drafts = Counter(d["text"] for d in (await bot.store.find("drafts")))
     assert drafts == Counter({f"Soak question {i} about the park": 1 for i in range(N)}), drafts
     assert counts == {**counts, "reports": 2 * N, "suggestions": 2 * N, "drafts": N}
 
     # Every queued delivery went out, none failed, none is waiting.
-    outbox = bot.store.all("outbox")
+    outbox = (await bot.store.find("outbox"))
     assert outbox and {d["status"] for d in outbox} == {"sent"}, Counter(d["status"] for d in outbox)
 
     # Exactly one clerk notice per record on each platform (and one confidential copy per Clerk).
@@ -159,13 +159,13 @@ async def _assert_one_of_each(stack: Stack, teams_answers: dict[str, list[Any]])
     for r in (r for r in reports if r["reporter"].startswith("slack:")):
         user = r["reporter"].removeprefix("slack:")
         assert 1 <= slack_count(user, f"Your report {r['id']}") <= 4, r["id"]
-    kept = [d for d in bot.store.all("outbox") if ":receipt" in d["id"]]
+    kept = [d for d in (await bot.store.find("outbox")) if ":receipt" in d["id"]]
     slack_reporters = [r for r in reports if r["reporter"].startswith("slack:")]
     slack_kept = [d for d in kept if d["platform"] == "slack"]
     assert {d["status"] for d in slack_kept} == {"sent"}, slack_kept
     assert {f"{r['id']}:receipt@slack" for r in slack_reporters} <= {d["id"] for d in slack_kept}
     assert all(d["status"] == "pending" for d in kept if d["platform"] == "teams"), kept
-    for d in bot.store.all("drafts"):
+    for d in (await bot.store.find("drafts")):
         assert sum(1 for c in slack_posts if c.data.get("channel") == "DCLLR" and d["id"] in json.dumps(c.data)) == 1
     by_what = {r["what"].split(":")[0].removeprefix("soak report "): r["id"] for r in reports}
     for key, answers in teams_answers.items():
@@ -189,7 +189,7 @@ async def test_a_refused_submission_sent_again_is_judged_again(tmp_path: Path) -
         answers = await asyncio.gather(*(stack.slack.interact(fixed) for _ in range(3)))
         assert {a.status for a in answers} == {200}
         assert not any(a.text and "errors" in a.text for a in answers)  # the modal closes every time
-        assert [r["what"] for r in stack.bot.store.all("reports")] == ["Threats in my inbox"]
+        assert [r["what"] for r in (await stack.bot.store.find("reports"))] == ["Threats in my inbox"]
 
         # Teams redelivering a refused form gets the same message, not "Already received".
         [card] = [c.card for c in await stack.teams.say("aad-resident", "report") if c.card]
@@ -197,4 +197,4 @@ async def test_a_refused_submission_sent_again_is_judged_again(tmp_path: Path) -
         for _ in range(2):
             status, body = await stack.teams.post(activity)
             assert status == 200 and "Already received" not in json.dumps(body) and "what" in json.dumps(body).lower(), body
-        assert len(stack.bot.store.all("reports")) == 1
+        assert len((await stack.bot.store.find("reports"))) == 1

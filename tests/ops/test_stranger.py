@@ -133,7 +133,7 @@ async def test_encoded_bodies_are_refused_before_reading_on_every_route(stack: S
             status, _ = await raw(port, head("POST", "/slack/events", {"Transfer-Encoding": coding}), b"0\r\n\r\n")
             assert status == expected, (coding, status)
     assert not errors, described(errors)
-    assert stack.bot.store.all("events") == []
+    assert (await stack.bot.store.find("events")) == []
     metrics = await stack.metrics()
     assert metrics.get('councilbot_requests_total{route="/slack/events",status="415"}', 0) >= len(ENCODINGS) + 4
 

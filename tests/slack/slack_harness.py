@@ -169,9 +169,9 @@ def unmarked(calls: list[Call]) -> list[Call]:
     return [c for c in calls if c.data.get("channel") not in MARKER_CHANNELS]
 
 
-def unmarked_events(bot: CouncilBot) -> list[dict[str, Any]]:
+async def unmarked_events(bot: CouncilBot) -> list[dict[str, Any]]:
     """The delivery ids the core has claimed, but the marker's."""
-    return [e for e in bot.store.all("events") if not str(e["id"]).startswith(f"slack:{MARKER}:")]
+    return [e for e in (await bot.store.find("events")) if not str(e["id"]).startswith(f"slack:{MARKER}:")]
 
 
 async def quiet(client: SlackClient, bot: CouncilBot, adapter: SlackAdapter, timeout: float = 10.0) -> None:
@@ -185,7 +185,7 @@ async def quiet(client: SlackClient, bot: CouncilBot, adapter: SlackAdapter, tim
     answered = len(fake.of("chat.postMessage", channel="DMARK"))
     answer = await client.dm(f"may I post: quiet marker {n}", user=MARKER, event_id=f"EvMARK{n}")
     assert answer.status == 200, answer
-    bot.outbox.send(f"marker-{n}", f"slack:{MARKER}", Reply(text=f"quiet marker {n}"))
+    await bot.outbox.send(f"marker-{n}", f"slack:{MARKER}", Reply(text=f"quiet marker {n}"))
     await fake.wait_for("chat.postMessage", count=answered + 1, channel="DMARK", timeout=timeout)
     await fake.wait_for("chat.postMessage", channel=MARKER, timeout=timeout, where=lambda c: f"quiet marker {n}" in json.dumps(c.data))
     end = time.monotonic() + timeout

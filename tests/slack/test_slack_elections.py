@@ -24,7 +24,7 @@ async def test_the_clerk_adds_an_election_and_checks_follow_the_pre_election_rul
     await harness.slack.command("/councilbot", add, user="UCLLR")
     refused = await harness.fake.wait_for("respond", count=2)
     assert "Only the Clerk can add or remove elections" in texts(refused[-1].data)
-    assert harness.bot.store.all("elections") == []
+    assert (await harness.bot.store.find("elections")) == []
 
     await harness.slack.command("/councilbot", add, user="UCLERK")
     added = await harness.fake.wait_for("respond", count=3)

@@ -19,8 +19,8 @@ async def settled(harness: Harness, timeout: float = 15.0) -> None:
     """Wait until the outbox has nothing left to send or retry (held copies included) and the
     adapter no reply on its way."""
     end = time.monotonic() + timeout
-    while harness.bot.outbox.depth() or harness.adapter.lane.backlog or harness.adapter.tasks:
-        assert time.monotonic() < end, [(d["id"], d["attempts"], d["error"]) for d in harness.bot.outbox.pending()]
+    while await harness.bot.outbox.depth() or harness.adapter.lane.backlog or harness.adapter.tasks:
+        assert time.monotonic() < end, [(d["id"], d["attempts"], d["error"]) for d in await harness.bot.outbox.pending()]
         await asyncio.sleep(0.02)
 
 
@@ -52,12 +52,12 @@ async def test_report_modal_submission_receipt_and_clerk_notice(harness: Harness
     # The modal itself now shows the receipt with the reference, inside the HTTP response.
     shown = json.loads(answer.text)
     assert answer.status == 200 and shown["response_action"] == "update"
-    [report] = harness.bot.store.all("reports")
+    [report] = (await harness.bot.store.find("reports"))
     assert report["id"] == f"R-{clock.now().year}-0001" and report["id"] in json.dumps(shown["view"]) and "submit" not in shown["view"]
     # The receipt also arrives as a DM to the reporter, to keep.
     receipt = await harness.fake.wait_for("chat.postMessage", channel="UCLLR")
     assert "received" in texts(receipt[0].data)
-    [record] = harness.bot.store.all("reports")
+    [record] = (await harness.bot.store.find("reports"))
     assert record["evidence"] == ["https://facebook.com/x/1"]
     assert [f["name"] for f in record["files"]] == ["shot.png"]  # the screenshot itself, kept (tests/slack/test_slack_evidence.py)
     # The notice in the clerk channel (through the outbox) never says what the report says.
@@ -76,7 +76,7 @@ async def test_invalid_submission_shows_errors_in_the_modal(harness: Harness) ->
     assert body["response_action"] == "errors"
     assert set(body["errors"]) == {"what"}
     await harness.quiet()
-    assert harness.bot.store.all("reports") == []
+    assert (await harness.bot.store.find("reports")) == []
     assert unmarked(harness.fake.of("chat.postMessage")) == []
 
 
@@ -99,7 +99,7 @@ async def test_suggest_approve_by_clerk_only(harness: Harness) -> None:
     await harness.slack.press(approve, user="UCLLR", message_ts=card.data.get("ts", "1"))
     [refusal] = await harness.fake.wait_for("respond")
     assert refusal.data["response_type"] == "ephemeral" and "Only the Clerk" in texts(refusal.data)
-    assert harness.bot.store.get("suggestions", sid)["status"] == "pending"
+    assert (await harness.bot.store.get("suggestions", sid))["status"] == "pending"
 
     # The Clerk approves: the card loses its buttons, the submitter is told.
     await harness.slack.press(approve, user="UCLERK")
@@ -109,7 +109,7 @@ async def test_suggest_approve_by_clerk_only(harness: Harness) -> None:
     assert "Approved" in texts(update.data)
     told = await harness.fake.wait_for("chat.postMessage", count=2, channel="UCLLR")
     assert "approved" in texts(told[-1].data)
-    assert harness.bot.store.get("suggestions", sid)["status"] == "approved"
+    assert (await harness.bot.store.get("suggestions", sid))["status"] == "approved"
 
 
 async def test_request_changes_opens_a_comment_modal(harness: Harness) -> None:
@@ -133,7 +133,7 @@ async def test_web_api_500_then_429_still_delivers_exactly_once(harness: Harness
     harness.fake.fail(500, 1, method="chat.postMessage")
     view = await open_form(harness, "/report", user="UCLLR")
     await harness.slack.submit(view, {"what": "Threatening emails again.", "platform": "email", "when": "today"}, user="UCLLR")
-    [record] = harness.bot.store.all("reports")
+    [record] = (await harness.bot.store.find("reports"))
     [notice] = await harness.fake.wait_for("chat.postMessage", channel="CCLERK", timeout=15)
     await harness.fake.wait_for("chat.postMessage", channel="UCLERK", timeout=15)
     await harness.fake.wait_for("chat.postMessage", channel="UCLLR", timeout=15)
@@ -209,7 +209,7 @@ async def test_a_reply_slack_will_not_take_reaches_the_dm_through_the_outbox(har
     [dm] = await harness.fake.wait_for("chat.postMessage", channel="UCLLR", timeout=10)
     assert "do not post" in texts(dm.data).lower()
     assert "respond" in harness.fake.attempts and harness.fake.of("respond") == []
-    [queued] = [d for d in harness.bot.store.all("outbox") if d["id"].startswith("slack-reply:")]
+    [queued] = [d for d in (await harness.bot.store.find("outbox")) if d["id"].startswith("slack-reply:")]
     assert queued["to"] == "slack:UCLLR"
 
 
@@ -224,7 +224,7 @@ async def test_replies_still_owed_at_shutdown_go_to_the_outbox(harness: Harness)
         await asyncio.sleep(0.05)
     await harness.adapter.close(grace=0.2)
     harness.fake.release()
-    [kept] = [d for d in harness.bot.store.all("outbox") if d["id"].startswith("slack-reply:")]
+    [kept] = [d for d in (await harness.bot.store.find("outbox")) if d["id"].startswith("slack-reply:")]
     assert kept["to"] == "slack:UCLLR" and "post" in json.dumps(kept["reply"]).lower()
 
 
@@ -233,17 +233,17 @@ async def test_a_report_naming_the_clerk_in_small_letters_asks_in_the_modal_and_
     kept; answered, the report goes round the Clerk to the Chair."""
     from councilbot.kinds import Role
 
-    harness.bot.people.set("slack:UCLERK", Role.CLERK, "Jane Pargeter")
-    harness.bot.people.set("slack:UCHAIR", Role.CHAIR, "Pat Moss")
+    await harness.bot.people.set("slack:UCLERK", Role.CLERK, "Jane Pargeter")
+    await harness.bot.people.set("slack:UCHAIR", Role.CHAIR, "Pat Moss")
     view = await open_form(harness, "/report")
     answers = {"what": "jane keeps shouting at me in the office", "platform": "in-person", "when": "yesterday"}
     body = (await harness.slack.submit(view, answers)).json()
     assert body["response_action"] == "errors" and set(body["errors"]) == {"about"}
     assert "Is this about the Town Clerk (Jane Pargeter)?" in body["errors"]["about"]
-    assert harness.bot.store.all("reports") == []
+    assert (await harness.bot.store.find("reports")) == []
     answer = await harness.slack.submit(view, {**answers, "about": "clerk"})
     assert answer.status == 200 and answer.json()["response_action"] == "update"
-    [record] = harness.bot.store.all("reports")
+    [record] = (await harness.bot.store.find("reports"))
     assert record["recipients"] == ["slack:UCHAIR"] and "slack:UCLERK" in record["excluded"]
     await harness.fake.wait_for("chat.postMessage", channel="UCHAIR")
     await settled(harness)

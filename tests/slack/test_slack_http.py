@@ -25,7 +25,7 @@ async def test_forged_signature_is_refused_before_any_listener(harness: Harness)
     assert unsigned.status == 401
     await harness.quiet()
     assert unmarked(harness.fake.sent) == []
-    assert unmarked_events(harness.bot) == []
+    assert await unmarked_events(harness.bot) == []
 
 
 async def test_stale_timestamp_is_refused(harness: Harness) -> None:
@@ -34,7 +34,7 @@ async def test_stale_timestamp_is_refused(harness: Harness) -> None:
     assert answer.status == 401
     await harness.quiet()
     assert unmarked(harness.fake.sent) == []
-    assert unmarked_events(harness.bot) == []
+    assert await unmarked_events(harness.bot) == []
 
 
 async def test_url_verification_echoes_the_challenge(harness: Harness) -> None:
@@ -121,7 +121,7 @@ async def test_bot_messages_are_ignored(harness: Harness) -> None:
     await harness.slack.dm("edited", user="UCLLR", extra={"subtype": "message_changed"})
     await harness.quiet()
     assert unmarked(harness.fake.of("chat.postMessage")) == []
-    assert unmarked_events(harness.bot) == []
+    assert await unmarked_events(harness.bot) == []
 
 
 async def test_event_retry_creates_one_record(harness: Harness) -> None:
@@ -131,7 +131,7 @@ async def test_event_retry_creates_one_record(harness: Harness) -> None:
     await harness.fake.wait_for("chat.postMessage", channel="DCLLR")
     await harness.quiet()
     assert len(harness.fake.of("chat.postMessage", channel="DCLLR")) == 1
-    assert len(harness.bot.store.all("drafts")) == 1
+    assert len((await harness.bot.store.find("drafts"))) == 1
 
 
 async def test_event_retry_after_a_restart_is_deduped_by_the_core(harness: Harness) -> None:
@@ -150,7 +150,7 @@ async def test_event_retry_after_a_restart_is_deduped_by_the_core(harness: Harne
         await asyncio.sleep(0.01)
     await harness.quiet()
     assert len(harness.fake.of("chat.postMessage", channel="DCLLR")) == 1
-    assert len(harness.bot.store.all("drafts")) == 1
+    assert len((await harness.bot.store.find("drafts"))) == 1
 
 
 async def test_app_home_is_published(harness: Harness) -> None:

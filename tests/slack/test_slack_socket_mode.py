@@ -47,4 +47,4 @@ async def test_socket_mode_needs_an_app_token(tmp_path: Path, fake: FakeSlack) -
     bot = CouncilBot.from_settings(make_settings(tmp_path, fake.api_url))
     with pytest.raises(ConfigError, match="SLACK_APP_TOKEN"):
         await run_socket_mode(bot)
-    bot.store.close()
+    await bot.stop()

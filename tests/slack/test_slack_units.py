@@ -257,7 +257,7 @@ async def test_a_fractional_retry_after_on_a_response_url_is_honoured(tmp_path: 
         await web_app[ADAPTER_KEY].respond(fake.response_url("r9"), {"text": "hi", "blocks": []})
         assert [c.data["text"] for c in fake.of("respond")] == ["hi"]
     finally:
-        bot.store.close()
+        await bot.stop()
 
 
 async def test_notifier_falls_back_to_text_when_blocks_are_rejected(notifier: SlackNotifier, fake: FakeSlack) -> None:
@@ -284,7 +284,7 @@ def test_manifest() -> None:
     assert len(manifest["display_information"]["description"]) <= 140
 
 
-def test_mount_refuses_missing_secrets(tmp_path: Path) -> None:
+async def test_mount_refuses_missing_secrets(tmp_path: Path) -> None:
     from aiohttp import web
 
     from councilbot_adapters.slack import mount
@@ -296,7 +296,7 @@ def test_mount_refuses_missing_secrets(tmp_path: Path) -> None:
         with pytest.raises(ConfigError, match="SLACK_SIGNING_SECRET"):
             mount(web.Application(), bot)
     finally:
-        bot.store.close()
+        await bot.stop()
 
 
 def test_slack_limits_hold_for_long_fields_and_long_pasted_posts() -> None:

@@ -120,7 +120,7 @@ class Teams:
         if not self.connector.ops(conversation=personal_conversation(MARKER)):
             await self.say(MARKER, "help")  # the bot learns how to reach the marker's chat
         n = next(_ids)
-        self.bot.outbox.send(f"marker-{n}", f"teams:{MARKER}", Reply(text=f"quiet marker {n}"))
+        await self.bot.outbox.send(f"marker-{n}", f"teams:{MARKER}", Reply(text=f"quiet marker {n}"))
         await self.connector.wait_for(lambda c: c.op == "send" and c.conversation == personal_conversation(MARKER)
                                       and f"quiet marker {n}" in c.text, timeout=timeout)
 

@@ -32,8 +32,8 @@ async def sent(teams: Teams, suffix: str, timeout: float = 10.0) -> None:
     """Wait until the outbox has recorded the delivery whose id ends with ``suffix`` as sent."""
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
-    while not any(d["id"].endswith(suffix) and d["status"] == "sent" for d in teams.bot.store.all("outbox")):
-        assert loop.time() < end, teams.bot.store.all("outbox")
+    while not any(d["id"].endswith(suffix) and d["status"] == "sent" for d in (await teams.bot.store.find("outbox"))):
+        assert loop.time() < end, (await teams.bot.store.find("outbox"))
         await asyncio.sleep(0.02)
 
 
@@ -51,7 +51,7 @@ async def test_connector_5xx_then_success_delivers_once(teams: Teams) -> None:
     await sent(teams, ":channel@teams")
     await teams.quiet()
     assert len(teams.connector.ops("send", CLERK_CHANNEL)) == 1
-    [item] = [d for d in teams.bot.store.all("outbox") if d["id"].endswith(":channel@teams")]
+    [item] = [d for d in (await teams.bot.store.find("outbox")) if d["id"].endswith(":channel@teams")]
     assert item["status"] == "sent" and item["attempts"] == 2
 
 
@@ -111,7 +111,7 @@ async def test_any_retry_after_becomes_a_wait(teams: Teams, header: str, wait: f
     await teams.post(teams.bot_added_to_team())
     teams.connector.fail(429, times=1, retry_after=header)  # type: ignore[arg-type]
     with pytest.raises(DeliveryError) as limited:
-        await notifier(teams).send(CLERK, Reply(text="hello"))
+        (await notifier(teams)).send(CLERK, Reply(text="hello"))
     assert limited.value.retry_after == wait and not limited.value.permanent
 
 
@@ -131,7 +131,7 @@ async def test_clerk_notices_wait_until_the_clerk_channel_is_known(teams: Teams)
     # The outbox has had its chance (a marker queued after the report has gone out) and keeps the
     # channel notice waiting for a channel, unsent.
     await teams.quiet()
-    [waiting] = [d for d in teams.bot.store.all("outbox") if d["id"].endswith(":channel@")]
+    [waiting] = [d for d in (await teams.bot.store.find("outbox")) if d["id"].endswith(":channel@")]
     assert waiting["status"] == "pending" and waiting["platform"] == ""
     assert not teams.connector.ops("send", CLERK_CHANNEL)
     await teams.post(teams.bot_added_to_team())
@@ -178,10 +178,10 @@ async def test_what_the_adapter_holds_about_a_person_can_be_erased(teams: Teams)
     from councilbot_adapters.teams.references import TABLE
 
     await teams.say("aad-cllr", "hello")
-    held = teams.bot.store.find(TABLE, lambda d: d.get("person") == "teams:aad-cllr")
+    held = [d for d in await teams.bot.store.find(TABLE) if d.get("person") == "teams:aad-cllr"]
     assert {d["id"] for d in held} == {"user:aad-cllr", "member:aad-cllr"}
     assert notifier(teams).forget_person("teams:aad-cllr") == 2
-    assert teams.bot.store.find(TABLE, lambda d: d.get("person") == "teams:aad-cllr") == []
+    assert [d for d in await teams.bot.store.find(TABLE) if d.get("person") == "teams:aad-cllr"] == []
 
 
 async def test_a_reply_the_connector_refuses_is_queued_not_lost(teams: Teams) -> None:
@@ -197,7 +197,7 @@ async def test_a_reply_the_connector_refuses_is_queued_not_lost(teams: Teams) ->
         lambda c: c.op == "send" and c.conversation == personal_conversation("aad-cllr"))
     assert late.text.startswith("OK to post")
     for _ in range(50):  # the outbox records the delivery just after the connector took it
-        [queued] = [d for d in teams.bot.store.all("outbox") if d["id"].startswith("teams-reply:")]
+        [queued] = [d for d in (await teams.bot.store.find("outbox")) if d["id"].startswith("teams-reply:")]
         if queued["status"] == "sent":
             break
         await asyncio.sleep(0.05)
@@ -222,12 +222,12 @@ async def test_failed_deliveries_never_log_who_they_were_for(teams: Teams, caplo
         await teams.say("aad-chair", "help")  # a conversation exists, and Teams then refuses for good
     teams.connector.fail(403, times=5)
     caplog.set_level(logging.INFO)  # what a deployment logs
-    teams.bot.outbox.send("R-2026-0099:notice", "teams:aad-chair", Reply(text="Confidential report"))
+    await teams.bot.outbox.send("R-2026-0099:notice", "teams:aad-chair", Reply(text="Confidential report"))
     for _ in range(50):
-        if any(d["status"] == "failed" for d in teams.bot.store.all("outbox")):
+        if any(d["status"] == "failed" for d in (await teams.bot.store.find("outbox"))):
             break
         await asyncio.sleep(0.1)
-    assert any(d["status"] == "failed" for d in teams.bot.store.all("outbox"))
+    assert any(d["status"] == "failed" for d in (await teams.bot.store.find("outbox")))
     ours = [r for r in caplog.records if r.name.startswith("councilbot")]  # not the fake's access log
     logged = " ".join(f"{r.getMessage()} {r.__dict__}" for r in ours)
     assert "delivery failed for good" in logged and "aad-chair" not in logged

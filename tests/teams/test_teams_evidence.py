@@ -26,7 +26,7 @@ async def _file_report(teams: Teams) -> str:
                        when="last night", danger="false")
     status, _ = await teams.post(teams.personal("aad-resident", value=data, reply_to=form.response_id))
     assert status == 200
-    [record] = teams.bot.store.all("reports")
+    [record] = (await teams.bot.store.find("reports"))
     return str(record["id"])
 
 
@@ -43,12 +43,12 @@ async def test_screenshots_attached_in_the_personal_chat_are_kept_with_the_repor
     # Both fetched from the connector's addresses (no bot token exists in Emulator mode).
     assert sorted(key for key, _ in teams.connector.fetches) == sorted(
         [image["contentUrl"].split("/")[-3], document["content"]["uniqueId"]])
-    record = teams.bot.store.get("reports", ref)
+    record = await teams.bot.store.get("reports", ref)
     assert [(f["name"], f["sha256"], f["source"]) for f in record["files"]] == [
         ("threat.png", hashlib.sha256(PNG).hexdigest(), "teams"), ("thread.pdf", hashlib.sha256(PDF).hexdigest(), "teams")]
     # Teams deletes them; the report keeps them.
     teams.connector.attachments.clear()
-    assert teams.bot.ctx.store.get("reports", ref)["files"] and Path(teams.bot.store.data_dir, ".evidence", record["files"][0]["sha256"]).read_bytes() == PNG
+    assert (await teams.bot.ctx.store.get("reports", ref))["files"] and Path(teams.bot.ctx.files, ".evidence", record["files"][0]["sha256"]).read_bytes() == PNG
 
     # A file that is not an image or PDF is refused, and nothing is added.
     activity = teams.personal("aad-resident", ref)
@@ -56,7 +56,7 @@ async def test_screenshots_attached_in_the_personal_chat_are_kept_with_the_repor
     await teams.post(activity)
     await teams.connector.wait_for(lambda c: c.conversation == personal_conversation("aad-resident")
                                    and "invoice.pdf is not an image" in c.text)
-    assert len(teams.bot.store.get("reports", ref)["files"]) == 2
+    assert len((await teams.bot.store.get("reports", ref))["files"]) == 2
 
 
 async def test_attachments_are_fetched_with_the_bot_token_only_from_the_connector(connector: FakeConnector) -> None:
@@ -91,7 +91,7 @@ async def test_evidence_bundle_button_gives_a_signed_link_served_once(teams: Tea
             assert again.status == 410  # once only
         async with session.get(url.replace("\\", "")[:-4] + "0000") as forged:
             assert forged.status == 404
-    target = Path(teams.bot.store.data_dir).parent / "from-teams.zip"
+    target = Path(teams.bot.ctx.files).parent / "from-teams.zip"
     target.write_bytes(data)
     problems, manifest = bundle.verify(target)
     assert problems == [] and manifest["report"] == ref

@@ -28,7 +28,7 @@ async def settled(teams: Teams, timeout: float = 5.0) -> None:
     same item twice.)"""
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
-    while sendable := [d["id"] for d in teams.bot.outbox.pending() if d["platform"]]:
+    while sendable := [d["id"] for d in await teams.bot.outbox.pending() if d["platform"]]:
         assert loop.time() < end, sendable
         await asyncio.sleep(0.05)
     await teams.quiet()
@@ -86,7 +86,7 @@ async def test_report_form_submit_gives_receipt_and_clerk_channel_notice(teams: 
     [receipt] = [c for c in turn if c.op == "update"]
     assert receipt.activity_id == form.response_id and "received" in receipt.text
     assert "actions" not in receipt.card
-    [record] = teams.bot.store.all("reports")
+    [record] = (await teams.bot.store.find("reports"))
     assert record["evidence"] == ["https://facebook.com/x", "https://facebook.com/y"] and record["urgent"] is False
 
     [notice] = await teams.connector.wait_for(in_clerk_channel)
@@ -111,7 +111,7 @@ async def test_suggestion_approval_in_the_clerk_channel(teams: Teams) -> None:
     status, body = await teams.post(teams.invoke("aad-cllr", data, reply_to=form.response_id))
     assert status == 200 and body["statusCode"] == 200 and body["type"] == CARD
     assert "sent to the Clerk" in str(body["value"])
-    [suggestion] = teams.bot.store.all("suggestions")
+    [suggestion] = (await teams.bot.store.find("suggestions"))
     assert suggestion["platforms"] == ["facebook", "instagram"] and suggestion["has_image"] is True
 
     [approval] = await teams.connector.wait_for(lambda c: in_clerk_channel(c) and "Suggested post" in c.text)
@@ -121,7 +121,7 @@ async def test_suggestion_approval_in_the_clerk_channel(teams: Teams) -> None:
     approve = button_data(approval.card, "Approve")
     status, body = await teams.post(teams.invoke("aad-cllr", approve, channel_card=approval))
     assert status == 200 and body["type"] == MESSAGE and "Only the Clerk" in body["value"]
-    assert teams.bot.store.get("suggestions", suggestion["id"])["status"] == "pending"
+    assert (await teams.bot.store.get("suggestions", suggestion["id"]))["status"] == "pending"
 
     # The clerk approves: the card loses its buttons, the author is told in their chat.
     status, body = await teams.post(teams.invoke("aad-clerk", approve, channel_card=approval))
@@ -131,7 +131,7 @@ async def test_suggestion_approval_in_the_clerk_channel(teams: Teams) -> None:
     assert "Approved by Clara Clerk" in updated.text or "Approved by" in updated.text
     assert "actions" not in updated.card
     await teams.connector.wait_for(to_person("aad-cllr", f"Your suggested post {suggestion['id']} was approved"))
-    assert teams.bot.store.get("suggestions", suggestion["id"])["status"] == "approved"
+    assert (await teams.bot.store.get("suggestions", suggestion["id"]))["status"] == "approved"
 
 
 async def test_reject_asks_for_a_comment_in_place(teams: Teams) -> None:
@@ -173,7 +173,7 @@ async def test_a_form_the_core_turns_down_stays_open_even_with_no_input_at_fault
     stale = {**submit_data(comment_form, comment="Date clashes"), "context": "withdraw:" + comment_form["actions"][0]["data"]["context"].split(":", 1)[1]}
     status, body = await teams.post(teams.invoke("aad-clerk", stale, channel_card=approval))
     assert status == 200 and body["type"] == MESSAGE and "expired" in body["value"]
-    assert teams.bot.store.all("suggestions")[0]["status"] == "pending"
+    assert (await teams.bot.store.find("suggestions"))[0]["status"] == "pending"
 
 
 async def test_same_activity_twice_makes_one_record(teams: Teams) -> None:
@@ -184,7 +184,7 @@ async def test_same_activity_twice_makes_one_record(teams: Teams) -> None:
     first = await teams.post(activity)
     second = await teams.post(activity)  # Teams redelivers a slow turn with the same id
     assert first[0] == second[0] == 200
-    assert len(teams.bot.store.all("reports")) == 1
+    assert len((await teams.bot.store.find("reports"))) == 1
     await teams.connector.wait_for(in_clerk_channel)
     await settled(teams)
     assert len(teams.connector.ops("send", CLERK_CHANNEL)) == 1
@@ -199,16 +199,16 @@ async def test_one_form_submitted_twice_makes_one_record(teams: Teams) -> None:
     assert status == 200
     status, again = await teams.post(teams.invoke("aad-resident", data))
     # Not filed twice, and answered with the same receipt (the reference), not a bare "Already received".
-    [ref] = [r["id"] for r in teams.bot.store.all("reports")]
+    [ref] = [r["id"] for r in (await teams.bot.store.find("reports"))]
     assert status == 200 and again == first and ref in str(again) and "Already received" not in str(again)
     assert (await teams.post(teams.personal("aad-resident", value=data)))[0] == 200  # the Action.Submit fallback
-    assert len(teams.bot.store.all("reports")) == 1
+    assert len((await teams.bot.store.find("reports"))) == 1
     # The same card with the answers changed (after fixing a mistake) is a new submission; a new card too.
     assert (await teams.post(teams.invoke("aad-resident", {**data, "in:when": "yesterday"})))[0] == 200
     [again] = await teams.say("aad-resident", "report")
     assert (await teams.post(teams.invoke("aad-resident", submit_data(again.card, what="Abusive comments under the flood post",
                                                                       platform="facebook", when="today"))))[0] == 200
-    assert len(teams.bot.store.all("reports")) == 3
+    assert len((await teams.bot.store.find("reports"))) == 3
 
 
 async def test_other_bot_framework_channels_are_refused_when_signed_in(serve: Any, tmp_path: Any,
@@ -228,7 +228,7 @@ async def test_other_bot_framework_channels_are_refused_when_signed_in(serve: An
         activity["channelId"] = channel
         status, text = await secured.post(activity, {"Authorization": "Bearer anything"})
         assert status == 403 and "Teams only" in str(text), (channel, status)
-    assert secured.bot.store.all("events") == [] and secured.connector.calls == []
+    assert (await secured.bot.store.find("events")) == [] and secured.connector.calls == []
 
 
 async def test_set_clerk_channel_is_for_the_clerk_and_survives_restart(serve: Any, tmp_path: Any) -> None:
@@ -306,7 +306,7 @@ async def test_a_slow_receipt_teams_refuses_is_retried_from_the_outbox(teams: Te
     [receipt] = await teams.connector.wait_for(to_person("aad-resident", "received"))
     assert ("send", 503) in teams.connector.attempts
     await settled(teams)  # the outbox records the delivery just after the connector took it
-    assert any(d["id"].startswith("teams-reply:") and d["status"] == "sent" for d in teams.bot.store.all("outbox"))
+    assert any(d["id"].startswith("teams-reply:") and d["status"] == "sent" for d in (await teams.bot.store.find("outbox")))
     assert len([c for c in teams.connector.calls if to_person("aad-resident", "received")(c)]) == 1
 
 
@@ -316,15 +316,15 @@ async def test_a_report_naming_the_clerk_in_small_letters_is_asked_about_on_the_
     from councilbot.kinds import Role
 
     await teams.post(teams.bot_added_to_team())
-    teams.bot.people.set("teams:aad-clerk", Role.CLERK, "Jane Pargeter")
+    await teams.bot.people.set("teams:aad-clerk", Role.CLERK, "Jane Pargeter")
     [form] = await teams.say("aad-resident", "report")
     answers = {"what": "jane keeps shouting at me in the office", "platform": "in-person", "when": "yesterday"}
     status, body = await teams.post(teams.invoke("aad-resident", submit_data(form.card, **answers)))
     assert status == 200 and body["type"] == MESSAGE and "Is this about the Town Clerk (Jane Pargeter)?" in body["value"]
-    assert teams.bot.store.all("reports") == []
+    assert (await teams.bot.store.find("reports")) == []
     status, body = await teams.post(teams.invoke("aad-resident", submit_data(form.card, **answers, about="clerk")))
     assert status == 200
-    [record] = teams.bot.store.all("reports")
+    [record] = (await teams.bot.store.find("reports"))
     assert record["recipients"] == ["teams:aad-chair"] and "teams:aad-clerk" in record["excluded"]
     [copy] = await teams.connector.wait_for(lambda c: c.op == "send" and "jane keeps shouting" in c.text)
     await settled(teams)

@@ -37,7 +37,7 @@ async def test_unsigned_requests_are_refused_when_credentials_are_set(secured: T
     forged = _token("https://attacker.example/")
     assert (await secured.post(activity, {"Authorization": f"Bearer {forged}"}))[0] == 401
     assert secured.connector.calls == []
-    assert secured.bot.store.all("events") == []
+    assert (await secured.bot.store.find("events")) == []
 
 
 async def test_another_tenant_is_refused(secured: Teams, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -52,7 +52,7 @@ async def test_another_tenant_is_refused(secured: Teams, monkeypatch: pytest.Mon
     activity["channelData"]["tenant"]["id"] = "tenant-elsewhere"
     status, _ = await secured.post(activity, {"Authorization": "Bearer anything"})
     assert status == 403
-    assert secured.connector.calls == [] and secured.bot.store.all("events") == []
+    assert secured.connector.calls == [] and (await secured.bot.store.find("events")) == []
 
 
 async def test_no_auth_mode_serves_this_machine_only(teams: Teams) -> None:
@@ -75,7 +75,7 @@ async def test_no_auth_mode_refuses_what_a_proxy_forwards(teams: Teams, header: 
     value = "for=203.0.113.9" if header == "Forwarded" else "203.0.113.9"
     status, _ = await teams.post(teams.personal("aad-clerk", "reports"), {header: value})
     assert status == 403
-    assert teams.connector.calls == [] and teams.bot.store.all("events") == []
+    assert teams.connector.calls == [] and (await teams.bot.store.find("events")) == []
 
 
 async def test_no_auth_mode_answers_only_a_service_on_this_machine(teams: Teams) -> None:
@@ -83,7 +83,7 @@ async def test_no_auth_mode_answers_only_a_service_on_this_machine(teams: Teams)
     activity["serviceUrl"] = "https://attacker.example/"
     status, _ = await teams.post(activity)
     assert status == 403
-    assert teams.bot.store.all("events") == [] and teams.bot.store.all("teams-references") == []
+    assert (await teams.bot.store.find("events")) == [] and (await teams.bot.store.find("teams-references")) == []
 
 
 async def test_without_credentials_teams_is_off_unless_the_emulator_is_asked_for(tmp_path: Path) -> None:

@@ -17,10 +17,15 @@ from pathlib import Path
 from typing import Any, Callable
 
 from councilbot.app import CouncilBot
+from councilbot.config import Settings
+from councilbot.deployment import Deployment
 from councilbot.kinds import Role
 from councilbot.evidence import MAX_BYTES
 from councilbot.messages import Button, Form, Incoming, Input, Reply, Upload
+from councilbot.pack import PackError
 from councilbot.ports import CLERK_CHANNEL
+from councilbot.storage.port import StorageError
+from councilbot.store import StoreError
 
 LOG_FILE = "chat.log"
 BANNER = """CouncilBot for {council}, in this terminal. Its records are kept in {data_dir}
@@ -72,7 +77,7 @@ class ConsoleNotifier:
     platform: str = "console"
     count: int = 0
 
-    def has_clerk_channel(self) -> bool:
+    async def has_clerk_channel(self) -> bool:
         return True
 
     async def send(self, to: str, reply: Reply) -> str | None:
@@ -116,7 +121,7 @@ class Session:
                 self.write(f"That line reached {CANONICAL_LIMIT:,} characters, where this terminal cuts lines, so its end "
                            "may be missing and it was not used. Please send it in shorter parts.")
 
-    def become(self, spec: str, announce: bool = True) -> None:
+    async def become(self, spec: str, announce: bool = True) -> None:
         """Be someone else from now on (local trust); ``announce`` says so on screen."""
         role, colon, name = spec.partition(":")
         if not spec.strip():
@@ -136,7 +141,7 @@ class Session:
             raise ValueError(f"unknown role {role!r}; one of: {', '.join(r.value for r in Role)}") from None
         name = name.strip().lower() or role
         self.user = f"console:{name}"
-        self.bot.people.configure(self.user, parsed)
+        await self.bot.people.configure(self.user, parsed)
         if announce:
             self.write(f"You are now {name} ({_role_words(parsed)}).")
 
@@ -159,7 +164,7 @@ class Session:
             self.write(render(reply, self.number))
             if reply.file:
                 self.write(f"Saved to {save_here(reply.file)}")
-        self.bot.delivered(replies)
+        await self.bot.delivered(replies)
 
     async def complete(self, form: Form) -> None:
         """Ask a form's questions and submit it. Answers the core turns down are asked again one
@@ -229,7 +234,7 @@ class Session:
             return False
         if text.startswith("/as ") or text == "/as":
             try:
-                self.become(text[4:])
+                await self.become(text[4:])
             except ValueError as exc:
                 self.write(str(exc))
             # A new Clerk (say) receives the reports that waited for one: show what that sent.
@@ -355,27 +360,42 @@ def save_here(path: str) -> Path:
     return target
 
 
-def run(bot: CouncilBot, as_: str, read: Callable[[str], str] | None = None, write: Callable[[str], None] | None = None) -> int:
+def run(settings: Settings, as_: str, council_id: str | None = None, read: Callable[[str], str] | None = None,
+        write: Callable[[str], None] | None = None) -> int:
     """Run until /quit or end of input; returns the exit status."""
     out = write or (lambda s: print(s, flush=True))
-    session = Session(bot, "", read or terminal_reader(), out)
-    bot.outbox.register(ConsoleNotifier(out, session.number))
-    data_dir = Path(bot.settings.data_dir).resolve()
+    data_dir = Path(settings.data_dir).resolve()
     log_file = data_dir / LOG_FILE
-    _log_to(log_file)
-    try:
-        session.become(as_, announce=False)  # the banner says who you are
-    except ValueError as exc:
-        print(f"councilbot: {exc}", file=sys.stderr)
-        return 2
-    role = bot.people.role(session.user)
-    out(BANNER.format(council=bot.pack.council, data_dir=data_dir, log_file=log_file,
-                      name=session.user.removeprefix("console:"), role=_role_words(role) if role else "?",
-                      switch="{} becomes {}".format(*_switch_hint(bot, session.user))))
 
-    async def loop() -> None:
-        await bot.start()
+    async def loop() -> int:
         try:
+            deployment = await Deployment.open(settings)
+        except PackError as exc:
+            print(f"councilbot: {'; '.join(exc.problems)}", file=sys.stderr)
+            return 2
+        except (StorageError, StoreError) as exc:
+            print(f"councilbot: {exc}", file=sys.stderr)
+            return 2
+        bot = deployment.only if council_id is None else deployment.bots.get(council_id)
+        if bot is None:
+            await deployment.stop()
+            print(f"councilbot: say which council to try with --council-id ({', '.join(deployment.bots)})", file=sys.stderr)
+            return 2
+        session = Session(bot, "", read or terminal_reader(), out)
+        bot.outbox.register(ConsoleNotifier(out, session.number))
+        _log_to(log_file)
+        await deployment.start()
+        try:
+            await bot.people.load()
+            try:
+                await session.become(as_, announce=False)  # the banner says who you are
+            except ValueError as exc:
+                print(f"councilbot: {exc}", file=sys.stderr)
+                return 2
+            role = bot.people.role(session.user)
+            out(BANNER.format(council=bot.pack.council, data_dir=data_dir, log_file=log_file,
+                              name=session.user.removeprefix("console:"), role=_role_words(role) if role else "?",
+                              switch="{} becomes {}".format(*_switch_hint(bot, session.user))))
             while True:
                 try:
                     text = await asyncio.to_thread(session.ask, "> ")
@@ -384,7 +404,7 @@ def run(bot: CouncilBot, as_: str, read: Callable[[str], str] | None = None, wri
                 if not await session.line(text):
                     break
         finally:
-            await bot.stop()
+            await deployment.stop()
+        return 0
 
-    asyncio.run(loop())
-    return 0
+    return asyncio.run(loop())

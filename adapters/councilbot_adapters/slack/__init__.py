@@ -22,12 +22,11 @@ from councilbot.config import ConfigError
 
 from .. import door
 from . import inbound
-from .app import SlackAdapter
-from .lane import RESPONDED
+from .app import RESPONDED, SlackAdapter
 from .notifier import SlackNotifier
 
 if TYPE_CHECKING:
-    from councilbot.app import CouncilBot
+    from councilbot.deployment import Deployment
 
 __all__ = ["ADAPTER_KEY", "PATH", "SlackAdapter", "SlackNotifier", "mount", "run_socket_mode"]
 
@@ -36,16 +35,19 @@ PATH = "/slack/events"
 # Slack's timestamps are Unix seconds: ASCII digits, ten of them until the year 2286. Anything else
 # (400 digits, Arabic-Indic digits, a sign, spaces) is not Slack, and must not reach int() or encode().
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
-ADAPTER_KEY = web.AppKey("slack_adapter", SlackAdapter)
+ADAPTER_KEY = web.AppKey("slack_adapter", SlackAdapter)  # the first council's (the only one's, usually)
+ADAPTERS_KEY = web.AppKey("slack_adapters", dict)  # every council's, by council id
 
 
-def mount(web_app: web.Application, bot: CouncilBot) -> None:
-    """Add ``POST /slack/events`` and register the Slack notifier with the core's outbox.
+def mount(web_app: web.Application, deployment: Deployment) -> None:
+    """Add ``POST /slack/events`` and register each council's Slack notifier with its outbox.
 
-    The bot's lifecycle (``start``/``stop``) stays with the caller; on the web app's cleanup
-    the adapter lets replies in flight finish."""
-    adapter = SlackAdapter(bot, bot.settings, http=True)
-    secret = bot.settings.slack.signing_secret
+    One Slack app (one signing secret) serves every council; a request is handled as the council
+    its workspace belongs to, and refused (403) from any other workspace. The councils' lifecycle
+    (``start``/``stop``) stays with the caller; on the web app's cleanup the adapters let replies
+    in flight finish."""
+    adapters = {council_id: SlackAdapter(bot, bot.settings, http=True) for council_id, bot in deployment.bots.items()}
+    secret = deployment.settings.slack.signing_secret
     key = (secret.get_secret_value() if secret else "").encode()
 
     def signed(raw: bytes, request: web.Request) -> bool:
@@ -83,6 +85,11 @@ def mount(web_app: web.Application, bot: CouncilBot) -> None:
         if body is None:
             log.warning("slack request refused: %s", problem)
             return web.json_response({"error": f"malformed request: {problem}"}, status=400)
+        bot = deployment.for_slack_team(inbound.team_of(body))
+        adapter = adapters[bot.council_id] if bot is not None else first
+        if bot is None and body.get("ssl_check") != "1":
+            log.warning("slack request from a workspace no council belongs to refused")
+            return web.json_response({"error": "this Slack workspace is not set up in this CouncilBot"}, status=403)
         try:  # bolt parses the body again here, and reads its context out of it
             bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), query=request.query_string,
                                             headers=bolt_headers(request))
@@ -105,16 +112,21 @@ def mount(web_app: web.Application, bot: CouncilBot) -> None:
             RESPONDED.reset(token)
 
     async def start(_: web.Application) -> None:
-        adapter.learn_identity()  # never awaited: start-up must not wait for Slack
+        for adapter in adapters.values():
+            adapter.learn_identity()  # never awaited: start-up must not wait for Slack
 
     async def close(_: web.Application) -> None:
-        await adapter.close()
+        for adapter in adapters.values():
+            await adapter.close()
 
+    first = next(iter(adapters.values()))
     web_app.router.add_post(PATH, slack_events, expect_handler=door.expect_handler())
     web_app.on_startup.append(start)
     web_app.on_cleanup.append(close)
-    web_app[ADAPTER_KEY] = adapter
-    bot.outbox.register(adapter.notifier)
+    web_app[ADAPTER_KEY] = first
+    web_app[ADAPTERS_KEY] = adapters
+    for council_id, adapter in adapters.items():
+        deployment.bots[council_id].outbox.register(adapter.notifier)
 
 
 def bolt_headers(request: web.Request) -> dict[str, str | Sequence[str]]:
@@ -123,11 +135,15 @@ def bolt_headers(request: web.Request) -> dict[str, str | Sequence[str]]:
     return {name.lower(): request.headers[name] for name in request.headers.keys()}
 
 
-async def run_socket_mode(bot: CouncilBot) -> None:
+async def run_socket_mode(deployment: Deployment) -> None:
     """Connect over Socket Mode (no public URL needed) with ``settings.slack.app_token`` and run
-    until cancelled. Set ``socket_mode_enabled: true`` in the manifest to use it."""
+    until cancelled. Set ``socket_mode_enabled: true`` in the manifest to use it. One council
+    only: hosting several takes the HTTP events URL, where each request names its workspace."""
     from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
+    bot = deployment.only
+    if bot is None:
+        raise ConfigError("Socket Mode serves one council; with several [[councils]], serve Slack over HTTP (/slack/events)")
     app_token = bot.settings.slack.app_token
     if app_token is None:
         raise ConfigError("slack.app_token is not set (environment variable SLACK_APP_TOKEN, an xapp- token)")

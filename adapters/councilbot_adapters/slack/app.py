@@ -3,8 +3,10 @@
 Slack's rules this file lives by:
 - Every request must be acknowledged within 3 seconds, or Slack shows the person an error
   (commands, buttons, modals) or sends the event again (Events API). So listeners ack first;
-  the core is asked afterwards in the core lane (lane.py), and every Web API call runs in a
-  background task: neither a slow Web API nor the core's checking ever delays an ack.
+  the core is asked afterwards, once the ack has been written (``RESPONDED``), and every Web API
+  call runs in a background task: neither a slow Web API nor the core ever delays an ack. The
+  core never blocks the event loop (its store is awaited, its checks run in a worker thread),
+  so the next request's ack is written while earlier answers are still being worked out.
 - The one exception is a modal submission: whether the modal closes or shows errors *is* the
   ack, so the core is asked before acking (it only touches its own store; what it sends later
   goes through its outbox). Web API calls still come after the ack.
@@ -16,6 +18,7 @@ Slack's rules this file lives by:
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import dataclasses
 import logging
@@ -37,7 +40,6 @@ from councilbot.ports import DeliveryError
 from .. import common
 from . import blocks, inbound
 from . import files as slack_files
-from .lane import CoreLane
 from .notifier import SlackNotifier, delivery_error, make_client, retry_handlers
 
 if TYPE_CHECKING:
@@ -49,6 +51,11 @@ log = logging.getLogger(__name__)
 # comes by DM. Today's core never awaits inside handle(), so this guards a future async core.
 FORM_ACK_BUDGET = 2.0
 BUSY = "CouncilBot is very busy just now; please try again in a minute."
+MAX_ANSWERING = 500  # beyond this many answers under way, a command is told the bot is busy
+# Set by the HTTP handler for each request and opened once its response has been written, so the
+# core is asked only after Slack has its ack. Listener tasks inherit it (asyncio copies the
+# context into tasks). Unset (Socket Mode): no waiting.
+RESPONDED: contextvars.ContextVar[asyncio.Event | None] = contextvars.ContextVar("slack_responded", default=None)
 SORRY = Reply(text="Sorry, something went wrong on my side. Please try again in a minute.", tone="danger")
 
 
@@ -67,7 +74,7 @@ class SlackAdapter:
         self.notifier = SlackNotifier(settings)
         self.client = self.notifier.client
         self.tasks: set[asyncio.Task[Any]] = set()
-        self.lane = CoreLane()
+        self.answering = 0  # core calls under way or waiting for their ack to be written
         self._seen_events: OrderedDict[str, None] = OrderedDict()
         self._bot_id: str | None = None
         self._bot_user_id: str | None = None
@@ -132,7 +139,6 @@ class SlackAdapter:
 
     async def close(self, grace: float = 5.0) -> None:
         """Let queued work and replies in flight finish (up to ``grace`` seconds), then cancel the rest."""
-        await self.lane.drain(grace)
         pending = set(self.tasks)
         if pending:
             _, late = await asyncio.wait(pending, timeout=grace)
@@ -170,14 +176,24 @@ class SlackAdapter:
             incoming = dataclasses.replace(incoming, values={**incoming.values, blocks.EVIDENCE_BLOCK: uploads})
         return await self.ask(incoming)
 
+    def busy(self) -> bool:
+        return self.answering >= MAX_ANSWERING
+
     def answer(self, incoming: Incoming, deliver: Callable[[list[Reply]], Coroutine[Any, Any, None]]) -> None:
-        """Ask the core after the ack has gone (in the core lane); deliver its replies alongside."""
+        """Ask the core once this request's ack has been written; deliver its replies alongside."""
+        gate = RESPONDED.get()
 
         async def job() -> None:
-            replies = await self.ask(incoming)
+            try:
+                if gate is not None:
+                    await gate.wait()
+                replies = await self.ask(incoming)
+            finally:
+                self.answering -= 1
             self.spawn(deliver(replies))
 
-        self.lane.put(job)
+        self.answering += 1
+        self.spawn(job())
 
     # ------------------------------------------------------------ delivering replies
 
@@ -218,12 +234,12 @@ class SlackAdapter:
         DM it is that copy, sent now, so a crash at any moment neither loses nor repeats it;
         elsewhere the copy is withdrawn once the reply is shown."""
         if response_url is None and channel is None:
-            await self._deliver(self.bot.keep(replies), user=user, trigger_id=trigger_id, response_url=None, channel=None)
+            await self._deliver(await self.bot.keep(replies), user=user, trigger_id=trigger_id, response_url=None, channel=None)
             return
         try:
             await self._deliver(replies, user=user, trigger_id=trigger_id, response_url=response_url, channel=channel)
         finally:
-            self.bot.delivered(replies)
+            await self.bot.delivered(replies)
 
     async def _deliver(self, replies: Sequence[Reply], *, user: str, trigger_id: str | None,
                        response_url: str | None, channel: str | None) -> None:
@@ -252,7 +268,7 @@ class SlackAdapter:
             except asyncio.CancelledError:
                 # Shutting down while Slack is slow: what is still to say goes to the outbox,
                 # which the next start delivers.
-                common.queue_for_person(self.bot.outbox, user, [r for _, rest in messages[at:] for r in rest],
+                await common.queue_for_person(self.bot.outbox, user, [r for _, rest in messages[at:] for r in rest],
                                         asyncio.CancelledError())
                 raise
             except Exception as exc:
@@ -262,7 +278,7 @@ class SlackAdapter:
                 # Slack is down for longer than a reply can wait, or the response_url has expired:
                 # the core's durable outbox takes these replies to the person's DM, so a receipt
                 # is never lost.
-                common.queue_for_person(self.bot.outbox, user, carried, exc)
+                await common.queue_for_person(self.bot.outbox, user, carried, exc)
 
     async def send_file(self, user: str, reply: Reply) -> Reply:
         """A file for the person alone (an evidence bundle): uploaded into their DM with the bot,
@@ -298,7 +314,7 @@ class SlackAdapter:
 
     async def on_command(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         # Slack shows "/x failed with operation_timeout" without an ack in 3 s: ack empty, answer via response_url.
-        if self.lane.busy():
+        if self.busy():
             await ack(text=BUSY)
             return
         await ack()
@@ -318,7 +334,7 @@ class SlackAdapter:
         self.answer(incoming, lambda replies: self.deliver(replies, user=incoming.user, channel=event.get("channel")))
 
     async def _evidence_dm(self, incoming: Incoming, shared: list[dict[str, Any]], channel: Any) -> None:
-        """Downloaded outside the core lane (a slow file must not hold up others), then handed to the core."""
+        """Downloaded first, then handed to the core."""
         uploads = await slack_files.download(shared, self.token, self.settings.slack.api_url)
         incoming = dataclasses.replace(incoming, values={**incoming.values, "files": uploads})
         self.answer(incoming, lambda replies: self.deliver(replies, user=incoming.user, channel=channel if isinstance(channel, str) else None))
@@ -375,7 +391,7 @@ class SlackAdapter:
         if follow is not None and follow.form is not None:  # the core asks for more: swap the modal
             await ack(response_action="update", view=blocks.form_view(follow.form))
             if len(replies) == 1:
-                self.bot.delivered(replies)
+                await self.bot.delivered(replies)
             replies = [r for r in replies if r is not follow]
         elif replies:
             # Buttons cannot work in a modal that has no submit; they follow in the DM below.

@@ -120,6 +120,18 @@ def parse_request(raw: bytes, content_type: str | None) -> dict[str, Any]:
     return dict(body)
 
 
+def team_of(body: Mapping[str, Any]) -> str | None:
+    """The workspace a request comes from, wherever its kind of request says it: events and slash
+    commands at the top (``team_id``), interactivity under ``team`` (or the user's ``team_id``)."""
+    team = body.get("team")
+    user = body.get("user")
+    for value in (body.get("team_id"), team.get("id") if isinstance(team, dict) else None,
+                  user.get("team_id") if isinstance(user, dict) else None):
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
 def user_id(slack_user: str) -> str:
     return PREFIX + slack_user
 

@@ -98,7 +98,7 @@ class SlackNotifier:
         self.clerk_channel = settings.slack.clerk_channel
         self.client = client or make_client(settings)
 
-    def has_clerk_channel(self) -> bool:
+    async def has_clerk_channel(self) -> bool:
         return bool(self.clerk_channel)
 
     def channel_for(self, to: str) -> str:

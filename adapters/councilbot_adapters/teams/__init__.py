@@ -2,7 +2,7 @@
 ``CloudAdapter``. Every botbuilder import lives in this package, so moving to the Microsoft 365
 Agents SDK touches this folder only.
 
-- ``mount(web_app, bot)``: ``POST /api/messages`` and the Teams notifier.
+- ``mount(web_app, deployment)``: ``POST /api/messages`` and each council's Teams notifier.
 - ``check_bind(settings, host)``: no credentials, no listening beyond this machine.
 - ``build_package(settings, out_dir, host)``: the app package zip an admin uploads to Teams.
 """
@@ -32,7 +32,7 @@ from .references import ReferenceBook
 from .tokens import KeptCredentialsFactory
 
 if TYPE_CHECKING:
-    from councilbot.app import CouncilBot
+    from councilbot.deployment import Deployment
 
 __all__ = ["ROUTE", "TEAMS", "TeamsParts", "auth_on", "build_package", "check_bind", "is_loopback", "mount", "validate"]
 
@@ -51,14 +51,19 @@ class TeamsParts:
     references: ReferenceBook
     tokens: KeptCredentialsFactory
     keys: list[openid.KeySet]
+    handlers: dict[str, TeamsHandler]  # each council's, by council id (the first is ``handler``)
 
 
 TEAMS = web.AppKey("councilbot.teams", TeamsParts)
 
 
-def mount(web_app: web.Application, bot: CouncilBot) -> None:
-    """Add ``POST /api/messages`` and register the Teams notifier with the core's outbox."""
-    teams = bot.settings.teams
+def mount(web_app: web.Application, deployment: Deployment) -> None:
+    """Add ``POST /api/messages`` and register each council's Teams notifier with its outbox.
+
+    One Teams app (the deployment's credentials) serves every council; an activity is handled as
+    the council its Microsoft 365 tenant belongs to, and refused (403) from any other tenant."""
+    settings = deployment.settings
+    teams = settings.teams
     validate(teams)
     secured = auth_on(teams)
     if not secured and not teams.emulator:
@@ -67,6 +72,9 @@ def mount(web_app: web.Application, bot: CouncilBot) -> None:
     if not secured:
         log.warning("TEAMS AUTHENTICATION IS OFF: no MicrosoftAppId/MicrosoftAppPassword. Any local caller can act as "
                     "any user. This mode is for the Bot Framework Emulator and tests on 127.0.0.1 only.")
+    if deployment.bound and teams.tenant_id:
+        raise ConfigError("with several [[councils]], each council's tenants go in its teams_tenants; "
+                          "leave MicrosoftAppTenantId unset")
     config = BotConfig(teams)
     # Microsoft's login service is called off the event loop, with timeouts, never per request:
     # the signing keys through the SDK's metadata cache, the bot's own token through its
@@ -75,14 +83,27 @@ def mount(web_app: web.Application, bot: CouncilBot) -> None:
     tokens = KeptCredentialsFactory(ConfigurationServiceClientCredentialFactory(config))
     auth = TunedAuthentication(config, credentials_factory=tokens)
     adapter = CloudAdapter(auth)
-    book = ReferenceBook(bot.store, teams.clerk_channel)
-    notifier = TeamsNotifier(adapter, book, teams.app_id.strip() or None)
-    handler = TeamsHandler(bot, book, notifier, allow_plain_ids=not secured)
-    handler.downloads = Downloads(bot.store.data_dir)
-    web_app.router.add_get(DOWNLOAD_ROUTE, handler.downloads.serve)
-    endpoint = Endpoint(auth, adapter, handler, auth_on=secured, tenant_id=teams.tenant_id)
+    downloads = Downloads({council_id: bot.ctx.files for council_id, bot in deployment.bots.items()})
+    councils: dict[str, TeamsHandler] = {}
+    parts: dict[str, tuple[TeamsHandler, TeamsNotifier, ReferenceBook]] = {}
+    for council_id, bot in deployment.bots.items():
+        book = ReferenceBook(bot.store, bot.settings.teams.clerk_channel)
+        notifier = TeamsNotifier(adapter, book, teams.app_id.strip() or None)
+        handler = TeamsHandler(bot, book, notifier, allow_plain_ids=not secured)
+        handler.downloads = downloads
+        councils[council_id] = handler
+        parts[council_id] = (handler, notifier, book)
+        bot.outbox.register(notifier)
+        web_app.on_shutdown.append(handler.finish_background)
+
+    def handler_for(tenant: str | None) -> TeamsHandler | None:
+        bot = deployment.for_tenant(tenant)
+        return councils[bot.council_id] if bot is not None else None
+
+    first = next(iter(parts.values()))
+    web_app.router.add_get(DOWNLOAD_ROUTE, downloads.serve)
+    endpoint = Endpoint(auth, adapter, handler_for, auth_on=secured, tenant_id=teams.tenant_id)
     web_app.router.add_post(ROUTE, endpoint.messages, expect_handler=door.expect_handler(MAX_ACTIVITY))
-    web_app.on_shutdown.append(handler.finish_background)
     if secured:
         async def warm(_: web.Application) -> None:
             await tokens.warm(auth, config.APP_ID)  # never waits for the token itself
@@ -92,5 +113,5 @@ def mount(web_app: web.Application, bot: CouncilBot) -> None:
 
         web_app.on_startup.append(warm)
         web_app.on_cleanup.append(close)
-    web_app[TEAMS] = TeamsParts(adapter, endpoint, handler, notifier, book, tokens, keys)
-    bot.outbox.register(notifier)
+    web_app[TEAMS] = TeamsParts(adapter, endpoint, first[0], first[1], first[2], tokens, keys,
+                                {c: p[0] for c, p in parts.items()})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -40,11 +40,14 @@ PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarde
 
 
 class Endpoint:
-    def __init__(self, auth: BotFrameworkAuthentication, adapter: CloudAdapter, handler: ActivityHandler, *,
-                 auth_on: bool, tenant_id: str = "") -> None:
+    """``handlers`` maps a tenant id to the handler of the council it belongs to (None: no council
+    is that tenant's, and the request is refused)."""
+
+    def __init__(self, auth: BotFrameworkAuthentication, adapter: CloudAdapter,
+                 handlers: Callable[[str | None], ActivityHandler | None], *, auth_on: bool, tenant_id: str = "") -> None:
         self.auth = auth
         self.adapter = adapter
-        self.handler = handler
+        self.handlers = handlers
         self.auth_on = auth_on
         self.tenant_id = tenant_id.strip().lower()
 
@@ -91,13 +94,18 @@ class Endpoint:
             # their own ids: only Teams vouches for the AAD identity that roles are keyed on.
             log.warning("request from a channel other than Teams refused", extra={"channel": str(body.get("channelId"))[:40]})
             return web.Response(status=403, text="This bot answers in Microsoft Teams only.")
-        if self.auth_on and (inbound.tenant_id(body) or "").lower() != self.tenant_id:
+        tenant = (inbound.tenant_id(body) or "").lower()
+        if self.auth_on and self.tenant_id and tenant != self.tenant_id:
             log.warning("teams request from another tenant refused", extra={"tenant": inbound.tenant_id(body)})
             return web.Response(status=403, text="This bot serves one organisation only.")
+        handler = self.handlers(tenant or None)
+        if handler is None:
+            log.warning("teams request from a tenant no council belongs to refused", extra={"tenant": tenant[:64]})
+            return web.Response(status=403, text="This organisation is not set up in this CouncilBot.")
         token = WIRE.set(body)
         base = PUBLIC_BASE.set(public_base(request))  # for download links offered in this turn
         try:
-            response = await self.adapter.process_activity(authenticated, activity, self.handler.on_turn)
+            response = await self.adapter.process_activity(authenticated, activity, handler.on_turn)
         except Exception:
             log.exception("teams turn failed", extra={"activity_type": body.get("type")})
             return web.Response(status=500, text="The turn failed.")

@@ -148,27 +148,28 @@ async def evidence_incoming(turn_context: TurnContext, wire: Mapping[str, Any], 
 
 
 class Downloads:
-    """Signed links to files made for one person (evidence bundles); the key lives in memory, so a
-    restart ends every link early, never late."""
+    """Signed links to files made for one person (evidence bundles), for every council served
+    (``roots``: each council's files folder); the key lives in memory, so a restart ends every link
+    early, never late. A link names its council, so it only ever reaches that council's files."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self.root = Path(data_dir) / BUNDLES
+    def __init__(self, roots: Mapping[str, Path]) -> None:
+        self.roots = {council: Path(folder) / BUNDLES for council, folder in roots.items()}
         self._key = secrets.token_bytes(32)
 
     def _sign(self, payload: str) -> str:
         return hmac.new(self._key, payload.encode(), hashlib.sha256).hexdigest()[:40]
 
-    def link(self, path: str, base: str, now: float | None = None) -> str | None:
+    def link(self, path: str, base: str, council: str, now: float | None = None) -> str | None:
         relative = "/".join(Path(path).parts[-2:])
-        if not base or not _BUNDLE_PATH.fullmatch(relative):
+        if not base or not _BUNDLE_PATH.fullmatch(relative) or council not in self.roots:
             return None
         expires = int((now or time.time()) + LINK_LIFETIME)
-        payload = base64.urlsafe_b64encode(f"{relative}:{expires}".encode()).decode().rstrip("=")
+        payload = base64.urlsafe_b64encode(f"{council}:{relative}:{expires}".encode()).decode().rstrip("=")
         return f"{base}/evidence-bundles/{payload}.{self._sign(payload)}"
 
-    def as_link(self, reply: Reply) -> Reply:
+    def as_link(self, reply: Reply, council: str) -> Reply:
         """The reply with its file replaced by the link (or by an apology if no link can be made)."""
-        url = self.link(reply.file, PUBLIC_BASE.get())
+        url = self.link(reply.file, PUBLIC_BASE.get(), council)
         if url is None:
             return dataclasses.replace(reply, file="", tone="danger", text="Sorry, the file could not be offered for download here.")
         return dataclasses.replace(reply, file="", text=f"{reply.text}\n\nDownload it within 15 minutes: the link works once, "
@@ -179,12 +180,14 @@ class Downloads:
         if not payload or not hmac.compare_digest(self._sign(payload), signature):
             return web.Response(status=404, text="No such download.")
         try:
-            relative, _, expires = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode().rpartition(":")
+            named, _, expires = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode().rpartition(":")
+            council, _, relative = named.partition(":")
             expired = time.time() > int(expires)
         except ValueError:
             return web.Response(status=404, text="No such download.")
-        path = self.root / relative
-        if expired or not _BUNDLE_PATH.fullmatch(relative) or not path.is_file():
+        root = self.roots.get(council)
+        path = root / relative if root is not None else None
+        if expired or path is None or not _BUNDLE_PATH.fullmatch(relative) or not path.is_file():
             return web.Response(status=410, text="This download link has expired. Press 'Evidence bundle' again for a new one.")
         data = path.read_bytes()
         path.unlink(missing_ok=True)  # once: no copy stays behind

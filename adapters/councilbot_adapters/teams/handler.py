@@ -99,12 +99,12 @@ class TeamsHandler(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         try:
-            self._remember(wire_of(turn_context))
+            await self._remember(wire_of(turn_context))
         except Exception:  # a storage hiccup must not cost the person their answer
             log.exception("could not record a Teams conversation reference")
         await super().on_turn(turn_context)
 
-    def _remember(self, wire: dict[str, Any]) -> None:
+    async def _remember(self, wire: dict[str, Any]) -> None:
         if not wire.get("serviceUrl") or wire.get("type") not in ("message", "invoke", "conversationUpdate", "installationUpdate"):
             return
         if wire.get("membersRemoved") or str(wire.get("action", "")).startswith("remove"):
@@ -114,19 +114,19 @@ class TeamsHandler(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
         user = inbound.user_id(wire, self.allow_plain_ids)
         aad = inbound.aad_of(user) if user else None
         if kind == "personal" and aad:
-            self.book.remember_personal(aad, reference)
+            await self.book.remember_personal(aad, reference)
         elif kind == "channel":
             channel = inbound.team_channel_id(wire)
             if channel:
                 reference.pop("user", None)
                 data = wire.get("channelData") or {}
-                self.book.remember_channel(channel, reference, (data.get("team") or {}).get("id"),
+                await self.book.remember_channel(channel, reference, (data.get("team") or {}).get("id"),
                                            (data.get("channel") or {}).get("name"))
         sender = wire.get("from") or {}
         if aad and sender.get("id") and wire.get("type") in ("message", "invoke"):
-            self.book.remember_member(aad, sender["id"], wire["serviceUrl"], inbound.tenant_id(wire), wire.get("recipient"))
+            await self.book.remember_member(aad, sender["id"], wire["serviceUrl"], inbound.tenant_id(wire), wire.get("recipient"))
         if wire.get("channelId") == "msteams":
-            self.book.remember_service(wire["serviceUrl"], inbound.tenant_id(wire), wire.get("recipient"))
+            await self.book.remember_service(wire["serviceUrl"], inbound.tenant_id(wire), wire.get("recipient"))
 
     # Messages (typed text, or an Action.Submit from a client without Universal Actions).
 
@@ -167,7 +167,7 @@ class TeamsHandler(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
         try:
             await turn_context.send_activity(to_activity(reply))
         except Exception as exc:
-            common.queue_for_person(self.core.outbox, incoming.user, [reply], exc)
+            await common.queue_for_person(self.core.outbox, incoming.user, [reply], exc)
 
     async def _say(self, turn_context: TurnContext, text: str) -> None:
         """A short remark about what was just done; if Teams will not take it, the deed still stands."""
@@ -185,7 +185,7 @@ class TeamsHandler(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
         if not await self._can(user, "manage_people"):
             await self._say(turn_context, "Only the Clerk can choose the clerk channel.")
             return
-        self.book.set_clerk_channel(channel, user)
+        await self.book.set_clerk_channel(channel, user)
         await self._say(turn_context,
                         "This channel is now the clerk channel: report notices and suggested posts for approval will appear here.")
 
@@ -212,7 +212,7 @@ class TeamsHandler(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
         bot_id = activity.recipient.id if activity.recipient else None
         wire = wire_of(turn_context)
         if any(m.id == bot_id for m in activity.members_removed or []):
-            self._forget(wire)
+            await self._forget(wire)
             return
         if any(m.id == bot_id for m in activity.members_added or []) and inbound.is_personal(wire):
             user = inbound.user_id(wire, self.allow_plain_ids)
@@ -224,17 +224,17 @@ class TeamsHandler(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
     async def on_installation_update(self, turn_context: TurnContext) -> None:
         wire = wire_of(turn_context)
         if str(wire.get("action", "")).startswith("remove"):
-            self._forget(wire)
+            await self._forget(wire)
 
-    def _forget(self, wire: dict[str, Any]) -> None:
+    async def _forget(self, wire: dict[str, Any]) -> None:
         team = ((wire.get("channelData") or {}).get("team") or {}).get("id")
         if team:
-            self.book.forget_team(str(team))
+            await self.book.forget_team(str(team))
             return
         user = inbound.user_id(wire, self.allow_plain_ids)
         aad = inbound.aad_of(user) if user else None
         if aad and inbound.is_personal(wire):
-            self.book.forget_personal(aad)
+            await self.book.forget_personal(aad)
 
     # Card buttons and forms (Action.Execute).
 
@@ -277,7 +277,7 @@ class TeamsHandler(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
             done.set_result(rest)
             self._later(done, wire, incoming, inbound.reference_of(wire))
         # Teams shows the receipt once this response is written: withdraw its held copy a little later.
-        self.core.delivered([first], after=RESPONSE_WRITTEN)
+        await self.core.delivered([first], after=RESPONSE_WRITTEN)
         return response
 
     def _later(self, task: asyncio.Future[list[Reply]], wire: dict[str, Any], incoming: Incoming,
@@ -290,14 +290,14 @@ class TeamsHandler(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
             try:
                 for reply in replies:
                     try:
-                        if self._shown_here(wire, reply):
+                        if await self._shown_here(wire, reply):
                             await self.notifier.post(reference, reply, "slow reply")
                         else:
                             await self.notifier.post(await self.notifier.reference_for(incoming.user), reply, "slow reply")
                     except DeliveryError as exc:
-                        common.queue_for_person(self.core.outbox, incoming.user, [reply], exc)
+                        await common.queue_for_person(self.core.outbox, incoming.user, [reply], exc)
             finally:
-                self.core.delivered(replies)
+                await self.core.delivered(replies)
 
         background = asyncio.ensure_future(finish())
         self._background.add(background)
@@ -321,28 +321,28 @@ class TeamsHandler(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
     def _offer(self, reply: Reply) -> Reply:
         if self.downloads is None:
             return Reply(text="Sorry, files cannot be sent in Teams here.", title=reply.title, tone="danger")
-        return self.downloads.as_link(reply)
+        return self.downloads.as_link(reply, self.core.council_id)
 
-    def _shown_here(self, wire: dict[str, Any], reply: Reply) -> bool:
+    async def _shown_here(self, wire: dict[str, Any], reply: Reply) -> bool:
         """Teams has no ephemeral messages: in a personal chat anything may be shown; in a channel
         only a public reply, and only in the clerk channel (pending cards must not land in whatever
         channel someone typed "pending" in). Everything else moves to the person's personal chat."""
         if inbound.is_personal(wire):
             return True
-        return not reply.private and inbound.team_channel_id(wire) == self.notifier.book.clerk_channel_id()
+        return not reply.private and inbound.team_channel_id(wire) == await self.notifier.book.clerk_channel_id()
 
     async def _deliver(self, turn_context: TurnContext, wire: dict[str, Any], incoming: Incoming,
                        replies: list[Reply]) -> None:
         try:
             await self._deliver_all(turn_context, wire, incoming, replies)
         finally:
-            self.core.delivered(replies)
+            await self.core.delivered(replies)
 
     async def _deliver_all(self, turn_context: TurnContext, wire: dict[str, Any], incoming: Incoming,
                            replies: list[Reply]) -> None:
         moved = failed = False
         for reply in replies:
-            if self._shown_here(wire, reply):
+            if await self._shown_here(wire, reply):
                 await self._answer_here(turn_context, incoming, reply)
                 continue
             try:
@@ -353,7 +353,7 @@ class TeamsHandler(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
                     log.warning("could not move a private reply to a personal chat (%s)", exc.__class__.__name__)
                     failed = True
                 else:  # Teams is struggling: the outbox brings it when it can
-                    common.queue_for_person(self.core.outbox, incoming.user, [reply], exc)
+                    await common.queue_for_person(self.core.outbox, incoming.user, [reply], exc)
                     moved = True
         if failed:
             await self._say(turn_context,

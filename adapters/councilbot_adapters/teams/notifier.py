@@ -108,8 +108,8 @@ class TeamsNotifier:
         self.book = book
         self.app_id: Any = app_id or None  # the SDK wants None, not "", when auth is off
 
-    def has_clerk_channel(self) -> bool:
-        return self.book.clerk_reference() is not None
+    async def has_clerk_channel(self) -> bool:
+        return await self.book.clerk_reference() is not None
 
     async def send(self, to: str, reply: Reply) -> str | None:
         reference = await self.reference_for(to)
@@ -126,18 +126,18 @@ class TeamsNotifier:
 
         await self._continue(reference, replace, "card update")
 
-    def forget_person(self, user: str) -> int:
+    async def forget_person(self, user: str) -> int:
         """Erase what this adapter holds about ``teams:<aad>`` (for the core's erasure, if it asks)."""
         aad = aad_of(user)
-        return self.book.forget_person(aad) if aad else 0
+        return await self.book.forget_person(aad) if aad else 0
 
     # Building blocks the handler shares.
 
     async def reference_for(self, to: str) -> dict[str, Any]:
         if to == CLERK_CHANNEL:
-            reference = self.book.clerk_reference()
+            reference = await self.book.clerk_reference()
             if reference is None:
-                channel = self.book.clerk_channel_id()
+                channel = await self.book.clerk_channel_id()
                 raise DeliveryError(
                     f"the Teams clerk channel {channel or '(not configured)'} has not been seen yet: add the bot to "
                     "its team, or mention it there with 'set clerk channel'", permanent=True)
@@ -145,7 +145,7 @@ class TeamsNotifier:
         aad = aad_of(to)
         if aad is None:
             raise DeliveryError("the recipient is not a Teams user", permanent=True)
-        reference = self.book.personal(aad)
+        reference = await self.book.personal(aad)
         if reference is None:
             reference = await self._open_personal(aad)
         return reference
@@ -171,11 +171,11 @@ class TeamsNotifier:
     async def _open_personal(self, aad: str) -> dict[str, Any]:
         """Someone not yet in a personal chat with the bot: open one (Teams allows this for people
         who have the app or are in a team it is installed in), and remember it."""
-        member = self.book.member(aad)
+        member = await self.book.member(aad)
         if member is None:
             # Never seen: Teams also accepts the AAD object id as the member id, if the app is
             # installed for that person or in a team they belong to.
-            service = self.book.service()
+            service = await self.book.service()
             if service is None or not service.get("service_url"):
                 raise DeliveryError("no Teams conversation with this person yet, and the bot has not been "
                                     "reached from Teams at all", permanent=True)
@@ -198,5 +198,5 @@ class TeamsNotifier:
         except Exception as exc:
             raise delivery_error(exc, "opening a personal chat") from exc  # no id: errors reach the logs
         reference: dict[str, Any] = created["reference"]
-        self.book.remember_personal(aad, reference)
+        await self.book.remember_personal(aad, reference)
         return reference

@@ -11,9 +11,10 @@ change.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Protocol
+from typing import Any
 
 from councilbot import clock
+from councilbot.storage.port import Prefix, Store
 
 from .. import TEAMS_REFERENCES
 
@@ -23,16 +24,6 @@ TABLE = TEAMS_REFERENCES  # registered with the core as personal data (by the pa
 PERSON_PREFIX = "teams:"
 _CLERK_KEY = "clerk-channel"
 _SERVICE_KEY = "service"
-
-
-class KeyValueStore(Protocol):
-    """The part of the core's ``Store`` this module uses."""
-
-    def insert(self, table: str, doc: dict[str, Any]) -> bool: ...
-    def update(self, table: str, record_id: str, changes: dict[str, Any]) -> dict[str, Any]: ...
-    def get(self, table: str, record_id: str) -> dict[str, Any] | None: ...
-    def find(self, table: str, pred: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]: ...
-    def delete(self, table: str, record_id: str) -> bool: ...
 
 
 def channel_reference(reference: dict[str, Any], channel_id: str) -> dict[str, Any]:
@@ -46,87 +37,83 @@ def channel_reference(reference: dict[str, Any], channel_id: str) -> dict[str, A
 
 
 class ReferenceBook:
-    def __init__(self, store: KeyValueStore, configured_clerk_channel: str = "") -> None:
+    def __init__(self, store: Store, configured_clerk_channel: str = "") -> None:
         self.store = store
         self.configured_clerk_channel = configured_clerk_channel.strip()
 
-    def _put(self, key: str, doc: dict[str, Any]) -> None:
+    async def _put(self, key: str, doc: dict[str, Any]) -> None:
         """Write only what changed: references arrive with every message and each write is fsynced."""
-        current = self.store.get(TABLE, key)
+        current = await self.store.get(TABLE, key)
         if current is not None and all(current.get(k) == v for k, v in doc.items()):
             return
-        doc = {**doc, "id": key, "seen": clock.iso(clock.now())}
-        if current is None and self.store.insert(TABLE, doc):
-            return
-        self.store.update(TABLE, key, doc)
+        await self.store.upsert(TABLE, {**doc, "id": key, "seen": clock.iso(clock.now())})
 
-    def _get(self, key: str) -> dict[str, Any] | None:
-        return self.store.get(TABLE, key)
+    async def _get(self, key: str) -> dict[str, Any] | None:
+        return await self.store.get(TABLE, key)
 
     # Recording.
 
-    def remember_channel(self, channel_id: str, reference: dict[str, Any], team_id: str | None = None,
+    async def remember_channel(self, channel_id: str, reference: dict[str, Any], team_id: str | None = None,
                          name: str | None = None) -> None:
-        self._put(f"channel:{channel_id}", {"reference": channel_reference(reference, channel_id), "team": team_id,
+        await self._put(f"channel:{channel_id}", {"reference": channel_reference(reference, channel_id), "team": team_id,
                                             "name": name})
 
-    def remember_personal(self, aad: str, reference: dict[str, Any]) -> None:
+    async def remember_personal(self, aad: str, reference: dict[str, Any]) -> None:
         ref = dict(reference)
         ref.pop("activityId", None)
-        self._put(f"user:{aad}", {"reference": ref, "person": PERSON_PREFIX + aad})
+        await self._put(f"user:{aad}", {"reference": ref, "person": PERSON_PREFIX + aad})
 
-    def remember_member(self, aad: str, member_id: str, service_url: str, tenant_id: str | None,
+    async def remember_member(self, aad: str, member_id: str, service_url: str, tenant_id: str | None,
                         bot: dict[str, Any] | None) -> None:
         """Enough to open a personal chat with someone seen only in a channel."""
-        self._put(f"member:{aad}", {"member_id": member_id, "service_url": service_url, "tenant_id": tenant_id,
+        await self._put(f"member:{aad}", {"member_id": member_id, "service_url": service_url, "tenant_id": tenant_id,
                                     "bot": bot, "person": PERSON_PREFIX + aad})
 
-    def remember_service(self, service_url: str, tenant_id: str | None, bot: dict[str, Any] | None) -> None:
+    async def remember_service(self, service_url: str, tenant_id: str | None, bot: dict[str, Any] | None) -> None:
         """The tenant's Bot Connector endpoint and the bot's account: enough to open a chat with a
         configured person (the Clerk, say) who has never written to the bot."""
-        self._put(_SERVICE_KEY, {"service_url": service_url, "tenant_id": tenant_id, "bot": bot})
+        await self._put(_SERVICE_KEY, {"service_url": service_url, "tenant_id": tenant_id, "bot": bot})
 
-    def service(self) -> dict[str, Any] | None:
-        return self._get(_SERVICE_KEY)
+    async def service(self) -> dict[str, Any] | None:
+        return await self._get(_SERVICE_KEY)
 
-    def set_clerk_channel(self, channel_id: str, by: str) -> None:
+    async def set_clerk_channel(self, channel_id: str, by: str) -> None:
         """Chosen in Teams by a clerk ("@CouncilBot set clerk channel"); wins over the config file,
         because it is the later, deliberate choice and the bot has certainly seen that channel."""
-        self._put(_CLERK_KEY, {"channel": channel_id, "by": by})
+        await self._put(_CLERK_KEY, {"channel": channel_id, "by": by})
         log.info("teams clerk channel set", extra={"channel": channel_id})
 
     # Forgetting: the bot was removed, so posting there would only fail (403) from now on.
 
-    def forget_team(self, team_id: str) -> None:
-        for doc in self.store.find(TABLE, lambda d: d["id"].startswith("channel:") and d.get("team") == team_id):
-            self.store.delete(TABLE, doc["id"])
+    async def forget_team(self, team_id: str) -> None:
+        await self.store.delete_where(TABLE, {"id": Prefix("channel:"), "team": team_id})
         log.info("teams team forgotten: the bot was removed", extra={"team": team_id})
 
-    def forget_personal(self, aad: str) -> None:
-        self.store.delete(TABLE, f"user:{aad}")
+    async def forget_personal(self, aad: str) -> None:
+        await self.store.delete(TABLE, f"user:{aad}")
 
-    def forget_person(self, aad: str) -> int:
+    async def forget_person(self, aad: str) -> int:
         """UK GDPR erasure: everything held about one person (their chat reference, their Teams
         id and display name). Each record carries ``person`` so a store-wide search finds it too."""
-        return sum(self.store.delete(TABLE, key) for key in (f"user:{aad}", f"member:{aad}"))
+        return sum([await self.store.delete(TABLE, key) for key in (f"user:{aad}", f"member:{aad}")])
 
     # Looking up.
 
-    def clerk_channel_id(self) -> str:
-        chosen = self._get(_CLERK_KEY)
+    async def clerk_channel_id(self) -> str:
+        chosen = await self._get(_CLERK_KEY)
         return str(chosen["channel"]) if chosen and chosen.get("channel") else self.configured_clerk_channel
 
-    def clerk_reference(self) -> dict[str, Any] | None:
-        channel = self.clerk_channel_id()
-        return self.channel(channel) if channel else None
+    async def clerk_reference(self) -> dict[str, Any] | None:
+        channel = await self.clerk_channel_id()
+        return await self.channel(channel) if channel else None
 
-    def channel(self, channel_id: str) -> dict[str, Any] | None:
-        doc = self._get(f"channel:{channel_id}")
+    async def channel(self, channel_id: str) -> dict[str, Any] | None:
+        doc = await self._get(f"channel:{channel_id}")
         return doc["reference"] if doc else None
 
-    def personal(self, aad: str) -> dict[str, Any] | None:
-        doc = self._get(f"user:{aad}")
+    async def personal(self, aad: str) -> dict[str, Any] | None:
+        doc = await self._get(f"user:{aad}")
         return doc["reference"] if doc else None
 
-    def member(self, aad: str) -> dict[str, Any] | None:
-        return self._get(f"member:{aad}")
+    async def member(self, aad: str) -> dict[str, Any] | None:
+        return await self._get(f"member:{aad}")

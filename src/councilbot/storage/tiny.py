@@ -2,8 +2,9 @@
 
 It wraps the existing ``store.TinyStore`` (sharded, atomic, fsynced files) unchanged. Its I/O blocks,
 so every call runs in ONE dedicated worker thread: the event loop never waits on a disk, and writes
-happen in the order they were awaited, as they do today. Each council has its own folder under the
-data folder (``data_dir/<council>/<table>/0000.json``), so councils cannot see each other's files.
+happen in the order they were awaited. Each council has its own folder under the data folder
+(``data_dir/<council>/<table>/0000.json``), so councils cannot see each other's files; a single
+council's records stay where they always were, in ``data_dir`` itself (``home``).
 
 TinyDB has one writer per folder (the ``DataLock`` the CLI takes), so "across replicas" here means
 across tasks in this process: claims, numbers, outbox leases and ``run_once`` are all decided in the
@@ -33,15 +34,30 @@ T = TypeVar("T")
 class TinyBackend:
     """Every council's TinyDB folders under ``data_dir``, served by one worker thread."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, home: str | None = None) -> None:
+        """``home``: the one council whose records are in ``data_dir`` itself, as a single council's
+        always were (``data_dir/<table>/``); every other council has a folder of its own."""
         self.data_dir = Path(data_dir)
+        self.home = home
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="councilbot-store")
         self._stores: dict[str, TinyStore] = {}  # touched only in the worker thread
         self._held: set[tuple[str, str]] = set()  # ``exclusive`` locks, touched only on the loop
         self._closed = False
 
+    def folder(self, council: str) -> Path:
+        return self.data_dir if council == self.home else self.data_dir / council
+
     def council(self, council: str) -> TinyCouncilStore:
         return TinyCouncilStore(self, check_council(council))
+
+    def open_now(self, council: str) -> None:
+        """Open a council's files here and now (before the worker thread's first call), so a
+        damaged file stops start-up with its name (``StoreError``) instead of failing a request."""
+        self._in_thread(check_council(council), lambda store: None)
+
+    async def opened(self, council: str) -> None:
+        """``open_now`` from the event loop, in the worker thread."""
+        await self.call(check_council(council), lambda store: None)
 
     async def call(self, council: str, work: Callable[[TinyStore], T]) -> T:
         """``work`` on the council's TinyStore, in the worker thread."""
@@ -52,7 +68,7 @@ class TinyBackend:
     def _in_thread(self, council: str, work: Callable[[TinyStore], T]) -> T:
         store = self._stores.get(council)
         if store is None:
-            store = self._stores[council] = TinyStore(self.data_dir / council)
+            store = self._stores[council] = TinyStore(self.folder(council))
         return work(store)
 
     @asynccontextmanager
