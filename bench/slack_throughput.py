@@ -37,6 +37,7 @@ import aiohttp
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from councilbot.deployment import Deployment
 from councilbot_adapters.slack.lane import MAX_BACKLOG  # noqa: E402
 
 SECRET = "bench-secret"
@@ -116,7 +117,7 @@ def run_councilbot(port_out: "mp.connection.Connection", api_url: str, data_dir:
         # Load the checker's model before serving (it takes about a second, once per process).
         await bot.handle(Incoming(kind="command", user="slack:UWARM", name="checkpost", text="warm up"))
         app = web.Application()
-        mount(app, bot)
+        mount(app, Deployment.of(bot))
         await _serve(app, port_out)
 
     asyncio.run(main())

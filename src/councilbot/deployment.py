@@ -54,6 +54,11 @@ class Deployment:
                 raise
         return cls(settings, backend, bots)
 
+    @classmethod
+    def of(cls, bot: CouncilBot) -> "Deployment":
+        """A single council already built (tests, tools): served to whoever reaches it."""
+        return cls(bot.settings, bot.backend, [bot])
+
     @property
     def only(self) -> CouncilBot | None:
         """The council, when there is just one."""

@@ -18,6 +18,7 @@ from fake_slack import FakeSlack
 from slack_harness import SECRET, SlackClient, texts
 from teams_helpers import CLERK_CHANNEL, Teams
 
+from councilbot.deployment import Deployment
 from councilbot_adapters.console import ConsoleNotifier, Session
 from councilbot.app import CouncilBot
 from councilbot.config import Settings
@@ -104,7 +105,7 @@ async def slack_door(tmp_path: Path) -> AsyncIterator[SlackDoor]:
     from councilbot_adapters.slack import mount
 
     web_app = web.Application()
-    mount(web_app, bot)
+    mount(web_app, Deployment.of(bot))
     server = TestServer(web_app, host="127.0.0.1", port=0)
     await server.start_server()
     client = SlackClient(f"http://127.0.0.1:{server.port}/slack/events", fake)
@@ -126,7 +127,7 @@ async def teams_door(tmp_path: Path) -> AsyncIterator[TeamsDoor]:
     bot = CouncilBot.from_settings(settings(tmp_path, {"teams:aad-clerk": "clerk", "teams:aad-cllr": "councillor"},
                                             teams={"clerk_channel": CLERK_CHANNEL, "emulator": True}))
     app = web.Application()
-    mount(app, bot)
+    mount(app, Deployment.of(bot))
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -79,9 +79,9 @@ async def test_answers_not_shown_are_queued_for_the_persons_direct_messages(tmp_
     bot = CouncilBot.from_settings(Settings(council="alsager", data_dir=tmp_path))
     try:
         replies = [Reply(text="one"), Reply(text="two")]
-        common.queue_for_person(bot.outbox, "teams:aad-1", replies, TimeoutError())
-        common.queue_for_person(bot.outbox, "teams:aad-1", replies[:1], TimeoutError())  # a second failure: its own copy
-        common.queue_for_person(bot.outbox, "slack:U1", [], TimeoutError())
+        await common.queue_for_person(bot.outbox, "teams:aad-1", replies, TimeoutError())
+        await common.queue_for_person(bot.outbox, "teams:aad-1", replies[:1], TimeoutError())  # a second failure: its own copy
+        await common.queue_for_person(bot.outbox, "slack:U1", [], TimeoutError())
         queued = await bot.outbox.pending()
         assert sorted((d["to"], d["platform"], d["reply"]["text"]) for d in queued) == [
             ("teams:aad-1", "teams", "one"), ("teams:aad-1", "teams", "one"), ("teams:aad-1", "teams", "two")]

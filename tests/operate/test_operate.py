@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
+from councilbot.deployment import Deployment
 from councilbot_adapters.server import build_app
 from councilbot.app import CouncilBot
 from councilbot.config import Settings
@@ -213,7 +214,7 @@ def test_teams_package_is_a_zip_with_manifest_and_icons(tmp_path: Path) -> None:
 async def test_health_readiness_and_metrics_over_http(tmp_path: Path) -> None:
     bot = CouncilBot(Settings(council="alsager", data_dir=tmp_path, people={"slack:UCLERK": "clerk"},
                               teams={"emulator": True}))
-    server = TestServer(build_app(bot), host="127.0.0.1")
+    server = TestServer(build_app(Deployment.of(bot)), host="127.0.0.1")
     await server.start_server()
     try:
         async with aiohttp.ClientSession() as http:
@@ -287,12 +288,12 @@ def test_a_slack_only_council_serves_on_any_address_but_teams_without_credential
     from councilbot.config import ConfigError
 
     slack_only = CouncilBot(Settings(council="alsager", data_dir=tmp_path / "a"))
-    assert teams_enabled(slack_only, "127.0.0.1") is False     # Slack only: /api/messages stays off
-    assert teams_enabled(slack_only, "0.0.0.0") is False
+    assert teams_enabled(slack_only.settings, "127.0.0.1") is False     # Slack only: /api/messages stays off
+    assert teams_enabled(slack_only.settings, "0.0.0.0") is False
     emulator = CouncilBot(Settings(council="alsager", data_dir=tmp_path / "c", teams={"emulator": True}))
-    assert teams_enabled(emulator, "127.0.0.1") is True        # the Emulator, locally, when asked for
+    assert teams_enabled(emulator.settings, "127.0.0.1") is True        # the Emulator, locally, when asked for
     wants_teams = CouncilBot(Settings(council="alsager", data_dir=tmp_path / "b", teams={"clerk_channel": "19:x"}))
     with pytest.raises(ConfigError, match="refusing to listen on 0.0.0.0"):
-        teams_enabled(wants_teams, "0.0.0.0")
-    app = build_app(slack_only, teams=False)
+        teams_enabled(wants_teams.settings, "0.0.0.0")
+    app = build_app(Deployment.of(slack_only), teams=False)
     assert not any(r.resource and r.resource.canonical == "/api/messages" for r in app.router.routes())

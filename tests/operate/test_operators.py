@@ -15,6 +15,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 from fake_slack import FakeSlack
 
+from councilbot.deployment import Deployment
 from councilbot_adapters.server import build_app
 from councilbot.app import CouncilBot
 from councilbot.config import Settings
@@ -97,7 +98,7 @@ async def test_readyz_is_not_ready_when_no_platform_can_be_served(tmp_path: Path
     """A server whose secrets were never filled in is alive but serves nobody: /healthz 200,
     /readyz 503 with the reason (the Docker health check asks /readyz)."""
     bot = CouncilBot(Settings(council="alsager", data_dir=tmp_path, people={"slack:UCLERK": "clerk"}))
-    server = TestServer(build_app(bot, teams=False), host="127.0.0.1")
+    server = TestServer(build_app(Deployment.of(bot), teams=False), host="127.0.0.1")
     await server.start_server()
     try:
         assert (await _get(server, "/healthz"))[0] == 200
@@ -116,7 +117,7 @@ async def test_readyz_says_which_platform_it_serves(tmp_path: Path, socket_mode:
     slack = {"clerk_channel": "C0CLERK", "api_url": fake.api_url, "bot_token": "xoxb-1-2-abc"}
     slack.update({"app_token": "xapp-1-abc"} if socket_mode else {"signing_secret": SIGNING_SECRET})
     bot = CouncilBot(Settings(council="alsager", data_dir=tmp_path, people={"slack:UCLERK": "clerk"}, slack=slack))
-    server = TestServer(build_app(bot, socket_mode=socket_mode, teams=False), host="127.0.0.1")
+    server = TestServer(build_app(Deployment.of(bot), socket_mode=socket_mode, teams=False), host="127.0.0.1")
     await server.start_server()
     try:
         status, _, text = await _get(server, "/readyz")
@@ -146,7 +147,7 @@ async def test_the_teams_package_links_to_home_privacy_and_terms_pages_that_serv
     settings = load_settings(tmp_path / "councilbot.toml")
     assert settings.contact == "clerk@castlecary-tc.gov.uk"
     bot = CouncilBot(settings.model_copy(update={"teams": settings.teams.model_copy(update={"emulator": True})}))
-    server = TestServer(build_app(bot), host="127.0.0.1")
+    server = TestServer(build_app(Deployment.of(bot)), host="127.0.0.1")
     await server.start_server()
     try:
         home = await _get(server, links["websiteUrl"].path)

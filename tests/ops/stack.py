@@ -1,4 +1,4 @@
-"""The whole server as it runs in production, on 127.0.0.1: ``councilbot_adapters.server.build_app(bot)``
+"""The whole server as it runs in production, on 127.0.0.1: ``councilbot_adapters.server.build_app(deployment)``
 with a real CouncilBot, Slack pointed at a fake Web API and Teams in local no-auth mode against a
 fake Bot Connector. Shared by the robustness tests in this folder.
 
@@ -30,6 +30,7 @@ from slack_harness import unmarked_events as slack_unmarked_events
 from teams_helpers import CLERK_CHANNEL, Teams
 from teams_helpers import MARKER as TEAMS_MARKER
 
+from councilbot.deployment import Deployment
 from councilbot_adapters.server import build_app
 from councilbot_adapters.slack import ADAPTER_KEY
 from councilbot.app import CouncilBot
@@ -112,7 +113,7 @@ class Stack:
         assert status == 200, status
         status, _ = await self.teams.post(self.teams.personal("aad-clerk", "help"))
         assert status == 200, status
-        assert self.bot.outbox.notifiers["teams"].has_clerk_channel()
+        assert await self.bot.outbox.notifiers["teams"].has_clerk_channel()
 
 
 def unmarked_events(bot: CouncilBot) -> list[dict[str, Any]]:
@@ -129,7 +130,7 @@ async def running(tmp_path: Path, fake: FakeSlack | None = None,
     await fake.start()
     await connector.start()
     bot = CouncilBot.from_settings(settings(tmp_path / "data", fake.api_url))
-    app = build_app(bot)
+    app = build_app(Deployment.of(bot))
     server = TestServer(app, host="127.0.0.1", port=0)
     await server.start_server()  # on_startup: bot.start()
     base = f"http://127.0.0.1:{server.port}"

@@ -30,6 +30,7 @@ from fake_slack import FakeSlack
 from slack_harness import SECRET, SlackClient
 from teams_helpers import BOT, CLERK_CHANNEL, Teams, personal_conversation
 
+from councilbot.deployment import Deployment
 from councilbot_adapters.server import build_app
 from councilbot_adapters.teams import TEAMS, openid, tokens
 from councilbot.app import CouncilBot
@@ -80,7 +81,7 @@ async def signed_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, hang: bo
         teams={"clerk_channel": CLERK_CHANNEL, "app_id": APP_ID, "app_password": "not-a-real-secret",
                "tenant_id": TENANT, "cloud": microsoft.cloud()},
     ))
-    app = build_app(bot)
+    app = build_app(Deployment.of(bot))
     server = TestServer(app, host="127.0.0.1", port=0)
     await server.start_server()  # on_startup: the bot, and the fetch of the bot's token (in a thread)
     base = f"http://127.0.0.1:{server.port}"

@@ -340,7 +340,7 @@ async def test_every_field_of_every_signed_slack_payload_with_the_wrong_type(sta
         results = await in_batches(requests, send)
         # Listeners answer after the ack, one after another: let every one finish (or fail) before looking.
         end = time.monotonic() + 60
-        while (adapter.lane.backlog or adapter.tasks) and time.monotonic() < end:
+        while (adapter.answering or adapter.tasks) and time.monotonic() < end:
             await asyncio.sleep(0.1)
     for what, status, text in results:
         assert status < 500 and status != 401, (what, status, text[:200])

@@ -9,6 +9,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from councilbot.deployment import Deployment
 from councilbot_adapters.slack import ADAPTER_KEY, mount
 from councilbot.app import CouncilBot
 from fake_slack import FakeSlack
@@ -27,7 +28,7 @@ async def harness(tmp_path: Path, fake: FakeSlack) -> AsyncIterator[Harness]:
     bot = CouncilBot.from_settings(make_settings(tmp_path, fake.api_url))
     await bot.start()
     web_app = web.Application()
-    mount(web_app, bot)
+    mount(web_app, Deployment.of(bot))
     server = TestServer(web_app, host="127.0.0.1", port=0)
     await server.start_server()
     client = SlackClient(f"http://127.0.0.1:{server.port}/slack/events", fake)

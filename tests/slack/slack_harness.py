@@ -189,7 +189,7 @@ async def quiet(client: SlackClient, bot: CouncilBot, adapter: SlackAdapter, tim
     await fake.wait_for("chat.postMessage", count=answered + 1, channel="DMARK", timeout=timeout)
     await fake.wait_for("chat.postMessage", channel=MARKER, timeout=timeout, where=lambda c: f"quiet marker {n}" in json.dumps(c.data))
     end = time.monotonic() + timeout
-    while adapter.lane.backlog or adapter.tasks:
+    while adapter.answering or adapter.tasks:
         assert time.monotonic() < end, "the Slack adapter still had work after the markers"
         await asyncio.sleep(0.01)
 

@@ -18,7 +18,7 @@ async def test_the_clerk_adds_an_election_and_checks_follow_the_pre_election_rul
     [before] = await harness.fake.wait_for("respond")
     assert "OK to post" in before.data["blocks"][0]["text"]["text"]
 
-    today = clock.local_date()
+    today = clock.local_date(clock.LONDON)
     notice, poll = today - timedelta(days=1), today + timedelta(days=20)
     add = f"election add {notice.isoformat()} {poll.isoformat()} Town council elections"
     await harness.slack.command("/councilbot", add, user="UCLLR")

@@ -19,7 +19,7 @@ async def settled(harness: Harness, timeout: float = 15.0) -> None:
     """Wait until the outbox has nothing left to send or retry (held copies included) and the
     adapter no reply on its way."""
     end = time.monotonic() + timeout
-    while await harness.bot.outbox.depth() or harness.adapter.lane.backlog or harness.adapter.tasks:
+    while await harness.bot.outbox.depth() or harness.adapter.answering or harness.adapter.tasks:
         assert time.monotonic() < end, [(d["id"], d["attempts"], d["error"]) for d in await harness.bot.outbox.pending()]
         await asyncio.sleep(0.02)
 

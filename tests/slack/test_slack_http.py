@@ -164,7 +164,7 @@ async def test_app_home_is_published(harness: Harness) -> None:
 
 
 async def test_a_flooded_adapter_says_it_is_busy_in_the_ack(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("councilbot_adapters.slack.lane.MAX_BACKLOG", 0)
+    monkeypatch.setattr("councilbot_adapters.slack.app.MAX_ANSWERING", 0)
     answer = await harness.slack.command("/checkpost", "Our litter pick is on Saturday!")
     assert answer.status == 200 and "busy" in answer.text
     await harness.quiet()  # (its marker is a DM: events are queued whatever the backlog)

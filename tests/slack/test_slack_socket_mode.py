@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from councilbot.deployment import Deployment
 from councilbot_adapters.slack import run_socket_mode
 from slack_harness import make_settings
 from councilbot.app import CouncilBot
@@ -21,7 +22,7 @@ async def test_socket_mode_acks_and_answers(tmp_path: Path, fake: FakeSlack) -> 
     settings = settings.model_copy(update={"slack": settings.slack.model_copy(update={"app_token": SecretStr("xapp-test"), "signing_secret": None})})
     bot = CouncilBot.from_settings(settings)
     await bot.start()
-    running = asyncio.create_task(run_socket_mode(bot))
+    running = asyncio.create_task(run_socket_mode(Deployment.of(bot)))
     try:
         await fake.wait_for("apps.connections.open")
         fake.envelopes.put_nowait({
@@ -46,5 +47,5 @@ async def test_socket_mode_acks_and_answers(tmp_path: Path, fake: FakeSlack) -> 
 async def test_socket_mode_needs_an_app_token(tmp_path: Path, fake: FakeSlack) -> None:
     bot = CouncilBot.from_settings(make_settings(tmp_path, fake.api_url))
     with pytest.raises(ConfigError, match="SLACK_APP_TOKEN"):
-        await run_socket_mode(bot)
+        await run_socket_mode(Deployment.of(bot))
     await bot.stop()

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from councilbot.deployment import Deployment
 from councilbot_adapters.slack import blocks, inbound
 from councilbot_adapters.slack.notifier import SlackNotifier
 from slack_harness import make_settings
@@ -186,7 +187,7 @@ def notifier(tmp_path: Path, fake: FakeSlack) -> SlackNotifier:
 
 
 async def test_notifier_posts_to_clerk_channel_and_dms(notifier: SlackNotifier, fake: FakeSlack) -> None:
-    assert notifier.platform == "slack" and notifier.has_clerk_channel()
+    assert notifier.platform == "slack" and await notifier.has_clerk_channel()
     ref = await notifier.send(CLERK_CHANNEL, Reply(text="hello", buttons=(Button("x", "X", "1"),)))
     assert ref is not None and ref.startswith("CCLERK:")
     dm = await notifier.send("slack:U5", Reply(text="hi"))
@@ -246,7 +247,7 @@ async def test_a_fractional_retry_after_on_a_response_url_is_honoured(tmp_path: 
 
     bot = CouncilBot.from_settings(make_settings(tmp_path, fake.api_url))
     web_app = web.Application()
-    mount(web_app, bot)
+    mount(web_app, Deployment.of(bot))
     try:
         fake.fail(429, 2, method="respond", retry_after="0.5")  # type: ignore[arg-type]
         started = time.monotonic()
@@ -294,7 +295,7 @@ async def test_mount_refuses_missing_secrets(tmp_path: Path) -> None:
     bot = CouncilBot.from_settings(Settings(council="alsager", data_dir=tmp_path, slack={"bot_token": "xoxb-x"}))
     try:
         with pytest.raises(ConfigError, match="SLACK_SIGNING_SECRET"):
-            mount(web.Application(), bot)
+            mount(web.Application(), Deployment.of(bot))
     finally:
         await bot.stop()
 

@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from fake_connector import FakeConnector
 from teams_helpers import Teams, make_settings
 
+from councilbot.deployment import Deployment
 from councilbot.config import Settings
 
 ServeFactory = Callable[..., Any]
@@ -40,7 +41,7 @@ async def serve(connector: FakeConnector) -> AsyncIterator[ServeFactory]:
     async def start(settings: Settings) -> Teams:
         bot = CouncilBot.from_settings(settings)
         app = web.Application()
-        mount(app, bot)
+        mount(app, Deployment.of(bot))
         runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -111,13 +111,13 @@ async def test_any_retry_after_becomes_a_wait(teams: Teams, header: str, wait: f
     await teams.post(teams.bot_added_to_team())
     teams.connector.fail(429, times=1, retry_after=header)  # type: ignore[arg-type]
     with pytest.raises(DeliveryError) as limited:
-        (await notifier(teams)).send(CLERK, Reply(text="hello"))
+        await notifier(teams).send(CLERK, Reply(text="hello"))
     assert limited.value.retry_after == wait and not limited.value.permanent
 
 
 async def test_missing_clerk_channel_reference_is_permanent(teams: Teams) -> None:
     n = notifier(teams)
-    assert n.has_clerk_channel() is False
+    assert await n.has_clerk_channel() is False
     with pytest.raises(DeliveryError) as missing:
         await n.send(CLERK, Reply(text="x"))
     assert missing.value.permanent
@@ -156,7 +156,7 @@ async def test_references_survive_a_restart(serve: Any, tmp_path: Any) -> None:
     await serve.stop_all()
     teams = await serve(settings)
     n = notifier(teams)
-    assert n.has_clerk_channel()
+    assert await n.has_clerk_channel()
     await n.send("teams:aad-cllr", Reply(text="Reminder"))
     [sent] = teams.connector.ops("send", "a:personal-chat-aad-cllr")
     assert "Reminder" in sent.text
@@ -165,13 +165,13 @@ async def test_references_survive_a_restart(serve: Any, tmp_path: Any) -> None:
 async def test_removing_the_bot_from_the_team_forgets_its_channels(teams: Teams) -> None:
     await teams.post(teams.bot_added_to_team())
     n = notifier(teams)
-    assert n.has_clerk_channel()
+    assert await n.has_clerk_channel()
     goodbye = teams.bot_added_to_team()
     goodbye["membersRemoved"] = goodbye.pop("membersAdded")
     goodbye["channelData"]["eventType"] = "teamMemberRemoved"
     status, _ = await teams.post(goodbye)
     assert status == 200
-    assert not n.has_clerk_channel()  # notices wait in the outbox instead of failing with 403
+    assert not await n.has_clerk_channel()  # notices wait in the outbox instead of failing with 403
 
 
 async def test_what_the_adapter_holds_about_a_person_can_be_erased(teams: Teams) -> None:
@@ -180,7 +180,7 @@ async def test_what_the_adapter_holds_about_a_person_can_be_erased(teams: Teams)
     await teams.say("aad-cllr", "hello")
     held = [d for d in await teams.bot.store.find(TABLE) if d.get("person") == "teams:aad-cllr"]
     assert {d["id"] for d in held} == {"user:aad-cllr", "member:aad-cllr"}
-    assert notifier(teams).forget_person("teams:aad-cllr") == 2
+    assert await notifier(teams).forget_person("teams:aad-cllr") == 2
     assert [d for d in await teams.bot.store.find(TABLE) if d.get("person") == "teams:aad-cllr"] == []
 
 

@@ -13,6 +13,7 @@ import pytest
 from aiohttp.test_utils import make_mocked_request
 from teams_helpers import Teams, make_settings
 
+from councilbot.deployment import Deployment
 from councilbot.config import ConfigError
 
 APP_ID = "5f0c6a4e-6a43-4bd4-9d0b-3f3b0e0b1c2d"
@@ -94,13 +95,13 @@ async def test_without_credentials_teams_is_off_unless_the_emulator_is_asked_for
     from councilbot.app import CouncilBot
 
     plain = CouncilBot(make_settings(tmp_path, emulator=False))
-    assert teams_enabled(plain, "127.0.0.1") is False
+    assert teams_enabled(plain.settings, "127.0.0.1") is False
     with pytest.raises(ConfigError, match="emulator = true"):
-        mount(web.Application(), plain)
+        mount(web.Application(), Deployment.of(plain))
     emulator = CouncilBot(make_settings(tmp_path / "e"))
-    assert teams_enabled(emulator, "127.0.0.1") is True
+    assert teams_enabled(emulator.settings, "127.0.0.1") is True
     with pytest.raises(ConfigError, match="refusing to listen"):
-        teams_enabled(emulator, "0.0.0.0")
+        teams_enabled(emulator.settings, "0.0.0.0")
 
 
 async def test_emulator_without_aad_id_works_locally(teams: Teams) -> None:
