@@ -93,7 +93,6 @@ def build_app(deployment: Deployment, socket_mode: bool = False, teams: bool = T
     app = web.Application(client_max_size=MAX_BODY, middlewares=[_observe], handler_args=HANDLER_ARGS)
     state: dict[str, Any] = {"ready": False}
     platforms = served_platforms(deployment.settings, socket_mode, teams)
-    settings = deployment.settings
     bots = list(deployment.bots.values())
 
     async def waiting() -> dict[str, dict[str, float]]:
@@ -128,14 +127,14 @@ def build_app(deployment: Deployment, socket_mode: bool = False, teams: bool = T
     async def delivery(_: web.Request) -> web.Response:
         """Unlike /readyz ("can take requests"), this alerts when what was promised is not going
         out: 503 once the oldest waiting message, on any platform, is older than the threshold."""
-        threshold = settings.delivery_alert_seconds
+        threshold = min(bot.settings.delivery_alert_seconds for bot in bots)
         platforms = await waiting()
         healthy = metrics.delivery(platforms, threshold)
         return web.json_response({"healthy": healthy, "threshold_seconds": threshold, "platforms": platforms},
                                  status=200 if healthy else 503)
 
     async def prometheus(_: web.Request) -> web.Response:
-        body = metrics.render(await waiting(), settings.delivery_alert_seconds)
+        body = metrics.render(await waiting(), min(bot.settings.delivery_alert_seconds for bot in bots))
         return web.Response(body=body, content_type="text/plain", charset="utf-8")
 
     expect = expect_handler(MAX_BODY)  # answer an oversized or encoded body before inviting it

@@ -116,9 +116,9 @@ class Stack:
         assert await self.bot.outbox.notifiers["teams"].has_clerk_channel()
 
 
-def unmarked_events(bot: CouncilBot) -> list[dict[str, Any]]:
+async def unmarked_events(bot: CouncilBot) -> list[dict[str, Any]]:
     """The delivery ids the core has claimed, but those of ``Stack.quiet``'s markers."""
-    return [e for e in slack_unmarked_events(bot) if not str(e["id"]).startswith(f"teams:{TEAMS_MARKER}:")]
+    return [e for e in await slack_unmarked_events(bot) if not str(e["id"]).startswith(f"teams:{TEAMS_MARKER}:")]
 
 
 @contextlib.asynccontextmanager

@@ -34,7 +34,7 @@ class DownSlack(FakeSlack):
         if self.down and request.match_info["method"] != "auth.test":
             await request.read()
             return web.json_response({"ok": False, "error": "fatal_error"}, status=500)
-        return (await super())._api(request)
+        return await super()._api(request)
 
 
 async def _until(check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:

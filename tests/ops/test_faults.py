@@ -43,7 +43,7 @@ class FailingSlack(FakeSlack):
     async def _api(self, request: web.Request) -> web.Response:
         phase, method = self.phase, request.match_info["method"]
         if phase == "ok" or method == "auth.test":
-            return (await super())._api(request)
+            return await super()._api(request)
         await request.read()
         self.attempts.append(method)
         self.faults[phase] += 1
@@ -65,7 +65,7 @@ class FailingConnector(FakeConnector):
     async def _record(self, request: web.Request, op: str, status: int = 200) -> web.Response:
         phase = self.phase
         if phase == "ok":
-            return (await super())._record(request, op, status)
+            return await super()._record(request, op, status)
         self.faults[phase] += 1
         if phase == "500":
             self.attempts.append((op, 500))

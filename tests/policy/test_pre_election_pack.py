@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from councilbot.clock import LONDON
 from councilbot import elections
 from councilbot.checker import Draft, check
 from councilbot.kinds import Verdict
@@ -33,7 +34,7 @@ pre_election:
 
 
 def period(pack: object = None, names: tuple[str, ...] = ()) -> elections.Period:
-    found = elections.period_at([ELECTION], elections.at_day(date(2027, 4, 14)), names, pack)  # type: ignore[arg-type]
+    found = elections.period_at([ELECTION], elections.at_day(date(2027, 4, 14), LONDON), names, pack)  # type: ignore[arg-type]
     assert found is not None
     return found
 

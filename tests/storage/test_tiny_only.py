@@ -29,8 +29,8 @@ async def test_each_council_has_its_own_folder_kept_across_a_restart(tmp_path: P
 
     again = TinyBackend(tmp_path / "data")
     try:
-        assert (await again.council("town")).get("reports", "R-1") == {"id": "R-1", "status": "open"}
-        assert (await again.council("town")).next_number("R-2026") == 2  # numbers are never reused
+        assert await again.council("town").get("reports", "R-1") == {"id": "R-1", "status": "open"}
+        assert await again.council("town").next_number("R-2026") == 2  # numbers are never reused
     finally:
         await again.close()
 
@@ -41,10 +41,10 @@ async def test_file_work_runs_in_one_worker_thread_while_the_loop_runs_on(tmp_pa
         release = threading.Event()
         seen: list[str] = []
 
-        async def slow(store: TinyStore) -> bool:
+        def slow(store: TinyStore) -> bool:
             seen.append(threading.current_thread().name)
             release.wait(timeout=10)  # a slow disk
-            return await store.insert("reports", {"id": "R-1"})
+            return store.insert("reports", {"id": "R-1"})
 
         slow_call = asyncio.ensure_future(backend.call("town", slow))
         # The loop is not blocked: another task runs (and ends) while the write waits on the disk.
@@ -62,4 +62,4 @@ async def test_file_work_runs_in_one_worker_thread_while_the_loop_runs_on(tmp_pa
     finally:
         await backend.close()
     with pytest.raises(StorageError, match="closed"):
-        (await backend.council("town")).get("reports", "R-1")
+        await backend.council("town").get("reports", "R-1")

@@ -141,9 +141,9 @@ class Session:
             raise ValueError(f"unknown role {role!r}; one of: {', '.join(r.value for r in Role)}") from None
         name = name.strip().lower() or role
         self.user = f"console:{name}"
-        await self.bot.people.configure(self.user, parsed)
-        if announce:
+        if announce:  # said first: what the new role brings (reports that waited for it) follows
             self.write(f"You are now {name} ({_role_words(parsed)}).")
+        await self.bot.people.configure(self.user, parsed)
 
     async def send(self, incoming: Incoming) -> None:
         self.fresh = True
