@@ -194,15 +194,21 @@ def _unpack(source: Path, staging: Path) -> list[str]:
 def _others_connected(url: str) -> int:
     """Other clients connected to the database now (a replica still serving, a psql left open)."""
     try:
-        with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+        with psycopg.connect(check_url(url), autocommit=True, connect_timeout=10) as conn:
             row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                                "AND pid <> pg_backend_pid() AND backend_type = 'client backend'").fetchone()
+    except StorageError as exc:
+        raise BackupError(str(exc)) from None
     except psycopg.Error as exc:
         raise BackupError(one_line(redact(f"cannot connect to the database: {exc}", url))) from None
     return int(row[0]) if row else 0
 
 
 def restore_pg_backup(source: Path, url: str, data_dir: Path) -> Restored:
+    try:
+        check_url(url)
+    except StorageError as exc:
+        raise BackupError(str(exc)) from None
     with tempfile.TemporaryDirectory(prefix=".councilbot-restore-") as work:
         staging = Path(work)
         names = _unpack(source, staging)
@@ -213,7 +219,7 @@ def restore_pg_backup(source: Path, url: str, data_dir: Path) -> Restored:
             raise BackupError(f"cannot run pg_restore ({exc}); nothing was changed") from None
         if listing.returncode != 0:
             raise BackupError(f"{source}: the database dump in the backup cannot be read ({one_line(listing.stderr)}); nothing was changed")
-        others = _others_connected(check_url(url))
+        others = _others_connected(url)
         if others:
             raise BackupError(f"{others} other connection(s) to the database are open: stop every 'councilbot serve' (and any "
                               "other client) first, then restore; nothing was changed")

@@ -7,6 +7,7 @@ must never appear in anything it prints."""
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import subprocess
 import tarfile
@@ -253,4 +254,30 @@ def test_a_backup_of_one_kind_is_not_restored_as_the_other(fresh_db: str, tmp_pa
     os.replace(tiny_site / "tiny.tar.gz", pg_site / "tiny.tar.gz")
     other = run("restore", "tiny.tar.gz", cwd=pg_site)
     assert other.returncode == 2 and "not a CouncilBot PostgreSQL backup" in other.stderr, other.stderr
+    assert current_version(fresh_db) == 1
+
+
+@pytest.mark.parametrize("command", ["backup", "restore"])
+def test_backup_and_restore_with_a_wrong_or_unreachable_url_exit_2_without_the_password(
+        command: str, fresh_db: str, tmp_path: Path) -> None:
+    upgrade(fresh_db, target=1)
+    here = config(tmp_path, None)
+    assert run("backup", "b.tar.gz", cwd=here, COUNCILBOT_DATABASE_URL=with_password(fresh_db)).returncode == 0
+    for url, said in ((f"mysql://{APP_ROLE}:{PASSWORD}@127.0.0.1/councilbot", "database_url must start with postgresql://"),
+                      (f"postgresql://{APP_ROLE}:{PASSWORD}@127.0.0.1:{free_port()}/councilbot", "connection to server at")):
+        out = run(command, "b.tar.gz", cwd=here, COUNCILBOT_DATABASE_URL=url)
+        assert out.returncode == 2 and said in out.stderr, (url, out.stderr)
+        assert len(out.stderr.splitlines()) == 1
+
+
+def test_a_damaged_dump_is_found_before_the_database_is_touched(fresh_db: str, tmp_path: Path) -> None:
+    upgrade(fresh_db, target=1)
+    here = config(tmp_path, with_password(fresh_db))
+    with tarfile.open(here / "b.tar.gz", "w:gz") as tar:
+        for name, data in ((".councilbot-backup", b"CouncilBot PostgreSQL backup, format 1\n"), ("database.dump", b"PGDMP cut short")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    out = run("restore", "b.tar.gz", cwd=here)
+    assert out.returncode == 2 and "the database dump in the backup cannot be read" in out.stderr, out.stderr
     assert current_version(fresh_db) == 1

@@ -239,3 +239,19 @@ def test_the_init_script_makes_an_ordinary_owner_that_db_upgrade_can_use(pg_serv
     finally:  # hand the database back to the suite's role, which drops it
         with psycopg.connect(superuser, autocommit=True) as conn:
             conn.execute(f'ALTER DATABASE "{dbname}" OWNER TO councilbot_app')
+
+
+# ---------------------------------------------------------------- what stays out of git and Docker
+
+
+def test_the_filled_in_copies_stay_out_of_git_and_out_of_a_docker_build() -> None:
+    from .test_deploy import _dockerignore, _docker_ignored, _git, _git_checkout
+
+    filled_in = ["deploy/.env", "deploy/councilbot.many.toml", "deploy/councilbot.env"]
+    templates = ["deploy/compose.many.yaml", "deploy/Caddyfile", "deploy/postgres-init.sh", "deploy/compose.many.env.example",
+                 "deploy/councilbot.many.toml.example"]
+    rules = _dockerignore()
+    assert all(_docker_ignored(path, rules) for path in filled_in)
+    if _git_checkout():
+        ignored = set(_git("check-ignore", "--no-index", *filled_in, *templates).stdout.split())
+        assert ignored == set(filled_in)
