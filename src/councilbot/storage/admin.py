@@ -43,9 +43,9 @@ def passwords(url: str) -> list[str]:
     except ValueError:  # an unbalanced [ in the host: take whatever sits between the scheme and @
         parts = None
     if parts is not None:
-        userinfo = parts.netloc.rpartition("@")[0]
-        if ":" in userinfo:
-            found.append(userinfo.split(":", 1)[1])
+        for userinfo in (parts.netloc.rpartition("@")[0], parts.netloc.partition("@")[0]):  # "@" in it, or a stray one
+            if ":" in userinfo:
+                found.append(userinfo.split(":", 1)[1])
         for key, value in parse_qsl(parts.query, keep_blank_values=False):
             if key == "password":
                 found.append(value)
