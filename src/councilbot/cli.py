@@ -453,8 +453,9 @@ def backup(path: Path, config: Optional[Path] = CONFIG) -> None:
     from .backup import BackupError, make_backup
 
     settings = settings_or_fail(config)
-    if _backup_url(settings):
-        raise typer.Exit(_pg_backup(settings, path))
+    pg_url = _backup_url(settings)
+    if pg_url:
+        raise typer.Exit(_pg_backup(pg_url, settings.data_dir, path))
     try:
         count = make_backup(settings.data_dir, path)
     except BackupError as exc:
@@ -468,8 +469,9 @@ def restore(path: Path, config: Optional[Path] = CONFIG) -> None:
     from .backup import BackupError, restore_backup
 
     settings = settings_or_fail(config)
-    if _backup_url(settings):
-        raise typer.Exit(_pg_restore(settings, path))
+    pg_url = _backup_url(settings)
+    if pg_url:
+        raise typer.Exit(_pg_restore(pg_url, settings.data_dir, path))
     _lock(settings.data_dir)
     try:
         count = restore_backup(path, settings.data_dir)
@@ -483,38 +485,35 @@ def _database_url(settings: Any) -> str | None:
 
 
 def _backup_url(settings: Any) -> str | None:
+    """Set: the records are in PostgreSQL, and backup/restore use this URL (see ``pgbackup.backup_url``)."""
     from .pgbackup import backup_url
 
     return backup_url(_database_url(settings))
 
 
-def _pg_backup(settings: Any, path: Path) -> int:
+def _pg_backup(url: str, data_dir: Path, path: Path) -> int:
     """``backup`` with the records in PostgreSQL: pg_dump and the evidence files, in one .tar.gz."""
     from .backup import BackupError
     from .pgbackup import make_pg_backup
 
-    url = _backup_url(settings)
-    assert url is not None
     try:
-        made = make_pg_backup(url, settings.data_dir, path)
+        made = make_pg_backup(url, data_dir, path)
     except BackupError as exc:
         fail(str(exc))
     typer.echo(f"backed up the PostgreSQL database and {made.files} evidence and key files to {path}")
     return 0
 
 
-def _pg_restore(settings: Any, path: Path) -> int:
+def _pg_restore(url: str, data_dir: Path, path: Path) -> int:
     """``restore`` with the records in PostgreSQL: 0 restored and current, 1 restored but its schema needs an upgrade."""
     from .backup import BackupError
     from .pgbackup import restore_pg_backup
 
-    url = _backup_url(settings)
-    assert url is not None
     try:
-        done = restore_pg_backup(path, url, settings.data_dir)
+        done = restore_pg_backup(path, url, data_dir)
     except BackupError as exc:
         fail(str(exc))
-    typer.echo(f"restored the PostgreSQL database and {done.files} evidence and key files into {settings.data_dir}")
+    typer.echo(f"restored the PostgreSQL database and {done.files} evidence and key files into {data_dir}")
     if done.key_set_aside is not None:
         typer.echo(f"the bundle-signing key that was there differs from the backup's: kept aside as {done.key_set_aside}")
     if not done.schema.ok:
