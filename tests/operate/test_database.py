@@ -281,3 +281,14 @@ def test_a_damaged_dump_is_found_before_the_database_is_touched(fresh_db: str, t
     out = run("restore", "b.tar.gz", cwd=here)
     assert out.returncode == 2 and "the database dump in the backup cannot be read" in out.stderr, out.stderr
     assert current_version(fresh_db) == 1
+    # An evidence file whose bytes no longer match its name (its SHA-256): refused, nothing put back.
+    with tarfile.open(here / "e.tar.gz", "w:gz") as tar:
+        name = f"data/.evidence/{hashlib.sha256(PNG).hexdigest()}"
+        for member, data in ((".councilbot-backup", b"CouncilBot PostgreSQL backup, format 1\n"), ("database.dump", b"PGDMP"),
+                             (name, PNG + b"one byte more")):
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    out = run("restore", "e.tar.gz", cwd=here)
+    assert out.returncode == 2 and f"the evidence file {name.removeprefix('data/')} in the backup is damaged" in out.stderr, out.stderr
+    assert not (here / "data").exists() and current_version(fresh_db) == 1
