@@ -17,7 +17,8 @@ Why these choices:
 - Row-level security hides every council's records from the bot's own database user unless it names
   the council, so ``pg_dump`` as that user would stop (it refuses to dump a table it cannot read
   whole, and never silently dumps nothing). Backups are made as a user that may read every council
-  (the database's owner or superuser), given in ``COUNCILBOT_BACKUP_DATABASE_URL``.
+  (the database's superuser, or a user with BYPASSRLS), given in ``COUNCILBOT_BACKUP_DATABASE_URL``;
+  restores too, and they keep each object's owner as dumped, so the tables stay the bot's.
 - ``pg_restore --clean --if-exists --single-transaction``: the database is replaced in one
   transaction, so a restore that fails leaves it exactly as it was. It refuses while any other
   client is connected (a replica still serving would write into the middle of it).
@@ -128,7 +129,7 @@ def make_pg_backup(url: str, data_dir: Path, target: Path) -> Made:
                 raise BackupError(
                     "the database user in database_url may not read every council's records (row-level security, as it "
                     f"should be for the bot): set {BACKUP_URL_ENV} to the URL of a user that may, such as the database's "
-                    f"owner or superuser, for this command; no backup was written ({said})")
+                    f"superuser (or a user with BYPASSRLS), for this command; no backup was written ({said})")
             raise BackupError(f"pg_dump failed, no backup was written: {said}")
         files = _disk_files(data_dir)
         try:
