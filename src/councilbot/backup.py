@@ -59,6 +59,9 @@ def restore_backup(source: Path, data_dir: Path) -> int:
         with tarfile.open(source, "r:gz") as tar:
             everything = tar.getmembers()
             marked = any(m.name == MARKER for m in everything)
+            if marked and _marker_text(tar) != MARKER_TEXT:  # e.g. a PostgreSQL backup (pgbackup): no data folder inside
+                raise BackupError(f"{source}: not a backup of a data folder: it is a backup of a PostgreSQL database, "
+                                  "restored with database_url set to the database; nothing was changed")
             members = [m for m in everything if m.isfile() and (m.name.endswith(".json") or EVIDENCE.fullmatch(m.name)
                                                                   or m.name == SIGNING_KEY)]
             for m in members:
@@ -80,6 +83,11 @@ def restore_backup(source: Path, data_dir: Path) -> int:
     keep_out_of_git(staging)
     staging.rename(data_dir)
     return len(members)
+
+
+def _marker_text(tar: tarfile.TarFile) -> bytes:
+    fh = tar.extractfile(MARKER)
+    return fh.read(len(MARKER_TEXT) + 1) if fh is not None else b""
 
 
 def _check_restored(source: Path, staging: Path, members: list[tarfile.TarInfo], marked: bool) -> None:

@@ -15,6 +15,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 T = TypeVar("T")
 policy_app = typer.Typer(no_args_is_help=True, help="Policy packs: validate and show.")
 app.add_typer(policy_app, name="policy")
+db_app = typer.Typer(no_args_is_help=True, help="The PostgreSQL database (database_url): bring its tables up to date, or check them.")
+app.add_typer(db_app, name="db")
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -484,10 +486,13 @@ def verify_bundle(
 
 @app.command()
 def backup(path: Path, config: Optional[Path] = CONFIG) -> None:
-    """Copy the data folder to a .tar.gz, consistent even while the bot runs."""
+    """Copy the data folder (or, with database_url, the PostgreSQL database and the evidence files) to a .tar.gz, consistent even while the bot runs."""
     from .backup import BackupError, make_backup
 
     settings = settings_or_fail(config)
+    pg_url = _backup_url(settings)
+    if pg_url:
+        raise typer.Exit(_pg_backup(pg_url, settings.data_dir, path))
     try:
         count = make_backup(settings.data_dir, path)
     except BackupError as exc:
@@ -497,16 +502,85 @@ def backup(path: Path, config: Optional[Path] = CONFIG) -> None:
 
 @app.command()
 def restore(path: Path, config: Optional[Path] = CONFIG) -> None:
-    """Restore the data folder from a backup (the bot must be stopped)."""
+    """Restore the data folder (or, with database_url, the PostgreSQL database and the evidence files) from a backup (the bot must be stopped)."""
     from .backup import BackupError, restore_backup
 
     settings = settings_or_fail(config)
+    pg_url = _backup_url(settings)
+    if pg_url:
+        raise typer.Exit(_pg_restore(pg_url, settings.data_dir, path))
     _lock(settings.data_dir)
     try:
         count = restore_backup(path, settings.data_dir)
     except BackupError as exc:
         fail(str(exc))
     typer.echo(f"restored {count} files into {settings.data_dir}")
+
+
+def _database_url(settings: Any) -> str | None:
+    return settings.database_url.get_secret_value() if settings.database_url is not None else None
+
+
+def _backup_url(settings: Any) -> str | None:
+    """Set: the records are in PostgreSQL, and backup/restore use this URL (see ``pgbackup.backup_url``)."""
+    from .pgbackup import backup_url
+
+    return backup_url(_database_url(settings))
+
+
+def _pg_backup(url: str, data_dir: Path, path: Path) -> int:
+    """``backup`` with the records in PostgreSQL: pg_dump and the evidence files, in one .tar.gz."""
+    from .backup import BackupError
+    from .pgbackup import make_pg_backup
+
+    try:
+        made = make_pg_backup(url, data_dir, path)
+    except BackupError as exc:
+        fail(str(exc))
+    typer.echo(f"backed up the PostgreSQL database and {made.files} evidence and key files to {path}")
+    return 0
+
+
+def _pg_restore(url: str, data_dir: Path, path: Path) -> int:
+    """``restore`` with the records in PostgreSQL: 0 restored and current, 1 restored but its schema needs an upgrade."""
+    from .backup import BackupError
+    from .pgbackup import restore_pg_backup
+
+    try:
+        done = restore_pg_backup(path, url, data_dir)
+    except BackupError as exc:
+        fail(str(exc))
+    typer.echo(f"restored the PostgreSQL database and {done.files} evidence and key files into {data_dir}")
+    if done.key_set_aside is not None:
+        typer.echo(f"the bundle-signing key that was there differs from the backup's: kept aside as {done.key_set_aside}")
+    if not done.schema.ok:
+        typer.echo(f"councilbot: {done.schema.message}", err=True)
+    return done.schema.code
+
+
+def _db(command: str, config: Optional[Path]) -> None:
+    from .storage.admin import nothing_to_migrate, run_check, run_upgrade
+
+    settings = settings_or_fail(config)
+    url = _database_url(settings)
+    outcome = nothing_to_migrate(settings.data_dir) if not url else run_upgrade(url) if command == "upgrade" else run_check(url)
+    if outcome.ok:
+        typer.echo(outcome.message)
+    else:
+        typer.echo(f"councilbot: {outcome.message}", err=True)
+    raise typer.Exit(outcome.code)
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: Optional[Path] = CONFIG) -> None:
+    """Create or update the database's tables to this version of CouncilBot (safe to run again, and from several machines at once)."""
+    _db("upgrade", config)
+
+
+@db_app.command("check")
+def db_check(config: Optional[Path] = CONFIG) -> None:
+    """Exit 0 if the database's tables are up to date, 1 (saying what to run) if not, 2 if it cannot be reached."""
+    _db("check", config)
 
 
 def main() -> None:

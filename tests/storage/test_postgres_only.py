@@ -36,7 +36,7 @@ def test_a_database_behind_is_refused_naming_the_versions(fresh_db: str) -> None
     with pytest.raises(SchemaBehind, match=r"schema version 0 but this CouncilBot needs version 2 .*0001_initial, 0002_row_security"):
         check_current(fresh_db)
     assert upgrade(fresh_db, target=1) == [1]
-    with pytest.raises(SchemaBehind, match=r"schema version 1 but this CouncilBot needs version 2 \(not applied: 0002_row_security\); run: python -m councilbot.storage upgrade"):
+    with pytest.raises(SchemaBehind, match=r"schema version 1 but this CouncilBot needs version 2 \(not applied: 0002_row_security\); run: councilbot db upgrade"):
         check_current(fresh_db)
 
 
@@ -93,7 +93,7 @@ def test_the_upgrade_command(fresh_db: str, pg_server: PgServer) -> None:
     assert storage("check", fresh_db).stdout.strip() == "schema at version 2: up to date"
     # Bad input: a clear message and a non-zero exit, never a traceback.
     nowhere = storage("upgrade", pg_server.url("no_such_database"))
-    assert nowhere.returncode == 1 and "error: cannot connect to the database" in nowhere.stderr
+    assert nowhere.returncode == 2 and "error: cannot connect to the database" in nowhere.stderr
     assert "Traceback" not in nowhere.stderr
     usage = storage("downgrade", fresh_db)
     assert usage.returncode == 2 and "usage: python -m councilbot.storage upgrade|check" in usage.stderr

@@ -1,12 +1,12 @@
-"""``python -m councilbot.storage upgrade|check <database url>``: bring a PostgreSQL database's schema
-up to date, or check it is, until ``councilbot db upgrade`` takes this over in the CLI."""
+"""``python -m councilbot.storage upgrade|check <database url>``: the same as ``councilbot db upgrade|check``
+(both run ``storage.admin``), for a machine where only the database URL is at hand, not a config file.
+Exit status: 0 up to date, 1 behind (check) or newer than this CouncilBot, 2 bad input or no database."""
 
 from __future__ import annotations
 
 import sys
 
-from .migrations import check_current, upgrade
-from .port import StorageError
+from .admin import BAD, run_check, run_upgrade
 
 USAGE = "usage: python -m councilbot.storage upgrade|check <postgresql://... database url>"
 
@@ -15,19 +15,14 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2 or args[0] not in {"upgrade", "check"}:
         print(USAGE, file=sys.stderr)
-        return 2
+        return BAD
     command, url = args
-    try:
-        if command == "upgrade":
-            applied = upgrade(url)
-            version = check_current(url)
-            print(f"schema at version {version}" + (f" (applied {', '.join(map(str, applied))})" if applied else " (already up to date)"))
-        else:
-            print(f"schema at version {check_current(url)}: up to date")
-    except StorageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    outcome = run_upgrade(url) if command == "upgrade" else run_check(url)
+    if outcome.ok:
+        print(outcome.message)
+    else:
+        print(f"error: {outcome.message}", file=sys.stderr)
+    return outcome.code
 
 
 if __name__ == "__main__":

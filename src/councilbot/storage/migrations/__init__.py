@@ -107,5 +107,5 @@ def check_current(url: str) -> int:
     if missing:
         names = ", ".join(f"{m.version:04d}_{m.name}" for m in missing)
         raise SchemaBehind(f"the database is at schema version {have} but this CouncilBot needs version {need} "
-                           f"(not applied: {names}); run: python -m councilbot.storage upgrade <database url>")
+                           f"(not applied: {names}); run: councilbot db upgrade")
     return have
