@@ -10,7 +10,7 @@ import logging
 import re
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
@@ -19,17 +19,20 @@ from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from councilbot.config import ConfigError
+from councilbot.ports import DeliveryError
 
 from .. import door
 from . import inbound
 from .app import SlackAdapter
+from .installations import WORKSPACE, SlackInstallations, oauth_configured
 from .lane import RESPONDED
-from .notifier import SlackNotifier
+from .notifier import SlackNotifier, make_client
+from .oauth import mount_oauth
 
 if TYPE_CHECKING:
     from councilbot.app import CouncilBot
 
-__all__ = ["ADAPTER_KEY", "PATH", "SlackAdapter", "SlackNotifier", "mount", "run_socket_mode"]
+__all__ = ["ADAPTER_KEY", "PATH", "SlackAdapter", "SlackInstallations", "SlackNotifier", "mount", "run_socket_mode"]
 
 log = logging.getLogger(__name__)
 PATH = "/slack/events"
@@ -39,12 +42,22 @@ _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 ADAPTER_KEY = web.AppKey("slack_adapter", SlackAdapter)
 
 
-def mount(web_app: web.Application, bot: CouncilBot) -> None:
+def mount(web_app: web.Application, bot: CouncilBot, *, installations: SlackInstallations | None = None,
+          team_id: str | None = None) -> None:
     """Add ``POST /slack/events`` and register the Slack notifier with the core's outbox.
+
+    With ``SLACK_CLIENT_ID``/``SLACK_CLIENT_SECRET`` set, "Add to Slack" is on as well
+    (``GET /slack/install``, ``GET /slack/oauth_redirect``) and each workspace is answered with its
+    own token, from ``installations`` (or, if not given, a store opened at start-up in the
+    deployment's database: PostgreSQL at ``database_url``, else TinyDB under ``data_dir/.slack``).
+    ``team_id`` is the workspace whose token the outbox's later messages use when there is no
+    ``SLACK_BOT_TOKEN``.
 
     The bot's lifecycle (``start``/``stop``) stays with the caller; on the web app's cleanup
     the adapter lets replies in flight finish."""
-    adapter = SlackAdapter(bot, bot.settings, http=True)
+    settings = bot.settings
+    oauth = oauth_configured(settings.slack)
+    adapter = SlackAdapter(bot, settings, http=True, installations=installations if oauth else None)
     secret = bot.settings.slack.signing_secret
     key = (secret.get_secret_value() if secret else "").encode()
 
@@ -83,6 +96,7 @@ def mount(web_app: web.Application, bot: CouncilBot) -> None:
         if body is None:
             log.warning("slack request refused: %s", problem)
             return web.json_response({"error": f"malformed request: {problem}"}, status=400)
+        workspace = WORKSPACE.set(None)  # this request's workspace, found by authorize, for its replies only
         try:  # bolt parses the body again here, and reads its context out of it
             bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), query=request.query_string,
                                             headers=bolt_headers(request))
@@ -91,6 +105,7 @@ def mount(web_app: web.Application, bot: CouncilBot) -> None:
                 bolt_request.context = build_async_context(AsyncBoltContext({}), body)
         except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:  # a shape parse_request let by
             log.warning("slack request refused by bolt's parser: %s", exc.__class__.__name__)
+            WORKSPACE.reset(workspace)
             return web.json_response({"error": "malformed request"}, status=400)
         responded = asyncio.Event()
         token = RESPONDED.set(responded)
@@ -103,18 +118,44 @@ def mount(web_app: web.Application, bot: CouncilBot) -> None:
         finally:
             responded.set()
             RESPONDED.reset(token)
+            WORKSPACE.reset(workspace)
+
+    opened: list[Any] = []
 
     async def start(_: web.Application) -> None:
+        if oauth and adapter.installations is None:
+            from councilbot.storage import open_backend
+
+            url = settings.database_url.get_secret_value() if settings.database_url else None
+            backend = await open_backend(url, settings.data_dir / ".slack")
+            opened.append(backend)
+            adapter.installations = SlackInstallations.from_settings(backend, settings)
         adapter.learn_identity()  # never awaited: start-up must not wait for Slack
 
     async def close(_: web.Application) -> None:
         await adapter.close()
+        for backend in opened:
+            await backend.close()
 
     web_app.router.add_post(PATH, slack_events, expect_handler=door.expect_handler())
+    if oauth:
+        mount_oauth(web_app, settings, lambda: adapter.installations)
     web_app.on_startup.append(start)
     web_app.on_cleanup.append(close)
     web_app[ADAPTER_KEY] = adapter
-    bot.outbox.register(adapter.notifier)
+    bot.outbox.register(adapter.notifier if settings.slack.bot_token is not None or not oauth else _team_notifier(adapter, team_id))
+
+
+def _team_notifier(adapter: SlackAdapter, team_id: str | None) -> SlackNotifier:
+    """The outbox's notifier with no SLACK_BOT_TOKEN: workspace ``team_id``'s current token."""
+
+    async def token() -> str | None:
+        if not team_id:
+            raise DeliveryError("slack: no workspace is chosen for this council's messages (its Slack team id)")
+        installations = adapter.installations
+        return await installations.bot_token(team_id) if installations is not None else None
+
+    return SlackNotifier(adapter.settings, make_client(adapter.settings, token=False), token=token)
 
 
 def bolt_headers(request: web.Request) -> dict[str, str | Sequence[str]]:
