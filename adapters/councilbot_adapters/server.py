@@ -32,8 +32,9 @@ NO_PLATFORM = ("neither Slack nor Teams is configured: set SLACK_BOT_TOKEN and S
 
 
 def _slack_configured(bot: CouncilBot) -> bool:
+    """A signing secret, and a bot token or "Add to Slack" (client id and secret) for the tokens."""
     s = bot.settings.slack
-    return bool(s.bot_token and s.signing_secret)
+    return bool((s.bot_token or (s.client_id and s.client_secret)) and s.signing_secret)
 
 
 def served_platforms(bot: CouncilBot, socket_mode: bool, teams: bool) -> list[str]:
