@@ -98,6 +98,10 @@ def tokens_of(fake: FakeSlack, team: str) -> set[str]:
 
 async def test_two_workspaces_install_and_each_is_answered_with_its_own_token(site: Site, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
+    # Before installing, a workspace's request reaches no listener: bolt asks for the install instead.
+    early = await site.slack.dm("may I post: Our litter pick is on Saturday at 10am!", team="T2")
+    assert early.status == 200 and "install this app" in early.text
+
     page, _ = await site.start_install("T2")
     asked = parse_qs(urlsplit(page).query)
     assert page.startswith(f"{site.fake.base}/oauth/v2/authorize?")

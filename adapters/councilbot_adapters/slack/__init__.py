@@ -10,7 +10,7 @@ import logging
 import re
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
@@ -31,6 +31,7 @@ from .oauth import mount_oauth
 
 if TYPE_CHECKING:
     from councilbot.app import CouncilBot
+    from councilbot.storage.port import Backend
 
 __all__ = ["ADAPTER_KEY", "PATH", "SlackAdapter", "SlackInstallations", "SlackNotifier", "mount", "run_socket_mode"]
 
@@ -50,8 +51,8 @@ def mount(web_app: web.Application, bot: CouncilBot, *, installations: SlackInst
     (``GET /slack/install``, ``GET /slack/oauth_redirect``) and each workspace is answered with its
     own token, from ``installations`` (or, if not given, a store opened at start-up in the
     deployment's database: PostgreSQL at ``database_url``, else TinyDB under ``data_dir/.slack``).
-    ``team_id`` is the workspace whose token the outbox's later messages use when there is no
-    ``SLACK_BOT_TOKEN``.
+    ``team_id`` is the workspace whose token the outbox's later messages use (without it, the
+    ``SLACK_BOT_TOKEN``).
 
     The bot's lifecycle (``start``/``stop``) stays with the caller; on the web app's cleanup
     the adapter lets replies in flight finish."""
@@ -120,7 +121,7 @@ def mount(web_app: web.Application, bot: CouncilBot, *, installations: SlackInst
             RESPONDED.reset(token)
             WORKSPACE.reset(workspace)
 
-    opened: list[Any] = []
+    opened: list[Backend] = []
 
     async def start(_: web.Application) -> None:
         if oauth and adapter.installations is None:
@@ -143,7 +144,8 @@ def mount(web_app: web.Application, bot: CouncilBot, *, installations: SlackInst
     web_app.on_startup.append(start)
     web_app.on_cleanup.append(close)
     web_app[ADAPTER_KEY] = adapter
-    bot.outbox.register(adapter.notifier if settings.slack.bot_token is not None or not oauth else _team_notifier(adapter, team_id))
+    single = not oauth or (team_id is None and settings.slack.bot_token is not None)
+    bot.outbox.register(adapter.notifier if single else _team_notifier(adapter, team_id))
 
 
 def _team_notifier(adapter: SlackAdapter, team_id: str | None) -> SlackNotifier:

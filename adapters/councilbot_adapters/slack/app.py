@@ -62,7 +62,7 @@ class SlackAdapter:
     def __init__(self, bot: CouncilBot, settings: Settings, *, http: bool = True,
                  installations: SlackInstallations | None = None) -> None:
         slack = settings.slack
-        if slack.bot_token is None and installations is None and not oauth_configured(slack):
+        if slack.bot_token is None and installations is None and not (http and oauth_configured(slack)):
             raise ConfigError("slack.bot_token is not set (environment variable SLACK_BOT_TOKEN)")
         if http and slack.signing_secret is None:
             raise ConfigError("slack.signing_secret is not set (environment variable SLACK_SIGNING_SECRET)")
