@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import AsyncIterator
+from types import SimpleNamespace
+from typing import AsyncIterator, cast
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
@@ -22,6 +24,7 @@ from councilbot.messages import Reply
 from councilbot_adapters.slack import ADAPTER_KEY, SlackAdapter, mount
 from councilbot_adapters.slack.installations import STATES, SlackInstallations
 from councilbot_adapters.slack.oauth import bot_scopes
+from councilbot_adapters.server import served_platforms
 from fake_slack import FakeSlack
 from slack_harness import SECRET, SlackClient, texts
 
@@ -64,16 +67,18 @@ class Site:
         return await self.back(await self.approve(page), cookie)
 
 
-@pytest.fixture
-async def site(tmp_path: Path, fake: FakeSlack) -> AsyncIterator[Site]:
-    """CouncilBot with "Add to Slack" on and no SLACK_BOT_TOKEN; its later messages go to T2."""
-    settings = Settings(council="alsager", data_dir=tmp_path, people={"slack:UCLERK": "clerk", "slack:UCLLR": "councillor"},
-                        slack={"clerk_channel": "CCLERK", "api_url": fake.api_url, "signing_secret": SECRET,
-                               "client_id": fake.client_id, "client_secret": fake.client_secret})
-    bot = CouncilBot.from_settings(settings)
+def oauth_settings(tmp_path: Path, fake: FakeSlack, bot_token: str | None = None) -> Settings:
+    return Settings(council="alsager", data_dir=tmp_path, people={"slack:UCLERK": "clerk", "slack:UCLLR": "councillor"},
+                    slack={"clerk_channel": "CCLERK", "api_url": fake.api_url, "signing_secret": SECRET, "bot_token": bot_token,
+                           "client_id": fake.client_id, "client_secret": fake.client_secret})
+
+
+@asynccontextmanager
+async def running(tmp_path: Path, fake: FakeSlack, *, bot_token: str | None = None, team_id: str | None = None) -> AsyncIterator[Site]:
+    bot = CouncilBot.from_settings(oauth_settings(tmp_path, fake, bot_token))
     await bot.start()
     web_app = web.Application()
-    mount(web_app, bot, team_id="T2")
+    mount(web_app, bot, team_id=team_id)
     server = TestServer(web_app, host="127.0.0.1", port=0)
     await server.start_server()
     url = f"http://127.0.0.1:{server.port}"
@@ -90,6 +95,13 @@ async def site(tmp_path: Path, fake: FakeSlack) -> AsyncIterator[Site]:
         await client.close()
         await server.close()
         await bot.stop()
+
+
+@pytest.fixture
+async def site(tmp_path: Path, fake: FakeSlack) -> AsyncIterator[Site]:
+    """CouncilBot with "Add to Slack" on and no SLACK_BOT_TOKEN; its later messages go to T2."""
+    async with running(tmp_path, fake, team_id="T2") as it:
+        yield it
 
 
 def tokens_of(fake: FakeSlack, team: str) -> set[str]:
@@ -188,3 +200,27 @@ async def test_a_cancelled_install_says_so_with_a_403(site: Site) -> None:
     assert status == 403
     assert "cancelled in Slack" in text and "/slack/install" in text
     assert await site.installations.bot_token("T2") is None
+
+
+async def test_with_a_bot_token_too_its_own_workspace_is_served_as_before(tmp_path: Path, fake: FakeSlack) -> None:
+    """SLACK_BOT_TOKEN and "Add to Slack" together: a workspace without an install of its own (the
+    token's) is answered with that token, an installed one with its own, and the outbox keeps the token."""
+    async with running(tmp_path, fake, bot_token="xoxb-test") as site:
+        status, _ = await site.install("T3")
+        assert status == 200
+        [t3_token] = tokens_of(fake, "T3")
+        await site.slack.dm("may I post: Our litter pick is on Saturday at 10am!")  # from T1, the token's workspace
+        [reply] = await fake.wait_for("chat.postMessage", channel="DCLLR")
+        assert reply.token == "xoxb-test"
+        await site.slack.dm("may I post: The library reopens on Monday.", user="UCREWE", team="T3")
+        [reply] = await fake.wait_for("chat.postMessage", channel="DCREWE")
+        assert reply.token == t3_token
+        site.bot.outbox.send("notice-1", "slack:UCLERK", Reply(text="A later notice"))
+        [later] = await fake.wait_for("chat.postMessage", channel="UCLERK")
+        assert later.token == "xoxb-test"
+
+
+def test_serve_answers_slack_with_client_id_and_secret_alone(tmp_path: Path, fake: FakeSlack) -> None:
+    """``councilbot serve`` mounts /slack/events (and the install pages) without a SLACK_BOT_TOKEN."""
+    bot = cast(CouncilBot, SimpleNamespace(settings=oauth_settings(tmp_path, fake)))  # only its settings are read
+    assert served_platforms(bot, socket_mode=False, teams=False) == ["slack"]
