@@ -94,9 +94,10 @@ class SlackAdapter:
     # ------------------------------------------------------------ plumbing
 
     def _authorizer(self) -> Callable[..., Awaitable[AuthorizeResult | None]]:
-        """Single workspace, static token. Bolt's default would call auth.test on the first
-        request, putting a Web API round trip in front of the ack; we learn who we are in the
-        background instead (only needed to ignore our own messages, which carry bot_id anyway).
+        """The token for each request: the static one (one workspace), or the workspace's own (see
+        ``authorize`` below). Bolt's default would call auth.test on the first request, putting a
+        Web API round trip in front of the ack; we learn who we are in the background instead
+        (only needed to ignore our own messages, which carry bot_id anyway).
         A plain function, not a method: bolt injects authorize's arguments by parameter name."""
 
         def single(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult | None:
@@ -323,7 +324,7 @@ class SlackAdapter:
             opened = await self.call("conversations_open", users=slack_id)
             channel = str((opened.get("channel") or {}).get("id") or "")
             await self.call("files_upload_v2", channel=channel, file=str(path), filename=path.name,
-                                     title=reply.title or path.name, initial_comment=reply.text[:3000])
+                            title=reply.title or path.name, initial_comment=reply.text[:3000])
         except (DeliveryError, OSError) as exc:
             log.warning("could not upload a file to a person's DM (%s)", exc.__class__.__name__)
             return Reply(text="Sorry, the file could not be sent to you just now. Please press the button again in a minute.",
