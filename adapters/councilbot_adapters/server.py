@@ -32,9 +32,11 @@ NO_PLATFORM = ("neither Slack nor Teams is configured: set SLACK_BOT_TOKEN and S
 
 
 def _slack_configured(settings: Settings) -> bool:
-    """A signing secret, and a bot token for every council (SLACK_BOT_TOKEN for one council,
-    SLACK_BOT_TOKEN_<ID> for each of several)."""
-    return bool(settings.slack.signing_secret) and all(c.slack.bot_token for c in settings.council_settings())
+    """A signing secret, and the bot tokens: "Add to Slack" (client id and secret), or a token for
+    every council (SLACK_BOT_TOKEN for one council, SLACK_BOT_TOKEN_<ID> for each of several)."""
+    s = settings.slack
+    tokens = bool(s.client_id and s.client_secret) or all(c.slack.bot_token for c in settings.council_settings())
+    return bool(s.signing_secret) and tokens
 
 
 def served_platforms(settings: Settings, socket_mode: bool, teams: bool) -> list[str]:

@@ -28,6 +28,12 @@ class SlackSettings(BaseModel):
     bot_token: SecretStr | None = None
     signing_secret: SecretStr | None = None
     app_token: SecretStr | None = None
+    # "Add to Slack" for many workspaces (the OAuth flow at /slack/install): the app's Client ID
+    # and Client Secret (Basic Information -> App Credentials), and the redirect URL registered
+    # for it (https://HOST/slack/oauth_redirect; empty: the one set on the app).
+    client_id: str = ""
+    client_secret: SecretStr | None = None
+    redirect_uri: str = ""
 
 
 class TeamsSettings(BaseModel):
@@ -140,7 +146,7 @@ def _qualified_people(people: dict[str, Role]) -> dict[str, Role]:
 
 class Settings(BaseSettings):
     """Everything CouncilBot needs to run. The file holds the council's setup; secrets come from
-    the environment (``SLACK_BOT_TOKEN``, ``SLACK_SIGNING_SECRET``, ``SLACK_APP_TOKEN``,
+    the environment (``SLACK_BOT_TOKEN``, ``SLACK_SIGNING_SECRET``, ``SLACK_APP_TOKEN``, ``SLACK_CLIENT_ID``, ``SLACK_CLIENT_SECRET``,
     ``MicrosoftAppId``, ``MicrosoftAppPassword``, ``MicrosoftAppTenantId``)."""
 
     model_config = SettingsConfigDict(extra="forbid", env_prefix="COUNCILBOT_", env_nested_delimiter="__")
@@ -231,6 +237,8 @@ _SECRET_ENV = {
     ("slack", "bot_token"): "SLACK_BOT_TOKEN",
     ("slack", "signing_secret"): "SLACK_SIGNING_SECRET",
     ("slack", "app_token"): "SLACK_APP_TOKEN",
+    ("slack", "client_id"): "SLACK_CLIENT_ID",
+    ("slack", "client_secret"): "SLACK_CLIENT_SECRET",
     ("teams", "app_id"): "MicrosoftAppId",
     ("teams", "app_password"): "MicrosoftAppPassword",
     ("teams", "tenant_id"): "MicrosoftAppTenantId",

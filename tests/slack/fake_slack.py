@@ -6,12 +6,13 @@ with Retry-After, an ``ok: false`` error) a number of times, or to be slow."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -56,6 +57,20 @@ class FakeSlack:
         self.file_fetches: list[tuple[str, str]] = []  # (file id, Authorization header) of every download
         self.uploads: dict[str, bytes] = {}  # files_upload_v2: file id -> bytes the bot uploaded
         self._files = itertools.count(1)
+        # "Add to Slack": the app's credentials, the workspaces that may install it, and what
+        # oauth.v2.access has handed out (codes are single use; a refresh token is used once).
+        self.client_id, self.client_secret = "1234.5678", "0123456789abcdef0123456789abcdef"
+        self.redirect_uri = ""  # the app's registered redirect URL (used when the request names none)
+        self.workspaces: dict[str, dict[str, Any]] = {}  # team id -> name, rotating, bot identity
+        self.identities: dict[str, dict[str, Any]] = {}  # bot token -> what auth.test answers for it
+        self.codes: dict[str, str] = {}  # code -> team id
+        self.refresh_tokens: dict[str, str] = {}  # live refresh token -> team id
+        self.authorize_requests: list[dict[str, str]] = []
+        self.refreshes: list[str] = []  # team id of every successful token refresh
+        self.refresh_delay = 0.0  # seconds a refresh takes (a race needs both replicas in flight)
+        self.deny = False  # the person presses "Cancel" on Slack's page
+        self.expires_in = 43200  # seconds a rotating token lasts (Slack: 12 hours)
+        self._tokens = itertools.count(1)
 
     # ---------------------------------------------------------------- control
 
@@ -66,6 +81,7 @@ class FakeSlack:
         app.router.add_get("/socket", self._socket)
         app.router.add_get("/files-pri/{file_id}/{name}", self._file)
         app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_get("/oauth/v2/authorize", self._authorize)
         self.server = TestServer(app, host="127.0.0.1", port=0)
         await self.server.start_server()
         return self
@@ -108,6 +124,24 @@ class FakeSlack:
         return {"id": file_id, "name": name, "title": name, "mimetype": mimetype, "filetype": name.rsplit(".", 1)[-1],
                 "url_private": private, "url_private_download": f"{private}?download=1",
                 "permalink": f"https://alsager.slack.com/files/U1/{file_id}/{name}"}
+
+    def workspace(self, team_id: str, name: str = "", *, rotating: bool = False) -> None:
+        """A workspace whose admin will approve "Add to Slack" (with token rotation on or off)."""
+        n = len(self.workspaces) + 2
+        self.workspaces[team_id] = {"name": name or f"Council {team_id}", "rotating": rotating,
+                                    "bot_user_id": f"UBOT{n}", "bot_id": f"BBOT{n}"}
+
+    def grant(self, team_id: str, *, expires_in: int | None = None) -> dict[str, Any]:
+        """New tokens for a workspace, as oauth.v2.access hands them out (and auth.test knows them)."""
+        ws = self.workspaces[team_id]
+        token = f"xoxb-{team_id}-{next(self._tokens)}"
+        self.identities[token] = {"team_id": team_id, "team": ws["name"], "user_id": ws["bot_user_id"], "bot_id": ws["bot_id"]}
+        answer: dict[str, Any] = {"ok": True, "access_token": token, "token_type": "bot", "bot_user_id": ws["bot_user_id"]}
+        if ws["rotating"]:
+            refresh = f"xoxe-1-{team_id}-{next(self._tokens)}"
+            self.refresh_tokens[refresh] = team_id
+            answer.update(refresh_token=refresh, expires_in=self.expires_in if expires_in is None else expires_in)
+        return answer
 
     def delete_file(self, file_id: str) -> None:
         """The workspace's retention (or the uploader) removes it."""
@@ -176,12 +210,14 @@ class FakeSlack:
         failed = self._failure(method)
         if failed is not None:
             return failed
+        if method == "oauth.v2.access":
+            return web.json_response(await self._oauth_access(request, data))
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") or data.get("token")
         if not token:
             return web.json_response({"ok": False, "error": "not_authed"})
         self.calls.append(Call(method, data, token, request.path))
-        return web.json_response(self._answer(method, data))
+        return web.json_response(self._answer(method, {**data, "token": token}))
 
     def _answer(self, method: str, data: dict[str, Any]) -> dict[str, Any]:
         ts = f"1700000000.{next(self._ts):06d}"
@@ -191,7 +227,8 @@ class FakeSlack:
         if method == "apps.connections.open":
             return {"ok": True, "url": f"ws://127.0.0.1:{self.server.port}/socket" if self.server else ""}
         if method == "auth.test":
-            return {"ok": True, "user_id": "UBOT", "bot_id": "BBOT", "team_id": "T1", "user": "councilbot"}
+            return {"ok": True, "user_id": "UBOT", "bot_id": "BBOT", "team_id": "T1", "user": "councilbot",
+                    **self.identities.get(str(data.get("token") or ""), {})}
         if method == "chat.postMessage":
             return {"ok": True, "channel": channel, "ts": ts, "message": {"text": data.get("text"), "ts": ts}}
         if method == "chat.update":
@@ -218,6 +255,48 @@ class FakeSlack:
         if method == "views.publish":
             return {"ok": True, "view": {"id": f"V{next(self._views)}"}}
         return {"ok": True}
+
+    async def _authorize(self, request: web.Request) -> web.Response:
+        """Slack's "Allow" page, already approved (or cancelled): back to the app's redirect URL with a
+        single-use code for the workspace asked for (``team``), and the app's ``state`` unchanged."""
+        query = dict(request.query)
+        self.authorize_requests.append(query)
+        back = query.get("redirect_uri") or self.redirect_uri
+        if self.deny:
+            answer = {"error": "access_denied", "state": query.get("state", "")}
+        else:
+            code = f"code-{next(self._tokens)}"
+            self.codes[code] = query.get("team") or next(iter(self.workspaces))
+            answer = {"code": code, "state": query.get("state", "")}
+        raise web.HTTPFound(f"{back}?{urlencode(answer)}")
+
+    async def _oauth_access(self, request: web.Request, data: dict[str, Any]) -> dict[str, Any]:
+        """oauth.v2.access: a code for a workspace's first tokens, or a refresh token for new ones
+        (which kills that refresh token: a second refresh with it fails, as on Slack)."""
+        auth = request.headers.get("Authorization", "")
+        sent = base64.b64decode(auth.removeprefix("Basic ")).decode() if auth.startswith("Basic ") else \
+            f"{data.get('client_id')}:{data.get('client_secret')}"
+        if sent != f"{self.client_id}:{self.client_secret}":
+            return {"ok": False, "error": "invalid_client_id"}
+        self.calls.append(Call("oauth.v2.access", {k: v for k, v in data.items() if k != "client_secret"}, None, request.path))
+        if data.get("grant_type") == "refresh_token":
+            team = self.refresh_tokens.pop(str(data.get("refresh_token")), None)
+            if self.refresh_delay:
+                await asyncio.sleep(self.refresh_delay)
+            if team is None:
+                return {"ok": False, "error": "invalid_refresh_token"}
+            self.refreshes.append(team)
+            return {**self.grant(team), "team": {"id": team, "name": self.workspaces[team]["name"]}}
+        team = self.codes.pop(str(data.get("code")), None)
+        if team is None:
+            return {"ok": False, "error": "invalid_code"}
+        ws = self.workspaces[team]
+        return {**self.grant(team), "scope": ",".join(self.scopes()), "app_id": "A1", "team": {"id": team, "name": ws["name"]},
+                "enterprise": None, "is_enterprise_install": False, "authed_user": {"id": "UADMIN"}}
+
+    def scopes(self) -> list[str]:
+        """The scopes the last "Add to Slack" asked for."""
+        return (self.authorize_requests[-1].get("scope") or "").split(",") if self.authorize_requests else []
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
         """url_private(_download): the bytes for the bot's token; without it Slack answers with its

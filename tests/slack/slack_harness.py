@@ -78,9 +78,10 @@ class SlackClient:
     async def interact(self, payload: dict[str, Any], **kw: Any) -> Answer:
         return await self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded", **kw)
 
-    async def event(self, event: dict[str, Any], event_id: str | None = None, *, retry: int | None = None, **kw: Any) -> Answer:
+    async def event(self, event: dict[str, Any], event_id: str | None = None, *, retry: int | None = None, team: str = "T1",
+                    **kw: Any) -> Answer:
         body = json.dumps({
-            "token": "legacy", "team_id": "T1", "api_app_id": "A1", "type": "event_callback",
+            "token": "legacy", "team_id": team, "api_app_id": "A1", "type": "event_callback",
             "event_id": event_id or f"Ev{next(_ids):08d}", "event_time": int(time.time()), "event": event,
         })
         headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else {}

@@ -19,16 +19,19 @@ from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from councilbot.config import ConfigError
+from councilbot.ports import DeliveryError
 
 from .. import door
 from . import inbound
 from .app import RESPONDED, SlackAdapter
-from .notifier import SlackNotifier
+from .installations import WORKSPACE, SlackInstallations, oauth_configured
+from .notifier import SlackNotifier, make_client
+from .oauth import mount_oauth
 
 if TYPE_CHECKING:
     from councilbot.deployment import Deployment
 
-__all__ = ["ADAPTER_KEY", "PATH", "SlackAdapter", "SlackNotifier", "mount", "run_socket_mode"]
+__all__ = ["ADAPTER_KEY", "PATH", "SlackAdapter", "SlackInstallations", "SlackNotifier", "mount", "run_socket_mode"]
 
 log = logging.getLogger(__name__)
 PATH = "/slack/events"
@@ -43,11 +46,18 @@ def mount(web_app: web.Application, deployment: Deployment) -> None:
     """Add ``POST /slack/events`` and register each council's Slack notifier with its outbox.
 
     One Slack app (one signing secret) serves every council; a request is handled as the council
-    its workspace belongs to, and refused (403) from any other workspace. The councils' lifecycle
+    its workspace belongs to, and refused (403) from any other workspace. With
+    ``SLACK_CLIENT_ID``/``SLACK_CLIENT_SECRET`` set, "Add to Slack" is on as well
+    (``GET /slack/install``, ``GET /slack/oauth_redirect``): each workspace is answered with its
+    own token, kept with the records in the deployment's storage. The councils' lifecycle
     (``start``/``stop``) stays with the caller; on the web app's cleanup the adapters let replies
     in flight finish."""
-    adapters = {council_id: SlackAdapter(bot, bot.settings, http=True) for council_id, bot in deployment.bots.items()}
-    secret = deployment.settings.slack.signing_secret
+    settings = deployment.settings
+    oauth = oauth_configured(settings.slack)
+    installations = SlackInstallations.from_settings(deployment.backend, settings) if oauth else None
+    adapters = {council_id: SlackAdapter(bot, bot.settings, http=True, installations=installations)
+                for council_id, bot in deployment.bots.items()}
+    secret = settings.slack.signing_secret
     key = (secret.get_secret_value() if secret else "").encode()
 
     def signed(raw: bytes, request: web.Request) -> bool:
@@ -90,6 +100,7 @@ def mount(web_app: web.Application, deployment: Deployment) -> None:
         if bot is None and body.get("ssl_check") != "1":
             log.warning("slack request from a workspace no council belongs to refused")
             return web.json_response({"error": "this Slack workspace is not set up in this CouncilBot"}, status=403)
+        workspace = WORKSPACE.set(None)  # this request's workspace, found by authorize, for its replies only
         try:  # bolt parses the body again here, and reads its context out of it
             bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), query=request.query_string,
                                             headers=bolt_headers(request))
@@ -98,6 +109,7 @@ def mount(web_app: web.Application, deployment: Deployment) -> None:
                 bolt_request.context = build_async_context(AsyncBoltContext({}), body)
         except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:  # a shape parse_request let by
             log.warning("slack request refused by bolt's parser: %s", exc.__class__.__name__)
+            WORKSPACE.reset(workspace)
             return web.json_response({"error": "malformed request"}, status=400)
         responded = asyncio.Event()
         token = RESPONDED.set(responded)
@@ -110,6 +122,7 @@ def mount(web_app: web.Application, deployment: Deployment) -> None:
         finally:
             responded.set()
             RESPONDED.reset(token)
+            WORKSPACE.reset(workspace)
 
     async def start(_: web.Application) -> None:
         for adapter in adapters.values():
@@ -121,12 +134,31 @@ def mount(web_app: web.Application, deployment: Deployment) -> None:
 
     first = next(iter(adapters.values()))
     web_app.router.add_post(PATH, slack_events, expect_handler=door.expect_handler())
+    if installations is not None:
+        mount_oauth(web_app, settings, lambda: installations)
     web_app.on_startup.append(start)
     web_app.on_cleanup.append(close)
     web_app[ADAPTER_KEY] = first
     web_app[ADAPTERS_KEY] = adapters
     for council_id, adapter in adapters.items():
-        deployment.bots[council_id].outbox.register(adapter.notifier)
+        bot = deployment.bots[council_id]
+        # Later messages go out with the council's own workspace token: a static one (SLACK_BOT_TOKEN,
+        # or SLACK_BOT_TOKEN_<ID>), else the one "Add to Slack" keeps for its workspace.
+        teams = [t for c in bot.settings.councils for t in c.slack_teams]
+        static = bot.settings.slack.bot_token is not None
+        bot.outbox.register(adapter.notifier if static or not oauth else _team_notifier(adapter, teams[0] if teams else None))
+
+
+def _team_notifier(adapter: SlackAdapter, team_id: str | None) -> SlackNotifier:
+    """The outbox's notifier with no SLACK_BOT_TOKEN: workspace ``team_id``'s current token."""
+
+    async def token() -> str | None:
+        if not team_id:
+            raise DeliveryError("slack: no workspace is chosen for this council's messages (its Slack team id)")
+        installations = adapter.installations
+        return await installations.bot_token(team_id) if installations is not None else None
+
+    return SlackNotifier(adapter.settings, make_client(adapter.settings, token=False), token=token)
 
 
 def bolt_headers(request: web.Request) -> dict[str, str | Sequence[str]]:

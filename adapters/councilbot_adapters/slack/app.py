@@ -26,7 +26,7 @@ import re
 import time
 from collections import OrderedDict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Coroutine, Sequence
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Coroutine, Sequence, cast
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
@@ -40,6 +40,7 @@ from councilbot.ports import DeliveryError
 from .. import common
 from . import blocks, inbound
 from . import files as slack_files
+from .installations import WORKSPACE, SlackInstallations, Workspace, oauth_configured
 from .notifier import SlackNotifier, delivery_error, make_client, retry_handlers
 
 if TYPE_CHECKING:
@@ -60,17 +61,21 @@ SORRY = Reply(text="Sorry, something went wrong on my side. Please try again in 
 
 
 class SlackAdapter:
-    """One Slack workspace in front of one CouncilBot. Holds no records: the core keeps those."""
+    """One Slack workspace in front of one CouncilBot (``SLACK_BOT_TOKEN``), or, with
+    ``installations`` ("Add to Slack"), every workspace that installed it, each answered with its
+    own token. Holds no records: the core keeps those."""
 
-    def __init__(self, bot: CouncilBot, settings: Settings, *, http: bool = True) -> None:
+    def __init__(self, bot: CouncilBot, settings: Settings, *, http: bool = True,
+                 installations: SlackInstallations | None = None) -> None:
         slack = settings.slack
-        if slack.bot_token is None:
+        if slack.bot_token is None and installations is None and not (http and oauth_configured(slack)):
             raise ConfigError("slack.bot_token is not set (environment variable SLACK_BOT_TOKEN)")
         if http and slack.signing_secret is None:
             raise ConfigError("slack.signing_secret is not set (environment variable SLACK_SIGNING_SECRET)")
         self.bot = bot
         self.settings = settings
-        self.token = slack.bot_token.get_secret_value()
+        self.token = slack.bot_token.get_secret_value() if slack.bot_token else ""
+        self.installations = installations
         self.notifier = SlackNotifier(settings)
         self.client = self.notifier.client
         self.tasks: set[asyncio.Task[Any]] = set()
@@ -84,7 +89,8 @@ class SlackAdapter:
             name="councilbot",
             # The app's client carries no token: authorize() supplies it per request.
             client=make_client(settings, token=False),
-            authorize=self._authorizer(),
+            # bolt's type says a result, but its middleware takes None as "not installed here".
+            authorize=cast(Callable[..., Awaitable[AuthorizeResult]], self._authorizer()),
             signing_secret=slack.signing_secret.get_secret_value() if slack.signing_secret else None,
             request_verification_enabled=http,  # Socket Mode has no HTTP signature to check
             process_before_response=False,  # long-running server: respond as soon as ack() is called
@@ -93,18 +99,57 @@ class SlackAdapter:
 
     # ------------------------------------------------------------ plumbing
 
-    def _authorizer(self) -> Callable[..., Awaitable[AuthorizeResult]]:
-        """Single workspace, static token. Bolt's default would call auth.test on the first
-        request, putting a Web API round trip in front of the ack; we learn who we are in the
-        background instead (only needed to ignore our own messages, which carry bot_id anyway).
+    def _authorizer(self) -> Callable[..., Awaitable[AuthorizeResult | None]]:
+        """The token for each request: the static one (one workspace), or the workspace's own (see
+        ``authorize`` below). Bolt's default would call auth.test on the first request, putting a
+        Web API round trip in front of the ack; we learn who we are in the background instead
+        (only needed to ignore our own messages, which carry bot_id anyway).
         A plain function, not a method: bolt injects authorize's arguments by parameter name."""
 
-        async def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
+        def single(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult | None:
+            if not self.token:
+                return None
             self.learn_identity()
             return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=self.token,
                                    bot_id=self._bot_id, bot_user_id=self._bot_user_id)
 
+        async def authorize(context: Any, enterprise_id: str | None, team_id: str | None) -> AuthorizeResult | None:
+            """With "Add to Slack" (``self.installations``), the workspace the request came from,
+            by its stored installation (its token refreshed first if due); a workspace without one
+            gets bolt's "please install" answer, unless a SLACK_BOT_TOKEN is also set, which then
+            serves it as before. What is found is kept for this request's replies (``WORKSPACE``),
+            which run after the ack."""
+            installations = self.installations
+            if installations is None:
+                return single(enterprise_id, team_id)
+            WORKSPACE.set(None)
+            try:
+                found = await installations.authorize(enterprise_id, team_id, getattr(context, "is_enterprise_install", False))
+            except Exception as exc:  # the database is down: the request cannot be served now
+                log.error("slack: could not read the workspace's installation (%s)", exc.__class__.__name__)
+                return None
+            if found is None:
+                return single(enterprise_id, team_id)
+            WORKSPACE.set(Workspace(team_id, enterprise_id, found.bot_token or "", found.bot_user_id))
+            return found
+
         return authorize
+
+    def current_token(self) -> str:
+        """The bot token for the request being answered: its workspace's, or the single one."""
+        workspace = WORKSPACE.get()
+        return workspace.token if workspace is not None else self.token
+
+    def current_bot_user_id(self) -> str | None:
+        workspace = WORKSPACE.get()
+        return workspace.bot_user_id if workspace is not None else self._bot_user_id
+
+    async def call(self, method: str, **kwargs: Any) -> dict[str, Any]:
+        """A Web API call answering the current request, with its workspace's token."""
+        workspace = WORKSPACE.get()
+        if workspace is not None:
+            kwargs["token"] = workspace.token
+        return await self.notifier.call(method, **kwargs)
 
     @property
     def bot_user_id(self) -> str | None:
@@ -112,7 +157,8 @@ class SlackAdapter:
 
     def learn_identity(self) -> None:
         """Ask auth.test who we are, in the background (at start-up, and again if it failed)."""
-        if self._bot_user_id is None and self._identity_task is None and time.monotonic() >= self._identity_after:
+        if (self.token and self._bot_user_id is None and self._identity_task is None
+                and time.monotonic() >= self._identity_after):
             self._identity_task = self.spawn(self._learn_identity())
 
     async def _learn_identity(self) -> None:
@@ -125,9 +171,9 @@ class SlackAdapter:
         finally:
             self._identity_task = None
 
-    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+    def spawn(self, coro: Coroutine[Any, Any, Any], context: contextvars.Context | None = None) -> asyncio.Task[Any]:
         """Run work after the ack. Tasks are kept (asyncio only holds weak references) and drained on close."""
-        task = asyncio.get_running_loop().create_task(coro)
+        task = asyncio.get_running_loop().create_task(coro, context=context)
         self.tasks.add(task)
         task.add_done_callback(self._done)
         return task
@@ -172,7 +218,7 @@ class SlackAdapter:
         delete them; the core checks and keeps the bytes. (Slow downloads only move the answer to
         the DM: the modal closes after FORM_ACK_BUDGET either way.)"""
         if files:
-            uploads = await slack_files.download(files, self.token, self.settings.slack.api_url)
+            uploads = await slack_files.download(files, self.current_token(), self.settings.slack.api_url)
             incoming = dataclasses.replace(incoming, values={**incoming.values, blocks.EVIDENCE_BLOCK: uploads})
         return await self.ask(incoming)
 
@@ -211,7 +257,7 @@ class SlackAdapter:
 
     async def open_form(self, trigger_id: str, form: Form) -> None:
         """A trigger_id is valid for 3 seconds after the interaction: one try (plus the client's quick retry)."""
-        await self.notifier.call("views_open", trigger_id=trigger_id, view=blocks.form_view(form))
+        await self.call("views_open", trigger_id=trigger_id, view=blocks.form_view(form))
 
     async def respond(self, response_url: str, message: dict[str, Any]) -> None:
         """Answer through the interaction's response_url, always ephemeral: the core cannot know
@@ -262,7 +308,7 @@ class SlackAdapter:
         for at, (message, carried) in enumerate(messages):
             send: Callable[[], Awaitable[Any]] = (
                 functools.partial(self.respond, response_url, message) if response_url
-                else functools.partial(self.notifier.call, "chat_postMessage", channel=target, **message))
+                else functools.partial(self.call, "chat_postMessage", channel=target, **message))
             try:
                 await self.persist(send)
             except asyncio.CancelledError:
@@ -288,10 +334,10 @@ class SlackAdapter:
         try:
             if not slack_id:
                 raise DeliveryError("not a Slack user", permanent=True)
-            opened = await self.notifier.call("conversations_open", users=slack_id)
+            opened = await self.call("conversations_open", users=slack_id)
             channel = str((opened.get("channel") or {}).get("id") or "")
-            await self.notifier.call("files_upload_v2", channel=channel, file=str(path), filename=path.name,
-                                     title=reply.title or path.name, initial_comment=reply.text[:3000])
+            await self.call("files_upload_v2", channel=channel, file=str(path), filename=path.name,
+                            title=reply.title or path.name, initial_comment=reply.text[:3000])
         except (DeliveryError, OSError) as exc:
             log.warning("could not upload a file to a person's DM (%s)", exc.__class__.__name__)
             return Reply(text="Sorry, the file could not be sent to you just now. Please press the button again in a minute.",
@@ -324,8 +370,9 @@ class SlackAdapter:
 
     async def on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         # Events are acked by bolt before this runs (auto-acknowledgement).
-        shared = inbound.shared_files(event, self._bot_user_id)
-        if not (shared or inbound.is_person_message(event, self._bot_user_id)) or not self.first_delivery(body.get("event_id")):
+        bot_user_id = self.current_bot_user_id()
+        shared = inbound.shared_files(event, bot_user_id)
+        if not (shared or inbound.is_person_message(event, bot_user_id)) or not self.first_delivery(body.get("event_id")):
             return
         incoming = inbound.message_incoming(body)
         if shared:  # screenshots sent in the DM: kept with a report (the core's evidence command)
@@ -335,7 +382,7 @@ class SlackAdapter:
 
     async def _evidence_dm(self, incoming: Incoming, shared: list[dict[str, Any]], channel: Any) -> None:
         """Downloaded first, then handed to the core."""
-        uploads = await slack_files.download(shared, self.token, self.settings.slack.api_url)
+        uploads = await slack_files.download(shared, self.current_token(), self.settings.slack.api_url)
         incoming = dataclasses.replace(incoming, values={**incoming.values, "files": uploads})
         self.answer(incoming, lambda replies: self.deliver(replies, user=incoming.user, channel=channel if isinstance(channel, str) else None))
 
@@ -345,7 +392,7 @@ class SlackAdapter:
 
         async def publish(replies: list[Reply]) -> None:
             view = blocks.home_view(replies)
-            await self.persist(lambda: self.notifier.call("views_publish", user_id=event["user"], view=view))
+            await self.persist(lambda: self.call("views_publish", user_id=event["user"], view=view))
 
         self.answer(inbound.home_incoming(event), publish)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -94,9 +94,13 @@ class SlackNotifier:
 
     platform = "slack"
 
-    def __init__(self, settings: Settings, client: AsyncWebClient | None = None) -> None:
+    def __init__(self, settings: Settings, client: AsyncWebClient | None = None, *,
+                 token: Callable[[], Awaitable[str | None]] | None = None) -> None:
         self.clerk_channel = settings.slack.clerk_channel
         self.client = client or make_client(settings)
+        # One workspace of many ("Add to Slack"): its current bot token, asked for before each call,
+        # since it may have been refreshed (token rotation) by any replica since the last one.
+        self._token = token
 
     async def has_clerk_channel(self) -> bool:
         return bool(self.clerk_channel)
@@ -129,7 +133,18 @@ class SlackNotifier:
         await self.call("chat_update", channel=channel, ts=ts, **blocks.message_payload(reply))
 
     async def call(self, method: str, **kwargs: Any) -> dict[str, Any]:
-        """One Web API call (``chat_postMessage``...); every failure comes out as a DeliveryError."""
+        """One Web API call (``chat_postMessage``...); every failure comes out as a DeliveryError.
+        A ``token=`` argument (the workspace a request came from) is used instead of the notifier's own."""
+        if self._token is not None and "token" not in kwargs:
+            try:
+                token = await self._token()
+            except DeliveryError:
+                raise
+            except Exception as exc:  # the database or Slack's token refresh: try again later
+                raise DeliveryError(f"slack: the workspace's token could not be read ({exc.__class__.__name__})") from exc
+            if not token:
+                raise DeliveryError("slack: the workspace has not installed CouncilBot (Add to Slack), or removed it")
+            kwargs["token"] = token
         try:
             response = await getattr(self.client, method)(**kwargs)
         except SlackApiError as exc:
