@@ -64,6 +64,7 @@ async def test_records_survive_closing_and_reopening(tmp_path, make_bot):
     assert any(ref in r.text and "acknowledged" in r.text for r in rec.to(COUNCILLOR))
 
 
+@pytest.mark.tinydb
 async def test_many_records_across_shards_survive_and_a_write_touches_one_shard(tmp_path, make_bot, monkeypatch):
     monkeypatch.setattr(store_module, "SHARD_SIZE", 3)
     bot = make_bot(tmp_path)
@@ -94,6 +95,7 @@ def _fail_replace_when(monkeypatch, predicate):
     monkeypatch.setattr(os, "replace", replace)
 
 
+@pytest.mark.tinydb
 async def test_crash_between_temp_write_and_rename_keeps_last_acknowledged_state(tmp_path, make_bot, monkeypatch):
     bot = make_bot(tmp_path)
     ref = await file_report(bot)
@@ -125,6 +127,7 @@ async def test_crash_between_temp_write_and_rename_keeps_last_acknowledged_state
     assert (await again.store.get("reports", ref))["status"] == "acknowledged"
 
 
+@pytest.mark.tinydb
 async def test_failed_write_leaves_memory_and_disk_agreeing(tmp_path, make_bot, monkeypatch):
     bot = make_bot(tmp_path)
     ref = await file_report(bot)
@@ -143,6 +146,7 @@ async def test_failed_write_leaves_memory_and_disk_agreeing(tmp_path, make_bot, 
 @pytest.mark.parametrize("damage", [b'{"reports": {"1": {"id": "R-2026-0001", "wh', b"\xff\xfe\x00garbage", b"[1, 2, 3]",
                                     b"", b'{"reports": []}', b'{"reports": {"1": "x"}}', b'{"reports": {"abc": {"id": "R"}}}'],
                          ids=["truncated", "not utf-8", "a list", "empty", "table a list", "record a string", "bad doc id"])
+@pytest.mark.tinydb
 async def test_corrupt_shard_is_reported_at_start_up_and_left_untouched(tmp_path, make_bot, damage):
     bot = make_bot(tmp_path)
     await file_report(bot)
@@ -227,6 +231,7 @@ async def test_handler_failure_answers_with_an_apology(tmp_path, make_bot, monke
     assert len(await bot.handle(Incoming("form", COUNCILLOR, name="report", values=REPORT, event_id="Ev-1"))) == 1
 
 
+@pytest.mark.tinydb
 @pytest.mark.parametrize("damage", ["table is a file", "shard is a folder"])
 async def test_data_folder_of_the_wrong_shape_is_reported_plainly(tmp_path, make_bot, damage):
     bot = make_bot(tmp_path)

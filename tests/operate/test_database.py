@@ -1,6 +1,6 @@
 """The database commands an operator runs for a PostgreSQL deployment (issue 12): ``councilbot db
 upgrade|check``, and ``backup``/``restore`` through pg_dump/pg_restore with the evidence files, against
-a real throwaway PostgreSQL (the storage suite's server, ``tests/storage/conftest.py``). Every command
+a real throwaway PostgreSQL (the suite's own server, ``tests/conftest.py``). Every command
 runs as the operator would run it, in a subprocess; the database URL always carries a password, which
 must never appear in anything it prints."""
 
@@ -18,7 +18,7 @@ import pytest
 
 from councilbot.storage.migrations import current_version, upgrade
 from councilbot.storage.postgres import open_postgres
-from storage.conftest import APP_ROLE, PgServer, free_port
+from pg import APP_ROLE, PgServer, free_port
 
 from .test_operate import cli
 

@@ -18,7 +18,7 @@ import psycopg
 import pytest
 import yaml
 
-from storage.conftest import PgServer
+from pg import PgServer
 
 from .test_operate import cli
 

@@ -16,7 +16,7 @@ from councilbot.storage.migrations import check_current, current_version, latest
 from councilbot.storage.port import SchemaBehind, StorageError
 from councilbot.storage.postgres import open_postgres
 
-from .conftest import APP_ROLE, PgServer
+from pg import APP_ROLE, PgServer
 
 ROOT = Path(__file__).resolve().parents[2]
 
