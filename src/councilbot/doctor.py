@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -10,7 +11,7 @@ from . import credentials
 from .config import ConfigError, Settings, config_path, load_settings
 from .kinds import Role
 from .pack import Pack, PackError, load_pack
-from .store import StoreError, TinyStore
+from .store import StoreError
 
 
 @dataclass
@@ -32,13 +33,19 @@ def diagnose(path: Path | None = None, online: Sequence[OnlineCheck] = ()) -> li
         settings = load_settings(path)  # None: the default file, which may be absent
     except ConfigError as exc:
         return [*lines, Line(False, str(exc))]
-    try:
-        pack = load_pack(settings.council)
-        lines.append(Line(True, f"policy pack {pack.id}: {pack.council}, {len(pack.clauses)} clauses"))
-    except PackError as exc:
-        return [*lines, Line(False, "; ".join(exc.problems))]
+    packs: list[tuple[Settings, Pack]] = []
+    for council in settings.council_settings():  # each council hosted here (or the one)
+        named = f"{council.council_id}: " if settings.councils else ""
+        try:
+            pack = load_pack(council.council)
+        except PackError as exc:
+            return [*lines, Line(False, named + "; ".join(exc.problems))]
+        lines.append(Line(True, f"{named}policy pack {pack.id}: {pack.council}, {len(pack.clauses)} clauses"))
+        packs.append((council, pack))
     lines += _data(settings)
-    lines += _people(settings, pack)
+    for council, pack in packs:
+        named = f"{council.council_id}: " if settings.councils else ""
+        lines += [Line(line.ok, named + line.text, line.warning) for line in _people(council, pack)]
     lines += _slack(settings)
     lines += _teams(settings)
     lines += [check(settings) for check in online]
@@ -46,20 +53,37 @@ def diagnose(path: Path | None = None, online: Sequence[OnlineCheck] = ()) -> li
 
 
 def _data(settings: Settings) -> list[Line]:
+    """The records, opened as the bot opens them (TinyDB files, or PostgreSQL with its schema
+    checked), and what waits in each council's outbox."""
+    return asyncio.run(_records(settings)) + [_bundle_key(settings)]
+
+
+async def _records(settings: Settings) -> list[Line]:
+    from .deployment import Deployment
+    from .storage.port import StorageError
+
     try:
-        store = TinyStore(settings.data_dir)
-    except StoreError as exc:
+        deployment = await Deployment.open(settings)
+    except (StoreError, StorageError) as exc:
         return [Line(False, str(exc))]
-    pending = len(store.find("outbox", lambda d: d["status"] == "pending"))
-    failed = len(store.find("outbox", lambda d: d["status"] == "failed"))
-    out = [Line(True, f"data folder {settings.data_dir}: readable and writable, {sum(1 for _ in store.files())} files")]
-    out.append(_bundle_key(settings))
-    if pending:
-        out.append(Line(True, f"{pending} message(s) waiting to be delivered", warning=True))
-    if failed:
-        out.append(Line(False, f"{failed} message(s) could not be delivered (unknown user or channel): check the people and channel ids"))
-    store.close()
-    return out
+    except PackError as exc:
+        return [Line(False, "; ".join(exc.problems))]
+    try:
+        where = "the PostgreSQL database: reachable, schema up to date" if settings.database_url else \
+            f"data folder {settings.data_dir}: readable and writable"
+        out = [Line(True, where + (f", {len(deployment.bots)} councils" if len(deployment.bots) > 1 else ""))]
+        for bot in deployment.bots.values():
+            council = f"{bot.council_id}: " if len(deployment.bots) > 1 else ""
+            pending = await bot.store.count("outbox", {"status": "pending"})
+            failed = await bot.store.count("outbox", {"status": "failed"})
+            if pending:
+                out.append(Line(True, f"{council}{pending} message(s) waiting to be delivered", warning=True))
+            if failed:
+                out.append(Line(False, f"{council}{failed} message(s) could not be delivered (unknown user or channel): "
+                                       "check the people and channel ids"))
+        return out
+    finally:
+        await deployment.stop()
 
 
 def _bundle_key(settings: Settings) -> Line:
