@@ -292,3 +292,21 @@ def test_a_damaged_dump_is_found_before_the_database_is_touched(fresh_db: str, t
     out = run("restore", "e.tar.gz", cwd=here)
     assert out.returncode == 2 and f"the evidence file {name.removeprefix('data/')} in the backup is damaged" in out.stderr, out.stderr
     assert not (here / "data").exists() and current_version(fresh_db) == 1
+
+
+# ---------------------------------------------------------------- the bot itself on PostgreSQL
+
+
+def test_serve_refuses_a_database_that_is_behind_then_serves_once_upgraded(fresh_db: str, tmp_path: Path) -> None:
+    """Start-up checks the schema: on a database nobody upgraded, ``serve`` stops at once with one
+    plain line naming the command to run (never a traceback, never the password); after
+    ``db upgrade``, ``export-posts`` reads the (empty) records from the same database."""
+    here = config(tmp_path, with_password(fresh_db))
+    refused = run("serve", "--host", "127.0.0.1", "--port", str(free_port()), cwd=here)
+    assert refused.returncode == 2, refused
+    assert "councilbot db upgrade" in refused.stderr
+    assert run("db", "upgrade", cwd=here).returncode == 0
+    exported = run("export-posts", "--format", "json", cwd=here)
+    assert exported.returncode == 0, exported.stderr
+    assert exported.stdout.strip() == "[]"
+    assert not (here / "data" / "suggestions").exists()  # the records are in PostgreSQL, not in files
