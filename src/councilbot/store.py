@@ -1,4 +1,5 @@
-"""Durable records behind a small interface, with TinyDB as the embedded default.
+"""TinyDB files, the embedded store's engine (``storage.tiny`` runs it in its worker thread; the
+core only ever sees the async port, ``storage.port``).
 
 TinyDB rewrites its whole file on every write, so one file per table would make a write cost
 grow with the data. Records are kept in shards of at most ``SHARD_SIZE`` documents: a write
@@ -14,7 +15,7 @@ import json
 import os
 import threading
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Callable, Iterator
 
 from tinydb import TinyDB
 from tinydb.storages import Storage
@@ -26,20 +27,6 @@ Doc = dict[str, Any]
 
 class StoreError(Exception):
     """The data directory cannot be used as it is; the message names the file and what is wrong."""
-
-
-class Store(Protocol):
-    """What the core needs from storage; another backend implements the same few methods."""
-
-    def insert(self, table: str, doc: Doc) -> bool: ...
-    def update(self, table: str, record_id: str, changes: Doc) -> Doc: ...
-    def get(self, table: str, record_id: str) -> Doc | None: ...
-    def all(self, table: str) -> list[Doc]: ...
-    def find(self, table: str, pred: Callable[[Doc], bool]) -> list[Doc]: ...
-    def delete(self, table: str, record_id: str) -> bool: ...
-    def claim(self, key: str) -> bool: ...
-    def next_number(self, counter: str) -> int: ...
-    def close(self) -> None: ...
 
 
 class DataLock:

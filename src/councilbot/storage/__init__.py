@@ -1,6 +1,4 @@
-"""Async storage: the port the core will await, with TinyDB and PostgreSQL behind it (see ``port``).
-
-Not used by the core yet: converting the workflows to await this port is the next step."""
+"""Async storage: the port the core awaits, with TinyDB and PostgreSQL behind it (see ``port``)."""
 
 from __future__ import annotations
 
@@ -10,8 +8,8 @@ from .port import Backend, StorageError
 
 
 async def open_backend(database_url: str | None, data_dir: Path) -> Backend:
-    """PostgreSQL when a database URL is configured (its schema checked first), else TinyDB in
-    ``data_dir`` as today."""
+    """PostgreSQL when a database URL is configured (its schema checked first), else TinyDB with a
+    folder per council under ``data_dir``."""
     if not database_url:
         from .tiny import TinyBackend
 

@@ -1,10 +1,8 @@
-"""The async storage port: what the core will await, with TinyDB and PostgreSQL behind it.
+"""The async storage port: what the core awaits, with TinyDB and PostgreSQL behind it.
 
-Why a new port: the current ``store.Store`` is synchronous and filters with Python lambdas, so every
-query reads a whole table into the process and every write blocks the event loop. Here a query is
-plain data (``where={"status": "open"}``) that a database can answer with an index, and nothing
-blocks: TinyDB runs in one worker thread (``storage.tiny``), PostgreSQL is natively async
-(``storage.postgres``).
+Why this shape: a query is plain data (``where={"status": "open"}``) that a database can answer
+with an index, and nothing blocks the event loop: TinyDB runs in one worker thread
+(``storage.tiny``), PostgreSQL is natively async (``storage.postgres``).
 
 A ``Backend`` is one database (a TinyDB data folder, a PostgreSQL pool) shared by every council in
 the deployment. ``backend.council(id)`` gives a ``Store`` bound to one council: every record it
@@ -14,101 +12,10 @@ takes a council id, so none can be forgotten).
 Queries. ``where`` maps a top-level field to a plain JSON value (equality; ``None`` also matches a
 missing field) or to one of the conditions below. ``mentions=person`` matches a record holding that
 string anywhere inside it (subject access and erasure). ``order_by`` sorts by one field (numbers by
-value, then text by code point, then anything else, a missing field last, the record id breaking ties); ``limit`` caps the
-rows. Timestamps are ISO 8601 text in UTC as ``clock.iso`` writes them, or epoch seconds (an event
-claim's ``at``); ``Before``/``After`` take a ``datetime`` for the first and a number for the second,
-and a record missing the field never matches either.
-
-How each current use of ``store.Store`` maps onto this port (``s`` is ``ctx.store``; every call is
-awaited). ``TABLE.get/insert/update/delete`` keep their meaning; ``all(t)`` is ``find(t)``.
-
-app.py
-- ``store.claim(key)`` -> ``s.claim(key)``
-- ``store.get/update/delete("events", key)`` -> unchanged (``claim`` writes ``{"id", "at", "state": "pending"}``)
-- ``_interrupted``: ``any(find(t, lambda d: d.get("event") == digest) for t in NUMBERED)``
-  -> ``any([await s.count(t, {"event": digest}) for t in NUMBERED])``
-- ``_receipt_again``: ``find("reports", event == digest and reporter == user)``
-  -> ``s.find("reports", {"event": digest, "reporter": user})``; suggestions likewise with ``"submitter"``
-- ``recover``: ``find("reports", not notices_queued)`` -> ``s.find("reports", {"notices_queued": Falsy()})``;
-  ``find("suggestions", status == pending and not notices_queued)``
-  -> ``s.find("suggestions", {"status": "pending", "notices_queued": Falsy()})``
-- ``_prune``: events older than a week -> ``s.delete_where("events", {"at": Before(now_ts - 7 * 86400)})``;
-  outbox sent over 90 days ago -> ``s.delete_where("outbox", {"status": Ne("pending"), "sent_at": Before(now - 90 days)})``
-- ``_expire_drafts`` -> ``s.delete_where("drafts", {"at": Before(now - 1 day)})`` (a draft missing
-  ``at``, which the core never writes, is no longer expired by this)
-- ``housekeeping`` / ``_housekeeping_loop`` (once per interval across replicas)
-  -> ``async with s.exclusive("housekeeping") as mine: if mine and await s.run_once("housekeeping", HOUSEKEEPING_SECONDS, now): ...``
-- ``store.close()`` -> ``await backend.close()`` (the backend, not the per-council store)
-
-context.py
-- ``next_number(f"{prefix}-{year}")`` -> ``s.next_number(...)`` (allocated in the database)
-- ``insert_numbered``: ``insert`` until it returns True -> unchanged
-
-audit.py: ``insert("audit", doc)`` -> unchanged
-
-people.py
-- ``get("people"|"names", user)`` -> unchanged; ``all("people")`` -> ``s.find("people")``
-- ``saw``: get then insert or update -> ``s.upsert("names", {"id": user, "name": display_name})``
-  (kept as get + compare first, so an unchanged name writes nothing)
-- ``set``: ``insert`` else ``update`` -> ``s.upsert("people", doc)``
-
-reports.py
-- ``get/update/delete("reports", ...)`` -> unchanged
-- ``for_recipient``: ``find(user in recipients)`` -> ``s.find("reports", {"recipients": Has(user),
-  "excluded": Lacks(user)}, order_by="created")`` (``people.can(user, "read_reports")`` is about the
-  person, not the row: checked once before the query)
-- ``list_reply``: ``find(reporter == user)`` -> ``s.find("reports", {"reporter": user})``
-- ``remind_overdue``: ``find(status == open)`` -> ``s.find("reports", {"status": "open"})`` (the due
-  date and ``reminded_on`` checks stay in the workflow; or ``"due": Before(now)``)
-- ``route_unrouted``: ``find(status != closed and not recipients)``
-  -> ``s.find("reports", {"status": Ne("closed"), "recipients": Falsy()})``
-- ``purge_closed``: ``find(status == closed and closed_at)`` then the cutoff
-  -> ``s.find("reports", {"status": "closed", "closed_at": Before(cutoff)})``
-
-suggestions.py
-- ``get/update("suggestions", ...)`` -> unchanged
-- queue: ``find(status in {pending, escalated})`` -> ``s.find("suggestions", {"status": In(["pending", "escalated"])}, order_by="created")``
-- mine: ``find(submitter == user)`` -> ``s.find("suggestions", {"submitter": user}, order_by="created")``
-- approved: ``find(status == approved)`` -> ``s.find("suggestions", {"status": "approved"}, order_by="created")``
-
-bot.py
-- drafts ``insert/get/delete`` and ``get("suggestions", ...)`` -> unchanged
-- App Home: ``find("reports", reporter == user)`` -> ``s.find("reports", {"reporter": user})``;
-  ``find("suggestions", status in {...})`` -> ``s.find("suggestions", {"status": In([...])})``
-
-conduct.py: ``len(find("flags", author == a)) - 1`` -> ``await s.count("flags", {"author": a}) - 1``;
-``all("flags")`` -> ``s.find("flags")``
-moderation.py: ``sorted(all("moderation"), key=at)`` -> ``s.find("moderation", order_by="at")``
-
-dataprotection.py
-- ``find(t, _mentions(d, person) or id == person)`` -> ``s.find(t, mentions=person)`` plus ``s.get(t, person)``
-- ``find(t, _owned_by(field, person))`` -> ``s.find(t, {field: person})``
-- ``find("outbox", to == person and pending)`` -> ``s.delete_where("outbox", {"to": person, "status": "pending"})``
-- ``find(t, _mentions(d, person))`` then update -> ``s.find(t, mentions=person)`` then ``s.update``
-
-doctor.py: ``len(find("outbox", status == pending/failed))`` -> ``s.count("outbox", {"status": "pending"})`` (and ``"failed"``)
-
-outbox.py
-- ``__init__``'s pending set: ``find("outbox", status == pending)`` -> ``s.find("outbox", {"status": "pending"}, order_by="created")``;
-  with several replicas the in-memory set goes: each pass asks the store instead
-- ``release``: pending ids starting ``{key}@`` -> ``s.delete_where("outbox", {"id": Prefix(f"{key}@"), "status": "pending"})``
-- ``update_card``: ``find("cards", card == c)`` -> ``s.find("cards", {"card": c})``; pending sends of
-  a card -> ``s.find("outbox", {"card": c, "op": "send", "status": "pending"})``
-- ``forget``: ids starting ``{key}:`` -> ``s.delete_where("outbox", {"id": Prefix(f"{key}:")})`` (returns
-  the ids); cards ending ``:{key}`` -> ``s.delete_where("cards", {"card": Suffix(f":{key}")})``
-- ``_add``: ``insert("outbox", doc)`` -> unchanged
-- ``pending()`` / ``depth`` / ``by_platform`` -> ``s.find("outbox", {"status": "pending"}, order_by="created")``
-  and ``s.count(...)``
-- ``_deliver_due``: the scan for due items -> ``s.claim_due(platform, now, lease_seconds, limit)`` per
-  platform: each due item goes to one worker only, under a lease; a clerk-channel copy without a
-  platform is found with ``s.find("outbox", {"status": "pending", "platform": ""})``
-- ``_attempt`` / ``_failed``: ``update("outbox", id, {...})`` after sending
-  -> ``s.settle(id, item["lease"], {...})``, which also ends the lease (None: forgotten, or the lease
-  was lost to another worker after it expired)
-- cards: insert else update -> ``s.upsert("cards", card)``
-
-adapters/councilbot_adapters/teams/references.py (not core, same port): ``find(TABLE, id startswith "channel:" and team == t)``
--> ``s.delete_where(TABLE, {"id": Prefix("channel:"), "team": t})``
+value, then text by code point, then anything else, a missing field last, the record id breaking
+ties); ``limit`` caps the rows. Timestamps are ISO 8601 text in UTC as ``clock.iso`` writes them,
+or epoch seconds (an event claim's ``at``); ``Before``/``After`` take a ``datetime`` for the first
+and a number for the second, and a record missing the field never matches either.
 """
 
 from __future__ import annotations
