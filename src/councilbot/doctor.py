@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from . import credentials
+from . import config, credentials
 from .config import ConfigError, Settings, config_path, load_settings
 from .kinds import Role
 from .pack import Pack, PackError, load_pack
@@ -125,15 +125,30 @@ def _people(settings: Settings, pack: Pack) -> list[Line]:
 
 def _slack(settings: Settings) -> list[Line]:
     s = settings.slack
-    if not (s.bot_token or s.signing_secret or s.app_token or s.clerk_channel):
+    councils = settings.council_settings()
+    if not (s.bot_token or s.signing_secret or s.app_token or s.client_id or any(c.slack.clerk_channel for c in councils)):
         return [Line(True, "Slack is not set up (fine if you use Teams or the console)", warning=True)]
     out = []
-    for value, shape in ((s.bot_token, credentials.BOT_TOKEN), (s.signing_secret, credentials.SIGNING_SECRET)):
-        if not value:
-            out.append(Line(False, f"{shape.env} is not set: Slack cannot be served; it is {shape.what}"))
+    if not s.signing_secret:
+        out.append(Line(False, f"{credentials.SIGNING_SECRET.env} is not set: Slack cannot be served; it is "
+                               f"{credentials.SIGNING_SECRET.what}"))
+    oauth = bool(s.client_id and s.client_secret)
+    if oauth:
+        out.append(Line(True, "Add to Slack is on: each workspace installs CouncilBot at https://YOUR-HOST/slack/install"))
+    elif s.client_id or s.client_secret:
+        out.append(Line(False, "set both SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (for Add to Slack), or neither"))
+    for council in councils:
+        named = f"{council.council_id}: " if settings.councils else ""
+        hosted = settings.councils and not council.councils[0].slack_teams
+        if hosted:
+            continue  # a council in Teams only
+        if not council.slack.bot_token and not oauth:
+            env = config.council_token_env(council.council_id) if settings.councils else credentials.BOT_TOKEN.env
+            out.append(Line(False, f"{named}{env} is not set: Slack cannot be served; it is {credentials.BOT_TOKEN.what}"))
+        channel = council.slack.clerk_channel
+        out.append(Line(bool(channel), f"{named}Slack clerk channel {channel}" if channel else
+                        f"{named}[slack] clerk_channel is not set: approval cards and report notices have nowhere to go"))
     out += _shapes(settings, ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"))
-    out.append(Line(bool(s.clerk_channel), f"Slack clerk channel {s.clerk_channel}" if s.clerk_channel else
-                    "[slack] clerk_channel is not set: approval cards and report notices have nowhere to go"))
     return out
 
 
@@ -146,11 +161,21 @@ def _teams(settings: Settings) -> list[Line]:
     out = []
     if not (t.app_id and t.app_password):
         out.append(Line(False, "set both MicrosoftAppId and MicrosoftAppPassword, or neither"))
-    if not t.tenant_id:
+    if settings.councils:
+        if t.tenant_id:
+            out.append(Line(False, "with several [[councils]], leave MicrosoftAppTenantId unset: each council's tenants "
+                                   "go in its teams_tenants"))
+    elif not t.tenant_id:
         out.append(Line(False, "MicrosoftAppTenantId is needed, so that only the council's own Microsoft 365 organisation is served"))
     out += _shapes(settings, ("MicrosoftAppId", "MicrosoftAppPassword", "MicrosoftAppTenantId"))
-    out.append(Line(True, f"Teams clerk channel {t.clerk_channel}" if t.clerk_channel else
-                    "no [teams] clerk_channel yet: a clerk can say '@CouncilBot set clerk channel' in it", warning=not t.clerk_channel))
+    for council in settings.council_settings():
+        if settings.councils and not council.councils[0].teams_tenants:
+            continue  # a council in Slack only
+        named = f"{council.council_id}: " if settings.councils else ""
+        channel = council.teams.clerk_channel
+        out.append(Line(True, f"{named}Teams clerk channel {channel}" if channel else
+                        f"{named}no [teams] clerk_channel yet: a clerk can say '@CouncilBot set clerk channel' in it",
+                        warning=not channel))
     return out
 
 

@@ -255,3 +255,27 @@ def test_the_filled_in_copies_stay_out_of_git_and_out_of_a_docker_build() -> Non
     if _git_checkout():
         ignored = set(_git("check-ignore", "--no-index", *filled_in, *templates).stdout.split())
         assert ignored == set(filled_in)
+
+
+def test_doctor_checks_every_council_of_the_example_and_names_each_missing_token(tmp_path: Path) -> None:
+    """The three-council example, as a county association would first run doctor on it: each
+    council's pack and people are checked by name, and each Slack council's own token variable is
+    named until it is set; once they are, and the signing secret, Slack is ready for all three."""
+    from .test_operate import cli
+
+    text = (DEPLOY / "councilbot.many.toml.example").read_text(encoding="utf-8").replace(
+        'data_dir = "/var/lib/councilbot/data"', 'data_dir = "data"')
+    (tmp_path / "councilbot.toml").write_text(text, encoding="utf-8")
+    first = cli("doctor", cwd=tmp_path)
+    for council in ("alsager", "castle-cary", "ansford"):
+        assert f"{council}: policy pack" in first.stdout and f"{council}: someone can receive reports" in first.stdout
+    slack_councils = [c for c in tomllib.loads(text)["councils"] if c.get("slack_teams")]
+    assert slack_councils
+    env = {}
+    for council in slack_councils:
+        name = "SLACK_BOT_TOKEN_" + council["id"].upper().replace("-", "_")
+        assert f"{council['id']}: {name} is not set" in first.stdout
+        env[name] = "xoxb-" + "1" * 12 + "-" + "2" * 13 + "-" + "a" * 24
+    ready = cli("doctor", cwd=tmp_path, SLACK_SIGNING_SECRET="f" * 32, **env)
+    assert "SLACK_BOT_TOKEN_" not in ready.stdout and ready.returncode == 0, ready.stdout
+    assert (tmp_path / "data" / "alsager").is_dir()  # hosted councils each have a folder of their own
