@@ -167,21 +167,27 @@ async def build(ctx: Ctx, user: str, ref: str, out: Path, via: str = "chat") -> 
     raw = json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8")
     signature = base64.b64encode(key.sign(raw)) + b"\n"
     out = Path(out)
+    # Megabytes of screenshots, compressed and written: in a thread, never on the event loop.
+    await asyncio.to_thread(_write_zip, out, contents, raw, signature, public_text(key))
+    digest = hashlib.sha256(raw).hexdigest()
+    await ctx.audit.record(user, "report.bundle_exported", record["id"], linked=sorted(ids - {record["id"]}),
+                     files=len(contents) - 1, manifest_sha256=digest, via=via)
+    return {"report": record["id"], "files": len(contents) - 1, "path": str(out), "manifest_sha256": digest,
+            "public_key": manifest["public_key"]}
+
+
+def _write_zip(out: Path, contents: list[tuple[str, bytes, dict[str, Any]]], manifest: bytes, signature: bytes,
+               public_key: str) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     with zipfile.ZipFile(tmp, "w") as zf:
         for name, data, extra in contents:
             compress = zipfile.ZIP_DEFLATED if extra.get("type") == "text/html" else zipfile.ZIP_STORED
             zf.writestr(name, data, compress_type=compress)
-        zf.writestr(MANIFEST, raw, compress_type=zipfile.ZIP_DEFLATED)
+        zf.writestr(MANIFEST, manifest, compress_type=zipfile.ZIP_DEFLATED)
         zf.writestr(SIGNATURE, signature)
-        zf.writestr(PUBLIC_KEY, public_text(key) + "\n")
+        zf.writestr(PUBLIC_KEY, public_key + "\n")
     os.replace(tmp, out)
-    digest = hashlib.sha256(raw).hexdigest()
-    await ctx.audit.record(user, "report.bundle_exported", record["id"], linked=sorted(ids - {record["id"]}),
-                     files=len(contents) - 1, manifest_sha256=digest, via=via)
-    return {"report": record["id"], "files": len(contents) - 1, "path": str(out), "manifest_sha256": digest,
-            "public_key": manifest["public_key"]}
 
 
 async def for_chat(ctx: Ctx, user: str, ref: str) -> list[Reply]:
