@@ -18,12 +18,13 @@ import psycopg
 import pytest
 
 from councilbot import dataprotection, moderation
+from councilbot.messages import Reply
 from councilbot.storage.postgres import PostgresBackend
 from councilbot.storage.tiny import TinyBackend
 
 from .world import (
     A, A_APPROVED, A_BOTH_REPORT, A_MODERATION, A_PENDING, A_PENDING_3, A_REPORT, A_TEXTS, B, B_APPROVED, B_BOTH_PENDING,
-    B_PENDING, B_REPORT, B_TEXTS, C, COUNCILS, SLACK_CLERK, TOKEN, World, leaked, said,
+    B_PENDING, B_REPORT, B_TEXTS, C, COUNCILS, SLACK_CLERK, TEAMS_CLERK, TOKEN, World, leaked, said,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -58,7 +59,15 @@ async def test_a_notices_go_out_only_with_a_token_to_a_clerk_channel(world: Worl
         assert all(c.data.get("channel") not in (SLACK_CLERK[A],) for c in theirs)
     b_notice = [c for c in calls if B_REPORT in said([c])]
     assert b_notice and {c.token for c in b_notice} == {TOKEN[B]}  # B's own notices went with B's token
-    assert not leaked(json.dumps([c.body for c in world.connector.calls]))
+    # Teams: A's notices went to A's clerk channel and A's Clerk's chat only, none to B's.
+    teams_calls = [c for c in world.connector.calls if c.op != "create"]
+    a_teams = [c for c in teams_calls if leaked(json.dumps(c.body, ensure_ascii=False))]
+    assert {c.conversation for c in a_teams} == {TEAMS_CLERK[A], "a:personal-chat-aad-a-clerk"}, \
+        {c.conversation for c in a_teams}
+    b_channel = [c for c in teams_calls if c.conversation == TEAMS_CLERK[B]]
+    assert any(B_PENDING in c.text for c in b_channel)  # B's cards reach B's channel: it is in use
+    # UBOTH told A their name; B's card for their suggestion does not borrow it.
+    assert any(B_BOTH_PENDING in c.text and "Suggested by: UBOTH" in c.text for c in b_channel)
 
 
 # ---------------------------------------------------------------- Slack: lists
@@ -196,21 +205,33 @@ async def test_teams_reports_pending_people_in_b_and_c_show_their_own(world: Wor
 
 
 async def test_metrics_and_health_name_no_one_and_depths_add_up(world: World) -> None:
-    depths = [await world.bot(c).outbox.depth() for c in COUNCILS]
-    async with world.session.get(f"{world.base}/readyz") as resp:
-        ready = await resp.json()
-    assert ready["outbox_depth"] == sum(depths), (ready, depths)
-    bodies = [json.dumps(ready)]
-    for path in ("/metrics", "/healthz/delivery", "/healthz"):
-        async with world.session.get(f"{world.base}{path}") as resp:
-            bodies.append(await resp.text())
-    metrics = bodies[1]
-    [depth_line] = [line for line in metrics.splitlines() if line.startswith("councilbot_outbox_depth ")]
-    assert float(depth_line.split()[1]) == sum(depths)
-    delivery = json.loads(bodies[2])
-    assert sum(p["depth"] for p in delivery["platforms"].values()) == sum(depths)
-    everything = "\n".join(bodies)
-    assert not leaked(everything, EVERYONE + PERSON_IDS + tuple(TOKEN.values()))
+    """Messages held in each council's outbox (1 in A, 2 in B, 3 in C, about named people): /readyz,
+    /healthz/delivery and /metrics count all six, and name no one, in no council."""
+    keys = {council: [f"iso-held-{council}-{n}" for n in range(count)] for council, count in ((A, 1), (B, 2), (C, 3))}
+    to = {A: "slack:UA_CLLR", B: "slack:UB_CLLR", C: "slack:UC_CLERK"}
+    for council, held in keys.items():
+        for key in held:
+            await world.bot(council).outbox.send(key, to[council], Reply(text=f"{A_REPORT} {B_REPORT}"), hold=600)
+    try:
+        depths = [await world.bot(c).outbox.depth() for c in COUNCILS]
+        assert depths == [1, 2, 3]
+        async with world.session.get(f"{world.base}/readyz") as resp:
+            ready = await resp.json()
+        assert ready["outbox_depth"] == 6, ready
+        bodies = [json.dumps(ready)]
+        for path in ("/metrics", "/healthz/delivery", "/healthz"):
+            async with world.session.get(f"{world.base}{path}") as resp:
+                bodies.append(await resp.text())
+        metrics = bodies[1]
+        [depth_line] = [line for line in metrics.splitlines() if line.startswith("councilbot_outbox_depth ")]
+        assert float(depth_line.split()[1]) == 6
+        delivery = json.loads(bodies[2])
+        assert sum(p["depth"] for p in delivery["platforms"].values()) == 6, delivery
+        everything = "\n".join(bodies)
+        assert not leaked(everything, EVERYONE + PERSON_IDS + tuple(TOKEN.values())), leaked(everything, EVERYONE + PERSON_IDS)
+    finally:
+        for council, held in keys.items():
+            await world.bot(council).outbox.release(held)
 
 
 # ---------------------------------------------------------------- strangers

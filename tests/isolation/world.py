@@ -43,6 +43,7 @@ COUNCILS = (A, B, C)
 TEAM = {A: "T_A", B: "T_B", C: "T_C"}
 TENANT = {A: "tenant-a", B: "tenant-b", C: "tenant-c"}
 TOKEN = {A: "xoxb-alsager-1", B: "xoxb-castle-cary-2", C: "xoxb-ansford-3"}
+CLERK_AAD = {A: "aad-a-clerk", B: "aad-b-clerk", C: "aad-c-clerk"}
 SLACK_CLERK = {A: "CCLERK_A", B: "CCLERK_B", C: "CCLERK_C"}
 TEAMS_CLERK = {A: "19:clerk-a@thread.tacv2", B: "19:clerk-b@thread.tacv2", C: "19:clerk-c@thread.tacv2"}
 
@@ -222,9 +223,20 @@ class World:
     # ---------------------------------------------------------------- Teams, as a person in a tenant
 
     def activity(self, council: str, aad: str, text: str, tenant: str | None = None) -> dict[str, Any]:
+        return self.in_tenant(self.teams[council].personal(aad, text), tenant or TENANT[council])
+
+    async def teams_clerk_channel(self, council: str) -> None:
+        """The council's Clerk adds the bot to its clerk channel's team and says hello in a personal
+        chat, from the council's tenant: Teams notices can then reach both."""
         teams = self.teams[council]
-        activity = teams.personal(aad, text)
-        tid = tenant or TENANT[council]
+        added = self.in_tenant(teams.bot_added_to_team(CLERK_AAD[council], TEAMS_CLERK[council]), TENANT[council])
+        status, _ = await teams.post(added)
+        assert status == 200, status
+        await self.teams_say(council, CLERK_AAD[council], "help")
+        assert await self.bot(council).outbox.notifiers["teams"].has_clerk_channel()
+
+    @staticmethod
+    def in_tenant(activity: dict[str, Any], tid: str) -> dict[str, Any]:
         activity["conversation"]["tenantId"] = tid
         activity["channelData"]["tenant"] = {"id": tid}
         return activity
@@ -246,11 +258,10 @@ class World:
         return {t: await store.find(t) for t in TABLES}
 
     async def settled(self, timeout: float = 15.0) -> None:
-        """Everything the outboxes can send to Slack has gone (Teams copies for clerk channels no
-        one has added the bot to yet wait, as they should)."""
+        """Everything the outboxes can send has gone."""
         end = time.monotonic() + timeout
         while True:
-            waiting = [d["id"] for c in COUNCILS for d in await self.bot(c).outbox.pending() if d["platform"] == "slack"]
+            waiting = [d["id"] for c in COUNCILS for d in await self.bot(c).outbox.pending() if d["platform"]]
             if not waiting:
                 return
             assert time.monotonic() < end, waiting
@@ -346,6 +357,8 @@ async def running(tmp: Path, database_url: str | None, env: pytest.MonkeyPatch) 
         slack = SlackClient(f"{base}/slack/events", fake)
         teams = {c: Teams(base, connector, deployment.bots[c], server.app, session) for c in COUNCILS}
         world = World(deployment, server, fake, connector, slack, session, teams, {})
+        for council in (A, B):
+            await world.teams_clerk_channel(council)
         world.seeded = await seed(world)
         await world.settled()
         yield world
