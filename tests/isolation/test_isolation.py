@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from councilbot import dataprotection, moderation
 from councilbot.messages import Reply
@@ -24,7 +25,7 @@ from councilbot.storage.tiny import TinyBackend
 
 from .world import (
     A, A_APPROVED, A_BOTH_REPORT, A_MODERATION, A_PENDING, A_PENDING_3, A_REPORT, A_TEXTS, B, B_APPROVED, B_BOTH_PENDING,
-    B_PENDING, B_REPORT, B_TEXTS, C, COUNCILS, SLACK_CLERK, TEAMS_CLERK, TOKEN, World, leaked, said,
+    B_PENDING, B_REPORT, B_TEXTS, C, COUNCILS, SLACK_CLERK, TEAMS_CLERK, TENANT, TOKEN, CLERK_AAD, World, leaked, said,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -183,6 +184,12 @@ async def test_approving_a_suggestion_of_a_from_b_or_c_is_refused_and_leaves_it_
     assert not [d for d in await world.bot(A).store.find("audit") if d["action"] == "suggestion.approved"
                 and d["subject"] != world.seeded["a_approved"]]
     assert world.seeded["a_pending_3"] not in {s["id"] for s in await world.bot(B).store.find("suggestions")}
+    # The same button pressed on a Teams card by B's Clerk, from B's tenant.
+    press = world.in_tenant(world.teams[B].invoke(CLERK_AAD[B], {"action": "suggestion.approve",
+                                                                 "value": world.seeded["a_pending_3"]}), TENANT[B])
+    status, answer = await world.teams[B].post(press)
+    assert status == 200 and not leaked(json.dumps(answer)) and "approved" not in json.dumps(answer).lower(), answer
+    assert await world.bot(A).store.get("suggestions", world.seeded["a_pending_3"]) == before
 
 
 # ---------------------------------------------------------------- Teams
@@ -325,6 +332,46 @@ async def test_b_storage_holds_none_of_a_rows_even_without_a_where(world: World)
             assert council == C or files
             text = "".join(p.read_text(errors="replace") for p in files)
             assert not leaked(text) and not leaked(json.loads(json.dumps(text)))
+
+
+async def test_postgres_a_query_that_forgets_its_council_still_sees_only_b(
+        world: World, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Row-level security is what stands behind every query: with the council taken out of the
+    query builder's WHERE (the "forgotten WHERE"), B's Clerk over Slack and B's store still see B's
+    records only; the same forgetful query through a superuser's connection (which bypasses
+    row-level security) does see A's, so the patch really did forget."""
+    backend = world.deployment.backend
+    if not isinstance(backend, PostgresBackend):
+        pytest.skip("PostgreSQL only: TinyDB keeps each council in files of its own")
+    from councilbot.storage import postgres
+
+    original = postgres._filter
+
+    def forgot(council: str, table: str, where: Any, mentions: str | None) -> Any:
+        """The filter without ``council = %s``."""
+        query, params = original(council, table, where, mentions)
+        assert isinstance(query, sql.Composed)
+        seq = list(query)  # [the council and table, " AND ", condition, " AND ", ...]
+        assert seq[0].as_string() == "council = %s AND tbl = %s", seq[0]
+        rest = sql.Composed(seq[2:]) if len(seq) > 2 else sql.SQL("true")
+        return sql.SQL("tbl = %s AND ") + rest, params[1:]
+
+    monkeypatch.setattr(postgres, "_filter", forgot)
+    rows = await backend.council(B).find("reports")
+    assert [r["what"] for r in rows] == [B_REPORT]
+    assert await backend.council(B).count("suggestions") == 3
+    assert "1 open report(s) for you" in (await world.command(B, "UCLERK", "reports")).text
+    heard = await world.command(B, "UCLERK", "pending")
+    assert B_PENDING in heard.text and not leaked(heard.text)
+    url = world.deployment.settings.database_url
+    assert url is not None
+    server = request.getfixturevalue("pg_server")
+    superuser = await postgres.open_postgres(server.url(url.get_secret_value().rsplit("/", 1)[1], user="postgres"),
+                                             max_size=1)
+    try:
+        assert A_REPORT in json.dumps(await superuser.council(B).find("reports"))
+    finally:
+        await superuser.close()
 
 
 # ---------------------------------------------------------------- subject access and erasure (last: changes B)
