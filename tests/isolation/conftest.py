@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import pytest_asyncio
-from storage.conftest import PgServer, pg_server  # noqa: F401  (fixture: pytest finds it by name here)
+from pg import PgServer
 
 from councilbot.storage.migrations import upgrade
 
