@@ -82,7 +82,16 @@ class Outbox:
         """Replace a posted card everywhere it was posted; a card not yet posted is posted as updated."""
         for pending in await self.store.find(OUTBOX, {"card": card, "op": "send", "status": "pending"}):
             await self.store.update(OUTBOX, pending["id"], {"reply": reply_to_dict(reply)})
-        for posted in await self.store.find("cards", {"card": card}):
+        posted_cards = await self.store.find("cards", {"card": card})
+        if not posted_cards:
+            # Sent but not yet recorded in "cards" (its sender is between the two writes, on this
+            # replica or another, or was killed there): the sent item itself holds where it went.
+            latest: dict[str, dict[str, Any]] = {}
+            for sent in await self.store.find(OUTBOX, {"card": card, "op": "send", "status": "sent"}, order_by="sent_at"):
+                if sent.get("ref"):
+                    latest[sent["platform"]] = sent
+            posted_cards = list(latest.values())
+        for posted in posted_cards:
             await self._add({"id": f"{key}@{posted['platform']}", "op": "update", "ref": posted["ref"],
                              "platform": posted["platform"], "reply": reply_to_dict(reply), "card": None})
 

@@ -1,0 +1,51 @@
+"""A decision that lands while its card is between "sent" and "recorded where it was posted"
+(bench/replicas.py found it with several replicas: one sends the card, another records the
+approval in that moment) still updates the posted card, as does one after a sender was killed
+between those two writes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from councilbot.ports import CLERK_CHANNEL
+
+from .kit import CLEAN_POST, CLERK, COUNCILLOR, notifier, one, press, submit
+
+
+async def _suggest(bot: Any) -> str:
+    reply = one(await submit(bot, COUNCILLOR, "suggest", {"text": CLEAN_POST, "platforms": ["facebook"], "category": "event"}))
+    return str(reply.title.split()[1])
+
+
+async def test_a_card_decided_between_its_sending_and_its_recording_is_updated(tmp_path, make_bot) -> None:
+    bot = make_bot(tmp_path)
+    rec = notifier(bot)
+    sid = await _suggest(bot)
+    store = bot.outbox.store
+    real_settle = store.settle
+
+    async def racing_settle(item_id: str, lease: str, changes: dict[str, Any]) -> Any:
+        settled = await real_settle(item_id, lease, changes)
+        if item_id.startswith(f"{sid}:card:"):
+            await press(bot, CLERK, "suggestion.approve", sid)  # the card is sent, not yet recorded in "cards"
+        return settled
+
+    store.settle = racing_settle
+    await bot.outbox.drain()
+    store.settle = real_settle
+    await bot.outbox.drain()
+    [posted] = [r for to, r in rec.sent if to == CLERK_CHANNEL and sid in (r.title or "")]
+    assert posted.buttons  # posted as it was before the decision
+    assert rec.updated and not rec.updated[-1][1].buttons and "Approved" in rec.updated[-1][1].text
+
+
+async def test_a_card_whose_sender_died_before_recording_it_is_still_updated(tmp_path, make_bot) -> None:
+    bot = make_bot(tmp_path)
+    rec = notifier(bot)
+    sid = await _suggest(bot)
+    await bot.outbox.drain()
+    # As if the sender had been killed after marking the card sent, before recording where it was posted.
+    assert await bot.store.delete("cards", f"suggestion:{sid}@{rec.platform}")
+    await press(bot, CLERK, "suggestion.approve", sid)
+    await bot.outbox.drain()
+    assert rec.updated and not rec.updated[-1][1].buttons and "Approved" in rec.updated[-1][1].text
