@@ -86,9 +86,10 @@ class Outbox:
         if not posted_cards:
             # Sent but not yet recorded in "cards" (its sender is between the two writes, on this
             # replica or another, or was killed there): the sent item itself holds where it went.
+            # One already holding this reply was updated above while on its way: its sender sends the catch-up.
             latest: dict[str, dict[str, Any]] = {}
             for sent in await self.store.find(OUTBOX, {"card": card, "op": "send", "status": "sent"}, order_by="sent_at"):
-                if sent.get("ref"):
+                if sent.get("ref") and sent.get("reply") != reply_to_dict(reply):
                     latest[sent["platform"]] = sent
             posted_cards = list(latest.values())
         for posted in posted_cards:

@@ -49,3 +49,21 @@ async def test_a_card_whose_sender_died_before_recording_it_is_still_updated(tmp
     await press(bot, CLERK, "suggestion.approve", sid)
     await bot.outbox.drain()
     assert rec.updated and not rec.updated[-1][1].buttons and "Approved" in rec.updated[-1][1].text
+
+
+async def test_a_crash_after_the_card_is_queued_still_leaves_the_submitters_receipt_queued(tmp_path, make_bot, monkeypatch) -> None:
+    """Killed between queueing the card and queueing the receipt (bench/replicas.py, a SIGKILL):
+    the suggestion is pending with its notices marked queued, so recovery will not run again; the
+    receipt must already be in the outbox, or the submitter never gets the copy they keep."""
+    bot = make_bot(tmp_path)
+    notifier(bot)
+
+    async def killed(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the process died here")
+
+    monkeypatch.setattr("councilbot.context.Ctx.receipt", killed)
+    await submit(bot, COUNCILLOR, "suggest", {"text": CLEAN_POST, "platforms": ["facebook"], "category": "event"})
+    [record] = await bot.store.find("suggestions")
+    assert record["status"] == "pending" and record["notices_queued"]
+    receipt = await bot.store.get("outbox", f"{record['id']}:receipt:v1@test")
+    assert receipt is not None and receipt["to"] == COUNCILLOR and receipt["status"] == "pending"
