@@ -468,10 +468,15 @@ def account(run: Run, phases: list[Phase], drained: tuple[int, float]) -> bool:
     extra = sum(len(v) - 1 for v in dupes.values())
     at_kill = sum(len(v) - 1 for v in dupes.values()
                   if any(kill.at - KILL_INSTANT <= min(v) <= kill.at for kill in run.kills))
+    edits = sum(len(v) - 1 for k, v in dupes.items() if k[1] == "decided")
     print(f"\nduplicates delivered: {extra} ({at_kill} first sent within {KILL_INSTANT:.0f} s before a SIGKILL, "
-          f"{extra - at_kill} outside a kill's instant; target 0 outside)")
-    for k, v in list(dupes.items())[:5]:
-        print(f"    {k[1]} {k[2]} (council-{k[0]}): {len(v)} copies")
+          f"{extra - at_kill} outside a kill's instant; target 0 outside); {edits} of them a card edited twice "
+          "(chat.update, the same content: nobody is notified twice)")
+    for k, v in sorted(dupes.items(), key=lambda kv: min(kv[1])):
+        first = min(v)
+        near = min(run.kills, key=lambda kill: abs(kill.at - first), default=None)
+        when = f"first copy {first - near.at:+.2f} s from the kill of replica {near.replica + 1}" if near else "no kill"
+        print(f"    {k[1]} {k[2]} (council-{k[0]}): {len(v)} copies, {when}, copies {max(v) - first:.1f} s apart")
     print(f"cross-council leaks: {len(leaks)} (must be 0)" + "".join(f"\n    {x}" for x in leaks[:10]))
 
     for phase in phases:

@@ -231,13 +231,16 @@ class Outbox:
         if current is None:  # forgotten while it was being sent (an erasure, a purge), or re-leased: nothing to record
             return True
         if ref and item.get("card"):
+            if current["reply"] != item["reply"]:
+                # Decided while the card was on its way: bring the posted card up to date. Queued
+                # before the card is recorded in "cards", which a later decision finds it by
+                # (until then update_card reads the sent item): a process killed between the two
+                # writes leaves both kinds of update possible, never neither.
+                await self._add({"id": f"{item['id']}:catch-up", "op": "update", "ref": ref, "platform": item["platform"],
+                                 "reply": current["reply"], "card": None})
             # The latest posting of a card is the one to update (a revised suggestion posts a new card).
             await self.store.upsert("cards", {"id": f"{item['card']}@{item['platform']}", "card": item["card"],
                                               "platform": item["platform"], "ref": ref})
-            if current["reply"] != item["reply"]:
-                # Decided while the card was on its way: bring the posted card up to date.
-                await self._add({"id": f"{item['id']}:catch-up", "op": "update", "ref": ref, "platform": item["platform"],
-                                 "reply": current["reply"], "card": None})
         metrics.DELIVERED.labels(item["platform"]).inc()
         log.info("delivered", extra={"purpose": _purpose(item["id"]), "platform": item["platform"]})
         return True

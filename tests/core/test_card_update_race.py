@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from councilbot.ports import CLERK_CHANNEL
 
 from .kit import CLEAN_POST, CLERK, COUNCILLOR, notifier, one, press, submit
@@ -67,3 +69,31 @@ async def test_a_crash_after_the_card_is_queued_still_leaves_the_submitters_rece
     assert record["status"] == "pending" and record["notices_queued"]
     receipt = await bot.store.get("outbox", f"{record['id']}:receipt:v1@test")
     assert receipt is not None and receipt["to"] == COUNCILLOR and receipt["status"] == "pending"
+
+
+async def test_a_sender_killed_after_posting_a_card_decided_meanwhile_leaves_its_catch_up_queued(tmp_path, make_bot) -> None:
+    """Decided while the card was on its way, then the sender died before recording where the card
+    went: the catch-up update was queued first, so the posted card is still brought up to date."""
+    bot = make_bot(tmp_path)
+    rec = notifier(bot)
+    sid = await _suggest(bot)
+    real_send, store = rec.send, bot.outbox.store
+    real_upsert = store.upsert
+
+    async def racing_send(to: str, reply: Any) -> Any:
+        ref = await real_send(to, reply)
+        if to == CLERK_CHANNEL and reply.buttons:
+            await press(bot, CLERK, "suggestion.approve", sid)  # decided while the card was in flight
+        return ref
+
+    async def killed(table: str, doc: dict[str, Any]) -> Any:
+        if table == "cards":
+            raise RuntimeError("the process died here")
+        return await real_upsert(table, doc)
+
+    rec.send, store.upsert = racing_send, killed
+    with pytest.raises(RuntimeError):
+        await bot.outbox.deliver_due()
+    rec.send, store.upsert = real_send, real_upsert
+    await bot.outbox.drain()
+    assert rec.updated and not rec.updated[-1][1].buttons and "Approved" in rec.updated[-1][1].text
