@@ -4,7 +4,7 @@ processes behind a round-robin, one of them ``kill -9``'d and restarted every 10
 Everything is started here, from nothing, on 127.0.0.1, and removed at the end: a throwaway
 PostgreSQL (initdb/pg_ctl, the bot's database owned by an ordinary role so row-level security
 applies, migrations by ``python -m councilbot.storage upgrade``), a councilbot.toml with 5
-councils (each its own Slack workspace T1..T5, bot token, clerk channel, a Clerk and an Assistant
+councils (each its own Slack workspace T1..T5, bot token, clerk channel, a Clerk and an Assistant (or Deputy)
 Clerk who receive reports and approve suggestions, and councillors), the fake Slack of
 tests/slack, and the replicas. The load generator is the round-robin (``_harness.RoundRobinClient``):
 each request goes to the next replica that is up, and one that fails in transit is sent again,
@@ -25,7 +25,8 @@ record and the database are compared:
   receipt; per approval the card showing the decision and the submitter told.
 - duplicates: one outbox item (the same purpose, record and recipient) delivered twice, and how
   many of those were first sent within a kill's instant (the second before a SIGKILL: sent, but
-  the replica died before recording it).
+  the replica died before recording it). A card edited twice with the same content (chat.update;
+  nobody is notified) is counted apart and does not fail the run.
 - cross-council leaks: a message sent with one council's token to another council's channel or
   person, or naming another council's people, text or records. Must be 0.
 - p50/p99 of the HTTP ack latency, and throughput (answers per second) with 1 and with N replicas.
@@ -468,10 +469,15 @@ def account(run: Run, phases: list[Phase], drained: tuple[int, float]) -> bool:
     extra = sum(len(v) - 1 for v in dupes.values())
     at_kill = sum(len(v) - 1 for v in dupes.values()
                   if any(kill.at - KILL_INSTANT <= min(v) <= kill.at for kill in run.kills))
-    edits = sum(len(v) - 1 for k, v in dupes.items() if k[1] == "decided")
+    # A card edited twice with the same content (the decision's update and the sender's catch-up,
+    # both queued when a decision lands while its card is being posted) tells nobody anything twice:
+    # counted, shown, but not held against the guarantee, which is about messages.
+    edits = {k: v for k, v in dupes.items() if k[1] == "decided"}
+    edits_outside = sum(len(v) - 1 for k, v in edits.items() if not any(kill.at - KILL_INSTANT <= min(v) <= kill.at for kill in run.kills))
+    outside = extra - at_kill - edits_outside
     print(f"\nduplicates delivered: {extra} ({at_kill} first sent within {KILL_INSTANT:.0f} s before a SIGKILL, "
-          f"{extra - at_kill} outside a kill's instant; target 0 outside); {edits} of them a card edited twice "
-          "(chat.update, the same content: nobody is notified twice)")
+          f"{extra - at_kill} outside a kill's instant); messages sent twice outside a kill's instant: {outside} (target 0); "
+          f"cards edited twice with the same content (chat.update, nobody notified twice): {sum(len(v) - 1 for v in edits.values())}")
     for k, v in sorted(dupes.items(), key=lambda kv: min(kv[1])):
         first = min(v)
         near = min(run.kills, key=lambda kill: abs(kill.at - first), default=None)
@@ -493,7 +499,7 @@ def account(run: Run, phases: list[Phase], drained: tuple[int, float]) -> bool:
     if run.kills:
         restarts = [k.healthy_after for k in run.kills]
         print(f"  restart -> /healthz 200: median {sorted(restarts)[len(restarts) // 2]:.2f} s, max {max(restarts):.2f} s")
-    held = equal and not missing and extra == at_kill and not leaks
+    held = equal and not missing and outside == 0 and not leaks
     print("\nguarantees: " + ("HELD" if held else "NOT HELD") + (f" ({len(late)} notices still queued when the drain ended)" if late else ""))
     return held
 
