@@ -20,10 +20,12 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections import defaultdict
@@ -40,7 +42,7 @@ if _SLACK_TESTS not in sys.path:
     sys.path.insert(0, _SLACK_TESTS)
 
 from fake_slack import Call, FakeSlack  # noqa: E402
-from slack_harness import SECRET, SlackClient, texts  # noqa: E402
+from slack_harness import SECRET, Answer, SlackClient, sign, submission, texts  # noqa: E402
 
 from councilbot.store import TinyStore  # noqa: E402
 
@@ -149,16 +151,21 @@ class ServerDied(RuntimeError):
 class ServeProcess:
     """``councilbot serve --host 127.0.0.1 --port P --config W/councilbot.toml`` with data in W/data."""
 
-    def __init__(self, workdir: Path, api_url: str, people: dict[str, str]) -> None:
+    def __init__(self, workdir: Path, api_url: str, people: dict[str, str], *, config_text: str | None = None,
+                 env: dict[str, str] | None = None) -> None:
+        """``config_text``: a whole councilbot.toml of the caller's (several councils, PostgreSQL)
+        instead of the one-council file built from ``people``; ``env``: more environment
+        (``COUNCILBOT_DATABASE_URL``, each council's ``SLACK_BOT_TOKEN_<ID>``)."""
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.data_dir = self.workdir / "data"
         self.config = self.workdir / "councilbot.toml"
         self.log_path = self.workdir / "serve.log"
+        self.extra_env = dict(env or {})
         lines = ['council = "alsager"', 'data_dir = "data"', "", "[people]"]
         lines += [f'"slack:{user}" = "{role}"' for user, role in people.items()]
         lines += ["", "[slack]", f'clerk_channel = "{CLERK_CHANNEL}"', f'api_url = "{api_url}"', ""]
-        self.config.write_text("\n".join(lines), encoding="utf-8")
+        self.config.write_text(config_text if config_text is not None else "\n".join(lines), encoding="utf-8")
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
         self.launched_at = 0.0
@@ -182,7 +189,12 @@ class ServeProcess:
                if not k.startswith("COUNCILBOT_") and k.lower() not in {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}}
         env.update(SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, NO_PROXY="127.0.0.1,localhost", PYTHONUNBUFFERED="1")
         env.pop("SLACK_APP_TOKEN", None)
+        env.update(self.extra_env)
         return env
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
 
     def launch(self) -> None:
         assert self.proc is None or self.proc.poll() is not None, "already running"
@@ -360,21 +372,21 @@ class Users:
 
     # -- slash commands, answered through their own response_url
 
-    async def command(self, op: str, command: str, text: str, user: str) -> Outcome:
-        key = self._next("c")
+    async def command(self, op: str, command: str, text: str, user: str, team: str = "T1") -> Outcome:
+        key = self._next(f"{team}-c")
         body = urlencode({
-            "token": "legacy", "team_id": "T1", "team_domain": "alsager", "channel_id": "C1", "channel_name": "general",
+            "token": "legacy", "team_id": team, "team_domain": "alsager", "channel_id": "C1", "channel_name": "general",
             "user_id": user, "user_name": user.lower(), "command": command, "text": text, "api_app_id": "A1",
             "is_enterprise_install": "false", "response_url": self.fake.response_url(key), "trigger_id": f"trigger.{key}",
         })
         return await self._exchange(op, lambda: self.client.post(body, "application/x-www-form-urlencoded"),
                                     f"respond:/respond/{key}", lambda c: True, self._empty_ack)
 
-    async def open_form(self, command: str, user: str, text: str = "") -> dict[str, Any]:
+    async def open_form(self, command: str, user: str, text: str = "", team: str = "T1") -> dict[str, Any]:
         """The modal the server opens for /report or /suggest (captured at views.open)."""
-        key = self._next("f")
+        key = self._next(f"{team}-f")
         body = urlencode({
-            "token": "legacy", "team_id": "T1", "team_domain": "alsager", "channel_id": "C1", "user_id": user,
+            "token": "legacy", "team_id": team, "team_domain": "alsager", "channel_id": "C1", "user_id": user,
             "user_name": user.lower(), "command": command, "text": text, "api_app_id": "A1",
             "response_url": self.fake.response_url(key), "trigger_id": f"trigger.{key}",
         })
@@ -387,12 +399,14 @@ class Users:
     # -- modal submissions, answered by a DM to the submitter
 
     async def submit(self, op: str, view: dict[str, Any], answers: dict[str, Any], user: str, receipt: re.Pattern[str],
-                     tag: str = "") -> Outcome:
+                     tag: str = "", team: str = "T1") -> Outcome:
         def shown(answer: Any) -> str:
             m = receipt.search(json.dumps(json.loads(answer.text).get("view", {}))) if answer.text.startswith("{") else None
             return m.group(1) if m else ""
 
-        out = await self._exchange(op, lambda: self.client.submit(view, answers, user=user),
+        # Built once: a retry (on another replica) sends the same submission, as Slack would.
+        payload = {**submission(view, answers, user), "team": {"id": team, "domain": team.lower()}}
+        out = await self._exchange(op, lambda: self.client.interact(payload),
                                    f"chat.postMessage:{user}", lambda c: bool(receipt.search(texts(c.data))), self._modal_ack, tag,
                                    told_in_ack=shown)
         if out.ok and out.answer is not None:
@@ -401,14 +415,15 @@ class Users:
 
     # -- a button press on a card in the clerk channel, answered through its response_url
 
-    async def press(self, op: str, action_id: str, value: str, user: str, expect: re.Pattern[str]) -> Outcome:
-        key = self._next("a")
+    async def press(self, op: str, action_id: str, value: str, user: str, expect: re.Pattern[str],
+                    team: str = "T1", channel: str = CLERK_CHANNEL) -> Outcome:
+        key = self._next(f"{team}-a")
         payload = {
-            "type": "block_actions", "team": {"id": "T1", "domain": "alsager"},
+            "type": "block_actions", "team": {"id": team, "domain": "alsager"},
             "user": {"id": user, "username": user.lower(), "name": user.lower()}, "api_app_id": "A1",
             "trigger_id": f"trigger.{key}",
-            "container": {"type": "message", "message_ts": "1700000000.000001", "channel_id": CLERK_CHANNEL, "is_ephemeral": False},
-            "channel": {"id": CLERK_CHANNEL, "name": "clerk"}, "response_url": self.fake.response_url(key),
+            "container": {"type": "message", "message_ts": "1700000000.000001", "channel_id": channel, "is_ephemeral": False},
+            "channel": {"id": channel, "name": "clerk"}, "response_url": self.fake.response_url(key),
             "message": {"type": "message", "ts": "1700000000.000001", "text": ""},
             "actions": [{"type": "button", "action_id": action_id, "block_id": "b", "value": value,
                          "text": {"type": "plain_text", "text": "Approve"}, "action_ts": "1700000200.000000"}],
@@ -617,3 +632,154 @@ def _told(fake: WatchedSlack, users_ids: list[str], result: CrashResult, shown: 
     result.duplicate_refs = dupes
     result.acknowledged = len(told)
     return told
+
+
+# ---------------------------------------------------------------- PostgreSQL and several replicas
+
+
+def pg_bin() -> Path | None:
+    """Where ``initdb`` and ``pg_ctl`` are (as tests/storage/conftest.py finds them):
+    ``COUNCILBOT_PG_BIN``, else the newest under /usr/lib/postgresql, else the PATH."""
+    if os.environ.get("COUNCILBOT_PG_BIN"):
+        chosen = Path(os.environ["COUNCILBOT_PG_BIN"])
+        return chosen if (chosen / "initdb").exists() and (chosen / "pg_ctl").exists() else None
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: p.parent.name, reverse=True)
+    on_path = shutil.which("pg_ctl")
+    if on_path:
+        candidates.append(Path(on_path).parent)
+    return next((c for c in candidates if (c / "initdb").exists() and (c / "pg_ctl").exists()), None)
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL from the machine's own binaries, in a temporary folder on a free
+    loopback port (as root: run as ``postgres`` through runuser, since initdb refuses root), with
+    the bot's database owned by an ordinary role, as deploy/postgres-init.sh makes it, so row-level
+    security applies to every query the replicas make. ``stop`` removes everything."""
+
+    ROLE = "councilbot"
+    DB = "councilbot"
+
+    def __init__(self) -> None:
+        binaries = pg_bin()
+        if binaries is None:
+            raise RuntimeError("PostgreSQL binaries (initdb, pg_ctl) were not found; set COUNCILBOT_PG_BIN to their folder")
+        self.bin = binaries
+        self.folder = Path(tempfile.mkdtemp(prefix="councilbot-bench-pg-"))
+        self.as_root = os.geteuid() == 0
+        self.prefix = ["runuser", "-u", "postgres", "--"] if self.as_root else []
+        self.port = 0
+        self.started = False
+
+    def _run(self, *args: str) -> None:
+        done = subprocess.run([*self.prefix, *args], capture_output=True, text=True, timeout=60)
+        if done.returncode != 0:
+            raise RuntimeError(f"{Path(args[0]).name} failed: {done.stdout}{done.stderr}")
+
+    def start(self) -> "PostgresServer":
+        import psycopg
+
+        if self.as_root:
+            shutil.chown(self.folder, "postgres", "postgres")
+        data = self.folder / "data"
+        self._run(str(self.bin / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync")
+        for attempt in range(3):  # another process may take the free port between choosing and binding it
+            self.port = free_port()
+            try:
+                # Durable as a deployment is (fsync on, synchronous commit): acknowledged means on disk.
+                self._run(str(self.bin / "pg_ctl"), "-D", str(data), "-l", str(self.folder / "log"), "-w", "-t", "30", "-o",
+                          f"-h {HOST} -p {self.port} -k {self.folder} -c max_connections=200", "start")
+                break
+            except RuntimeError:
+                if attempt == 2 or "could not bind" not in (self.folder / "log").read_text(errors="replace"):
+                    raise
+        self.started = True
+        with psycopg.connect(self.url(user="postgres", db="postgres"), autocommit=True) as conn:
+            conn.execute(f"CREATE ROLE {self.ROLE} LOGIN")
+            conn.execute(f"CREATE DATABASE {self.DB} OWNER {self.ROLE}")
+        return self
+
+    def url(self, user: str = ROLE, db: str = DB) -> str:
+        return f"postgresql://{user}@{HOST}:{self.port}/{db}"
+
+    def upgrade(self) -> str:
+        """The migrations, as an operator runs them: ``python -m councilbot.storage upgrade URL``."""
+        done = subprocess.run([sys.executable, "-m", "councilbot.storage", "upgrade", self.url()],
+                              capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            raise RuntimeError(f"migrations failed: {done.stdout}{done.stderr}")
+        return done.stdout.strip()
+
+    def rows(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Read as the superuser: every council's records (row-level security does not hide them)."""
+        import psycopg
+
+        with psycopg.connect(self.url(user="postgres")) as conn:
+            return list(conn.execute(query, params).fetchall())
+
+    def stop(self) -> None:
+        if self.started:
+            subprocess.run([*self.prefix, str(self.bin / "pg_ctl"), "-D", str(self.folder / "data"), "-m", "immediate", "-w", "stop"],
+                           capture_output=True, timeout=60)
+            self.started = False
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+RETRYABLE = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError, OSError)
+
+
+class RoundRobinClient(SlackClient):
+    """Slack's side in front of several replicas, as a round-robin load balancer would be: each
+    request goes to the next replica that is up (``serving``); one that fails in transit (refused,
+    reset, no answer in ``attempt_timeout`` s, or a 5xx) is sent again, the same body, to the next,
+    with ``X-Slack-Retry-Num`` as Slack marks its retries: the same event_id, the same view
+    submission, so the core must recognise it."""
+
+    def __init__(self, replicas: list[ServeProcess], fake: FakeSlack, attempt_timeout: float = 10.0, attempts: int = 4) -> None:
+        super().__init__(replicas[0].events_url, fake)
+        self.replicas = replicas
+        self.serving: set[int] = set()  # indexes of the replicas taking traffic now
+        self.attempt_timeout = attempt_timeout
+        self.attempts = attempts
+        self.retried = 0
+        self._turn = 0
+
+    def _pick(self) -> ServeProcess | None:
+        up = [r for i, r in enumerate(self.replicas) if i in self.serving and r.alive]
+        if not up:
+            return None
+        self._turn += 1
+        return up[self._turn % len(up)]
+
+    async def post(self, body: str, content_type: str, *, headers: dict[str, str] | None = None, signed: bool = True,
+                   ts: int | None = None, secret: str = SECRET) -> Answer:
+        start = time.monotonic()
+        last: BaseException | None = None
+        for attempt in range(self.attempts):
+            replica = self._pick()
+            if replica is None:  # every replica down for a moment: wait for one (bounded by attempts)
+                await asyncio.sleep(0.2)
+                continue
+            sent = {"Content-Type": content_type, **(sign(body, ts, secret) if signed else {}), **(headers or {})}
+            if attempt:
+                self.retried += 1
+                sent.update({"X-Slack-Retry-Num": str(attempt), "X-Slack-Retry-Reason": "http_error"})
+            try:
+                async with self.session.post(replica.events_url, data=body.encode(), headers=sent,
+                                             timeout=aiohttp.ClientTimeout(total=self.attempt_timeout)) as resp:
+                    text = await resp.text()
+                if resp.status < 500:
+                    return Answer(resp.status, text, time.monotonic() - start)
+                last = RuntimeError(f"status {resp.status}")
+            except RETRYABLE as exc:
+                last = exc
+        if isinstance(last, RETRYABLE):
+            raise last
+        raise aiohttp.ClientConnectionError(f"no replica answered: {last}")
+
+
+def pct(values: list[float], q: float) -> float:
+    """The q-th percentile (nearest rank) of ``values``; NaN for none."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]

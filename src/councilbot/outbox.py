@@ -82,7 +82,17 @@ class Outbox:
         """Replace a posted card everywhere it was posted; a card not yet posted is posted as updated."""
         for pending in await self.store.find(OUTBOX, {"card": card, "op": "send", "status": "pending"}):
             await self.store.update(OUTBOX, pending["id"], {"reply": reply_to_dict(reply)})
-        for posted in await self.store.find("cards", {"card": card}):
+        posted_cards = await self.store.find("cards", {"card": card})
+        if not posted_cards:
+            # Sent but not yet recorded in "cards" (its sender is between the two writes, on this
+            # replica or another, or was killed there): the sent item itself holds where it went.
+            # One already holding this reply was updated above while on its way: its sender sends the catch-up.
+            latest: dict[str, dict[str, Any]] = {}
+            for sent in await self.store.find(OUTBOX, {"card": card, "op": "send", "status": "sent"}, order_by="sent_at"):
+                if sent.get("ref") and sent.get("reply") != reply_to_dict(reply):
+                    latest[sent["platform"]] = sent
+            posted_cards = list(latest.values())
+        for posted in posted_cards:
             await self._add({"id": f"{key}@{posted['platform']}", "op": "update", "ref": posted["ref"],
                              "platform": posted["platform"], "reply": reply_to_dict(reply), "card": None})
 
@@ -221,13 +231,16 @@ class Outbox:
         if current is None:  # forgotten while it was being sent (an erasure, a purge), or re-leased: nothing to record
             return True
         if ref and item.get("card"):
+            if current["reply"] != item["reply"]:
+                # Decided while the card was on its way: bring the posted card up to date. Queued
+                # before the card is recorded in "cards", which a later decision finds it by
+                # (until then update_card reads the sent item): a process killed between the two
+                # writes leaves both kinds of update possible, never neither.
+                await self._add({"id": f"{item['id']}:catch-up", "op": "update", "ref": ref, "platform": item["platform"],
+                                 "reply": current["reply"], "card": None})
             # The latest posting of a card is the one to update (a revised suggestion posts a new card).
             await self.store.upsert("cards", {"id": f"{item['card']}@{item['platform']}", "card": item["card"],
                                               "platform": item["platform"], "ref": ref})
-            if current["reply"] != item["reply"]:
-                # Decided while the card was on its way: bring the posted card up to date.
-                await self._add({"id": f"{item['id']}:catch-up", "op": "update", "ref": ref, "platform": item["platform"],
-                                 "reply": current["reply"], "card": None})
         metrics.DELIVERED.labels(item["platform"]).inc()
         log.info("delivered", extra={"purpose": _purpose(item["id"]), "platform": item["platform"]})
         return True

@@ -10,7 +10,7 @@ from typing import Any
 
 from . import clock, elections
 from .checker import CheckResult, Draft, check_many
-from .context import Ctx, bool_value, insert_numbered, list_value, text_value
+from .context import RECEIPT_HOLD, Ctx, bool_value, insert_numbered, list_value, text_value
 from .errors import BadInput, Refused
 from .kinds import Verdict
 from .people import REFUSALS
@@ -156,6 +156,10 @@ def receipt(ctx: Ctx, record: dict[str, Any]) -> Reply | None:
 
 async def queue_card(ctx: Ctx, record: dict[str, Any]) -> None:
     await ctx.outbox.send(f"{record['id']}:card:v{record['version']}", CLERK_CHANNEL, await card(ctx, record), card=f"suggestion:{record['id']}")
+    # The submitter's receipt is queued (held) here too, before ``notices_queued``: a process killed
+    # after this function but before ``_to_clerk`` queued it would otherwise leave it out for good
+    # (recovery only re-runs this), and a retried submission's answer then has no copy to keep.
+    await ctx.outbox.send(f"{record['id']}:receipt:v{record['version']}", record["submitter"], _sent(record), hold=RECEIPT_HOLD)
     await ctx.store.update("suggestions", record["id"], {"notices_queued": True})
 
 
