@@ -149,8 +149,10 @@ class ServerDied(RuntimeError):
 class ServeProcess:
     """``councilbot serve --host 127.0.0.1 --port P --config W/councilbot.toml`` with data in W/data."""
 
-    def __init__(self, workdir: Path, api_url: str, people: dict[str, str]) -> None:
+    def __init__(self, workdir: Path, api_url: str, people: dict[str, str], env: dict[str, str] | None = None) -> None:
+        """``env``: extra variables for the server (e.g. bench/load.py's COUNCILBOT_LOOP_PROBE)."""
         self.workdir = Path(workdir)
+        self.extra_env = dict(env or {})
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.data_dir = self.workdir / "data"
         self.config = self.workdir / "councilbot.toml"
@@ -182,6 +184,7 @@ class ServeProcess:
                if not k.startswith("COUNCILBOT_") and k.lower() not in {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}}
         env.update(SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, NO_PROXY="127.0.0.1,localhost", PYTHONUNBUFFERED="1")
         env.pop("SLACK_APP_TOKEN", None)
+        env.update(self.extra_env)
         return env
 
     def launch(self) -> None:
@@ -360,7 +363,9 @@ class Users:
 
     # -- slash commands, answered through their own response_url
 
-    async def command(self, op: str, command: str, text: str, user: str) -> Outcome:
+    async def command(self, op: str, command: str, text: str, user: str,
+                      match: Callable[[Call], bool] = lambda c: True) -> Outcome:
+        """``match``: which response_url message is the answer (e.g. the one carrying a verdict)."""
         key = self._next("c")
         body = urlencode({
             "token": "legacy", "team_id": "T1", "team_domain": "alsager", "channel_id": "C1", "channel_name": "general",
@@ -368,7 +373,7 @@ class Users:
             "is_enterprise_install": "false", "response_url": self.fake.response_url(key), "trigger_id": f"trigger.{key}",
         })
         return await self._exchange(op, lambda: self.client.post(body, "application/x-www-form-urlencoded"),
-                                    f"respond:/respond/{key}", lambda c: True, self._empty_ack)
+                                    f"respond:/respond/{key}", match, self._empty_ack)
 
     async def open_form(self, command: str, user: str, text: str = "") -> dict[str, Any]:
         """The modal the server opens for /report or /suggest (captured at views.open)."""

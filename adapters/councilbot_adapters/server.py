@@ -19,6 +19,7 @@ from councilbot.config import Settings
 from councilbot.deployment import Deployment
 from councilbot.pack import Pack
 
+from . import loopprobe
 from .door import HANDLER_ARGS, MAX_BODY, UNMATCHED, add_unmatched_route, expect_handler, refusal
 
 __all__ = ["MAX_BODY", "build_app", "run_server", "served_platforms", "teams_enabled"]
@@ -235,6 +236,7 @@ def run_server(settings: Settings, host: str, port: int, socket_mode: bool = Fal
         # Graceful: stop taking requests, let in-flight ones finish, flush the outbox (on_cleanup).
         await runner.cleanup()
 
+    loopprobe.install_from_env()  # bench/load.py's opt-in loop-blocking probe / profiler; off by default
     try:
         asyncio.run(main())
     except PackError as exc:
