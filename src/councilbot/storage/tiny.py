@@ -166,8 +166,9 @@ class TinyCouncilStore:
 
         def work(s: TinyStore) -> list[Doc]:
             due = s.find(OUTBOX, lambda d: d.get("platform") == platform and is_due(d, now))
-            return [s.update(OUTBOX, d["id"], {"lease": uuid.uuid4().hex, "lease_until": until})
-                    for d in arrange(due, "created", False, limit)]
+            # One write for the whole batch (per shard), not one per item.
+            return s.update_many(OUTBOX, {d["id"]: {"lease": uuid.uuid4().hex, "lease_until": until}
+                                          for d in arrange(due, "created", False, limit)})
 
         return await self.backend.call(self.council, work)
 
