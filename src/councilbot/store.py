@@ -78,12 +78,23 @@ class DataLock:
             self._fh = None
 
 
+class WriteBatch:
+    """Shard writes held back while ``open``, so that several operations' changes to one file cost
+    one write and one fsync (group commit): ``TinyStore.commit`` writes them, in the order the files
+    were first changed, before any of those operations is reported done."""
+
+    def __init__(self) -> None:
+        self.open = False
+        self.dirty: dict[AtomicJSONStorage, None] = {}  # an ordered set
+
+
 class AtomicJSONStorage(Storage):
     """TinyDB storage that never leaves a half-written file, and reads from memory after the first load
     (this process is the only writer)."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, batch: WriteBatch | None = None) -> None:
         self.path = Path(path)
+        self.batch = batch
         self._cache: dict[str, Any] | None = None
 
     def read(self) -> dict[str, Any] | None:
@@ -105,6 +116,18 @@ class AtomicJSONStorage(Storage):
         return self._cache
 
     def write(self, data: dict[str, Any]) -> None:
+        if self.batch is not None and self.batch.open:
+            self._cache = data  # written by TinyStore.commit
+            self.batch.dirty[self] = None
+            return
+        self._write_file(data)
+
+    def flush(self) -> None:
+        """Write what a batch held back (nothing if this file was reloaded since)."""
+        if self._cache is not None:
+            self._write_file(self._cache)
+
+    def _write_file(self, data: dict[str, Any]) -> None:
         tmp = self.path.with_name(f".{self.path.name}.tmp")
         try:
             # json.dumps, not json.dump: dump streams through the pure-Python encoder, several times
@@ -150,9 +173,10 @@ def _plain(doc: Doc) -> Doc:
 class _Table:
     """One logical table: its shards, and an in-memory index of where each record lives."""
 
-    def __init__(self, folder: Path, name: str) -> None:
+    def __init__(self, folder: Path, name: str, batch: WriteBatch | None = None) -> None:
         self.folder = folder
         self.name = name
+        self.batch = batch
         self.shards: list[TinyDB] = []
         self.where: dict[str, tuple[int, int]] = {}  # record id -> (shard index, TinyDB doc id)
         self.docs: dict[str, Doc] = {}
@@ -168,7 +192,7 @@ class _Table:
             self._open(folder / "0000.json")
 
     def _open(self, path: Path) -> None:
-        db = TinyDB(str(path), storage=AtomicJSONStorage)
+        db = TinyDB(str(path), storage=AtomicJSONStorage, batch=self.batch)
         index = len(self.shards)
         self.shards.append(db)
         for document in db.table(self.name).all():
@@ -181,7 +205,7 @@ class _Table:
         doc = _plain(doc)
         shard = self.shards[-1]
         if len(shard.table(self.name)) >= SHARD_SIZE:
-            shard = TinyDB(str(self.folder / f"{len(self.shards):04d}.json"), storage=AtomicJSONStorage)
+            shard = TinyDB(str(self.folder / f"{len(self.shards):04d}.json"), storage=AtomicJSONStorage, batch=self.batch)
             self.shards.append(shard)
         doc_id = shard.table(self.name).insert(doc)
         self.where[doc["id"]] = (len(self.shards) - 1, doc_id)
@@ -241,6 +265,7 @@ class TinyStore:
             raise StoreError(f"{self.data_dir}: the data folder is not writable")
         keep_out_of_git(self.data_dir)
         self._lock = threading.RLock()
+        self._batch = WriteBatch()
         self._tables: dict[str, _Table] = {}
         for folder in sorted(p for p in self.data_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
             self._table(folder.name)
@@ -250,7 +275,7 @@ class TinyStore:
         if table is None:
             if not name.replace("_", "").replace("-", "").isalnum():
                 raise StoreError(f"invalid table name {name!r}")
-            table = self._tables[name] = _Table(self.data_dir / name, name)
+            table = self._tables[name] = _Table(self.data_dir / name, name, self._batch)
         return table
 
     def tables(self) -> list[str]:
@@ -323,6 +348,22 @@ class TinyStore:
                 self.insert("counters", {"id": counter, "value": 1})
                 return 1
             return int(self.update("counters", counter, {"value": current["value"] + 1})["value"])
+
+    def defer(self) -> None:
+        """Hold shard writes in memory until ``commit`` (group commit, see ``WriteBatch``). Nothing
+        done meanwhile may be reported done before ``commit`` returned."""
+        with self._lock:
+            self._batch.open = True
+
+    def commit(self) -> None:
+        """Write (atomically, fsynced) every shard changed since ``defer``, and stop deferring. If it
+        raises, memory is ahead of the disk: close this store and open the folder again."""
+        with self._lock:
+            self._batch.open = False
+            dirty = list(self._batch.dirty)
+            self._batch.dirty.clear()
+            for storage in dirty:
+                storage.flush()
 
     def files(self) -> Iterator[Path]:
         yield from sorted(self.data_dir.rglob("*.json"))

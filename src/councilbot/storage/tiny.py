@@ -2,7 +2,10 @@
 
 It wraps the existing ``store.TinyStore`` (sharded, atomic, fsynced files) unchanged. Its I/O blocks,
 so every call runs in ONE dedicated worker thread: the event loop never waits on a disk, and writes
-happen in the order they were awaited. Each council has its own folder under the data folder
+happen in the order they were awaited. Calls queued while the thread was busy run together as one
+batch whose changed files are then written and fsynced once (group commit); each call's answer is
+given only after that, so an acknowledged record is on disk, and under load a write costs one
+fsync per batch rather than per call. Each council has its own folder under the data folder
 (``data_dir/<council>/<table>/0000.json``), so councils cannot see each other's files; a single
 council's records stay where they always were, in ``data_dir`` itself (``home``).
 
@@ -15,7 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import threading
 import uuid
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime, timedelta
@@ -29,6 +34,8 @@ from .port import (
 )
 
 T = TypeVar("T")
+# At most this many calls in one batch: a bigger one delays its first caller's answer for little gain.
+MAX_BATCH = 64
 
 
 class TinyBackend:
@@ -43,6 +50,10 @@ class TinyBackend:
         self._stores: dict[str, TinyStore] = {}  # touched only in the worker thread
         self._held: set[tuple[str, str]] = set()  # ``exclusive`` locks, touched only on the loop
         self._closed = False
+        # Calls waiting for the worker thread; ``_draining``: a drain job is queued or running.
+        self._queue: deque[tuple[str, Callable[[TinyStore], object], asyncio.Future[object]]] = deque()
+        self._queue_lock = threading.Lock()
+        self._draining = False
 
     def folder(self, council: str) -> Path:
         return self.data_dir if council == self.home else self.data_dir / council
@@ -60,16 +71,65 @@ class TinyBackend:
         await self.call(check_council(council), lambda store: None)
 
     async def call(self, council: str, work: Callable[[TinyStore], T]) -> T:
-        """``work`` on the council's TinyStore, in the worker thread."""
+        """``work`` on the council's TinyStore, in the worker thread, answered once its writes
+        (and those of the calls batched with it) are on disk."""
         if self._closed:
             raise StorageError("the store is closed")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(self._in_thread, council, work))
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[object] = loop.create_future()
+        with self._queue_lock:
+            self._queue.append((council, work, future))
+            start = not self._draining
+            self._draining = True
+        if start:
+            loop.run_in_executor(self._executor, functools.partial(self._drain, loop))
+        return await future  # type: ignore[return-value]
 
-    def _in_thread(self, council: str, work: Callable[[TinyStore], T]) -> T:
+    def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Worker thread: run queued calls in batches until the queue is empty."""
+        while True:
+            with self._queue_lock:
+                if not self._queue:
+                    self._draining = False
+                    return
+                batch = [self._queue.popleft() for _ in range(min(MAX_BATCH, len(self._queue)))]
+            answers = self._run_batch(batch)
+            loop.call_soon_threadsafe(_answer, answers)
+
+    def _run_batch(self, batch: list[tuple[str, Callable[[TinyStore], object], asyncio.Future[object]]]
+                   ) -> list[tuple[asyncio.Future[object], bool, object]]:
+        """Run each call with writes held back, then write each council's changed files once."""
+        done: list[tuple[str, asyncio.Future[object], bool, object]] = []
+        deferred: dict[str, TinyStore] = {}
+        for council, work, future in batch:
+            try:
+                store = self._store(council)
+                if council not in deferred:
+                    store.defer()
+                    deferred[council] = store
+                done.append((council, future, True, work(store)))
+            except Exception as exc:  # handed to the caller, as run_in_executor would
+                done.append((council, future, False, exc))
+        failed: dict[str, Exception] = {}
+        for council, store in deferred.items():
+            try:
+                store.commit()
+            except Exception as exc:
+                # Memory is ahead of the disk: forget it, and read the folder again on the next call.
+                failed[council] = exc
+                self._stores.pop(council, None)
+                store.close()
+        return [(future, False, failed[council]) if ok and council in failed else (future, ok, value)
+                for council, future, ok, value in done]
+
+    def _store(self, council: str) -> TinyStore:
         store = self._stores.get(council)
         if store is None:
             store = self._stores[council] = TinyStore(self.folder(council))
-        return work(store)
+        return store
+
+    def _in_thread(self, council: str, work: Callable[[TinyStore], T]) -> T:
+        return work(self._store(council))
 
     @asynccontextmanager
     async def exclusive(self, council: str, name: str) -> AsyncIterator[bool]:
@@ -95,6 +155,18 @@ class TinyBackend:
         await asyncio.get_running_loop().run_in_executor(self._executor, close_all)
         self._closed = True
         self._executor.shutdown(wait=True)
+
+
+def _answer(answers: list[tuple[asyncio.Future[object], bool, object]]) -> None:
+    """On the loop: give a batch's callers their results (one callback for the whole batch)."""
+    for future, ok, value in answers:
+        if future.done():  # the caller was cancelled
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            assert isinstance(value, BaseException)
+            future.set_exception(value)
 
 
 class TinyCouncilStore:
