@@ -85,6 +85,10 @@ def loop_blocking(probe: Path, start: float, end: float, requests: int) -> bool:
         by_label.setdefault(label, []).append(ms)
     for label, times in sorted(by_label.items(), key=lambda kv: -sum(kv[1]))[:6]:
         print(f"    {sum(times):8.0f} ms in {len(times):5d} (max {max(times):6.1f} ms)  {label}")
+    collections = [(took * 1000, gen) for at, took, gen, _ in data.get("collections", []) if start <= at <= end]
+    if collections:
+        print(f"    garbage collections > 1 ms: {len(collections)}, {sum(ms for ms, _ in collections):.0f} ms in all, "
+              f"max {max(ms for ms, _ in collections):.1f} ms; generation 2: {sum(1 for _, g in collections if g == 2)}")
     return p99 <= LOOP_BLOCK_P99_MS
 
 

@@ -3,8 +3,8 @@
 While one callback runs on the loop (a task step, a protocol's ``data_received``, a timer) nothing
 else can: every other request waits. ``COUNCILBOT_LOOP_PROBE=path`` times every callback the loop
 runs and keeps each one longer than 1 ms (when it started, on the system-wide monotonic clock, how
-long it ran, and what it was: the task's coroutine or the callback's name, no message content);
-at exit it writes them, with the total count and busy time, as JSON to ``path``.
+long it ran, and what it was: the task's coroutine or the callback's name, no message content),
+and every garbage collection longer than 1 ms (it stops the loop too); at exit it writes them, with the total count and busy time, as JSON to ``path``.
 ``COUNCILBOT_PROFILE=path`` profiles the loop's thread with cProfile and writes the stats there.
 
 Both are off unless the variable is set, and neither is a test: they cost two clock reads per
@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import gc
 import json
 import os
+import threading
 import time
 from asyncio import events
 from pathlib import Path
@@ -51,7 +53,18 @@ class LoopProbe:
         self.callbacks = 0
         self.busy = 0.0
         self.records: list[tuple[float, float, str]] = []  # (started, seconds, label)
+        self.collections: list[tuple[float, float, int, str]] = []  # garbage collections over 1 ms: (started, seconds, generation, thread)
         self._original: Callable[[events.Handle], None] | None = None
+        self._gc_started = 0.0
+
+    def _gc(self, phase: str, info: dict[str, Any]) -> None:
+        """A collection stops every thread that wants the GIL, the loop's too: record the long ones."""
+        now = time.monotonic()
+        if phase == "start":
+            self._gc_started = now
+        elif now - self._gc_started > self.slow:
+            self.collections.append((self._gc_started, now - self._gc_started, int(info["generation"]),
+                                     threading.current_thread().name))
 
     def install(self) -> None:
         original = self._original = events.Handle._run
@@ -70,6 +83,7 @@ class LoopProbe:
                     probe.records.append((start, took, _label(handle)))
 
         setattr(events.Handle, "_run", timed)  # noqa: B010 (patching a method on purpose)
+        gc.callbacks.append(self._gc)
         atexit.register(self.write)
 
     def write(self) -> None:
@@ -77,7 +91,8 @@ class LoopProbe:
             setattr(events.Handle, "_run", self._original)  # noqa: B010
             self._original = None
         data = {"callbacks": self.callbacks, "busy_s": self.busy, "slow_s": self.slow,
-                "records": [[round(s, 6), round(t, 6), label] for s, t, label in self.records]}
+                "records": [[round(s, 6), round(t, 6), label] for s, t, label in self.records],
+                "collections": [[round(s, 6), round(t, 6), gen, thread] for s, t, gen, thread in self.collections]}
         self.path.write_text(json.dumps(data), encoding="utf-8")
 
 

@@ -20,7 +20,7 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Document
 
-SHARD_SIZE = 500
+SHARD_SIZE = 100
 Doc = dict[str, Any]
 
 

@@ -5,7 +5,9 @@ so every call runs in ONE dedicated worker thread: the event loop never waits on
 happen in the order they were awaited. Calls queued while the thread was busy run together as one
 batch whose changed files are then written and fsynced once (group commit); each call's answer is
 given only after that, so an acknowledged record is on disk, and under load a write costs one
-fsync per batch rather than per call. Each council has its own folder under the data folder
+fsync per batch rather than per call. A batch's reads run first and are answered at once: its calls
+were all waiting together, so any order is one they could have run in, and before its writes the
+memory holds only what is on disk. Each council has its own folder under the data folder
 (``data_dir/<council>/<table>/0000.json``), so councils cannot see each other's files; a single
 council's records stay where they always were, in ``data_dir`` itself (``home``).
 
@@ -34,6 +36,7 @@ from .port import (
 )
 
 T = TypeVar("T")
+_Call = tuple[str, Callable[[TinyStore], object], "asyncio.Future[object]", bool]  # council, work, answer, read-only
 # At most this many calls in one batch: a bigger one delays its first caller's answer for little gain.
 MAX_BATCH = 64
 
@@ -51,7 +54,7 @@ class TinyBackend:
         self._held: set[tuple[str, str]] = set()  # ``exclusive`` locks, touched only on the loop
         self._closed = False
         # Calls waiting for the worker thread; ``_draining``: a drain job is queued or running.
-        self._queue: deque[tuple[str, Callable[[TinyStore], object], asyncio.Future[object]]] = deque()
+        self._queue: deque[_Call] = deque()
         self._queue_lock = threading.Lock()
         self._draining = False
 
@@ -70,15 +73,15 @@ class TinyBackend:
         """``open_now`` from the event loop, in the worker thread."""
         await self.call(check_council(council), lambda store: None)
 
-    async def call(self, council: str, work: Callable[[TinyStore], T]) -> T:
+    async def call(self, council: str, work: Callable[[TinyStore], T], read: bool = False) -> T:
         """``work`` on the council's TinyStore, in the worker thread, answered once its writes
-        (and those of the calls batched with it) are on disk."""
+        (and those of the calls batched with it) are on disk; ``read``: it writes nothing."""
         if self._closed:
             raise StorageError("the store is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[object] = loop.create_future()
         with self._queue_lock:
-            self._queue.append((council, work, future))
+            self._queue.append((council, work, future, read))
             start = not self._draining
             self._draining = True
         if start:
@@ -93,15 +96,18 @@ class TinyBackend:
                     self._draining = False
                     return
                 batch = [self._queue.popleft() for _ in range(min(MAX_BATCH, len(self._queue)))]
-            answers = self._run_batch(batch)
-            loop.call_soon_threadsafe(_answer, answers)
+            reads = [c for c in batch if c[3]]
+            if reads:
+                loop.call_soon_threadsafe(_answer, self._run_batch(reads))
+            writes = [c for c in batch if not c[3]]
+            if writes:
+                loop.call_soon_threadsafe(_answer, self._run_batch(writes))
 
-    def _run_batch(self, batch: list[tuple[str, Callable[[TinyStore], object], asyncio.Future[object]]]
-                   ) -> list[tuple[asyncio.Future[object], bool, object]]:
+    def _run_batch(self, batch: list[_Call]) -> list[tuple[asyncio.Future[object], bool, object]]:
         """Run each call with writes held back, then write each council's changed files once."""
         done: list[tuple[str, asyncio.Future[object], bool, object]] = []
         deferred: dict[str, TinyStore] = {}
-        for council, work, future in batch:
+        for council, work, future, _ in batch:
             try:
                 store = self._store(council)
                 if council not in deferred:
@@ -178,7 +184,7 @@ class TinyCouncilStore:
 
     async def get(self, table: str, record_id: str) -> Doc | None:
         check_table(table)
-        return await self.backend.call(self.council, lambda s: s.get(table, record_id))
+        return await self.backend.call(self.council, lambda s: s.get(table, record_id), read=True)
 
     async def insert(self, table: str, doc: Doc) -> bool:
         check_table(table)
@@ -211,7 +217,7 @@ class TinyCouncilStore:
                    order_by: str | None = None, descending: bool = False, limit: int | None = None) -> list[Doc]:
         check_table(table)
         where = check_where(where)
-        found = await self.backend.call(self.council, lambda s: s.find(table, lambda d: matches(d, where, mentions)))
+        found = await self.backend.call(self.council, lambda s: s.find(table, lambda d: matches(d, where, mentions)), read=True)
         return arrange(found, order_by, descending, limit)
 
     async def count(self, table: str, where: Where | None = None, *, mentions: str | None = None) -> int:
