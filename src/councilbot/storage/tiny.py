@@ -19,7 +19,6 @@ one thread, one call at a time.
 from __future__ import annotations
 
 import asyncio
-import functools
 import threading
 import uuid
 from collections import deque
@@ -85,23 +84,25 @@ class TinyBackend:
             start = not self._draining
             self._draining = True
         if start:
-            loop.run_in_executor(self._executor, functools.partial(self._drain, loop))
+            loop.run_in_executor(self._executor, self._drain)
         return await future  # type: ignore[return-value]
 
-    def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _drain(self) -> None:
         """Worker thread: run queued calls in batches until the queue is empty."""
-        while True:
+        try:
+            while True:
+                with self._queue_lock:
+                    if not self._queue:
+                        self._draining = False
+                        return
+                    batch = [self._queue.popleft() for _ in range(min(MAX_BATCH, len(self._queue)))]
+                for part in ([c for c in batch if c[3]], [c for c in batch if not c[3]]):  # reads, then writes
+                    if part:
+                        _send_answers(self._run_batch(part))
+        except BaseException:
             with self._queue_lock:
-                if not self._queue:
-                    self._draining = False
-                    return
-                batch = [self._queue.popleft() for _ in range(min(MAX_BATCH, len(self._queue)))]
-            reads = [c for c in batch if c[3]]
-            if reads:
-                loop.call_soon_threadsafe(_answer, self._run_batch(reads))
-            writes = [c for c in batch if not c[3]]
-            if writes:
-                loop.call_soon_threadsafe(_answer, self._run_batch(writes))
+                self._draining = False  # the next call starts a drain again
+            raise
 
     def _run_batch(self, batch: list[_Call]) -> list[tuple[asyncio.Future[object], bool, object]]:
         """Run each call with writes held back, then write each council's changed files once."""
@@ -161,6 +162,19 @@ class TinyBackend:
         await asyncio.get_running_loop().run_in_executor(self._executor, close_all)
         self._closed = True
         self._executor.shutdown(wait=True)
+
+
+def _send_answers(answers: list[tuple[asyncio.Future[object], bool, object]]) -> None:
+    """Worker thread: hand each caller's result to the loop it waits on (a backend may be shared
+    by several loops, as the tests' servers and checkers do); a loop already closed gets nothing."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[object], bool, object]]] = {}
+    for answer in answers:
+        by_loop.setdefault(answer[0].get_loop(), []).append(answer)
+    for loop, theirs in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_answer, theirs)
+        except RuntimeError:  # closed: nobody is waiting any more
+            pass
 
 
 def _answer(answers: list[tuple[asyncio.Future[object], bool, object]]) -> None:
