@@ -157,11 +157,11 @@ class ServeProcess:
         instead of the one-council file built from ``people``; ``env``: more environment
         (``COUNCILBOT_DATABASE_URL``, each council's ``SLACK_BOT_TOKEN_<ID>``)."""
         self.workdir = Path(workdir)
+        self.extra_env = dict(env or {})
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.data_dir = self.workdir / "data"
         self.config = self.workdir / "councilbot.toml"
         self.log_path = self.workdir / "serve.log"
-        self.extra_env = dict(env or {})
         lines = ['council = "alsager"', 'data_dir = "data"', "", "[people]"]
         lines += [f'"slack:{user}" = "{role}"' for user, role in people.items()]
         lines += ["", "[slack]", f'clerk_channel = "{CLERK_CHANNEL}"', f'api_url = "{api_url}"', ""]
@@ -372,7 +372,9 @@ class Users:
 
     # -- slash commands, answered through their own response_url
 
-    async def command(self, op: str, command: str, text: str, user: str, team: str = "T1") -> Outcome:
+    async def command(self, op: str, command: str, text: str, user: str, team: str = "T1",
+                      match: Callable[[Call], bool] = lambda c: True) -> Outcome:
+        """``match``: which response_url message is the answer (e.g. the one carrying a verdict)."""
         key = self._next(f"{team}-c")
         body = urlencode({
             "token": "legacy", "team_id": team, "team_domain": "alsager", "channel_id": "C1", "channel_name": "general",
@@ -380,7 +382,7 @@ class Users:
             "is_enterprise_install": "false", "response_url": self.fake.response_url(key), "trigger_id": f"trigger.{key}",
         })
         return await self._exchange(op, lambda: self.client.post(body, "application/x-www-form-urlencoded"),
-                                    f"respond:/respond/{key}", lambda c: True, self._empty_ack)
+                                    f"respond:/respond/{key}", match, self._empty_ack)
 
     async def open_form(self, command: str, user: str, text: str = "", team: str = "T1") -> dict[str, Any]:
         """The modal the server opens for /report or /suggest (captured at views.open)."""

@@ -119,7 +119,8 @@ class Outbox:
     async def _add(self, doc: dict[str, Any], hold: float = 0.0) -> None:
         moment = clock.now()
         now = clock.iso(moment)
-        due = clock.iso(moment + timedelta(seconds=hold)) if hold else now
+        # A hold keeps its fraction of a second (clock.iso truncates: 0.3 s would be no hold at all).
+        due = (moment + timedelta(seconds=hold)).astimezone(timezone.utc).isoformat() if hold else now
         doc.update({"status": "pending", "attempts": 0, "created": now, "next_at": due, "error": None})
         if hold:
             doc["held_until"] = due  # late only from then on (the delivery health check)

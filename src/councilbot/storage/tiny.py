@@ -2,7 +2,12 @@
 
 It wraps the existing ``store.TinyStore`` (sharded, atomic, fsynced files) unchanged. Its I/O blocks,
 so every call runs in ONE dedicated worker thread: the event loop never waits on a disk, and writes
-happen in the order they were awaited. Each council has its own folder under the data folder
+happen in the order they were awaited. Calls queued while the thread was busy run together as one
+batch whose changed files are then written and fsynced once (group commit); each call's answer is
+given only after that, so an acknowledged record is on disk, and under load a write costs one
+fsync per batch rather than per call. A batch's reads run first and are answered at once: its calls
+were all waiting together, so any order is one they could have run in, and before its writes the
+memory holds only what is on disk. Each council has its own folder under the data folder
 (``data_dir/<council>/<table>/0000.json``), so councils cannot see each other's files; a single
 council's records stay where they always were, in ``data_dir`` itself (``home``).
 
@@ -14,8 +19,9 @@ one thread, one call at a time.
 from __future__ import annotations
 
 import asyncio
-import functools
+import threading
 import uuid
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime, timedelta
@@ -29,6 +35,9 @@ from .port import (
 )
 
 T = TypeVar("T")
+_Call = tuple[str, Callable[[TinyStore], object], "asyncio.Future[object]", bool]  # council, work, answer, read-only
+# At most this many calls in one batch: a bigger one delays its first caller's answer for little gain.
+MAX_BATCH = 64
 
 
 class TinyBackend:
@@ -43,6 +52,10 @@ class TinyBackend:
         self._stores: dict[str, TinyStore] = {}  # touched only in the worker thread
         self._held: set[tuple[str, str]] = set()  # ``exclusive`` locks, touched only on the loop
         self._closed = False
+        # Calls waiting for the worker thread; ``_draining``: a drain job is queued or running.
+        self._queue: deque[_Call] = deque()
+        self._queue_lock = threading.Lock()
+        self._draining = False
 
     def folder(self, council: str) -> Path:
         return self.data_dir if council == self.home else self.data_dir / council
@@ -59,17 +72,71 @@ class TinyBackend:
         """``open_now`` from the event loop, in the worker thread."""
         await self.call(check_council(council), lambda store: None)
 
-    async def call(self, council: str, work: Callable[[TinyStore], T]) -> T:
-        """``work`` on the council's TinyStore, in the worker thread."""
+    async def call(self, council: str, work: Callable[[TinyStore], T], read: bool = False) -> T:
+        """``work`` on the council's TinyStore, in the worker thread, answered once its writes
+        (and those of the calls batched with it) are on disk; ``read``: it writes nothing."""
         if self._closed:
             raise StorageError("the store is closed")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(self._in_thread, council, work))
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[object] = loop.create_future()
+        with self._queue_lock:
+            self._queue.append((council, work, future, read))
+            start = not self._draining
+            self._draining = True
+        if start:
+            loop.run_in_executor(self._executor, self._drain)
+        return await future  # type: ignore[return-value]
 
-    def _in_thread(self, council: str, work: Callable[[TinyStore], T]) -> T:
+    def _drain(self) -> None:
+        """Worker thread: run queued calls in batches until the queue is empty."""
+        try:
+            while True:
+                with self._queue_lock:
+                    if not self._queue:
+                        self._draining = False
+                        return
+                    batch = [self._queue.popleft() for _ in range(min(MAX_BATCH, len(self._queue)))]
+                for part in ([c for c in batch if c[3]], [c for c in batch if not c[3]]):  # reads, then writes
+                    if part:
+                        _send_answers(self._run_batch(part))
+        except BaseException:
+            with self._queue_lock:
+                self._draining = False  # the next call starts a drain again
+            raise
+
+    def _run_batch(self, batch: list[_Call]) -> list[tuple[asyncio.Future[object], bool, object]]:
+        """Run each call with writes held back, then write each council's changed files once."""
+        done: list[tuple[str, asyncio.Future[object], bool, object]] = []
+        deferred: dict[str, TinyStore] = {}
+        for council, work, future, _ in batch:
+            try:
+                store = self._store(council)
+                if council not in deferred:
+                    store.defer()
+                    deferred[council] = store
+                done.append((council, future, True, work(store)))
+            except Exception as exc:  # handed to the caller, as run_in_executor would
+                done.append((council, future, False, exc))
+        failed: dict[str, Exception] = {}
+        for council, store in deferred.items():
+            try:
+                store.commit()
+            except Exception as exc:
+                # Memory is ahead of the disk: forget it, and read the folder again on the next call.
+                failed[council] = exc
+                self._stores.pop(council, None)
+                store.close()
+        return [(future, False, failed[council]) if ok and council in failed else (future, ok, value)
+                for council, future, ok, value in done]
+
+    def _store(self, council: str) -> TinyStore:
         store = self._stores.get(council)
         if store is None:
             store = self._stores[council] = TinyStore(self.folder(council))
-        return work(store)
+        return store
+
+    def _in_thread(self, council: str, work: Callable[[TinyStore], T]) -> T:
+        return work(self._store(council))
 
     @asynccontextmanager
     async def exclusive(self, council: str, name: str) -> AsyncIterator[bool]:
@@ -97,6 +164,31 @@ class TinyBackend:
         self._executor.shutdown(wait=True)
 
 
+def _send_answers(answers: list[tuple[asyncio.Future[object], bool, object]]) -> None:
+    """Worker thread: hand each caller's result to the loop it waits on (a backend may be shared
+    by several loops, as the tests' servers and checkers do); a loop already closed gets nothing."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[object], bool, object]]] = {}
+    for answer in answers:
+        by_loop.setdefault(answer[0].get_loop(), []).append(answer)
+    for loop, theirs in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_answer, theirs)
+        except RuntimeError:  # closed: nobody is waiting any more
+            pass
+
+
+def _answer(answers: list[tuple[asyncio.Future[object], bool, object]]) -> None:
+    """On the loop: give a batch's callers their results (one callback for the whole batch)."""
+    for future, ok, value in answers:
+        if future.done():  # the caller was cancelled
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            assert isinstance(value, BaseException)
+            future.set_exception(value)
+
+
 class TinyCouncilStore:
     """One council's records in its own folder."""
 
@@ -106,7 +198,7 @@ class TinyCouncilStore:
 
     async def get(self, table: str, record_id: str) -> Doc | None:
         check_table(table)
-        return await self.backend.call(self.council, lambda s: s.get(table, record_id))
+        return await self.backend.call(self.council, lambda s: s.get(table, record_id), read=True)
 
     async def insert(self, table: str, doc: Doc) -> bool:
         check_table(table)
@@ -139,7 +231,7 @@ class TinyCouncilStore:
                    order_by: str | None = None, descending: bool = False, limit: int | None = None) -> list[Doc]:
         check_table(table)
         where = check_where(where)
-        found = await self.backend.call(self.council, lambda s: s.find(table, lambda d: matches(d, where, mentions)))
+        found = await self.backend.call(self.council, lambda s: s.find(table, lambda d: matches(d, where, mentions)), read=True)
         return arrange(found, order_by, descending, limit)
 
     async def count(self, table: str, where: Where | None = None, *, mentions: str | None = None) -> int:
@@ -166,8 +258,9 @@ class TinyCouncilStore:
 
         def work(s: TinyStore) -> list[Doc]:
             due = s.find(OUTBOX, lambda d: d.get("platform") == platform and is_due(d, now))
-            return [s.update(OUTBOX, d["id"], {"lease": uuid.uuid4().hex, "lease_until": until})
-                    for d in arrange(due, "created", False, limit)]
+            # One write for the whole batch (per shard), not one per item.
+            return s.update_many(OUTBOX, {d["id"]: {"lease": uuid.uuid4().hex, "lease_until": until}
+                                          for d in arrange(due, "created", False, limit)})
 
         return await self.backend.call(self.council, work)
 
