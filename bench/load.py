@@ -135,7 +135,7 @@ async def run(seconds: float, n_users: int, seed: int | None, workdir: Path, pro
                 op = rng.choices(ops, weights)[0]
             if op == "checkpost":
                 out = await users.command(op, "/checkpost", rng.choice(CHECK_DRAFTS), user,
-                                          lambda c: bool(h.VERDICT.search(h.texts(c.data))))
+                                          match=lambda c: bool(h.VERDICT.search(h.texts(c.data))))
                 if out.ok and out.answer is not None and not h.VERDICT.search(h.texts(out.answer.data)):
                     out.ok, out.error = False, "no verdict in the answer"
                 return out
