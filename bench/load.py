@@ -103,7 +103,7 @@ async def run(seconds: float, n_users: int, seed: int | None, workdir: Path, pro
     env = {"COUNCILBOT_LOOP_PROBE": str(probe)}
     if profile is not None:
         env["COUNCILBOT_PROFILE"] = str(profile.resolve())
-    server = h.ServeProcess(workdir, fake.api_url, people, env)
+    server = h.ServeProcess(workdir, fake.api_url, people, env=env)
     users: h.Users | None = None
     try:
         startup = await server.start()

@@ -3,6 +3,7 @@ what each role may do under the council's pack."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any, Awaitable, Callable, Mapping
 
@@ -61,8 +62,10 @@ class People:
 
     async def load(self) -> None:
         """Read the roles and names as the store holds them now."""
-        self._records = {str(d["id"]): d for d in await self.store.find("people")}
-        self._seen = {str(d["id"]): str(d["name"]) for d in await self.store.find("names") if d.get("name")}
+        # Both asked at once: the store answers reads waiting together in one go.
+        people, names = await asyncio.gather(self.store.find("people"), self.store.find("names"))
+        self._records = {str(d["id"]): d for d in people}
+        self._seen = {str(d["id"]): str(d["name"]) for d in names if d.get("name")}
 
     def role(self, user: str) -> Role | None:
         """Chat changes by the Clerk win over the file; a removal in chat is remembered too."""
