@@ -37,11 +37,12 @@ from urllib.parse import urlencode
 import aiohttp
 
 ROOT = Path(__file__).resolve().parents[1]
-_SLACK_TESTS = str(ROOT / "tests" / "slack")
-if _SLACK_TESTS not in sys.path:
-    sys.path.insert(0, _SLACK_TESTS)
+for _tests in (str(ROOT / "tests" / "slack"), str(ROOT / "tests")):  # the fakes, and the suite's PostgreSQL finder
+    if _tests not in sys.path:
+        sys.path.insert(0, _tests)
 
 from fake_slack import Call, FakeSlack  # noqa: E402
+from pg import pg_bin  # noqa: E402
 from slack_harness import SECRET, Answer, SlackClient, sign, submission, texts  # noqa: E402
 
 from councilbot.store import TinyStore  # noqa: E402
@@ -637,19 +638,6 @@ def _told(fake: WatchedSlack, users_ids: list[str], result: CrashResult, shown: 
 
 
 # ---------------------------------------------------------------- PostgreSQL and several replicas
-
-
-def pg_bin() -> Path | None:
-    """Where ``initdb`` and ``pg_ctl`` are (as tests/storage/conftest.py finds them):
-    ``COUNCILBOT_PG_BIN``, else the newest under /usr/lib/postgresql, else the PATH."""
-    if os.environ.get("COUNCILBOT_PG_BIN"):
-        chosen = Path(os.environ["COUNCILBOT_PG_BIN"])
-        return chosen if (chosen / "initdb").exists() and (chosen / "pg_ctl").exists() else None
-    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: p.parent.name, reverse=True)
-    on_path = shutil.which("pg_ctl")
-    if on_path:
-        candidates.append(Path(on_path).parent)
-    return next((c for c in candidates if (c / "initdb").exists() and (c / "pg_ctl").exists()), None)
 
 
 class PostgresServer:
