@@ -517,15 +517,11 @@ def restore(path: Path, config: Optional[Path] = CONFIG) -> None:
     typer.echo(f"restored {count} files into {settings.data_dir}")
 
 
-def _database_url(settings: Any) -> str | None:
-    return settings.database_url.get_secret_value() if settings.database_url is not None else None
-
-
 def _backup_url(settings: Any) -> str | None:
     """Set: the records are in PostgreSQL, and backup/restore use this URL (see ``pgbackup.backup_url``)."""
     from .pgbackup import backup_url
 
-    return backup_url(_database_url(settings))
+    return backup_url(settings.database)
 
 
 def _pg_backup(url: str, data_dir: Path, path: Path) -> int:
@@ -562,7 +558,7 @@ def _db(command: str, config: Optional[Path]) -> None:
     from .storage.admin import nothing_to_migrate, run_check, run_upgrade
 
     settings = settings_or_fail(config)
-    url = _database_url(settings)
+    url = settings.database
     outcome = nothing_to_migrate(settings.data_dir) if not url else run_upgrade(url) if command == "upgrade" else run_check(url)
     if outcome.ok:
         typer.echo(outcome.message)

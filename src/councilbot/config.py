@@ -197,6 +197,11 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def database(self) -> str | None:
+        """The PostgreSQL URL, secret included, for opening the database; None keeps the records in TinyDB."""
+        return self.database_url.get_secret_value() if self.database_url is not None else None
+
+    @property
     def council_id(self) -> str:
         """The council these settings describe: its ``[[councils]]`` id, or the pack's name for
         the one council a file without ``[[councils]]`` describes."""

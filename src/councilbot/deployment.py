@@ -35,7 +35,7 @@ class Deployment:
     async def open(cls, settings: Settings) -> "Deployment":
         """Open the storage (PostgreSQL's schema is checked first: a clear error if it is behind)
         and each council's core. Raises ``StorageError``/``PackError`` with a plain message."""
-        url = settings.database_url.get_secret_value() if settings.database_url else None
+        url = settings.database
         many = bool(settings.councils)
         backend: Backend
         if url:
