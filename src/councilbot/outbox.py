@@ -135,10 +135,6 @@ class Outbox:
     async def depth(self) -> int:
         return await self.store.count(OUTBOX, {"status": "pending"})
 
-    async def oldest_age(self) -> float:
-        items = await self.store.find(OUTBOX, {"status": "pending"}, order_by="created", limit=1)
-        return (clock.now() - clock.parse(items[0]["created"])).total_seconds() if items else 0.0
-
     async def by_platform(self) -> dict[str, dict[str, float]]:
         """Depth and oldest age (seconds) of what waits, per platform, for the delivery health
         check: one platform down must show as that platform, not be averaged away. A copy for the
